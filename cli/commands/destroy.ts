@@ -1,0 +1,72 @@
+import * as fs from "node:fs";
+import * as readline from "node:readline/promises";
+import { simpleGit } from "simple-git";
+import { mapEngineError, openEngine, selectStack, stackExists } from "../../lib/automation";
+import { envDir } from "../../lib/home";
+import { badInput, UserError } from "../../lib/errors";
+import { Progress } from "../../lib/progress";
+import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { jsonDoc } from "../output";
+
+export interface DestroyOptions extends CommandSeams {
+  name: string;
+  force?: boolean;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Uncommitted changes in the env's worktree (empty when clean or gone). */
+export async function dirtyFiles(worktree: string | null | undefined): Promise<string[]> {
+  if (!worktree || !fs.existsSync(worktree)) return [];
+  const status = await simpleGit(worktree).status();
+  return status.files.map((f) => `${f.working_dir}${f.index} ${f.path}`.trim());
+}
+
+/** Removes every container, volume, network, worktree, lease and catalog row the env owns. */
+export async function destroy(opts: DestroyOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const catalog = openCatalog(s.home);
+  try {
+    const engine = await openEngine(s.home);
+    const record = catalog.getEnv(opts.name);
+    const exists = await stackExists(engine, opts.name);
+    if (!exists && !record && !catalog.getLease(opts.name)) {
+      throw badInput(`env ${opts.name} does not exist`, ["see `envctl list` for the envs in this ENVCTL_HOME"]);
+    }
+    const dirty = await dirtyFiles(record?.worktreePath);
+    if (dirty.length > 0 && !opts.force) {
+      throw new UserError(`env ${opts.name} has uncommitted changes in ${record!.worktreePath}; commit them or pass --force`, 1, dirty.slice(0, 20));
+    }
+    if (!opts.yes && !opts.json && process.stdin.isTTY) {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`destroy env ${opts.name} and everything in it? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) throw new UserError("cancelled; nothing changed", 1);
+    }
+    if (record) catalog.setStatus(opts.name, "destroying");
+    const progress = new Progress(opts.json ? undefined : s.log, false);
+    if (exists) {
+      const stack = await selectStack(engine, opts.name);
+      if (!opts.json) s.log(`destroying env ${opts.name}`);
+      try {
+        await stack.destroy({ onEvent: progress.onEvent, signal: s.signal });
+      } catch (err) {
+        const mapped = mapEngineError(err, opts.name);
+        if (mapped instanceof UserError) throw mapped;
+        throw new UserError(`destroy of ${opts.name} failed`, 1, [
+          ...progress.diagnostics,
+          `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed`,
+        ]);
+      }
+      await engine.workspace.removeStack(opts.name);
+    }
+    catalog.removeEnv(opts.name);
+    catalog.releaseLease(opts.name);
+    fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });
+    if (opts.json) s.out(jsonDoc("destroy", { env: opts.name, operations: progress.ops }));
+    else s.log(`env ${opts.name} destroyed`);
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,19 @@
+import { openEngine, selectStack } from "../../lib/automation";
+import { checkName, seams, type CommandSeams } from "../context";
+import { jsonDoc, servicesTable } from "../output";
+
+export interface OutputsOptions extends CommandSeams {
+  name: string;
+  json?: boolean;
+}
+
+/** The env's stack outputs: host ports, URLs, worktree path, branch. */
+export async function outputs(opts: OutputsOptions): Promise<Record<string, unknown>> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const engine = await openEngine(s.home);
+  const stack = await selectStack(engine, opts.name);
+  const out = (await stack.outputs()).env?.value as Record<string, unknown> | undefined ?? {};
+  s.out(opts.json ? jsonDoc("outputs", { env: opts.name, outputs: out }) : servicesTable(out));
+  return out;
+}

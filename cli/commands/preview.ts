@@ -1,0 +1,87 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { ConfigMap } from "@pulumi/pulumi/automation";
+import * as YAML from "yaml";
+import { createOrSelectStack, mapEngineError, openEngine, stackExists, type Engine } from "../../lib/automation";
+import { UserError } from "../../lib/errors";
+import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../../lib/ports";
+import { Progress } from "../../lib/progress";
+import { resolveEnv } from "../../lib/resolve";
+import type { EnvSpec, ResolvedEnv } from "../../lib/spec/model";
+import { checkName, checkRepo, loadSpec, openCatalog, seams, type CommandSeams } from "../context";
+import { jsonDoc } from "../output";
+
+export interface PreviewOptions extends CommandSeams {
+  name: string;
+  file?: string;
+  json?: boolean;
+}
+
+/** The stack config that fully describes one env (see stacks/index.ts). */
+export function stackConfig(env: ResolvedEnv): ConfigMap {
+  return { "envctl:kind": { value: env.kind }, "envctl:env": { value: JSON.stringify(env) } };
+}
+
+/** A copy of the stack's config file (same encryption salt) with the proposed env config in it. */
+function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): string {
+  const current = path.join(engine.root, `Pulumi.${name}.yaml`);
+  const doc = (fs.existsSync(current) ? YAML.parse(fs.readFileSync(current, "utf8")) : {}) as {
+    config?: Record<string, unknown>;
+  };
+  doc.config = { ...(doc.config ?? {}), ...Object.fromEntries(Object.entries(stackConfig(env)).map(([k, v]) => [k, v.value])) };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "envctl-preview-")), `Pulumi.${name}.yaml`);
+  fs.writeFileSync(file, YAML.stringify(doc), { mode: 0o600 });
+  return file;
+}
+
+/** The block a new env would get, without leasing it. */
+async function tentativeBlock(leased: Set<number>, spec: EnvSpec): Promise<number> {
+  for (let n = 0; n <= MAX_BLOCK; n++) {
+    if (!leased.has(n) && (await busyPorts(hostPorts(spec.services, blockBase(n)))).length === 0) return n;
+  }
+  throw new UserError("no free port block");
+}
+
+/** Shows what `up` would change, resource by resource; changes nothing. */
+export async function preview(opts: PreviewOptions): Promise<{ changes: Record<string, number> }> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const { spec } = loadSpec(opts.file, s.cwd);
+  await checkRepo(spec);
+  const catalog = openCatalog(s.home);
+  let engine: Engine | undefined;
+  let temporaryStack = false;
+  try {
+    engine = await openEngine(s.home);
+    const existed = await stackExists(engine, opts.name);
+    const lease = catalog.getLease(opts.name);
+    const block = lease?.block ?? (await tentativeBlock(new Set(catalog.leases().map((l) => l.block)), spec));
+    const env = resolveEnv(opts.name, spec, block, s.home);
+    const stack = await createOrSelectStack(engine, opts.name);
+    temporaryStack = !existed;
+    const configFile = proposedConfigFile(engine, opts.name, env);
+    const progress = new Progress(opts.json ? undefined : s.log, true);
+    let res;
+    try {
+      res = await stack.preview({ onEvent: progress.onEvent, configFile, signal: s.signal });
+    } catch (err) {
+      const mapped = mapEngineError(err, opts.name);
+      if (mapped instanceof UserError) throw mapped;
+      throw new UserError(`preview of ${opts.name} failed`, 1, progress.diagnostics);
+    } finally {
+      fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+    }
+    const changes = res.changeSummary as Record<string, number>;
+    const real = Object.entries(changes).filter(([k, v]) => k !== "same" && v > 0);
+    if (opts.json) {
+      s.out(jsonDoc("preview", { env: opts.name, exists: existed, changes, operations: progress.ops }));
+    } else {
+      s.out(real.length ? `${opts.name}: ${real.map(([k, v]) => `${v} to ${k}`).join(", ")}` : `${opts.name}: no changes`);
+    }
+    return { changes };
+  } finally {
+    if (engine && temporaryStack) await engine.workspace.removeStack(opts.name).catch(() => undefined);
+    catalog.close();
+  }
+}

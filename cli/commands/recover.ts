@@ -1,0 +1,28 @@
+import { mapEngineError, openEngine, selectStack } from "../../lib/automation";
+import { UserError } from "../../lib/errors";
+import { Progress } from "../../lib/progress";
+import { checkName, seams, type CommandSeams } from "../context";
+
+export interface RecoverOptions extends CommandSeams {
+  name: string;
+}
+
+/**
+ * After an interrupted operation: release the stack lock, then refresh from reality with pending
+ * creates cleared, so the next `up` or `destroy` starts from what actually exists.
+ */
+export async function recover(opts: RecoverOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const engine = await openEngine(s.home);
+  const stack = await selectStack(engine, opts.name);
+  await stack.cancel().catch(() => undefined);
+  const progress = new Progress(s.log, false);
+  try {
+    await stack.refresh({ onEvent: progress.onEvent, clearPendingCreates: true });
+  } catch (err) {
+    const mapped = mapEngineError(err, opts.name);
+    throw mapped instanceof UserError ? mapped : new UserError(`recover of ${opts.name} failed`, 1, progress.diagnostics);
+  }
+  s.log(`env ${opts.name} recovered: run \`envctl up ${opts.name}\` or \`envctl destroy ${opts.name}\``);
+}

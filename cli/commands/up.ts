@@ -1,0 +1,98 @@
+import * as fs from "node:fs";
+import * as readline from "node:readline/promises";
+import { createOrSelectStack, mapEngineError, openEngine, stackExists } from "../../lib/automation";
+import { UserError } from "../../lib/errors";
+import { Progress } from "../../lib/progress";
+import { resolveEnv } from "../../lib/resolve";
+import { specHash } from "../../lib/spec/load";
+import { checkName, checkRepo, leaseFor, loadSpec, openCatalog, seams, type CommandSeams } from "../context";
+import { jsonDoc, servicesTable } from "../output";
+import { stackConfig } from "./preview";
+
+export interface UpOptions extends CommandSeams {
+  name: string;
+  file?: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Creates or updates one env so that it matches its spec. */
+export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const { spec } = loadSpec(opts.file, s.cwd);
+  await checkRepo(spec);
+
+  const catalog = openCatalog(s.home);
+  try {
+    const engine = await openEngine(s.home);
+    const existed = await stackExists(engine, opts.name);
+    if (!existed && catalog.getEnv(opts.name)?.status === "destroying") {
+      throw new UserError(`env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`);
+    }
+    const block = await leaseFor(catalog, opts.name, spec);
+    const env = resolveEnv(opts.name, spec, block, s.home);
+    const stack = await createOrSelectStack(engine, opts.name);
+    const prior = catalog.getEnv(opts.name);
+    catalog.upsertEnv({
+      name: opts.name,
+      kind: "devenv",
+      specHash: specHash(spec),
+      host: "localhost",
+      worktreePath: env.worktreeDir,
+      branch: env.branch,
+      block,
+      status: prior?.status === "ready" ? "ready" : "creating",
+      outputs: prior?.outputs ?? null,
+    });
+    await stack.setAllConfig(stackConfig(env));
+
+    if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const previewProgress = new Progress(s.log, true);
+      await stack.preview({ onEvent: previewProgress.onEvent, signal: s.signal });
+      const answer = await rl.question(`apply these changes to ${opts.name}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) throw new UserError("cancelled; nothing changed", 1);
+    }
+
+    const progress = new Progress(opts.json ? undefined : s.log, false);
+    if (!opts.json) s.log(`${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`);
+    let result;
+    try {
+      result = await stack.up({ onEvent: progress.onEvent, signal: s.signal });
+    } catch (err) {
+      catalog.setStatus(opts.name, "failed");
+      const mapped = mapEngineError(err, opts.name);
+      if (mapped instanceof UserError) throw mapped;
+      const cancelled = s.signal?.aborted;
+      throw new UserError(
+        cancelled ? `up of ${opts.name} was interrupted` : `up of ${opts.name} failed`,
+        1,
+        [
+          ...progress.diagnostics,
+          `the env is recoverable: fix the cause and run \`envctl up ${opts.name}\` again, or \`envctl destroy ${opts.name}\``,
+        ],
+      );
+    }
+    const outputs = (result.outputs.env?.value ?? {}) as Record<string, unknown>;
+    catalog.setOutputs(opts.name, outputs);
+    catalog.setStatus(opts.name, "ready");
+    const summary = result.summary.resourceChanges ?? {};
+    if (opts.json) {
+      s.out(jsonDoc("up", { env: opts.name, result: result.summary.result, changes: summary, operations: progress.ops, outputs }));
+    } else {
+      const changed = Object.entries(summary).filter(([k]) => k !== "same").map(([k, v]) => `${v} ${k}`);
+      s.log(`env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${(result.summary.endTime.getTime() - result.summary.startTime.getTime()) / 1000}s)`);
+      s.out(servicesTable(outputs));
+    }
+    return outputs;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** True when the env's spec file exists in cwd (used by commands that accept an optional -f). */
+export function hasSpec(cwd: string, file?: string): boolean {
+  return fs.existsSync(file ?? `${cwd}/envctl.yaml`);
+}

@@ -1,0 +1,102 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { contextHash } from "../lib/contexthash";
+import { containerName, envLabels, imageTag } from "../lib/naming";
+import type { ResolvedService } from "../lib/spec/model";
+import { EnvctlResource } from "./dynamic";
+
+export interface ContainerServiceArgs {
+  /** Env name (labels, container and image names). */
+  env: string;
+  /** The service with host ports already resolved into the env's block. */
+  service: ResolvedService;
+  /** Docker network the container joins, reachable there by its service name. */
+  network: pulumi.Input<string>;
+  /** Docker volume names keyed by the spec's volume name. */
+  volumes: Record<string, pulumi.Input<string>>;
+  /** Build contexts inside the repo are read from this worktree; undefined -> as written. */
+  worktree?: { repo: string; path: pulumi.Output<string> };
+  /** Upstream resources (healthy containers, the worktree, volumes) that must exist first. */
+  dependsOn: pulumi.Resource[];
+}
+
+/** Maps a path inside the main repo to the same path inside the env's worktree. */
+export function inWorktree(p: string, repo: string, worktreeDir: string): string {
+  const rel = path.relative(repo, p);
+  if (rel.startsWith("..") || path.isAbsolute(rel)) return p;
+  return path.join(worktreeDir, rel);
+}
+
+/**
+ * One container of an env: optionally its image built from the worktree, then the container on
+ * the env network with host ports in the env's block, created only once it reports healthy.
+ */
+export class ContainerService extends pulumi.ComponentResource {
+  readonly containerName: pulumi.Output<string>;
+  readonly image: pulumi.Output<string>;
+  /** The container resource: dependents wait on it, so they start after it is healthy. */
+  readonly container: EnvctlResource;
+
+  constructor(name: string, args: ContainerServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("envctl:devenv:ContainerService", name, {}, opts);
+    const svc = args.service;
+    const labels = envLabels(args.env, svc.name);
+    let image: pulumi.Input<string>;
+    const deps = [...args.dependsOn];
+    if (svc.build) {
+      const b = svc.build;
+      const context = args.worktree
+        ? args.worktree.path.apply((dir) => inWorktree(b.context, args.worktree!.repo, dir))
+        : pulumi.output(b.context);
+      const built = new EnvctlResource(
+        "Image",
+        "image",
+        `${name}-image`,
+        {
+          context,
+          dockerfile: b.dockerfile,
+          args: b.args,
+          tag: imageTag(args.env, svc.name),
+          labels,
+          // Unknown until the worktree exists, so a first preview plans a build without guessing.
+          contextHash: context.apply(contextHash),
+          imageId: undefined,
+        },
+        { parent: this, dependsOn: args.dependsOn },
+      );
+      image = built.output<string>("imageId");
+      deps.push(built);
+    } else {
+      image = svc.image!;
+    }
+    const volumes = svc.volumes.map((v) => ({
+      source: v.kind === "volume" ? args.volumes[v.source]! : v.source,
+      target: v.target,
+      readOnly: v.readOnly,
+      kind: v.kind,
+    }));
+    this.container = new EnvctlResource(
+      "Container",
+      "container",
+      name,
+      {
+        name: containerName(args.env, svc.name),
+        image,
+        command: svc.command,
+        entrypoint: svc.entrypoint,
+        env: svc.env,
+        ports: svc.ports.map((p) => ({ container: p.container, host: p.host, protocol: p.protocol })),
+        volumes,
+        network: args.network,
+        aliases: [svc.name],
+        labels,
+        health: svc.health,
+        containerId: undefined,
+      },
+      { parent: this, dependsOn: deps },
+    );
+    this.containerName = this.container.output<string>("name");
+    this.image = pulumi.output(image);
+    this.registerOutputs({ containerName: this.containerName, image: this.image });
+  }
+}

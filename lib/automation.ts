@@ -1,0 +1,86 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  PulumiCommand,
+  Stack,
+  StackAlreadyExistsError,
+  StackNotFoundError,
+} from "@pulumi/pulumi/automation";
+import { UserError } from "./errors";
+import { backendUrl, passphraseEnv, type Home } from "./home";
+import { engineEnv, projectRoot, toolchainRoot } from "./toolchain";
+
+/** Everything needed to drive the engine for one ENVCTL_HOME. */
+export interface Engine {
+  home: Home;
+  root: string;
+  workspace: LocalWorkspace;
+  /** Environment every pulumi process gets (backend, secrets, offline switches). */
+  env: Record<string, string>;
+}
+
+/** The engine env as shell exports: `envctl env` prints these so `pulumi` by hand sees the same stacks. */
+export function engineVars(home: Home, root = projectRoot()): Record<string, string> {
+  return { PULUMI_BACKEND_URL: backendUrl(home), ...passphraseEnv(home), ENVCTL_HOME: home.root, ...engineEnv(root) };
+}
+
+async function pulumiCommand(root: string): Promise<PulumiCommand> {
+  const tc = toolchainRoot(root);
+  if (fs.existsSync(path.join(tc, "bin", "pulumi"))) return PulumiCommand.get({ root: tc });
+  try {
+    return await PulumiCommand.get();
+  } catch {
+    throw new UserError("the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)");
+  }
+}
+
+export async function openEngine(home: Home): Promise<Engine> {
+  const root = projectRoot();
+  const env = engineVars(home, root);
+  const workspace = await LocalWorkspace.create({
+    workDir: root,
+    pulumiCommand: await pulumiCommand(root),
+    envVars: env,
+  });
+  return { home, root, workspace, env };
+}
+
+/** Maps Automation API failures to sentences a user can act on; anything else passes through. */
+export function mapEngineError(err: unknown, envName: string): unknown {
+  if (err instanceof StackNotFoundError) return new UserError(`env ${envName} does not exist`, 1);
+  if (err instanceof StackAlreadyExistsError) return new UserError(`env ${envName} already exists`, 1);
+  const text = err instanceof Error ? err.message : String(err);
+  if (err instanceof ConcurrentUpdateError || /locked|concurrent update|currently being updated/i.test(text)) {
+    return new UserError(`env ${envName} is busy: another envctl or pulumi operation is running on it`, 1, [
+      `if none is running, recover with: envctl recover ${envName}`,
+    ]);
+  }
+  if (/no stack named|stack .* not found/i.test(text)) return new UserError(`env ${envName} does not exist`, 1);
+  return err;
+}
+
+export async function selectStack(engine: Engine, name: string): Promise<Stack> {
+  try {
+    return await Stack.select(name, engine.workspace);
+  } catch (err) {
+    throw mapEngineError(err, name);
+  }
+}
+
+export async function createOrSelectStack(engine: Engine, name: string): Promise<Stack> {
+  try {
+    return await Stack.createOrSelect(name, engine.workspace);
+  } catch (err) {
+    throw mapEngineError(err, name);
+  }
+}
+
+export async function stackNames(engine: Engine): Promise<string[]> {
+  return (await engine.workspace.listStacks()).map((s) => s.name.split("/").pop()!);
+}
+
+export async function stackExists(engine: Engine, name: string): Promise<boolean> {
+  return (await stackNames(engine)).includes(name);
+}

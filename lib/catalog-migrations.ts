@@ -1,0 +1,85 @@
+/**
+ * Forward-only schema migrations for catalog.db. Version N is `MIGRATIONS[N - 1]`; adding a
+ * migration is appending one SQL string. Never edit or reorder a shipped entry: files in the
+ * wild have already recorded it as applied.
+ */
+import type Database from "better-sqlite3";
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: environment index and port-block leases.
+  `CREATE TABLE envs (
+     name          TEXT PRIMARY KEY,
+     kind          TEXT NOT NULL,
+     spec_hash     TEXT NOT NULL,
+     host          TEXT NOT NULL DEFAULT 'localhost',
+     worktree_path TEXT,
+     branch        TEXT,
+     block         INTEGER,
+     status        TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL,
+     updated_at_ms INTEGER NOT NULL,
+     outputs_json  TEXT
+   );
+   CREATE TABLE port_leases (
+     block        INTEGER PRIMARY KEY,
+     env          TEXT NOT NULL UNIQUE,
+     host         TEXT NOT NULL DEFAULT 'localhost',
+     leased_at_ms INTEGER NOT NULL
+   );`,
+];
+
+/** The newest schema this build understands. */
+export const LATEST_SCHEMA = MIGRATIONS.length;
+
+const CREATE_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_version (
+  version       INTEGER PRIMARY KEY,
+  applied_at_ms INTEGER NOT NULL
+)`;
+
+/** Highest applied migration, 0 for a fresh file. */
+export function readSchemaVersion(db: Database.Database): number {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+    .get();
+  if (table === undefined) return 0;
+  const row = db.prepare("SELECT MAX(version) AS v FROM schema_version").get() as {
+    v: number | null;
+  };
+  return row.v ?? 0;
+}
+
+function refuseNewer(version: number, latest: number): void {
+  if (version > latest) {
+    throw new Error(
+      `catalog.db was written by a newer envctl (schema ${version}); this envctl knows up to ${latest}`,
+    );
+  }
+}
+
+/**
+ * Bring `db` up to `migrations.length`. Pending steps run in one IMMEDIATE transaction that
+ * re-reads the version under the write lock, so processes opening a fresh file at the same
+ * time apply each step exactly once. An up-to-date file takes no write lock at all.
+ */
+export function migrate(
+  db: Database.Database,
+  migrations: readonly string[] = MIGRATIONS,
+  nowMs: () => number = Date.now,
+): number {
+  const latest = migrations.length;
+  const seen = readSchemaVersion(db);
+  refuseNewer(seen, latest);
+  if (seen === latest) return latest;
+
+  db.transaction(() => {
+    db.exec(CREATE_VERSION_TABLE);
+    const current = readSchemaVersion(db);
+    refuseNewer(current, latest);
+    const record = db.prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (?, ?)");
+    for (let version = current + 1; version <= latest; version++) {
+      db.exec(migrations[version - 1]!);
+      record.run(version, nowMs());
+    }
+  }).immediate();
+  return latest;
+}

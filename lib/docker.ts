@@ -1,0 +1,29 @@
+/**
+ * The Docker calls behind envctl's dynamic-provider resources. Every function is idempotent
+ * (ensureX reuses, removeX of something already gone succeeds) and every object created
+ * carries the labels passed in, so leak checks can find it with {@link listByLabel}.
+ * This module is the public face; the code lives in ./docker-*.
+ */
+export { DockerError, docker, dockerFailure, dockerReason, statusOf } from "./docker-engine";
+export type { Labels } from "./docker-engine";
+export {
+  containerLogs,
+  demuxLogs,
+  ensureNetwork,
+  ensureVolume,
+  imageId,
+  listByLabel,
+  pullImage,
+  removeImage,
+  removeNetwork,
+  removeVolume,
+} from "./docker-objects";
+export { buildImage } from "./docker-build";
+export type { BuildOptions } from "./docker-build";
+export {
+  ContainerRunError,
+  inspectContainer,
+  removeContainer,
+  runContainer,
+} from "./docker-container";
+export type { ContainerInfo, ContainerSpec, RunOptions } from "./docker-container";

@@ -1,0 +1,135 @@
+/**
+ * Resource handlers behind envctl's dynamic-provider resources. The serialized provider in each
+ * resource's state only holds a tiny trampoline that requires this module at run time, so
+ * changing these handlers never shows up as a spurious diff.
+ */
+import * as docker from "../docker";
+import { contextHash } from "../contexthash";
+import { createWorktree, deleteWorktree, worktreeExists, type WorktreeOutputs } from "./worktree";
+
+type Props = Record<string, unknown>;
+
+export interface CreateResult {
+  id: string;
+  outs: Props;
+}
+export interface DiffResult {
+  changes: boolean;
+  replaces?: string[];
+  deleteBeforeReplace?: boolean;
+}
+export interface Handler {
+  create(inputs: Props): Promise<CreateResult>;
+  diff(id: string, olds: Props, news: Props): Promise<DiffResult>;
+  update?(id: string, olds: Props, news: Props): Promise<{ outs: Props }>;
+  delete(id: string, props: Props): Promise<void>;
+  read?(id: string, props: Props): Promise<{ id: string; props: Props } | undefined>;
+}
+
+/** Canonical JSON so key order never produces a diff. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Props)
+      .filter(([k, v]) => v !== undefined && !k.startsWith("__"))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Keys whose values differ between two input bags (ignoring provider-internal keys). */
+export function changedKeys(olds: Props, news: Props, keys?: string[]): string[] {
+  const all = keys ?? [...new Set([...Object.keys(olds), ...Object.keys(news)])];
+  return all.filter((k) => !k.startsWith("__") && canonical(olds[k]) !== canonical(news[k])).sort();
+}
+
+function replaceOnAnyChange(keys: string[]): Handler["diff"] {
+  return (_id, olds, news) => {
+    const replaces = changedKeys(olds, news, keys);
+    return Promise.resolve({ changes: replaces.length > 0, replaces, deleteBeforeReplace: true });
+  };
+}
+
+const worktreeKeys = ["repo", "dir", "branch", "base"];
+const worktree: Handler = {
+  async create(inputs) {
+    const outs = await createWorktree(inputs as unknown as WorktreeOutputs);
+    return { id: outs.dir, outs: outs as unknown as Props };
+  },
+  diff: replaceOnAnyChange(worktreeKeys),
+  delete: (_id, props) => deleteWorktree(props as unknown as WorktreeOutputs),
+  async read(id, props) {
+    return (await worktreeExists(props as unknown as WorktreeOutputs)) ? { id, props } : undefined;
+  },
+};
+
+const network: Handler = {
+  async create(inputs) {
+    const res = await docker.ensureNetwork(inputs.name as string, inputs.labels as docker.Labels);
+    return { id: res.id, outs: { ...inputs, networkId: res.id } };
+  },
+  diff: replaceOnAnyChange(["name", "labels"]),
+  delete: (_id, props) => docker.removeNetwork(props.name as string),
+};
+
+const volume: Handler = {
+  async create(inputs) {
+    await docker.ensureVolume(inputs.name as string, inputs.labels as docker.Labels);
+    return { id: inputs.name as string, outs: inputs };
+  },
+  diff: replaceOnAnyChange(["name", "labels"]),
+  delete: (_id, props) => docker.removeVolume(props.name as string),
+};
+
+const imageKeys = ["context", "dockerfile", "args", "tag", "contextHash", "labels"];
+async function build(inputs: Props): Promise<Props> {
+  const res = await docker.buildImage({
+    context: inputs.context as string,
+    dockerfile: inputs.dockerfile as string,
+    args: inputs.args as Record<string, string>,
+    tag: inputs.tag as string,
+    labels: inputs.labels as docker.Labels,
+  });
+  // The hash the program saw may predate files the build just read; record what was built.
+  return { ...inputs, contextHash: contextHash(inputs.context as string), imageId: res.imageId };
+}
+const image: Handler = {
+  async create(inputs) {
+    const outs = await build(inputs);
+    return { id: inputs.tag as string, outs };
+  },
+  diff(_id, olds, news) {
+    const changed = changedKeys(olds, news, imageKeys);
+    return Promise.resolve({ changes: changed.length > 0, replaces: changed.includes("tag") ? ["tag"] : [] });
+  },
+  async update(_id, _olds, news) {
+    return { outs: await build(news) };
+  },
+  delete: (_id, props) => docker.removeImage(props.tag as string),
+};
+
+const containerKeys = [
+  "name", "image", "command", "entrypoint", "env", "ports", "volumes", "network", "aliases", "labels", "health",
+];
+const container: Handler = {
+  async create(inputs) {
+    const spec = inputs as unknown as docker.ContainerSpec;
+    try {
+      const res = await docker.runContainer(spec);
+      return { id: res.id, outs: { ...inputs, containerId: res.id } };
+    } catch (err) {
+      // A container that never became healthy is not recorded in state: remove it so nothing leaks.
+      await docker.removeContainer(spec.name).catch(() => undefined);
+      throw err;
+    }
+  },
+  diff: replaceOnAnyChange(containerKeys),
+  delete: (_id, props) => docker.removeContainer(props.name as string),
+  async read(id, props) {
+    const info = await docker.inspectContainer(props.name as string);
+    return info ? { id, props } : undefined;
+  },
+};
+
+export const handlers: Record<string, Handler> = { worktree, network, volume, image, container };

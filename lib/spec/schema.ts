@@ -1,0 +1,422 @@
+/**
+ * zod schema for the user-facing `envctl.yaml`. It checks shape and value ranges and parses
+ * scalar notations (port strings, durations, volume strings); defaults and path resolution
+ * happen in `load.ts`, which knows where the file lives.
+ *
+ * Every check that can fail carries its own message; `zodIssues` below turns zod issues into
+ * `path: message` lines and only invents messages for type mismatches and unknown keys.
+ */
+import { z } from "zod";
+import type { SpecIssue } from "./model";
+
+export const SERVICE_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
+export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+const PORT_RANGE = "must be 1..65535";
+const DURATION_MSG = 'must be a duration like "500ms", "2s" or "1m", or a number of seconds';
+const DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a duration string such as `"1m30s"`; assumes it matched `DURATION_RE`. */
+export function durationMs(text: string): number {
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
+  }
+  return Math.round(total);
+}
+
+const portInt = z.number().int("must be a whole number").min(1, PORT_RANGE).max(65535, PORT_RANGE);
+
+/** A container port: `5432` or `"5432"`. */
+export const portNumber = z.union(
+  [
+    portInt,
+    z
+      .string()
+      .refine((s) => !/^\d+:\d+/.test(s), {
+        message:
+          "must be a container port; host ports come from the env's port block (use { container, offset } to pick the offset)",
+        abort: true,
+      })
+      .regex(/^\d+$/, {
+        error: (iss) => `must be a port number (1..65535), got ${JSON.stringify(iss.input)}`,
+      })
+      .transform(Number)
+      .pipe(portInt),
+  ],
+  { error: "must be a port number (1..65535)" },
+);
+
+const duration = z.union(
+  [
+    z
+      .number()
+      .nonnegative(DURATION_MSG)
+      .transform((s) => Math.round(s * 1000)),
+    z.string().regex(DURATION_RE, DURATION_MSG).transform(durationMs),
+  ],
+  { error: DURATION_MSG },
+);
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: "must be a string, number or boolean",
+});
+
+const scalarMap = z.record(z.string().min(1, "names must not be empty"), scalar);
+
+const commandLike = z.union(
+  [z.string().min(1, "must not be empty"), z.array(z.string()).min(1, "must not be empty")],
+  { error: "must be a string or a list of strings" },
+);
+
+const buildSchema = z.union(
+  [
+    z.string().min(1, "must not be empty"),
+    z.strictObject({
+      context: z.string().min(1, "must not be empty"),
+      dockerfile: z.string().min(1, "must not be empty").optional(),
+      args: scalarMap.optional(),
+    }),
+  ],
+  { error: "must be a directory or a mapping with context, dockerfile and args" },
+);
+
+const portSchema = z.union(
+  [
+    portNumber,
+    z.strictObject({
+      container: portNumber,
+      offset: z
+        .number()
+        .int("must be a whole number")
+        .min(0, "must be 0..999")
+        .max(999, "must be 0..999")
+        .optional(),
+      protocol: z.enum(["tcp", "udp"]).optional(),
+    }),
+  ],
+  { error: "must be a port number or a mapping with container, offset and protocol" },
+);
+
+/** A bind source starts with "/" or "."; anything else names a volume. */
+export function isBindSource(source: string): boolean {
+  return source.startsWith("/") || source.startsWith(".");
+}
+
+interface RawVolume {
+  source: string;
+  target: string;
+  read_only?: boolean;
+}
+
+function volumeProblems(v: RawVolume): { field: "source" | "target"; message: string }[] {
+  const out: { field: "source" | "target"; message: string }[] = [];
+  if (!isBindSource(v.source) && !VOLUME_NAME_RE.test(v.source)) {
+    out.push({
+      field: "source",
+      message: `volume name "${v.source}" must match ${VOLUME_NAME_RE.source} (bind paths start with "/" or ".")`,
+    });
+  }
+  if (!v.target.startsWith("/")) {
+    out.push({ field: "target", message: `target "${v.target}" must be an absolute path` });
+  }
+  return out;
+}
+
+const VOLUME_STRING_MSG = 'must be "source:target" or "source:target:ro"';
+
+const volumeString = z.string().transform((text, ctx): RawVolume => {
+  const parts = text.split(":");
+  const [source = "", target = "", mode] = parts;
+  if (
+    parts.length < 2 ||
+    parts.length > 3 ||
+    !source ||
+    !target ||
+    (mode !== undefined && mode !== "ro" && mode !== "rw")
+  ) {
+    ctx.addIssue({ code: "custom", message: `${VOLUME_STRING_MSG}, got "${text}"` });
+    return z.NEVER;
+  }
+  const v: RawVolume = { source, target, read_only: mode === "ro" };
+  for (const p of volumeProblems(v)) ctx.addIssue({ code: "custom", message: p.message });
+  return v;
+});
+
+const volumeObject = z
+  .strictObject({
+    source: z.string().min(1, "must not be empty"),
+    target: z.string().min(1, "must not be empty"),
+    read_only: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    for (const p of volumeProblems(v))
+      ctx.addIssue({ code: "custom", path: [p.field], message: p.message });
+  });
+
+const volumeSchema = z.union([volumeString, volumeObject], {
+  error: `${VOLUME_STRING_MSG} or a mapping with source, target and read_only`,
+});
+
+const HEALTH_KINDS = ["command", "http", "tcp"] as const;
+
+const healthSchema = z
+  .strictObject({
+    command: z.string().min(1, "must not be empty").optional(),
+    http: z.string().startsWith("/", 'must be a path starting with "/"').optional(),
+    tcp: portNumber.optional(),
+    port: portNumber.optional(),
+    interval: duration.optional(),
+    timeout: duration.optional(),
+    retries: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
+    start_period: duration.optional(),
+  })
+  .superRefine((h, ctx) => {
+    const set = HEALTH_KINDS.filter((k) => h[k] !== undefined);
+    if (set.length === 0) {
+      ctx.addIssue({ code: "custom", message: 'must set one of "command", "http" or "tcp"' });
+    } else if (set.length > 1) {
+      const names = set.map((k) => `"${k}"`).join(" and ");
+      ctx.addIssue({
+        code: "custom",
+        message: `must set only one of "command", "http" or "tcp", got ${names}`,
+      });
+    }
+    if (h.port !== undefined && h.http === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["port"],
+        message: '"port" is only allowed with "http"',
+      });
+    }
+  });
+
+const dependsOnSchema = z.union(
+  [
+    z.array(z.string()),
+    z.record(
+      z.string(),
+      z
+        .strictObject({ condition: z.enum(["service_started", "service_healthy"]).optional() })
+        .nullable(),
+    ),
+  ],
+  { error: "must be a list of service names or a mapping of name to { condition }" },
+);
+
+export const serviceSchema = z
+  .strictObject({
+    type: z.literal("container").optional(),
+    image: z.string().min(1, "must not be empty").optional(),
+    build: buildSchema.optional(),
+    command: commandLike.optional(),
+    entrypoint: commandLike.optional(),
+    env: scalarMap.optional(),
+    ports: z.array(portSchema).optional(),
+    volumes: z.array(volumeSchema).optional(),
+    health: healthSchema.optional(),
+    depends_on: dependsOnSchema.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.image !== undefined && s.build !== undefined) {
+      ctx.addIssue({ code: "custom", message: 'set either "image" or "build", not both' });
+    } else if (s.image === undefined && s.build === undefined) {
+      ctx.addIssue({ code: "custom", message: 'one of "image" or "build" is required' });
+    }
+  });
+
+export const specSchema = z.strictObject({
+  repo: z.string().min(1, "must not be empty").optional(),
+  base: z.string().min(1, "must not be empty").optional(),
+  services: z
+    .record(
+      z
+        .string()
+        .regex(
+          SERVICE_NAME_RE,
+          'invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
+        ),
+      serviceSchema,
+    )
+    .refine((m) => Object.keys(m).length > 0, "must define at least one service"),
+});
+
+/** The document as written (before parsing). */
+export type SpecInput = z.input<typeof specSchema>;
+/** The document after zod: ports are numbers, durations are milliseconds, volumes are objects. */
+export type SpecDoc = z.output<typeof specSchema>;
+export type ServiceDoc = z.output<typeof serviceSchema>;
+
+/** Known keys per object kind, for "did you mean" hints on unknown fields. */
+export const KNOWN_KEYS = {
+  root: Object.keys(specSchema.shape),
+  service: [
+    "type",
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "env",
+    "ports",
+    "volumes",
+    "health",
+    "depends_on",
+  ],
+  build: ["context", "dockerfile", "args"],
+  port: ["container", "offset", "protocol"],
+  volume: ["source", "target", "read_only"],
+  health: ["command", "http", "tcp", "port", "interval", "timeout", "retries", "start_period"],
+  dependency: ["condition"],
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// zod issues -> SpecIssues: dot-paths, and messages for type mismatches and unknown keys
+
+type ZodIssue = z.core.$ZodIssue;
+
+export function zodIssues(
+  issues: readonly ZodIssue[],
+  prefix: PropertyKey[],
+  root: unknown,
+): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  for (const issue of issues) out.push(...explain(issue, prefix, root));
+  // A union can report the same problem through several branches.
+  const seen = new Set<string>();
+  return out.filter((i) => {
+    const k = `${i.path}\0${i.message}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}
+
+function explain(issue: ZodIssue, prefix: PropertyKey[], root: unknown): SpecIssue[] {
+  const at = [...prefix, ...issue.path];
+  const p = dotPath(at);
+  switch (issue.code) {
+    case "invalid_type": {
+      const value = valueAt(root, at);
+      if (value === undefined) return [{ path: p, message: "required" }];
+      return [
+        {
+          path: p,
+          message: `must be ${expectedName(issue.expected)}, got ${describeValue(value)}`,
+        },
+      ];
+    }
+    case "unrecognized_keys":
+      return issue.keys.map((k) => ({ path: p, message: unknownField(k, at) }));
+    case "invalid_value": {
+      const vals = issue.values.map((v) => JSON.stringify(v));
+      return [
+        {
+          path: p,
+          message: vals.length === 1 ? `must be ${vals[0]}` : `must be one of ${vals.join(", ")}`,
+        },
+      ];
+    }
+    case "invalid_key":
+      return issue.issues.map((i) => ({ path: p, message: i.message }));
+    case "invalid_union": {
+      // Explain the branch that matched the value's type; if none did, the union's message says
+      // which forms are accepted.
+      const branch = issue.errors.find((b) => !b.every((i) => isTypeMismatch(i)));
+      if (branch) return zodIssues(branch, at, root);
+      return [{ path: p, message: issue.message }];
+    }
+    default:
+      return [{ path: p, message: issue.message }];
+  }
+}
+
+/** The value simply had another type than this branch expects. */
+function isTypeMismatch(i: ZodIssue): boolean {
+  if (i.path.length > 0) return false;
+  if (i.code === "invalid_type") return true;
+  return i.code === "invalid_union" && i.errors.every((b) => b.every(isTypeMismatch));
+}
+
+function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const seg of at) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[seg];
+  }
+  return cur;
+}
+
+function expectedName(expected: string): string {
+  if (expected === "object" || expected === "record") return "a mapping";
+  if (expected === "array") return "a list";
+  if (expected === "number" || expected === "int") return "a number";
+  return `a ${expected}`;
+}
+
+/** How a value reads in a message: `a list`, `"abc"`, `number 3`. */
+export function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `"${v}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function unknownField(key: string, at: readonly PropertyKey[]): string {
+  const msg = `unknown field "${key}"`;
+  const kind = objectKind(at);
+  if (kind === "port" && (key === "host" || key === "published" || key === "target")) {
+    return `${msg} (host ports come from the env's port block; set "offset" to choose one)`;
+  }
+  const guess = kind ? closest(key, KNOWN_KEYS[kind]) : undefined;
+  return guess ? `${msg} (did you mean "${guess}"?)` : msg;
+}
+
+/** Which object of the document a path points at, from its shape. */
+function objectKind(at: readonly PropertyKey[]): keyof typeof KNOWN_KEYS | undefined {
+  if (at.length === 0) return "root";
+  if (at[0] !== "services") return undefined;
+  if (at.length === 2) return "service";
+  const field = at[2];
+  if (at.length === 3 && (field === "build" || field === "health")) return field;
+  if (at.length === 4 && field === "ports") return "port";
+  if (at.length === 4 && field === "volumes") return "volume";
+  if (at.length === 4 && field === "depends_on") return "dependency";
+  return undefined;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d < bestDist) [best, bestDist] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        prev[j]! + 1,
+        cur[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** `["services", "web", "ports", 0]` -> `services.web.ports[0]`. */
+export function dotPath(segments: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of segments) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(String(seg))) out += out ? `.${String(seg)}` : String(seg);
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
