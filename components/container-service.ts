@@ -18,6 +18,8 @@ export interface ContainerServiceArgs {
   worktree?: { repo: string; path: pulumi.Output<string> };
   /** Upstream resources (healthy containers, the worktree, volumes) that must exist first. */
   dependsOn: pulumi.Resource[];
+  /** What the image build waits for (the worktree); builds overlap with upstream start-up. */
+  buildDependsOn?: pulumi.Resource[];
 }
 
 /** Maps a path inside the main repo to the same path inside the env's worktree. */
@@ -62,7 +64,7 @@ export class ContainerService extends pulumi.ComponentResource {
           contextHash: context.apply(contextHash),
           imageId: undefined,
         },
-        { parent: this, dependsOn: args.dependsOn },
+        { parent: this, dependsOn: args.buildDependsOn ?? args.dependsOn },
       );
       image = built.output<string>("imageId");
       deps.push(built);

@@ -62,6 +62,7 @@ export class DevEnv extends pulumi.ComponentResource {
           volumes,
           worktree: { repo: env.repo, path: this.worktree.path },
           dependsOn: [this.worktree.resource, network, ...volumeResources, ...upstream],
+          buildDependsOn: [this.worktree.resource],
         },
         { parent: this },
       );

@@ -77,7 +77,8 @@ export async function buildImage(opts: BuildOptions): Promise<{ imageId: string 
 
   if (failure !== undefined) {
     const output = stepOutput.filter((l) => l.trim()).slice(-FAILED_STEP_LINES);
-    const where = step ? ` at ${step.replace(/^Step /, "step ")}` : "";
+    const m = step ? /^Step (\d+\/\d+) : (.*)$/.exec(step) : null;
+    const where = m ? ` at step ${m[1]} (${m[2]})` : "";
     const tail = output.length ? `\n${output.map((l) => `  | ${l}`).join("\n")}` : "";
     throw new DockerError(`${what} failed${where}: ${failure.trim()}${tail}`);
   }

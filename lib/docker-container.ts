@@ -170,7 +170,7 @@ async function create(spec: ContainerSpec): Promise<Dockerode.Container> {
   } catch (err) {
     throw new DockerError(
       `creating container ${spec.name}: image ${spec.image} is not available locally ` +
-        `and could not be pulled (${dockerReason(err).replace(`pulling image ${spec.image}: `, "")})`,
+        `and could not be pulled: ${dockerReason(err).replace(`pulling image ${spec.image}: `, "")}`,
     );
   }
   try {
@@ -238,7 +238,10 @@ async function assertAlive(name: string): Promise<ContainerInfo> {
   const info = await inspectContainer(name);
   if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
   if (info.restartCount > 0 || info.status === "restarting" || !info.running) {
-    const restarts = info.restartCount > 0 ? `, restarted ${info.restartCount}x` : "";
+    const restarts =
+      info.restartCount > 0
+        ? ` (restarted ${info.restartCount} time${info.restartCount > 1 ? "s" : ""})`
+        : "";
     throw await runFailure(
       name,
       info.id,

@@ -81,7 +81,8 @@ export function dockerReason(err: unknown): string {
   if (e?.code === "ENOENT" || e?.code === "ECONNREFUSED" || e?.code === "EACCES") {
     return `cannot reach the Docker engine (${String(e.message)}); is it running?`;
   }
-  if (err instanceof Error) return err.message;
+  // Streamed calls (pull, build) carry no parsed body; unwrap dockerode's message instead.
+  if (err instanceof Error) return err.message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim();
   return String(err);
 }
 

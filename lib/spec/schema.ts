@@ -70,34 +70,30 @@ const commandLike = z.union(
   { error: "must be a string or a list of strings" },
 );
 
-const buildSchema = z.union(
-  [
-    z.string().min(1, "must not be empty"),
-    z.strictObject({
-      context: z.string().min(1, "must not be empty"),
-      dockerfile: z.string().min(1, "must not be empty").optional(),
-      args: scalarMap.optional(),
-    }),
-  ],
-  { error: "must be a directory or a mapping with context, dockerfile and args" },
-);
+const buildObject = z.strictObject({
+  context: z.string().min(1, "must not be empty"),
+  dockerfile: z.string().min(1, "must not be empty").optional(),
+  args: scalarMap.optional(),
+});
 
-const portSchema = z.union(
-  [
-    portNumber,
-    z.strictObject({
-      container: portNumber,
-      offset: z
-        .number()
-        .int("must be a whole number")
-        .min(0, "must be 0..999")
-        .max(999, "must be 0..999")
-        .optional(),
-      protocol: z.enum(["tcp", "udp"]).optional(),
-    }),
-  ],
-  { error: "must be a port number or a mapping with container, offset and protocol" },
-);
+const buildSchema = z.union([z.string().min(1, "must not be empty"), buildObject], {
+  error: "must be a directory or a mapping with context, dockerfile and args",
+});
+
+const portObject = z.strictObject({
+  container: portNumber,
+  offset: z
+    .number()
+    .int("must be a whole number")
+    .min(0, "must be 0..999")
+    .max(999, "must be 0..999")
+    .optional(),
+  protocol: z.enum(["tcp", "udp"]).optional(),
+});
+
+const portSchema = z.union([portNumber, portObject], {
+  error: "must be a port number or a mapping with container, offset and protocol",
+});
 
 /** A bind source starts with "/" or "."; anything else names a volume. */
 export function isBindSource(source: string): boolean {
@@ -192,16 +188,12 @@ const healthSchema = z
     }
   });
 
+const dependencyObject = z.strictObject({
+  condition: z.enum(["service_started", "service_healthy"]).optional(),
+});
+
 const dependsOnSchema = z.union(
-  [
-    z.array(z.string()),
-    z.record(
-      z.string(),
-      z
-        .strictObject({ condition: z.enum(["service_started", "service_healthy"]).optional() })
-        .nullable(),
-    ),
-  ],
+  [z.array(z.string()), z.record(z.string(), dependencyObject.nullable())],
   { error: "must be a list of service names or a mapping of name to { condition }" },
 );
 
@@ -249,26 +241,15 @@ export type SpecDoc = z.output<typeof specSchema>;
 export type ServiceDoc = z.output<typeof serviceSchema>;
 
 /** Known keys per object kind, for "did you mean" hints on unknown fields. */
-export const KNOWN_KEYS = {
+const KNOWN_KEYS = {
   root: Object.keys(specSchema.shape),
-  service: [
-    "type",
-    "image",
-    "build",
-    "command",
-    "entrypoint",
-    "env",
-    "ports",
-    "volumes",
-    "health",
-    "depends_on",
-  ],
-  build: ["context", "dockerfile", "args"],
-  port: ["container", "offset", "protocol"],
-  volume: ["source", "target", "read_only"],
-  health: ["command", "http", "tcp", "port", "interval", "timeout", "retries", "start_period"],
-  dependency: ["condition"],
-} as const;
+  service: Object.keys(serviceSchema.shape),
+  build: Object.keys(buildObject.shape),
+  port: Object.keys(portObject.shape),
+  volume: Object.keys(volumeObject.shape),
+  health: Object.keys(healthSchema.shape),
+  dependency: Object.keys(dependencyObject.shape),
+};
 
 // ---------------------------------------------------------------------------------------------
 // zod issues -> SpecIssues: dot-paths, and messages for type mismatches and unknown keys

@@ -55,7 +55,11 @@ describe("waitUntil", () => {
 
   it("succeeds when a check passes after the start period began failing", async () => {
     let calls = 0;
-    const r = await waitUntil(async () => ++calls > 5, { ...fast, retries: 1, startPeriodMs: 10_000 });
+    const r = await waitUntil(async () => ++calls > 5, {
+      ...fast,
+      retries: 1,
+      startPeriodMs: 10_000,
+    });
     assert.equal(r.attempts, 6);
   });
 
