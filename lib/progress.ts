@@ -1,4 +1,5 @@
-import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { changedKeys } from "./providers/index";
 
 /** A resource operation as envctl reports it (human lines and --json alike). */
 export interface ResourceOp {
@@ -66,22 +67,30 @@ export class Progress {
     const [doing, done] = VERBS[meta.op]!;
     if (e.resourcePreEvent) {
       this.started.set(meta.urn, Date.now());
-      const op: ResourceOp = { op: meta.op, type, name, status: "started", diffs: meta.diffs };
+      const diffs = changedInputs(meta);
       if (this.dryRun) {
-        op.status = "done";
-        this.ops.push(op);
-        const diffs = meta.diffs?.length ? ` (${meta.diffs.filter((d) => !d.startsWith("__")).join(", ")})` : "";
-        this.write?.(`  ${sign} ${type} ${name}: ${doing.split(" ")[0] === "creating" ? "create" : meta.op}${diffs}`);
+        // A replacement is one planned change; its create/delete halves are how it is carried out.
+        if (meta.op === "create-replacement" || meta.op === "delete-replaced") return;
+        this.ops.push({ op: meta.op, type, name, status: "done", diffs });
+        this.write?.(`  ${sign} ${type} ${name}: ${meta.op}${diffs?.length ? ` (${diffs.join(", ")})` : ""}`);
       } else {
         this.write?.(`  ${sign} ${type} ${name}: ${doing}...`);
       }
     } else if (e.resOutputsEvent && !this.dryRun) {
       const elapsedMs = Date.now() - (this.started.get(meta.urn) ?? Date.now());
-      this.ops.push({ op: meta.op, type, name, status: "done", elapsedMs, diffs: meta.diffs });
+      this.ops.push({ op: meta.op, type, name, status: "done", elapsedMs, diffs: changedInputs(meta) });
       this.write?.(`  ${sign} ${type} ${name}: ${done} (${(elapsedMs / 1000).toFixed(1)}s)`);
     } else if (e.resOpFailedEvent) {
       this.ops.push({ op: meta.op, type, name, status: "failed" });
       this.write?.(`  ! ${type} ${name}: ${meta.op} failed`);
     }
   };
+}
+
+/** The inputs an update/replace changes: the engine's list when it has one, else computed. */
+function changedInputs(meta: StepEventMetadata): string[] | undefined {
+  if (meta.op !== "update" && meta.op !== "replace") return undefined;
+  const listed = (meta.diffs ?? []).filter((d) => !d.startsWith("__"));
+  if (listed.length > 0) return listed;
+  return changedKeys(meta.old?.inputs ?? {}, meta.new?.inputs ?? {});
 }

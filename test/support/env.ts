@@ -1,0 +1,100 @@
+/** Shared fixtures for engine and e2e tests: temp homes, temp git repos, leak checks. */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { resolveHome, type Home } from "../../lib/home";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const DEMO = path.join(ROOT, "presets", "demo");
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `envctl-${prefix}-`));
+}
+
+export function tempHome(): Home {
+  return resolveHome({ ENVCTL_HOME: tempDir("home") });
+}
+
+/** A real git repo holding `files` (relative path -> content) or a copy of `copyFrom`, committed on main. */
+export function makeRepo(opts: { copyFrom?: string; files?: Record<string, string> }): string {
+  const dir = tempDir("repo");
+  if (opts.copyFrom) fs.cpSync(opts.copyFrom, dir, { recursive: true });
+  for (const [rel, content] of Object.entries(opts.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  git(dir, "init", "-q", "-b", "main");
+  git(dir, "add", "-A");
+  git(dir, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "init");
+  return dir;
+}
+
+export function git(dir: string, ...args: string[]): string {
+  return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+}
+
+/** Unique env name per test run so parallel or leftover runs never collide. */
+export function envName(prefix: string): string {
+  return `${prefix}-${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+/** Everything Docker still holds for an env, asked of Docker itself. */
+export function dockerLeftovers(env: string): { containers: string[]; volumes: string[]; networks: string[] } {
+  const q = (...args: string[]): string[] =>
+    execFileSync("docker", args, { encoding: "utf8" }).split("\n").map((l) => l.trim()).filter(Boolean);
+  const filter = `label=envctl.env=${env}`;
+  return {
+    containers: q("ps", "-a", "-q", "--filter", filter),
+    volumes: q("volume", "ls", "-q", "--filter", filter),
+    networks: q("network", "ls", "-q", "--filter", filter),
+  };
+}
+
+export function worktreeDirs(repo: string): string[] {
+  return git(repo, "worktree", "list", "--porcelain")
+    .split("\n")
+    .filter((l) => l.startsWith("worktree "))
+    .map((l) => l.slice(9));
+}
+
+export function branches(repo: string): string[] {
+  return git(repo, "branch", "--format=%(refname:short)").split("\n").filter(Boolean);
+}
+
+/** GET a URL from the host; resolves with status and body. */
+export async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/**
+ * Speaks the Postgres wire protocol to a host port: an SSLRequest must be answered with a single
+ * 'S' or 'N' byte by a live server (what pg_isready relies on).
+ */
+export function postgresAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const timer = setTimeout(() => { sock.destroy(); resolve(false); }, 5000);
+    sock.on("connect", () => {
+      const req = Buffer.alloc(8);
+      req.writeInt32BE(8, 0);
+      req.writeInt32BE(80877103, 4);
+      sock.write(req);
+    });
+    sock.on("data", (d) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(d.length >= 1 && (d[0] === 0x4e || d[0] === 0x53));
+    });
+    sock.on("error", () => { clearTimeout(timer); resolve(false); });
+  });
+}
+
+/** Captures a command's out/log seams. */
+export function capture(): { out: string[]; log: string[]; seams: { out: (t: string) => void; log: (l: string) => void } } {
+  const out: string[] = [];
+  const log: string[] = [];
+  return { out, log, seams: { out: (t) => out.push(t), log: (l) => log.push(l) } };
+}
