@@ -20,7 +20,9 @@ export interface CommandSeams {
   signal?: AbortSignal;
 }
 
-export function seams(s: CommandSeams): Required<Omit<CommandSeams, "signal">> & { signal?: AbortSignal } {
+export function seams(
+  s: CommandSeams,
+): Required<Omit<CommandSeams, "signal">> & { signal?: AbortSignal } {
   return {
     home: s.home ?? resolveHome(),
     cwd: s.cwd ?? process.cwd(),
@@ -84,5 +86,7 @@ export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): P
       throw new UserError(`no free port block for ${name}: ${(err as Error).message}`);
     }
   }
-  throw new UserError(`no free port block for ${name}: every block is leased or has busy host ports`);
+  throw new UserError(
+    `no free port block for ${name}: every block is leased or has busy host ports`,
+  );
 }

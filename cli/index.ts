@@ -24,7 +24,8 @@ function program(signal: AbortSignal): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  cmd.command("up <name>")
+  cmd
+    .command("up <name>")
     .description("create or update an env from its spec")
     .option("-f, --file <spec>", "spec file (default ./envctl.yaml)")
     .option("-y, --yes", "apply without asking")
@@ -32,14 +33,16 @@ function program(signal: AbortSignal): Command {
     .action(async (name: string, o: { file?: string; yes?: boolean; json?: boolean }) => {
       await up({ name, ...o, signal });
     });
-  cmd.command("preview <name>")
+  cmd
+    .command("preview <name>")
     .description("show what up would change, resource by resource")
     .option("-f, --file <spec>", "spec file (default ./envctl.yaml)")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { file?: string; json?: boolean }) => {
       await preview({ name, ...o, signal });
     });
-  cmd.command("destroy <name>")
+  cmd
+    .command("destroy <name>")
     .description("remove the env and everything it owns")
     .option("--force", "destroy even with uncommitted changes in the worktree")
     .option("-y, --yes", "do not ask")
@@ -47,24 +50,28 @@ function program(signal: AbortSignal): Command {
     .action(async (name: string, o: { force?: boolean; yes?: boolean; json?: boolean }) => {
       await destroy({ name, ...o, signal });
     });
-  cmd.command("list")
+  cmd
+    .command("list")
     .alias("ls")
     .description("list envs")
     .option("--json", "print one JSON document on stdout")
     .action((o: { json?: boolean }) => list(o));
-  cmd.command("outputs <name>")
+  cmd
+    .command("outputs <name>")
     .description("ports, URLs, worktree and branch of an env")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { json?: boolean }) => {
       await outputs({ name, ...o });
     });
-  cmd.command("env")
+  cmd
+    .command("env")
     .description("print the exports that let `pulumi` by hand see envctl's stacks")
     .option("--json", "print them as JSON")
     .action((o: { json?: boolean }) => {
       env(o);
     });
-  cmd.command("recover <name>")
+  cmd
+    .command("recover <name>")
     .description("release a stuck lock and clear pending operations after an interruption")
     .action(async (name: string) => {
       await recover({ name });
@@ -78,7 +85,9 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", () => {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write("\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n");
+    process.stderr.write(
+      "\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n",
+    );
     controller.abort();
   });
   try {
@@ -94,7 +103,9 @@ async function main(argv: string[]): Promise<number> {
       for (const d of err.details) process.stderr.write(`  ${d}\n`);
       return controller.signal.aborted ? 130 : err.exitCode;
     }
-    process.stderr.write(`envctl: internal error (a bug): ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `envctl: internal error (a bug): ${(err as Error)?.stack ?? String(err)}\n`,
+    );
     return 1;
   }
 }

@@ -23,10 +23,13 @@ interface EnvOutputs {
 export function servicesTable(outputs: EnvOutputs): string {
   const rows = Object.entries(outputs.services ?? {}).map(([name, s]) => [
     name,
-    Object.entries(s.ports).map(([c, h]) => `${h}->${c}`).join(" "),
+    Object.entries(s.ports)
+      .map(([c, h]) => `${h}->${c}`)
+      .join(" "),
     s.urls.join(" "),
   ]);
   const lines = [table(["service", "ports (host->container)", "urls"], rows)];
-  if (outputs.worktree) lines.push(`worktree: ${outputs.worktree}  (branch ${outputs.branch ?? "?"})`);
+  if (outputs.worktree)
+    lines.push(`worktree: ${outputs.worktree}  (branch ${outputs.branch ?? "?"})`);
   return lines.join("\n");
 }

@@ -39,7 +39,11 @@ export class ContainerService extends pulumi.ComponentResource {
   /** The container resource: dependents wait on it, so they start after it is healthy. */
   readonly container: EnvctlResource;
 
-  constructor(name: string, args: ContainerServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+  constructor(
+    name: string,
+    args: ContainerServiceArgs,
+    opts: pulumi.ComponentResourceOptions = {},
+  ) {
     super("envctl:devenv:ContainerService", name, {}, opts);
     const svc = args.service;
     const labels = envLabels(args.env, svc.name);
@@ -87,7 +91,11 @@ export class ContainerService extends pulumi.ComponentResource {
         command: svc.command,
         entrypoint: svc.entrypoint,
         env: svc.env,
-        ports: svc.ports.map((p) => ({ container: p.container, host: p.host, protocol: p.protocol })),
+        ports: svc.ports.map((p) => ({
+          container: p.container,
+          host: p.host,
+          protocol: p.protocol,
+        })),
         volumes,
         network: args.network,
         aliases: [svc.name],

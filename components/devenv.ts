@@ -32,7 +32,13 @@ export class DevEnv extends pulumi.ComponentResource {
       { name: networkName(env.name), labels: envLabels(env.name), networkId: undefined },
       { parent: this },
     );
-    const volumeNames = [...new Set(env.services.flatMap((s) => s.volumes.filter((v) => v.kind === "volume").map((v) => v.source)))];
+    const volumeNames = [
+      ...new Set(
+        env.services.flatMap((s) =>
+          s.volumes.filter((v) => v.kind === "volume").map((v) => v.source),
+        ),
+      ),
+    ];
     const volumes: Record<string, pulumi.Output<string>> = {};
     const volumeResources: pulumi.Resource[] = [];
     for (const v of volumeNames) {
@@ -77,13 +83,27 @@ export class DevEnv extends pulumi.ComponentResource {
       };
     }
     this.outputs = pulumi
-      .all([this.worktree.path, this.worktree.branch, ...Object.values(this.services).map((s) => s.containerName)])
-      .apply(([path, branch]): Record<string, unknown> => ({ env: env.name, block: env.block, base: env.base, worktree: path, branch, services }));
+      .all([
+        this.worktree.path,
+        this.worktree.branch,
+        ...Object.values(this.services).map((s) => s.containerName),
+      ])
+      .apply(([path, branch]): Record<string, unknown> => ({
+        env: env.name,
+        block: env.block,
+        base: env.base,
+        worktree: path,
+        branch,
+        services,
+      }));
     this.registerOutputs({ outputs: this.outputs });
   }
 }
 
-function serviceUrl(health: ResolvedEnv["services"][number]["health"], p: { container: number; host: number }): string {
+function serviceUrl(
+  health: ResolvedEnv["services"][number]["health"],
+  p: { container: number; host: number },
+): string {
   if (health?.kind === "http" && (health.port ?? p.container) === p.container) {
     return `http://localhost:${p.host}${health.path ?? "/"}`;
   }

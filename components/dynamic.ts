@@ -5,26 +5,47 @@ import * as pulumi from "@pulumi/pulumi";
  * lib/providers from the envctl checkout at run time (ENVCTL_ROOT, or the project directory the
  * engine runs plugins in). Handler code can change without every resource showing a diff.
  */
+const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
+
+/** One provider object per kind, so the SDK serializes each trampoline once per program run. */
+export function providerFor(kind: string): pulumi.dynamic.ResourceProvider {
+  let p = providers.get(kind);
+  if (!p) {
+    p = trampoline(kind);
+    providers.set(kind, p);
+  }
+  return p;
+}
+
 export function trampoline(kind: string): pulumi.dynamic.ResourceProvider {
   const load = (): Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const p = require("path") as typeof import("path");
     const root = process.env.ENVCTL_ROOT || process.cwd();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(p.join(root, "dist", "lib", "providers", "index.js")) as { handlers: never }).handlers;
+    return (require(p.join(root, "dist", "lib", "providers", "index.js")) as { handlers: never })
+      .handlers;
+  };
+  // Errors cross the gRPC boundary as plain messages: an error object carrying an `id` would be
+  // taken for a partially initialized resource without the provider in its state.
+  const call = async <T>(method: string, ...args: unknown[]): Promise<T> => {
+    const handler = load()[kind]!;
+    const fn = handler[method];
+    if (!fn) throw new Error(`${kind} cannot ${method}`);
+    try {
+      return (await fn(...args)) as T;
+    } catch (err) {
+      throw new Error(err instanceof Error ? err.message : String(err));
+    }
   };
   return {
-    create: (inputs) => load()[kind]!.create!(inputs) as Promise<pulumi.dynamic.CreateResult>,
-    diff: (id, olds, news) => load()[kind]!.diff!(id, olds, news) as Promise<pulumi.dynamic.DiffResult>,
-    update: (id, olds, news) => {
-      const h = load()[kind]!;
-      return (h.update ? h.update(id, olds, news) : Promise.reject(new Error(`${kind} cannot be updated in place`))) as Promise<pulumi.dynamic.UpdateResult>;
-    },
-    delete: (id, props) => load()[kind]!.delete!(id, props) as Promise<void>,
+    create: (inputs) => call<pulumi.dynamic.CreateResult>("create", inputs),
+    diff: (id, olds, news) => call<pulumi.dynamic.DiffResult>("diff", id, olds, news),
+    update: (id, olds, news) => call<pulumi.dynamic.UpdateResult>("update", id, olds, news),
+    delete: (id, props) => call<void>("delete", id, props),
     read: async (id, props) => {
-      const h = load()[kind]!;
-      if (!h.read) return { id, props };
-      const res = (await h.read(id, props)) as pulumi.dynamic.ReadResult | undefined;
+      if (!load()[kind]!.read) return { id, props: props as Record<string, unknown> };
+      const res = await call<pulumi.dynamic.ReadResult | undefined>("read", id, props);
       return res ?? { id: undefined as unknown as string, props: {} };
     },
   };
@@ -32,14 +53,21 @@ export function trampoline(kind: string): pulumi.dynamic.ResourceProvider {
 
 /** A real object managed by one of envctl's handlers; `type` becomes `pulumi-nodejs:dynamic/envctl:<type>`. */
 export class EnvctlResource extends pulumi.dynamic.Resource {
-  constructor(type: string, kind: string, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
-    super(trampoline(kind), name, props, opts, "envctl", type);
+  constructor(
+    type: string,
+    kind: string,
+    name: string,
+    props: pulumi.Inputs,
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(providerFor(kind), name, props, opts, "envctl", type);
   }
 
   /** The output the engine registered for `key` (every key of the props bag gets one). */
   output<T>(key: string): pulumi.Output<T> {
     const value = (this as unknown as Record<string, unknown>)[key];
-    if (!pulumi.Output.isInstance(value)) throw new Error(`${key} is not an output of this resource`);
+    if (!pulumi.Output.isInstance(value))
+      throw new Error(`${key} is not an output of this resource`);
     return value as pulumi.Output<T>;
   }
 }

@@ -26,7 +26,13 @@ export class Worktree extends pulumi.ComponentResource {
       "Worktree",
       "worktree",
       name,
-      { repo: args.repo, dir: args.dir, branch: args.branch, base: args.base ?? "HEAD", baseCommit: undefined },
+      {
+        repo: args.repo,
+        dir: args.dir,
+        branch: args.branch,
+        base: args.base ?? "HEAD",
+        baseCommit: undefined,
+      },
       { parent: this },
     );
     this.resource = wt;

@@ -23,7 +23,12 @@ export interface Engine {
 
 /** The engine env as shell exports: `envctl env` prints these so `pulumi` by hand sees the same stacks. */
 export function engineVars(home: Home, root = projectRoot()): Record<string, string> {
-  return { PULUMI_BACKEND_URL: backendUrl(home), ...passphraseEnv(home), ENVCTL_HOME: home.root, ...engineEnv(root) };
+  return {
+    PULUMI_BACKEND_URL: backendUrl(home),
+    ...passphraseEnv(home),
+    ENVCTL_HOME: home.root,
+    ...engineEnv(root),
+  };
 }
 
 async function pulumiCommand(root: string): Promise<PulumiCommand> {
@@ -32,7 +37,9 @@ async function pulumiCommand(root: string): Promise<PulumiCommand> {
   try {
     return await PulumiCommand.get();
   } catch {
-    throw new UserError("the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)");
+    throw new UserError(
+      "the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)",
+    );
   }
 }
 
@@ -50,14 +57,21 @@ export async function openEngine(home: Home): Promise<Engine> {
 /** Maps Automation API failures to sentences a user can act on; anything else passes through. */
 export function mapEngineError(err: unknown, envName: string): unknown {
   if (err instanceof StackNotFoundError) return new UserError(`env ${envName} does not exist`, 1);
-  if (err instanceof StackAlreadyExistsError) return new UserError(`env ${envName} already exists`, 1);
+  if (err instanceof StackAlreadyExistsError)
+    return new UserError(`env ${envName} already exists`, 1);
   const text = err instanceof Error ? err.message : String(err);
-  if (err instanceof ConcurrentUpdateError || /locked|concurrent update|currently being updated/i.test(text)) {
-    return new UserError(`env ${envName} is busy: another envctl or pulumi operation is running on it`, 1, [
-      `if none is running, recover with: envctl recover ${envName}`,
-    ]);
+  if (
+    err instanceof ConcurrentUpdateError ||
+    /locked|concurrent update|currently being updated/i.test(text)
+  ) {
+    return new UserError(
+      `env ${envName} is busy: another envctl or pulumi operation is running on it`,
+      1,
+      [`if none is running, recover with: envctl recover ${envName}`],
+    );
   }
-  if (/no stack named|stack .* not found/i.test(text)) return new UserError(`env ${envName} does not exist`, 1);
+  if (/no stack named|stack .* not found/i.test(text))
+    return new UserError(`env ${envName} does not exist`, 1);
   return err;
 }
 

@@ -13,7 +13,9 @@ export function contextHash(dir: string): string {
   const hash = crypto.createHash("sha256");
   const walk = (rel: string): void => {
     const abs = path.join(dir, rel);
-    const entries = fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const entries = fs
+      .readdirSync(abs, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       if (SKIP.has(e.name)) continue;
       const relChild = rel ? `${rel}/${e.name}` : e.name;

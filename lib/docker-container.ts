@@ -92,20 +92,35 @@ export async function runContainer(
   await replaceStale(spec);
   for (const v of spec.volumes) if (v.kind === "volume") await ensureVolume(v.source, spec.labels);
   const container = await create(spec);
+  // Once the restart policy has restarted it, inspect reports the new run's exit code (0);
+  // a wait on the next exit keeps the code that actually ended the first run.
+  const exit: ExitWatch = {};
+  const stopWatching = new AbortController();
+  container.wait({ condition: "next-exit", abortSignal: stopWatching.signal }).then(
+    (r: { StatusCode?: number }) => (exit.code = r.StatusCode),
+    () => undefined,
+  );
   try {
-    await container.start();
-  } catch (err) {
-    throw await runFailure(
-      spec.name,
-      container.id,
-      `starting container ${spec.name} failed: ${dockerReason(err)}`,
-    );
+    try {
+      await container.start();
+    } catch (err) {
+      const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
+      throw await runFailure(spec.name, container.id, msg);
+    }
+    const { health } = spec;
+    if (!health) await waitRunning(spec.name, exit, opts.settleMs ?? 500, opts.signal);
+    else if (health.kind === "command")
+      await waitDockerHealthy(spec.name, exit, health, opts.signal);
+    else await waitProbe(spec, exit, health, opts.signal);
+  } finally {
+    stopWatching.abort();
   }
-  const { health } = spec;
-  if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, opts.signal);
-  else if (health.kind === "command") await waitDockerHealthy(spec.name, health, opts.signal);
-  else await waitProbe(spec, health, opts.signal);
   return { id: container.id };
+}
+
+interface ExitWatch {
+  /** Exit code of the container's first exit, once the engine has reported it. */
+  code?: number;
 }
 
 /** Force-removes (kills) the container and its anonymous volumes. Gone already is fine. */
@@ -234,10 +249,13 @@ function dockerHealthcheck(spec: ContainerSpec): Dockerode.HealthConfig {
 }
 
 /** Inspects the container and throws a ContainerRunError if waiting on it is pointless. */
-async function assertAlive(name: string): Promise<ContainerInfo> {
+async function assertAlive(name: string, exit: ExitWatch): Promise<ContainerInfo> {
   const info = await inspectContainer(name);
   if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
   if (info.restartCount > 0 || info.status === "restarting" || !info.running) {
+    // Once restarted and running again, inspect reports exit code 0 for the run in progress.
+    const stale = info.running && info.status !== "restarting";
+    const code = exit.code ?? (stale ? undefined : info.exitCode);
     const restarts =
       info.restartCount > 0
         ? ` (restarted ${info.restartCount} time${info.restartCount > 1 ? "s" : ""})`
@@ -245,7 +263,7 @@ async function assertAlive(name: string): Promise<ContainerInfo> {
     throw await runFailure(
       name,
       info.id,
-      `container ${name} exited with code ${info.exitCode}${restarts} before it was ready`,
+      `container ${name} exited${code === undefined ? "" : ` with code ${code}`}${restarts} before it was ready`,
     );
   }
   if (info.health === "unhealthy") {
@@ -258,10 +276,15 @@ async function assertAlive(name: string): Promise<ContainerInfo> {
   return info;
 }
 
-async function waitRunning(name: string, settleMs: number, signal?: AbortSignal): Promise<void> {
+async function waitRunning(
+  name: string,
+  exit: ExitWatch,
+  settleMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const settled = Date.now() + settleMs;
   for (;;) {
-    await assertAlive(name);
+    await assertAlive(name, exit);
     if (Date.now() >= settled) return;
     await sleep(POLL_MS, signal);
   }
@@ -269,6 +292,7 @@ async function waitRunning(name: string, settleMs: number, signal?: AbortSignal)
 
 async function waitDockerHealthy(
   name: string,
+  exit: ExitWatch,
   h: HealthCheck,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -279,7 +303,7 @@ async function waitDockerHealthy(
   const deadline = Date.now() + budget;
   const poll = Math.min(1_000, Math.max(POLL_MS, interval / 4));
   for (;;) {
-    const info = await assertAlive(name);
+    const info = await assertAlive(name, exit);
     if (info.health === "healthy") return;
     if (Date.now() >= deadline) {
       const msg = `container ${name} was not healthy after ${formatMs(budget)}${await lastHealthOutput(name)}`;
@@ -289,7 +313,12 @@ async function waitDockerHealthy(
   }
 }
 
-async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSignal): Promise<void> {
+async function waitProbe(
+  spec: ContainerSpec,
+  exit: ExitWatch,
+  h: HealthCheck,
+  signal?: AbortSignal,
+): Promise<void> {
   const mapping = spec.ports.find(
     (p) => p.protocol === "tcp" && (h.port === undefined || p.container === h.port),
   );
@@ -302,7 +331,7 @@ async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSign
   try {
     await waitUntil(
       async () => {
-        await assertAlive(spec.name);
+        await assertAlive(spec.name, exit);
         if (h.kind === "http") {
           const r = await probeHttp(url, h.timeoutMs);
           return { ok: r.ok, ...(r.error ? { detail: r.error } : {}) };

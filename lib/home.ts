@@ -38,7 +38,10 @@ export function backendUrl(home: Home, env: NodeJS.ProcessEnv = process.env): st
  * Secrets provider settings. A passphrase from the environment wins; otherwise one is generated
  * once into `<home>/passphrase` (mode 0600) and passed to Pulumi by file, never on a command line.
  */
-export function passphraseEnv(home: Home, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function passphraseEnv(
+  home: Home,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) {
     return { PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE };
   }

@@ -23,7 +23,12 @@ const VERBS: Partial<Record<OpType, [string, string]>> = {
   read: ["reading", "read"],
 };
 const SIGN: Partial<Record<OpType, string>> = {
-  create: "+", update: "~", delete: "-", replace: "+-", "create-replacement": "++", "delete-replaced": "--",
+  create: "+",
+  update: "~",
+  delete: "-",
+  replace: "+-",
+  "create-replacement": "++",
+  "delete-replaced": "--",
 };
 
 /** Short type: `pulumi-nodejs:dynamic/envctl:Container` -> `Container`, `envctl:devenv:Worktree` -> `Worktree`. */
@@ -44,10 +49,14 @@ export class Progress {
   readonly diagnostics: string[] = [];
   private readonly started = new Map<string, number>();
 
-  constructor(private readonly write: ((line: string) => void) | undefined, private readonly dryRun: boolean) {}
+  constructor(
+    private readonly write: ((line: string) => void) | undefined,
+    private readonly dryRun: boolean,
+  ) {}
 
   onEvent = (e: EngineEvent): void => {
-    const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata ?? e.resOpFailedEvent?.metadata;
+    const meta =
+      e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata ?? e.resOpFailedEvent?.metadata;
     if (e.diagnosticEvent) {
       const d = e.diagnosticEvent;
       if ((d.severity === "error" || d.severity === "warning") && !d.ephemeral) {
@@ -72,13 +81,22 @@ export class Progress {
         // A replacement is one planned change; its create/delete halves are how it is carried out.
         if (meta.op === "create-replacement" || meta.op === "delete-replaced") return;
         this.ops.push({ op: meta.op, type, name, status: "done", diffs });
-        this.write?.(`  ${sign} ${type} ${name}: ${meta.op}${diffs?.length ? ` (${diffs.join(", ")})` : ""}`);
+        this.write?.(
+          `  ${sign} ${type} ${name}: ${meta.op}${diffs?.length ? ` (${diffs.join(", ")})` : ""}`,
+        );
       } else {
         this.write?.(`  ${sign} ${type} ${name}: ${doing}...`);
       }
     } else if (e.resOutputsEvent && !this.dryRun) {
       const elapsedMs = Date.now() - (this.started.get(meta.urn) ?? Date.now());
-      this.ops.push({ op: meta.op, type, name, status: "done", elapsedMs, diffs: changedInputs(meta) });
+      this.ops.push({
+        op: meta.op,
+        type,
+        name,
+        status: "done",
+        elapsedMs,
+        diffs: changedInputs(meta),
+      });
       this.write?.(`  ${sign} ${type} ${name}: ${done} (${(elapsedMs / 1000).toFixed(1)}s)`);
     } else if (e.resOpFailedEvent) {
       this.ops.push({ op: meta.op, type, name, status: "failed" });

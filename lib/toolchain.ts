@@ -6,7 +6,10 @@ export function projectRoot(): string {
   // dist/lib/toolchain.js -> ../.. ; lib/toolchain.ts (tsx) -> ..
   let dir = __dirname;
   for (let i = 0; i < 4; i++) {
-    if (fs.existsSync(path.join(dir, "Pulumi.yaml")) && fs.existsSync(path.join(dir, "package.json"))) {
+    if (
+      fs.existsSync(path.join(dir, "Pulumi.yaml")) &&
+      fs.existsSync(path.join(dir, "package.json"))
+    ) {
       return dir;
     }
     dir = path.dirname(dir);

@@ -32,11 +32,17 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
     const record = catalog.getEnv(opts.name);
     const exists = await stackExists(engine, opts.name);
     if (!exists && !record && !catalog.getLease(opts.name)) {
-      throw badInput(`env ${opts.name} does not exist`, ["see `envctl list` for the envs in this ENVCTL_HOME"]);
+      throw badInput(`env ${opts.name} does not exist`, [
+        "see `envctl list` for the envs in this ENVCTL_HOME",
+      ]);
     }
     const dirty = await dirtyFiles(record?.worktreePath);
     if (dirty.length > 0 && !opts.force) {
-      throw new UserError(`env ${opts.name} has uncommitted changes in ${record!.worktreePath}; commit them or pass --force`, 1, dirty.slice(0, 20));
+      throw new UserError(
+        `env ${opts.name} has uncommitted changes in ${record!.worktreePath}; commit them or pass --force`,
+        1,
+        dirty.slice(0, 20),
+      );
     }
     if (!opts.yes && !opts.json && process.stdin.isTTY) {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

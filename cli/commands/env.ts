@@ -11,6 +11,12 @@ const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 export function env(opts: EnvOptions): Record<string, string> {
   const s = seams(opts);
   const vars = engineVars(s.home);
-  s.out(opts.json ? JSON.stringify(vars, null, 2) : Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n"));
+  s.out(
+    opts.json
+      ? JSON.stringify(vars, null, 2)
+      : Object.entries(vars)
+          .map(([k, v]) => `export ${k}=${quote(v)}`)
+          .join("\n"),
+  );
   return vars;
 }

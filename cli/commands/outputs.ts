@@ -13,7 +13,7 @@ export async function outputs(opts: OutputsOptions): Promise<Record<string, unkn
   checkName(opts.name);
   const engine = await openEngine(s.home);
   const stack = await selectStack(engine, opts.name);
-  const out = (await stack.outputs()).env?.value as Record<string, unknown> | undefined ?? {};
+  const out = ((await stack.outputs()).env?.value as Record<string, unknown> | undefined) ?? {};
   s.out(opts.json ? jsonDoc("outputs", { env: opts.name, outputs: out }) : servicesTable(out));
   return out;
 }

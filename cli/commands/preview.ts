@@ -3,7 +3,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { ConfigMap } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
-import { createOrSelectStack, mapEngineError, openEngine, stackExists, type Engine } from "../../lib/automation";
+import {
+  createOrSelectStack,
+  mapEngineError,
+  openEngine,
+  stackExists,
+  type Engine,
+} from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../../lib/ports";
 import { Progress } from "../../lib/progress";
@@ -29,8 +35,14 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
   const doc = (fs.existsSync(current) ? YAML.parse(fs.readFileSync(current, "utf8")) : {}) as {
     config?: Record<string, unknown>;
   };
-  doc.config = { ...(doc.config ?? {}), ...Object.fromEntries(Object.entries(stackConfig(env)).map(([k, v]) => [k, v.value])) };
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "envctl-preview-")), `Pulumi.${name}.yaml`);
+  doc.config = {
+    ...(doc.config ?? {}),
+    ...Object.fromEntries(Object.entries(stackConfig(env)).map(([k, v]) => [k, v.value])),
+  };
+  const file = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), "envctl-preview-")),
+    `Pulumi.${name}.yaml`,
+  );
   fs.writeFileSync(file, YAML.stringify(doc), { mode: 0o600 });
   return file;
 }
@@ -38,7 +50,8 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
 /** The block a new env would get, without leasing it. */
 async function tentativeBlock(leased: Set<number>, spec: EnvSpec): Promise<number> {
   for (let n = 0; n <= MAX_BLOCK; n++) {
-    if (!leased.has(n) && (await busyPorts(hostPorts(spec.services, blockBase(n)))).length === 0) return n;
+    if (!leased.has(n) && (await busyPorts(hostPorts(spec.services, blockBase(n)))).length === 0)
+      return n;
   }
   throw new UserError("no free port block");
 }
@@ -56,7 +69,8 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     engine = await openEngine(s.home);
     const existed = await stackExists(engine, opts.name);
     const lease = catalog.getLease(opts.name);
-    const block = lease?.block ?? (await tentativeBlock(new Set(catalog.leases().map((l) => l.block)), spec));
+    const block =
+      lease?.block ?? (await tentativeBlock(new Set(catalog.leases().map((l) => l.block)), spec));
     const env = resolveEnv(opts.name, spec, block, s.home);
     const stack = await createOrSelectStack(engine, opts.name);
     temporaryStack = !existed;
@@ -75,13 +89,20 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     const changes = res.changeSummary as Record<string, number>;
     const real = Object.entries(changes).filter(([k, v]) => k !== "same" && v > 0);
     if (opts.json) {
-      s.out(jsonDoc("preview", { env: opts.name, exists: existed, changes, operations: progress.ops }));
+      s.out(
+        jsonDoc("preview", { env: opts.name, exists: existed, changes, operations: progress.ops }),
+      );
     } else {
-      s.out(real.length ? `${opts.name}: ${real.map(([k, v]) => `${v} to ${k}`).join(", ")}` : `${opts.name}: no changes`);
+      s.out(
+        real.length
+          ? `${opts.name}: ${real.map(([k, v]) => `${v} to ${k}`).join(", ")}`
+          : `${opts.name}: no changes`,
+      );
     }
     return { changes };
   } finally {
-    if (engine && temporaryStack) await engine.workspace.removeStack(opts.name).catch(() => undefined);
+    if (engine && temporaryStack)
+      await engine.workspace.removeStack(opts.name).catch(() => undefined);
     catalog.close();
   }
 }

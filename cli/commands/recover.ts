@@ -22,7 +22,11 @@ export async function recover(opts: RecoverOptions): Promise<void> {
     await stack.refresh({ onEvent: progress.onEvent, clearPendingCreates: true });
   } catch (err) {
     const mapped = mapEngineError(err, opts.name);
-    throw mapped instanceof UserError ? mapped : new UserError(`recover of ${opts.name} failed`, 1, progress.diagnostics);
+    throw mapped instanceof UserError
+      ? mapped
+      : new UserError(`recover of ${opts.name} failed`, 1, progress.diagnostics);
   }
-  s.log(`env ${opts.name} recovered: run \`envctl up ${opts.name}\` or \`envctl destroy ${opts.name}\``);
+  s.log(
+    `env ${opts.name} recovered: run \`envctl up ${opts.name}\` or \`envctl destroy ${opts.name}\``,
+  );
 }

@@ -5,7 +5,15 @@ import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
 import { specHash } from "../../lib/spec/load";
-import { checkName, checkRepo, leaseFor, loadSpec, openCatalog, seams, type CommandSeams } from "../context";
+import {
+  checkName,
+  checkRepo,
+  leaseFor,
+  loadSpec,
+  openCatalog,
+  seams,
+  type CommandSeams,
+} from "../context";
 import { jsonDoc, servicesTable } from "../output";
 import { stackConfig } from "./preview";
 
@@ -28,7 +36,9 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const engine = await openEngine(s.home);
     const existed = await stackExists(engine, opts.name);
     if (!existed && catalog.getEnv(opts.name)?.status === "destroying") {
-      throw new UserError(`env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`);
+      throw new UserError(
+        `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
+      );
     }
     const block = await leaseFor(catalog, opts.name, spec);
     const env = resolveEnv(opts.name, spec, block, s.home);
@@ -57,7 +67,10 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     }
 
     const progress = new Progress(opts.json ? undefined : s.log, false);
-    if (!opts.json) s.log(`${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`);
+    if (!opts.json)
+      s.log(
+        `${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`,
+      );
     let result;
     try {
       result = await stack.up({ onEvent: progress.onEvent, signal: s.signal });
@@ -80,10 +93,22 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     catalog.setStatus(opts.name, "ready");
     const summary = result.summary.resourceChanges ?? {};
     if (opts.json) {
-      s.out(jsonDoc("up", { env: opts.name, result: result.summary.result, changes: summary, operations: progress.ops, outputs }));
+      s.out(
+        jsonDoc("up", {
+          env: opts.name,
+          result: result.summary.result,
+          changes: summary,
+          operations: progress.ops,
+          outputs,
+        }),
+      );
     } else {
-      const changed = Object.entries(summary).filter(([k]) => k !== "same").map(([k, v]) => `${v} ${k}`);
-      s.log(`env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${(result.summary.endTime.getTime() - result.summary.startTime.getTime()) / 1000}s)`);
+      const changed = Object.entries(summary)
+        .filter(([k]) => k !== "same")
+        .map(([k, v]) => `${v} ${k}`);
+      s.log(
+        `env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${(result.summary.endTime.getTime() - result.summary.startTime.getTime()) / 1000}s)`,
+      );
       s.out(servicesTable(outputs));
     }
     return outputs;

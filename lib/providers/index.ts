@@ -101,7 +101,10 @@ const image: Handler = {
   },
   diff(_id, olds, news) {
     const changed = changedKeys(olds, news, imageKeys);
-    return Promise.resolve({ changes: changed.length > 0, replaces: changed.includes("tag") ? ["tag"] : [] });
+    return Promise.resolve({
+      changes: changed.length > 0,
+      replaces: changed.includes("tag") ? ["tag"] : [],
+    });
   },
   async update(_id, _olds, news) {
     return { outs: await build(news) };
@@ -110,7 +113,17 @@ const image: Handler = {
 };
 
 const containerKeys = [
-  "name", "image", "command", "entrypoint", "env", "ports", "volumes", "network", "aliases", "labels", "health",
+  "name",
+  "image",
+  "command",
+  "entrypoint",
+  "env",
+  "ports",
+  "volumes",
+  "network",
+  "aliases",
+  "labels",
+  "health",
 ];
 const container: Handler = {
   async create(inputs) {

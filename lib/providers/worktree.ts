@@ -71,7 +71,9 @@ export async function deleteWorktree(outs: WorktreeOutputs): Promise<void> {
   fs.rmSync(outs.dir, { recursive: true, force: true });
   await git.raw(["worktree", "prune"]);
   if (await branchExists(outs.repo, outs.branch)) {
-    const ahead = Number((await git.raw(["rev-list", "--count", `${outs.baseCommit}..${outs.branch}`])).trim());
+    const ahead = Number(
+      (await git.raw(["rev-list", "--count", `${outs.baseCommit}..${outs.branch}`])).trim(),
+    );
     if (ahead === 0) await git.raw(["branch", "-D", outs.branch]);
   }
 }

@@ -13,7 +13,17 @@ import { Catalog } from "../../lib/catalog";
 import { UserError } from "../../lib/errors";
 import type { Home } from "../../lib/home";
 import {
-  branches, capture, DEMO, dockerLeftovers, envName, httpGet, makeRepo, postgresAnswers, ROOT, tempHome, worktreeDirs,
+  branches,
+  capture,
+  DEMO,
+  dockerLeftovers,
+  envName,
+  httpGet,
+  makeRepo,
+  postgresAnswers,
+  ROOT,
+  tempHome,
+  worktreeDirs,
 } from "../support/env";
 
 interface Outputs {
@@ -24,7 +34,11 @@ interface Outputs {
 }
 
 function assertNothingLeft(home: Home, repo: string, name: string): void {
-  assert.deepEqual(dockerLeftovers(name), { containers: [], volumes: [], networks: [] }, "docker objects left");
+  assert.deepEqual(
+    dockerLeftovers(name),
+    { containers: [], volumes: [], networks: [] },
+    "docker objects left",
+  );
   assert.ok(!worktreeDirs(repo).some((d) => d.endsWith(`/${name}`)), "worktree left");
   assert.ok(!branches(repo).includes(`${name}-workspace`), "branch left");
   assert.ok(!fs.existsSync(path.join(home.worktreesDir, name)), "worktree dir left");
@@ -51,12 +65,22 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     assert.ok(fs.existsSync(spec));
   });
   after(async () => {
-    for (const n of cleanup) await destroy({ name: n, home, cwd: repo, force: true, yes: true, log: () => {} }).catch(() => {});
+    for (const n of cleanup)
+      await destroy({ name: n, home, cwd: repo, force: true, yes: true, log: () => {} }).catch(
+        () => {},
+      );
   });
 
   it("up -> every port answers -> preview no changes -> env change previews exactly one update -> destroy leaves nothing", async () => {
     const c = capture();
-    const out = (await up({ name, file: spec, yes: true, home, cwd: repo, ...c.seams })) as unknown as Outputs;
+    const out = (await up({
+      name,
+      file: spec,
+      yes: true,
+      home,
+      cwd: repo,
+      ...c.seams,
+    })) as unknown as Outputs;
     assert.equal(out.branch, `${name}-workspace`);
     assert.equal(out.worktree, path.join(home.worktreesDir, name));
     assert.ok(worktreeDirs(repo).includes(out.worktree), "worktree registered with git");
@@ -67,21 +91,36 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     const res = await httpGet(`http://127.0.0.1:${base + 80}/`);
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(res.body), { greeting: "hello from envctl", db: true });
-    assert.ok(c.log.some((l) => /Container .*-web: created/.test(l)), "progress lines streamed");
+    assert.ok(
+      c.log.some((l) => /Container .*-web: created/.test(l)),
+      "progress lines streamed",
+    );
 
     const same = await preview({ name, file: spec, home, cwd: repo, ...capture().seams });
-    assert.deepEqual(Object.entries(same.changes).filter(([k, v]) => k !== "same" && v > 0), []);
+    assert.deepEqual(
+      Object.entries(same.changes).filter(([k, v]) => k !== "same" && v > 0),
+      [],
+    );
 
-    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("GREETING: hello from envctl", "GREETING: changed"));
+    fs.writeFileSync(
+      spec,
+      fs.readFileSync(spec, "utf8").replace("GREETING: hello from envctl", "GREETING: changed"),
+    );
     const pc = capture();
     await preview({ name, file: spec, json: true, home, cwd: repo, ...pc.seams });
-    const doc = JSON.parse(pc.out.join("")) as { changes: Record<string, number>; operations: { op: string; name: string; diffs?: string[] }[] };
-    assert.deepEqual(doc.operations.map((o) => [o.op, o.name, o.diffs]), [["replace", `${name}-web`, ["env"]]]);
+    const doc = JSON.parse(pc.out.join("")) as {
+      changes: Record<string, number>;
+      operations: { op: string; name: string; diffs?: string[] }[];
+    };
+    assert.deepEqual(
+      doc.operations.map((o) => [o.op, o.name, o.diffs]),
+      [["replace", `${name}-web`, ["env"]]],
+    );
     assert.equal(doc.changes.replace, 1);
 
     await up({ name, file: spec, yes: true, home, cwd: repo, ...capture().seams });
     const changed = await httpGet(`http://127.0.0.1:${base + 80}/`);
-    assert.equal(JSON.parse(changed.body).greeting, "changed");
+    assert.equal((JSON.parse(changed.body) as { greeting: string }).greeting, "changed");
     assert.ok(await postgresAnswers(base + 432), "db untouched by the web update");
 
     await destroy({ name, home, cwd: repo, yes: true, ...capture().seams });
@@ -94,22 +133,43 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     const webSpec = path.join(web, "envctl.yaml");
     // web alone: drop the db service and the dependency on it
     const text = fs.readFileSync(webSpec, "utf8");
-    fs.writeFileSync(webSpec, text.replace(/  db:\n(    .*\n|      .*\n)*/m, "").replace("    depends_on: [db]\n", ""));
+    fs.writeFileSync(
+      webSpec,
+      text.replace(/ {2}db:\n( {4}.*\n)*/m, "").replace("    depends_on: [db]\n", ""),
+    );
     const n = envName("dup");
     cleanup.push(n);
-    const first = (await up({ name: n, file: webSpec, yes: true, home, cwd: web, ...capture().seams })) as unknown as Outputs;
-    fs.writeFileSync(webSpec, fs.readFileSync(webSpec, "utf8").replace("GREETING: hello from envctl", "GREETING: second"));
-    const second = (await up({ name: n, file: webSpec, yes: true, home, cwd: web, ...capture().seams })) as unknown as Outputs;
+    const first = (await up({
+      name: n,
+      file: webSpec,
+      yes: true,
+      home,
+      cwd: web,
+      ...capture().seams,
+    })) as unknown as Outputs;
+    fs.writeFileSync(
+      webSpec,
+      fs.readFileSync(webSpec, "utf8").replace("GREETING: hello from envctl", "GREETING: second"),
+    );
+    const second = (await up({
+      name: n,
+      file: webSpec,
+      yes: true,
+      home,
+      cwd: web,
+      ...capture().seams,
+    })) as unknown as Outputs;
     assert.equal(second.block, first.block, "same port block");
     const catalog = Catalog.open(home.catalogFile);
     assert.deepEqual(catalog.listEnvs().filter((e) => e.name === n).length, 1);
     catalog.close();
     const res = await httpGet(`http://127.0.0.1:${10000 + 1000 * second.block + 80}/`);
-    assert.equal(JSON.parse(res.body).greeting, "second");
+    assert.equal((JSON.parse(res.body) as { greeting: string }).greeting, "second");
 
     await assert.rejects(
       destroy({ name: envName("ghost"), home, cwd: web, yes: true, ...capture().seams }),
-      (err: unknown) => err instanceof UserError && err.exitCode === 2 && /does not exist/.test(err.message),
+      (err: unknown) =>
+        err instanceof UserError && err.exitCode === 2 && /does not exist/.test(err.message),
     );
     await destroy({ name: n, home, cwd: web, yes: true, ...capture().seams });
     assertNothingLeft(home, web, n);

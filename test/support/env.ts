@@ -41,9 +41,16 @@ export function envName(prefix: string): string {
 }
 
 /** Everything Docker still holds for an env, asked of Docker itself. */
-export function dockerLeftovers(env: string): { containers: string[]; volumes: string[]; networks: string[] } {
+export function dockerLeftovers(env: string): {
+  containers: string[];
+  volumes: string[];
+  networks: string[];
+} {
   const q = (...args: string[]): string[] =>
-    execFileSync("docker", args, { encoding: "utf8" }).split("\n").map((l) => l.trim()).filter(Boolean);
+    execFileSync("docker", args, { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
   const filter = `label=envctl.env=${env}`;
   return {
     containers: q("ps", "-a", "-q", "--filter", filter),
@@ -76,7 +83,10 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
 export function postgresAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: "127.0.0.1", port });
-    const timer = setTimeout(() => { sock.destroy(); resolve(false); }, 5000);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(false);
+    }, 5000);
     sock.on("connect", () => {
       const req = Buffer.alloc(8);
       req.writeInt32BE(8, 0);
@@ -88,12 +98,19 @@ export function postgresAnswers(port: number): Promise<boolean> {
       sock.destroy();
       resolve(d.length >= 1 && (d[0] === 0x4e || d[0] === 0x53));
     });
-    sock.on("error", () => { clearTimeout(timer); resolve(false); });
+    sock.on("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
 /** Captures a command's out/log seams. */
-export function capture(): { out: string[]; log: string[]; seams: { out: (t: string) => void; log: (l: string) => void } } {
+export function capture(): {
+  out: string[];
+  log: string[];
+  seams: { out: (t: string) => void; log: (l: string) => void };
+} {
   const out: string[] = [];
   const log: string[] = [];
   return { out, log, seams: { out: (t) => out.push(t), log: (l) => log.push(l) } };

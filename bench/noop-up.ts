@@ -1,0 +1,99 @@
+/**
+ * A no-op `envctl up` (nothing changed) vs a raw `pulumi up --yes --skip-preview` of the same
+ * stack: what envctl's own work (spec load, repo check, lease, stack select, config) adds on top
+ * of the engine. One container, created once before timing and destroyed at the end.
+ * Run alone: `node dist/bench/noop-up.js`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeRepo, tempHome } from "../test/support/env";
+import {
+  benchEnv,
+  ENVCTL,
+  log,
+  PULUMI,
+  result,
+  ROOT,
+  run,
+  runAlone,
+  timeInterleaved,
+  type BenchResult,
+} from "./support";
+
+const SPEC = `services:
+  app:
+    image: debian:bookworm
+    command: sleep infinity
+    health: { command: "true", interval: 200ms }
+`;
+
+export interface NoopUpBenchOptions {
+  /** Timed runs per side. @default 5 */
+  runs?: number;
+}
+
+export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchResult> {
+  const runs = opts.runs ?? 5;
+  const home = tempHome();
+  const env = benchEnv(home);
+  const repo = makeRepo({ files: { "envctl.yaml": SPEC } });
+  const name = `bench-${process.pid}-up`;
+  const upArgs = ["up", name, "-f", "envctl.yaml", "--yes"];
+
+  const measure = async (): Promise<BenchResult> => {
+    log(`noop-up: creating env ${name} (one container) in ${home.root}`);
+    await run({ label: "envctl up (first)", file: ENVCTL, args: upArgs, cwd: repo, env });
+
+    log(`noop-up: timing ${runs} no-op runs each of envctl up and pulumi up`);
+    const t = await timeInterleaved(
+      { label: "envctl up", file: ENVCTL, args: upArgs, cwd: repo, env },
+      {
+        label: "pulumi up",
+        file: PULUMI,
+        args: ["up", "--yes", "--skip-preview", "--stack", name],
+        cwd: ROOT,
+        env,
+      },
+      runs,
+      (which, out) => {
+        // A run that changes something is not a no-op and would skew the comparison.
+        if (which === "a" && !/\(no changes,/.test(out.stderr)) {
+          throw new Error(`envctl up was not a no-op:\n${out.stderr}`);
+        }
+        if (which === "b" && /^\s*[+~-]\d* to (create|update|delete|replace)/m.test(out.stdout)) {
+          throw new Error(`pulumi up was not a no-op:\n${out.stdout}`);
+        }
+      },
+    );
+    return result("noop-up", t.a, t.b);
+  };
+
+  /** Destroys the env; on failure keeps the home and stack config, which a manual destroy needs. */
+  const cleanup = async (): Promise<void> => {
+    log(`noop-up: destroying env ${name}`);
+    try {
+      // --force: the worktree is a throwaway; never let a stray file block cleanup.
+      const args = ["destroy", name, "--yes", "--force"];
+      await run({ label: "envctl destroy", file: ENVCTL, args, cwd: repo, env });
+    } catch (err) {
+      const hint = `ENVCTL_HOME=${home.root} ${ENVCTL} destroy ${name} --yes --force`;
+      throw new Error(`cleanup failed; finish it with: ${hint}\n${(err as Error).message}`);
+    }
+    fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
+    fs.rmSync(home.root, { recursive: true, force: true });
+    fs.rmSync(repo, { recursive: true, force: true });
+  };
+
+  let measured: BenchResult;
+  try {
+    measured = await measure();
+  } catch (err) {
+    // The measuring error is the one to report; a cleanup failure is only logged.
+    await cleanup().catch((e: unknown) => log(`noop-up: ${(e as Error).message}`));
+    throw err;
+  }
+  await cleanup();
+  return measured;
+}
+
+if (require.main === module) runAlone(() => noopUpBench());

@@ -1,0 +1,40 @@
+/**
+ * Runs every benchmark in turn and prints one table plus a JSON line per bench:
+ * `npm run bench`. Exits 1 only when a bench errors (setup, a failing command, cleanup), never
+ * because something is slow.
+ */
+import { listBench } from "./list";
+import { noopUpBench } from "./noop-up";
+import { checkInterrupted, installInterruptHandler, log, report, type BenchResult } from "./support";
+
+const BENCHES: [string, () => Promise<BenchResult>][] = [
+  ["list", () => listBench()],
+  ["noop-up", () => noopUpBench()],
+];
+
+async function main(): Promise<number> {
+  installInterruptHandler();
+  const results: BenchResult[] = [];
+  const failures: string[] = [];
+  for (const [name, bench] of BENCHES) {
+    try {
+      checkInterrupted();
+      results.push(await bench());
+    } catch (err) {
+      // Keep going: one broken bench should not hide the others' figures.
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`${name} failed`);
+    }
+  }
+  if (results.length > 0) process.stdout.write(report(results));
+  for (const f of failures) process.stderr.write(`bench failed: ${f}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+void main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
