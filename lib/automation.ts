@@ -72,6 +72,15 @@ export function mapEngineError(err: unknown, envName: string): unknown {
   }
   if (/no stack named|stack .* not found/i.test(text))
     return new UserError(`env ${envName} does not exist`, 1);
+  if (/incorrect passphrase/i.test(text)) {
+    // Stack config files live beside Pulumi.yaml, one per env name: another ENVCTL_HOME or
+    // backend (with another passphrase) owns this name in this checkout.
+    return new UserError(
+      `env ${envName}: Pulumi.${envName}.yaml in the envctl checkout belongs to another ENVCTL_HOME or backend (its passphrase does not match)`,
+      1,
+      ["destroy the env from that ENVCTL_HOME, or choose another name"],
+    );
+  }
   return err;
 }
 

@@ -40,9 +40,17 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
       );
     }
+    const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
     const env = resolveEnv(opts.name, spec, block, s.home);
-    const stack = await createOrSelectStack(engine, opts.name);
+    let stack;
+    try {
+      stack = await createOrSelectStack(engine, opts.name);
+    } catch (err) {
+      // Nothing else exists yet for a new env: give the block back.
+      if (!existed && !hadLease) catalog.releaseLease(opts.name);
+      throw err;
+    }
     const prior = catalog.getEnv(opts.name);
     catalog.upsertEnv({
       name: opts.name,
