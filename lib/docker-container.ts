@@ -6,6 +6,7 @@ import {
   docker,
   dockerFailure,
   dockerReason,
+  followJsonStream,
   statusOf,
   type Labels,
 } from "./docker-engine";
@@ -89,38 +90,21 @@ export async function runContainer(
   spec: ContainerSpec,
   opts: RunOptions = {},
 ): Promise<{ id: string }> {
+  if (spec.health && spec.health.kind !== "command") probedHostPort(spec, spec.health); // fail before creating
   await replaceStale(spec);
   for (const v of spec.volumes) if (v.kind === "volume") await ensureVolume(v.source, spec.labels);
   const container = await create(spec);
-  // Once the restart policy has restarted it, inspect reports the new run's exit code (0);
-  // a wait on the next exit keeps the code that actually ended the first run.
-  const exit: ExitWatch = {};
-  const stopWatching = new AbortController();
-  container.wait({ condition: "next-exit", abortSignal: stopWatching.signal }).then(
-    (r: { StatusCode?: number }) => (exit.code = r.StatusCode),
-    () => undefined,
-  );
   try {
-    try {
-      await container.start();
-    } catch (err) {
-      const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
-      throw await runFailure(spec.name, container.id, msg);
-    }
-    const { health } = spec;
-    if (!health) await waitRunning(spec.name, exit, opts.settleMs ?? 500, opts.signal);
-    else if (health.kind === "command")
-      await waitDockerHealthy(spec.name, exit, health, opts.signal);
-    else await waitProbe(spec, exit, health, opts.signal);
-  } finally {
-    stopWatching.abort();
+    await container.start();
+  } catch (err) {
+    const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
+    throw await runFailure(spec.name, container.id, msg);
   }
+  const { health } = spec;
+  if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, opts.signal);
+  else if (health.kind === "command") await waitDockerHealthy(spec.name, health, opts.signal);
+  else await waitProbe(spec, health, opts.signal);
   return { id: container.id };
-}
-
-interface ExitWatch {
-  /** Exit code of the container's first exit, once the engine has reported it. */
-  code?: number;
 }
 
 /** Force-removes (kills) the container and its anonymous volumes. Gone already is fine. */
@@ -249,13 +233,13 @@ function dockerHealthcheck(spec: ContainerSpec): Dockerode.HealthConfig {
 }
 
 /** Inspects the container and throws a ContainerRunError if waiting on it is pointless. */
-async function assertAlive(name: string, exit: ExitWatch): Promise<ContainerInfo> {
+async function assertAlive(name: string): Promise<ContainerInfo> {
   const info = await inspectContainer(name);
   if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
   if (info.restartCount > 0 || info.status === "restarting" || !info.running) {
     // Once restarted and running again, inspect reports exit code 0 for the run in progress.
     const stale = info.running && info.status !== "restarting";
-    const code = exit.code ?? (stale ? undefined : info.exitCode);
+    const code = stale ? await lastExitCode(info.id) : info.exitCode;
     const restarts =
       info.restartCount > 0
         ? ` (restarted ${info.restartCount} time${info.restartCount > 1 ? "s" : ""})`
@@ -276,15 +260,10 @@ async function assertAlive(name: string, exit: ExitWatch): Promise<ContainerInfo
   return info;
 }
 
-async function waitRunning(
-  name: string,
-  exit: ExitWatch,
-  settleMs: number,
-  signal?: AbortSignal,
-): Promise<void> {
+async function waitRunning(name: string, settleMs: number, signal?: AbortSignal): Promise<void> {
   const settled = Date.now() + settleMs;
   for (;;) {
-    await assertAlive(name, exit);
+    await assertAlive(name);
     if (Date.now() >= settled) return;
     await sleep(POLL_MS, signal);
   }
@@ -292,7 +271,6 @@ async function waitRunning(
 
 async function waitDockerHealthy(
   name: string,
-  exit: ExitWatch,
   h: HealthCheck,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -303,7 +281,7 @@ async function waitDockerHealthy(
   const deadline = Date.now() + budget;
   const poll = Math.min(1_000, Math.max(POLL_MS, interval / 4));
   for (;;) {
-    const info = await assertAlive(name, exit);
+    const info = await assertAlive(name);
     if (info.health === "healthy") return;
     if (Date.now() >= deadline) {
       const msg = `container ${name} was not healthy after ${formatMs(budget)}${await lastHealthOutput(name)}`;
@@ -313,12 +291,8 @@ async function waitDockerHealthy(
   }
 }
 
-async function waitProbe(
-  spec: ContainerSpec,
-  exit: ExitWatch,
-  h: HealthCheck,
-  signal?: AbortSignal,
-): Promise<void> {
+/** The host port an http/tcp check probes: where `health.port` (else the first tcp port) is published. */
+function probedHostPort(spec: ContainerSpec, h: HealthCheck): number {
   const mapping = spec.ports.find(
     (p) => p.protocol === "tcp" && (h.port === undefined || p.container === h.port),
   );
@@ -327,19 +301,24 @@ async function waitProbe(
       `container ${spec.name}: ${h.kind} health check port ${h.port ?? "(none)"} is not published`,
     );
   }
-  const url = `http://127.0.0.1:${mapping.host}${h.path ?? "/"}`;
+  return mapping.host;
+}
+
+async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSignal): Promise<void> {
+  const hostPort = probedHostPort(spec, h);
+  const url = `http://127.0.0.1:${hostPort}${h.path ?? "/"}`;
   try {
     await waitUntil(
       async () => {
-        await assertAlive(spec.name, exit);
+        await assertAlive(spec.name);
         if (h.kind === "http") {
           const r = await probeHttp(url, h.timeoutMs);
           return { ok: r.ok, ...(r.error ? { detail: r.error } : {}) };
         }
-        const ok = await probeTcp("127.0.0.1", mapping.host, h.timeoutMs);
+        const ok = await probeTcp("127.0.0.1", hostPort, h.timeoutMs);
         return {
           ok,
-          detail: `no TCP server answered on 127.0.0.1:${mapping.host}`,
+          detail: `no TCP server answered on 127.0.0.1:${hostPort}`,
         };
       },
       // Slack on the per-check limit: the inspect before each probe takes time too.
@@ -360,6 +339,25 @@ async function waitProbe(
       `container ${spec.name} did not become healthy: ${err.message}`,
     );
   }
+}
+
+/** Exit code of the container's latest `die` event: the run that failed, not the one in progress. */
+async function lastExitCode(id: string): Promise<number | undefined> {
+  let code: number | undefined;
+  try {
+    const stream = await docker().getEvents({
+      since: 0,
+      until: Date.now() / 1000, // a bounded query: the stream ends instead of following
+      filters: { container: [id], event: ["die"] },
+    });
+    await followJsonStream(stream, (event) => {
+      const attr = (event as { Actor?: { Attributes?: { exitCode?: string } } }).Actor?.Attributes;
+      if (attr?.exitCode !== undefined) code = Number(attr.exitCode);
+    });
+  } catch {
+    // Best effort: the message just leaves the code out.
+  }
+  return code;
 }
 
 async function lastHealthOutput(name: string): Promise<string> {
