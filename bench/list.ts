@@ -37,13 +37,28 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
   const env = benchEnv(home);
   const prefix = `bench-${process.pid}`;
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-  const pulumi = (label: string, ...args: string[]): Cmd => ({ label, file: PULUMI, args, cwd: ROOT, env });
+  const pulumi = (label: string, ...args: string[]): Cmd => ({
+    label,
+    file: PULUMI,
+    args,
+    cwd: ROOT,
+    env,
+  });
 
   try {
     log(`list: creating ${count} stacks and catalog rows in ${home.root}`);
     // --no-select: do not change the selected stack of the checkout others work in.
     await inBatches(names, 4, (name) =>
-      run(pulumi(`pulumi stack init ${name}`, "stack", "init", name, "--no-select", "--non-interactive")).then(() => {}),
+      run(
+        pulumi(
+          `pulumi stack init ${name}`,
+          "stack",
+          "init",
+          name,
+          "--no-select",
+          "--non-interactive",
+        ),
+      ).then(() => {}),
     );
     const catalog = openCatalog(home.root);
     try {
@@ -66,7 +81,8 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     }
 
     log(`list: timing ${runs} runs each of envctl list and pulumi stack ls`);
-    const listed = (text: string): number => text.split("\n").filter((l) => l.includes(`${prefix}-`)).length;
+    const listed = (text: string): number =>
+      text.split("\n").filter((l) => l.includes(`${prefix}-`)).length;
     const t = await timeInterleaved(
       { label: "envctl list", file: ENVCTL, args: ["list"], cwd: ROOT, env },
       pulumi("pulumi stack ls", "stack", "ls"),
@@ -83,7 +99,17 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
   } finally {
     log("list: removing the temp stacks");
     await inBatches(names, 4, (name) =>
-      run(pulumi(`pulumi stack rm ${name}`, "stack", "rm", name, "--yes", "--force", "--non-interactive")).then(
+      run(
+        pulumi(
+          `pulumi stack rm ${name}`,
+          "stack",
+          "rm",
+          name,
+          "--yes",
+          "--force",
+          "--non-interactive",
+        ),
+      ).then(
         () => {},
         () => {}, // never created, or already gone: the files below are removed either way
       ),

@@ -5,7 +5,13 @@
  */
 import { listBench } from "./list";
 import { noopUpBench } from "./noop-up";
-import { checkInterrupted, installInterruptHandler, log, report, type BenchResult } from "./support";
+import {
+  checkInterrupted,
+  installInterruptHandler,
+  log,
+  report,
+  type BenchResult,
+} from "./support";
 
 const BENCHES: [string, () => Promise<BenchResult>][] = [
   ["list", () => listBench()],

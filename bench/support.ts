@@ -119,7 +119,9 @@ export async function timeInterleaved(
       check(which, out);
       times[which].push(out.ms);
     }
-    log(`  run ${i + 1}/${runs}: ${a.label} ${ms(times.a.at(-1)!)}, ${b.label} ${ms(times.b.at(-1)!)}`);
+    log(
+      `  run ${i + 1}/${runs}: ${a.label} ${ms(times.a.at(-1)!)}, ${b.label} ${ms(times.b.at(-1)!)}`,
+    );
   }
   return times;
 }
@@ -144,7 +146,15 @@ function ms(x: number): string {
 
 /** The human table, then one JSON line per bench. */
 export function report(results: BenchResult[]): string {
-  const head = ["bench", "runs", "envctl median", "pulumi median", "pulumi/envctl", "envctl min-max", "pulumi min-max"];
+  const head = [
+    "bench",
+    "runs",
+    "envctl median",
+    "pulumi median",
+    "pulumi/envctl",
+    "envctl min-max",
+    "pulumi min-max",
+  ];
   const rows = results.map((r) => [
     r.bench,
     String(r.runs),
@@ -155,11 +165,24 @@ export function report(results: BenchResult[]): string {
     `${r.pulumi_range[0]}-${r.pulumi_range[1]} ms`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   const json = results.map((r) =>
-    JSON.stringify({ bench: r.bench, envctl_ms: r.envctl_ms, pulumi_ms: r.pulumi_ms, ratio: r.ratio }),
+    JSON.stringify({
+      bench: r.bench,
+      envctl_ms: r.envctl_ms,
+      pulumi_ms: r.pulumi_ms,
+      ratio: r.ratio,
+    }),
   );
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "", ...json].join("\n") + "\n";
+  return (
+    [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "", ...json].join(
+      "\n",
+    ) + "\n"
+  );
 }
 
 // ---- interruption ------------------------------------------------------------------------
@@ -197,7 +220,11 @@ export function runAlone(bench: () => Promise<BenchResult>): void {
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time; waits for all, then throws the first error. */
-export async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function inBatches<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   const errors: unknown[] = [];
   for (let i = 0; i < items.length; i += limit) {
     const settled = await Promise.allSettled(items.slice(i, i + limit).map(fn));

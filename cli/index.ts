@@ -6,17 +6,11 @@
  */
 import { Command, CommanderError } from "commander";
 import { UserError } from "../lib/errors";
-import { destroy } from "./commands/destroy";
-import { env } from "./commands/env";
-import { list } from "./commands/list";
-import { outputs } from "./commands/outputs";
-import { preview } from "./commands/preview";
-import { recover } from "./commands/recover";
-import { up } from "./commands/up";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require("../../package.json") as { version: string };
 
+// Commands load on first use: importing the Pulumi SDK costs seconds, and `list` must not pay it.
 function program(signal: AbortSignal): Command {
   const cmd = new Command("envctl")
     .description("isolated developer environments and deployments as Pulumi stacks")
@@ -31,6 +25,7 @@ function program(signal: AbortSignal): Command {
     .option("-y, --yes", "apply without asking")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { file?: string; yes?: boolean; json?: boolean }) => {
+      const { up } = await import("./commands/up");
       await up({ name, ...o, signal });
     });
   cmd
@@ -39,6 +34,7 @@ function program(signal: AbortSignal): Command {
     .option("-f, --file <spec>", "spec file (default ./envctl.yaml)")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { file?: string; json?: boolean }) => {
+      const { preview } = await import("./commands/preview");
       await preview({ name, ...o, signal });
     });
   cmd
@@ -48,6 +44,7 @@ function program(signal: AbortSignal): Command {
     .option("-y, --yes", "do not ask")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { force?: boolean; yes?: boolean; json?: boolean }) => {
+      const { destroy } = await import("./commands/destroy");
       await destroy({ name, ...o, signal });
     });
   cmd
@@ -55,25 +52,31 @@ function program(signal: AbortSignal): Command {
     .alias("ls")
     .description("list envs")
     .option("--json", "print one JSON document on stdout")
-    .action((o: { json?: boolean }) => list(o));
+    .action(async (o: { json?: boolean }) => {
+      const { list } = await import("./commands/list");
+      list(o);
+    });
   cmd
     .command("outputs <name>")
     .description("ports, URLs, worktree and branch of an env")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: { json?: boolean }) => {
+      const { outputs } = await import("./commands/outputs");
       await outputs({ name, ...o });
     });
   cmd
     .command("env")
     .description("print the exports that let `pulumi` by hand see envctl's stacks")
     .option("--json", "print them as JSON")
-    .action((o: { json?: boolean }) => {
+    .action(async (o: { json?: boolean }) => {
+      const { env } = await import("./commands/env");
       env(o);
     });
   cmd
     .command("recover <name>")
     .description("release a stuck lock and clear pending operations after an interruption")
     .action(async (name: string) => {
+      const { recover } = await import("./commands/recover");
       await recover({ name });
     });
   return cmd;

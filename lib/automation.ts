@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as YAML from "yaml";
 import {
+  type ConfigMap,
   ConcurrentUpdateError,
   LocalWorkspace,
   PulumiCommand,
@@ -56,7 +58,7 @@ export async function openEngine(home: Home): Promise<Engine> {
 
 /** Maps Automation API failures to sentences a user can act on; anything else passes through. */
 export function mapEngineError(err: unknown, envName: string): unknown {
-  if (err instanceof StackNotFoundError) return new UserError(`env ${envName} does not exist`, 1);
+  if (err instanceof StackNotFoundError) return new UserError(`env ${envName} does not exist`, 2);
   if (err instanceof StackAlreadyExistsError)
     return new UserError(`env ${envName} already exists`, 1);
   const text = err instanceof Error ? err.message : String(err);
@@ -71,7 +73,7 @@ export function mapEngineError(err: unknown, envName: string): unknown {
     );
   }
   if (/no stack named|stack .* not found/i.test(text))
-    return new UserError(`env ${envName} does not exist`, 1);
+    return new UserError(`env ${envName} does not exist`, 2);
   if (/incorrect passphrase/i.test(text)) {
     // Stack config files live beside Pulumi.yaml, one per env name: another ENVCTL_HOME or
     // backend (with another passphrase) owns this name in this checkout.
@@ -106,4 +108,42 @@ export async function stackNames(engine: Engine): Promise<string[]> {
 
 export async function stackExists(engine: Engine, name: string): Promise<boolean> {
   return (await stackNames(engine)).includes(name);
+}
+
+/** Selects the env's stack when it exists (one pulumi process), else undefined. */
+export async function trySelectStack(engine: Engine, name: string): Promise<Stack | undefined> {
+  try {
+    return await Stack.select(name, engine.workspace);
+  } catch (err) {
+    if (err instanceof StackNotFoundError || /no stack named/i.test(String(err))) return undefined;
+    throw mapEngineError(err, name);
+  }
+}
+
+export async function createStack(engine: Engine, name: string): Promise<Stack> {
+  try {
+    return await Stack.create(name, engine.workspace);
+  } catch (err) {
+    throw mapEngineError(err, name);
+  }
+}
+
+/**
+ * Writes plain config values only when they differ from the stack's config file, so a no-op
+ * `up` costs no extra pulumi process.
+ */
+export async function ensureConfig(
+  engine: Engine,
+  stack: Stack,
+  config: ConfigMap,
+): Promise<boolean> {
+  const file = path.join(engine.root, `Pulumi.${stack.name.split("/").pop()}.yaml`);
+  if (fs.existsSync(file)) {
+    const current =
+      (YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)
+        ?.config ?? {};
+    if (Object.entries(config).every(([k, v]) => !v.secret && current[k] === v.value)) return false;
+  }
+  await stack.setAllConfig(config);
+  return true;
 }

@@ -40,7 +40,7 @@ export async function removeNetwork(name: string): Promise<void> {
 
 async function inspectNetwork(name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
   try {
-    const info = (await docker().getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
+    const info: Dockerode.NetworkInspectInfo = await docker().getNetwork(name).inspect();
     // The engine also matches ID prefixes; only an exact name counts as "exists".
     return info.Name === name ? info : undefined;
   } catch (err) {

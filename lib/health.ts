@@ -193,7 +193,7 @@ function abortPromise(
   if (!signal) return undefined;
   let onAbort = (): void => undefined;
   const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
+    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });

@@ -7,10 +7,15 @@ export interface EnvOptions extends CommandSeams {
 
 const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 
+/** Secrets are never printed: a passphrase from the environment is already in the caller's shell. */
+const SECRET_VARS = new Set(["PULUMI_CONFIG_PASSPHRASE"]);
+
 /** Prints the exports that make `pulumi` by hand see envctl's stacks: `eval "$(envctl env)"`. */
 export function env(opts: EnvOptions): Record<string, string> {
   const s = seams(opts);
-  const vars = engineVars(s.home);
+  const vars = Object.fromEntries(
+    Object.entries(engineVars(s.home)).filter(([k]) => !SECRET_VARS.has(k)),
+  );
   s.out(
     opts.json
       ? JSON.stringify(vars, null, 2)

@@ -1,6 +1,12 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
-import { createOrSelectStack, mapEngineError, openEngine, stackExists } from "../../lib/automation";
+import {
+  createStack,
+  ensureConfig,
+  mapEngineError,
+  openEngine,
+  trySelectStack,
+} from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
@@ -34,7 +40,8 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const catalog = openCatalog(s.home);
   try {
     const engine = await openEngine(s.home);
-    const existed = await stackExists(engine, opts.name);
+    let stack = await trySelectStack(engine, opts.name);
+    const existed = stack !== undefined;
     if (!existed && catalog.getEnv(opts.name)?.status === "destroying") {
       throw new UserError(
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
@@ -43,13 +50,14 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
     const env = resolveEnv(opts.name, spec, block, s.home);
-    let stack;
-    try {
-      stack = await createOrSelectStack(engine, opts.name);
-    } catch (err) {
-      // Nothing else exists yet for a new env: give the block back.
-      if (!existed && !hadLease) catalog.releaseLease(opts.name);
-      throw err;
+    if (!stack) {
+      try {
+        stack = await createStack(engine, opts.name);
+      } catch (err) {
+        // Nothing else exists yet for a new env: give the block back.
+        if (!hadLease) catalog.releaseLease(opts.name);
+        throw err;
+      }
     }
     const prior = catalog.getEnv(opts.name);
     catalog.upsertEnv({
@@ -63,7 +71,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       status: prior?.status === "ready" ? "ready" : "creating",
       outputs: prior?.outputs ?? null,
     });
-    await stack.setAllConfig(stackConfig(env));
+    await ensureConfig(engine, stack, stackConfig(env));
 
     if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

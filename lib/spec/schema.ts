@@ -339,7 +339,7 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `"${v}"`;
-  return `${typeof v} ${String(v)}`;
+  return `${typeof v} ${JSON.stringify(v) ?? typeof v}`;
 }
 
 function unknownField(key: string, at: readonly PropertyKey[]): string {

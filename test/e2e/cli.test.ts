@@ -11,7 +11,13 @@ import { after, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog";
 import { ENV_NAME_MAX } from "../../lib/names";
 import {
-  branches, dockerLeftovers, envName, makeRepo, ROOT, tempDir, worktreeDirs,
+  branches,
+  dockerLeftovers,
+  envName,
+  makeRepo,
+  ROOT,
+  tempDir,
+  worktreeDirs,
 } from "../support/env";
 
 const BIN = path.join(ROOT, "bin", "envctl");
@@ -33,7 +39,10 @@ function childEnv(home: string, extra: Record<string, string> = {}): NodeJS.Proc
   return { ...env, ENVCTL_HOME: home, ...extra };
 }
 
-function envctl(args: string[], o: { home: string; cwd: string; env?: Record<string, string> }): Promise<Run> {
+function envctl(
+  args: string[],
+  o: { home: string; cwd: string; env?: Record<string, string> },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: o.cwd,
@@ -61,7 +70,8 @@ function assertNoTrace(r: Run): void {
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
     .filter((f) => fs.statSync(path.join(dir, f)).isFile());
 }
 
@@ -69,7 +79,12 @@ function filesUnder(dir: string): string[] {
  * Nothing of `name` anywhere: catalog, Pulumi state and config, git, Docker, home dirs.
  * `afterDestroy` tolerates the checkpoint backups Pulumi's file backend keeps on `stack rm`.
  */
-function assertCreatedNothing(home: string, repo: string, name: string, afterDestroy = false): void {
+function assertCreatedNothing(
+  home: string,
+  repo: string,
+  name: string,
+  afterDestroy = false,
+): void {
   const catalogFile = path.join(home, "catalog.db");
   if (fs.existsSync(catalogFile)) {
     const catalog = Catalog.open(catalogFile);
@@ -80,15 +95,23 @@ function assertCreatedNothing(home: string, repo: string, name: string, afterDes
       catalog.close();
     }
   }
-  const stackFiles = filesUnder(path.join(home, "state", ".pulumi", "stacks"))
-    .filter((f) => !(afterDestroy && /\.bak(\.attrs)?$/.test(f)));
+  const stackFiles = filesUnder(path.join(home, "state", ".pulumi", "stacks")).filter(
+    (f) => !(afterDestroy && /\.bak(\.attrs)?$/.test(f)),
+  );
   assert.deepEqual(stackFiles, [], "pulumi stack created");
   assert.deepEqual(worktreeDirs(repo), [fs.realpathSync(repo)], "worktree created");
   assert.ok(!branches(repo).includes(`${name}-workspace`), "branch created");
-  assert.deepEqual(dockerLeftovers(name), { containers: [], volumes: [], networks: [] }, "docker objects created");
+  assert.deepEqual(
+    dockerLeftovers(name),
+    { containers: [], volumes: [], networks: [] },
+    "docker objects created",
+  );
   assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "stack config file created");
-  assert.ok(!fs.existsSync(path.join(home, "worktrees", name)), "worktree dir created");
-  assert.ok(!fs.existsSync(path.join(home, "envs", name)), "env dir created");
+  // Listed rather than joined with `name`: names like ".." would point at the home itself.
+  for (const dir of ["worktrees", "envs"]) {
+    const full = path.join(home, dir);
+    assert.deepEqual(fs.existsSync(full) ? fs.readdirSync(full) : [], [], `${dir}/ not empty`);
+  }
 }
 
 /** A fresh home and repo per test, removed afterwards even when the test fails. */
@@ -128,7 +151,11 @@ const BAD_INPUT: BadCase[] = [
     name: "a".repeat(ENV_NAME_MAX + 1),
     expect: [/invalid env name/, new RegExp(`at most ${ENV_NAME_MAX} characters`)],
   },
-  { title: "a missing spec file", args: ["-f", "nope.yaml"], expect: [/nope\.yaml/, /no such file/] },
+  {
+    title: "a missing spec file",
+    args: ["-f", "nope.yaml"],
+    expect: [/nope\.yaml/, /no such file/],
+  },
   {
     title: "malformed YAML",
     spec: `services:\n  web:\n    image: ${IMAGE}\n   ports: [80\n`,
@@ -178,40 +205,52 @@ const BAD_INPUT: BadCase[] = [
   },
 ];
 
-describe("envctl up: bad input exits 2, explains itself and creates nothing", { concurrency: true }, () => {
-  after(cleanScratch);
+describe(
+  "envctl up: bad input exits 2, explains itself and creates nothing",
+  { concurrency: true },
+  () => {
+    after(cleanScratch);
 
-  for (const c of BAD_INPUT) {
-    it(c.title, async () => {
-      const notRepo = tempDir("notrepo");
-      scratch.push(notRepo);
-      const spec = typeof c.spec === "function" ? c.spec({ notRepo }) : (c.spec ?? okSpec);
-      const { home, repo } = sandbox({ "envctl.yaml": spec });
-      const name = c.name ?? envName("bad");
+    for (const c of BAD_INPUT) {
+      it(c.title, async () => {
+        const notRepo = tempDir("notrepo");
+        scratch.push(notRepo);
+        const spec = typeof c.spec === "function" ? c.spec({ notRepo }) : (c.spec ?? okSpec);
+        const { home, repo } = sandbox({ "envctl.yaml": spec });
+        const name = c.name ?? envName("bad");
 
-      const r = await envctl(["up", name, ...(c.args ?? ["-f", "envctl.yaml"]), "--yes"], { home, cwd: repo });
+        const r = await envctl(["up", name, ...(c.args ?? ["-f", "envctl.yaml"]), "--yes"], {
+          home,
+          cwd: repo,
+        });
 
-      assert.equal(r.code, 2, said(r));
-      for (const re of c.expect) assert.match(r.stderr, re, said(r));
-      assert.equal(r.stdout, "", `nothing on stdout\n${said(r)}`);
-      assertNoTrace(r);
-      assertCreatedNothing(home, repo, name);
-      assert.deepEqual(fs.readdirSync(notRepo), [], "nothing written into the non-repo");
-    });
-  }
-
-  it("preview rejects the same input the same way", async () => {
-    const { home, repo } = sandbox({ "envctl.yaml": BAD_INPUT.find((c) => c.title === "port 0")!.spec as string });
-    const name = envName("bad");
-    for (const args of [["preview", "UPPER"], ["preview", name, "--json"]]) {
-      const r = await envctl(args, { home, cwd: repo });
-      assert.equal(r.code, 2, said(r));
-      assert.equal(r.stdout, "", said(r));
-      assertNoTrace(r);
-      assertCreatedNothing(home, repo, name);
+        assert.equal(r.code, 2, said(r));
+        for (const re of c.expect) assert.match(r.stderr, re, said(r));
+        assert.equal(r.stdout, "", `nothing on stdout\n${said(r)}`);
+        assertNoTrace(r);
+        assertCreatedNothing(home, repo, name);
+        assert.deepEqual(fs.readdirSync(notRepo), [], "nothing written into the non-repo");
+      });
     }
-  });
-});
+
+    it("preview rejects the same input the same way", async () => {
+      const { home, repo } = sandbox({
+        "envctl.yaml": BAD_INPUT.find((c) => c.title === "port 0")!.spec as string,
+      });
+      const name = envName("bad");
+      for (const args of [
+        ["preview", "UPPER"],
+        ["preview", name, "--json"],
+      ]) {
+        const r = await envctl(args, { home, cwd: repo });
+        assert.equal(r.code, 2, said(r));
+        assert.equal(r.stdout, "", said(r));
+        assertNoTrace(r);
+        assertCreatedNothing(home, repo, name);
+      }
+    });
+  },
+);
 
 describe("envctl basics", { concurrency: true }, () => {
   after(cleanScratch);
@@ -265,87 +304,126 @@ describe("envctl basics", { concurrency: true }, () => {
     const { home, repo } = sandbox();
     const r = await envctl(["env"], { home, cwd: repo });
     assert.equal(r.code, 0, said(r));
-    assert.ok(r.stdout.split("\n").includes(`export PULUMI_BACKEND_URL='file://${home}/state'`), said(r));
+    assert.ok(
+      r.stdout.split("\n").includes(`export PULUMI_BACKEND_URL='file://${home}/state'`),
+      said(r),
+    );
     const file = path.join(home, "passphrase");
-    assert.ok(r.stdout.split("\n").includes(`export PULUMI_CONFIG_PASSPHRASE_FILE='${file}'`), said(r));
+    assert.ok(
+      r.stdout.split("\n").includes(`export PULUMI_CONFIG_PASSPHRASE_FILE='${file}'`),
+      said(r),
+    );
     assert.equal(fs.statSync(file).mode & 0o777, 0o600, "passphrase file mode");
     const secret = fs.readFileSync(file, "utf8").trim();
     assert.ok(secret.length >= 16, "a real passphrase was generated");
 
     const json = await envctl(["env", "--json"], { home, cwd: repo });
     assert.equal(json.code, 0, said(json));
-    assert.equal((JSON.parse(json.stdout) as Record<string, string>).PULUMI_CONFIG_PASSPHRASE_FILE, file);
+    assert.equal(
+      (JSON.parse(json.stdout) as Record<string, string>).PULUMI_CONFIG_PASSPHRASE_FILE,
+      file,
+    );
     assert.equal(fs.readFileSync(file, "utf8").trim(), secret, "the passphrase is generated once");
     for (const out of [r.stdout, r.stderr, json.stdout, json.stderr]) {
       assert.ok(!out.includes(secret), "passphrase printed");
     }
   });
-});
-
-describe("envctl up -> list -> outputs -> destroy on the real engine (--json)", { timeout: 10 * 60_000 }, () => {
-  const name = envName("e2e");
-  const spec = [
-    "services:",
-    "  app:",
-    `    image: ${IMAGE}`,
-    "    command: sleep infinity",
-    "    health:",
-    '      command: "true"',
-    "      interval: 200ms",
-    "",
-  ].join("\n");
-  const { home, repo } = (() => {
-    const h = tempDir("home");
-    return { home: h, repo: makeRepo({ files: { "envctl.yaml": spec } }) };
-  })();
-
-  after(async () => {
-    // Always tear down, even when an assertion failed half way.
-    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
-    if (r.code !== 0 && !/does not exist/.test(r.stderr)) process.stderr.write(`cleanup destroy: ${said(r)}\n`);
-    fs.rmSync(home, { recursive: true, force: true });
-    fs.rmSync(repo, { recursive: true, force: true });
-  });
-
-  it("stdout carries exactly one JSON document per command and destroy leaves nothing", async () => {
-    const upRun = await envctl(["up", name, "-f", "envctl.yaml", "--yes", "--json"], { home, cwd: repo });
-    assert.equal(upRun.code, 0, said(upRun));
-    assertNoTrace(upRun);
-    assert.doesNotMatch(upRun.stdout, /\x1b\[/, "no terminal escapes on stdout");
-    const up = JSON.parse(upRun.stdout) as {
-      version: number; kind: string; env: string;
-      outputs: { branch: string; worktree: string; services: Record<string, unknown> };
-    };
-    assert.equal(up.version, 1);
-    assert.equal(up.kind, "up");
-    assert.equal(up.env, name);
-    assert.equal(up.outputs.branch, `${name}-workspace`);
-    assert.equal(up.outputs.worktree, path.join(home, "worktrees", name));
-    assert.ok(worktreeDirs(repo).includes(up.outputs.worktree), "worktree registered with git");
-    assert.ok(branches(repo).includes(`${name}-workspace`));
-    assert.equal(dockerLeftovers(name).containers.length, 1, "one container running");
-
-    const listRun = await envctl(["list", "--json"], { home, cwd: repo });
-    assert.equal(listRun.code, 0, said(listRun));
-    const list = JSON.parse(listRun.stdout) as { version: number; envs: { name: string; status: string }[] };
-    assert.equal(list.version, 1);
-    assert.deepEqual(list.envs.map((e) => [e.name, e.status]), [[name, "ready"]]);
-
-    const outRun = await envctl(["outputs", name, "--json"], { home, cwd: repo });
-    assert.equal(outRun.code, 0, said(outRun));
-    const outputs = JSON.parse(outRun.stdout) as { version: number; kind: string; outputs: { branch: string } };
-    assert.equal(outputs.version, 1);
-    assert.equal(outputs.kind, "outputs");
-    assert.equal(outputs.outputs.branch, `${name}-workspace`);
-
-    const downRun = await envctl(["destroy", name, "--yes", "--json"], { home, cwd: repo });
-    assert.equal(downRun.code, 0, said(downRun));
-    assertNoTrace(downRun);
-    const down = JSON.parse(downRun.stdout) as { version: number; kind: string; env: string };
-    assert.deepEqual([down.version, down.kind, down.env], [1, "destroy", name]);
-
-    assertCreatedNothing(home, repo, name, true);
-    const after = JSON.parse((await envctl(["list", "--json"], { home, cwd: repo })).stdout) as { envs: unknown[] };
-    assert.deepEqual(after.envs, []);
+  it("env does not echo a passphrase taken from PULUMI_CONFIG_PASSPHRASE", async () => {
+    const { home, repo } = sandbox();
+    const secret = "e2e-not-to-be-printed-7f3a";
+    const r = await envctl(["env"], { home, cwd: repo, env: { PULUMI_CONFIG_PASSPHRASE: secret } });
+    assert.equal(r.code, 0, said(r));
+    assert.ok(
+      !r.stdout.includes(secret) && !r.stderr.includes(secret),
+      `passphrase printed\n${said(r)}`,
+    );
   });
 });
+
+describe(
+  "envctl up -> list -> outputs -> destroy on the real engine (--json)",
+  { timeout: 10 * 60_000 },
+  () => {
+    const name = envName("e2e");
+    const spec = [
+      "services:",
+      "  app:",
+      `    image: ${IMAGE}`,
+      "    command: sleep infinity",
+      "    health:",
+      '      command: "true"',
+      "      interval: 200ms",
+      "",
+    ].join("\n");
+    const home = tempDir("home");
+    const repo = makeRepo({ files: { "envctl.yaml": spec } });
+
+    after(async () => {
+      // Always tear down, even when an assertion failed half way.
+      const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+      if (r.code !== 0 && !/does not exist/.test(r.stderr))
+        process.stderr.write(`cleanup destroy: ${said(r)}\n`);
+      fs.rmSync(home, { recursive: true, force: true });
+      fs.rmSync(repo, { recursive: true, force: true });
+    });
+
+    it("stdout carries exactly one JSON document per command and destroy leaves nothing", async () => {
+      const upRun = await envctl(["up", name, "-f", "envctl.yaml", "--yes", "--json"], {
+        home,
+        cwd: repo,
+      });
+      assert.equal(upRun.code, 0, said(upRun));
+      assertNoTrace(upRun);
+      assert.doesNotMatch(upRun.stdout, /\x1b\[/, "no terminal escapes on stdout");
+      const up = JSON.parse(upRun.stdout) as {
+        version: number;
+        kind: string;
+        env: string;
+        outputs: { branch: string; worktree: string; services: Record<string, unknown> };
+      };
+      assert.equal(up.version, 1);
+      assert.equal(up.kind, "up");
+      assert.equal(up.env, name);
+      assert.equal(up.outputs.branch, `${name}-workspace`);
+      assert.equal(up.outputs.worktree, path.join(home, "worktrees", name));
+      assert.ok(worktreeDirs(repo).includes(up.outputs.worktree), "worktree registered with git");
+      assert.ok(branches(repo).includes(`${name}-workspace`));
+      assert.equal(dockerLeftovers(name).containers.length, 1, "one container running");
+
+      const listRun = await envctl(["list", "--json"], { home, cwd: repo });
+      assert.equal(listRun.code, 0, said(listRun));
+      const list = JSON.parse(listRun.stdout) as {
+        version: number;
+        envs: { name: string; status: string }[];
+      };
+      assert.equal(list.version, 1);
+      assert.deepEqual(
+        list.envs.map((e) => [e.name, e.status]),
+        [[name, "ready"]],
+      );
+
+      const outRun = await envctl(["outputs", name, "--json"], { home, cwd: repo });
+      assert.equal(outRun.code, 0, said(outRun));
+      const outputs = JSON.parse(outRun.stdout) as {
+        version: number;
+        kind: string;
+        outputs: { branch: string };
+      };
+      assert.equal(outputs.version, 1);
+      assert.equal(outputs.kind, "outputs");
+      assert.equal(outputs.outputs.branch, `${name}-workspace`);
+
+      const downRun = await envctl(["destroy", name, "--yes", "--json"], { home, cwd: repo });
+      assert.equal(downRun.code, 0, said(downRun));
+      assertNoTrace(downRun);
+      const down = JSON.parse(downRun.stdout) as { version: number; kind: string; env: string };
+      assert.deepEqual([down.version, down.kind, down.env], [1, "destroy", name]);
+
+      assertCreatedNothing(home, repo, name, true);
+      const emptied = JSON.parse(
+        (await envctl(["list", "--json"], { home, cwd: repo })).stdout,
+      ) as { envs: unknown[] };
+      assert.deepEqual(emptied.envs, []);
+    });
+  },
+);

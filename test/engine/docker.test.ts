@@ -3,7 +3,7 @@
  * last test and the `after` hook prove (via the API and the docker CLI) that nothing leaked.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
