@@ -3,12 +3,14 @@
  * file backend in a temp ENVCTL_HOME, real Docker, a real temp git repo.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { destroy } from "../../cli/commands/destroy";
 import { preview } from "../../cli/commands/preview";
 import { up } from "../../cli/commands/up";
+import { engineVars } from "../../lib/automation";
 import { Catalog } from "../../lib/catalog";
 import { UserError } from "../../lib/errors";
 import type { Home } from "../../lib/home";
@@ -95,6 +97,20 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
       c.log.some((l) => /Container .*-web: created/.test(l)),
       "progress lines streamed",
     );
+
+    // Pulumi by hand, with the exports `envctl env` prints, plans the same program: no changes.
+    const byHand = spawnSync(
+      path.join(ROOT, ".toolchain", "bin", "pulumi"),
+      ["preview", "--stack", name, "--non-interactive"],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...engineVars(home) },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(byHand.status, 0, byHand.stderr);
+    assert.match(byHand.stdout, /\d+ unchanged/);
+    assert.doesNotMatch(byHand.stdout, /to (create|update|replace|delete)/);
 
     const same = await preview({ name, file: spec, home, cwd: repo, ...capture().seams });
     assert.deepEqual(

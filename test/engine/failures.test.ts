@@ -59,7 +59,17 @@ describe("failures leave the env recoverable", { timeout: 10 * 60_000 }, () => {
     assert.equal(out.branch, `${name}-workspace`);
     assert.equal(dockerLeftovers(name).containers.length, 1);
 
-    await destroy({ name, home, cwd: repo, yes: true, ...capture().seams });
+    // Work in progress in the worktree blocks destroy unless --force.
+    fs.writeFileSync(path.join(out.worktree as string, "wip.txt"), "not committed\n");
+    await assert.rejects(
+      destroy({ name, home, cwd: repo, yes: true, ...capture().seams }),
+      (err: unknown) =>
+        err instanceof UserError &&
+        /uncommitted changes/.test(err.message) &&
+        err.details.some((d) => d.includes("wip.txt")),
+    );
+    assert.equal(dockerLeftovers(name).containers.length, 1, "a refused destroy touches nothing");
+    await destroy({ name, home, cwd: repo, yes: true, force: true, ...capture().seams });
     assert.deepEqual(dockerLeftovers(name), { containers: [], volumes: [], networks: [] });
     assert.equal(worktreeDirs(repo).length, 1);
   });
