@@ -88,9 +88,9 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     assert.ok(worktreeDirs(repo).includes(out.worktree), "worktree registered with git");
     const base = 10000 + 1000 * out.block;
     assert.equal(out.services.db!.ports["5432"], base + 432);
-    assert.equal(out.services.web!.ports["8080"], base + 80);
+    assert.equal(out.services.web!.ports["8080"], base);
     assert.ok(await postgresAnswers(base + 432), "postgres answers on its host port");
-    const res = await httpGet(`http://127.0.0.1:${base + 80}/`);
+    const res = await httpGet(`http://127.0.0.1:${base}/`);
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(res.body), { greeting: "hello from envctl", db: true });
     assert.ok(
@@ -135,7 +135,7 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     assert.equal(doc.changes.replace, 1);
 
     await up({ name, file: spec, yes: true, home, cwd: repo, ...capture().seams });
-    const changed = await httpGet(`http://127.0.0.1:${base + 80}/`);
+    const changed = await httpGet(`http://127.0.0.1:${base}/`);
     assert.equal((JSON.parse(changed.body) as { greeting: string }).greeting, "changed");
     assert.ok(await postgresAnswers(base + 432), "db untouched by the web update");
 
@@ -179,7 +179,7 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
     const catalog = Catalog.open(home.catalogFile);
     assert.deepEqual(catalog.listEnvs().filter((e) => e.name === n).length, 1);
     catalog.close();
-    const res = await httpGet(`http://127.0.0.1:${10000 + 1000 * second.block + 80}/`);
+    const res = await httpGet(`http://127.0.0.1:${10000 + 1000 * second.block}/`);
     assert.equal((JSON.parse(res.body) as { greeting: string }).greeting, "second");
 
     await assert.rejects(

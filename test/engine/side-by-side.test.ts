@@ -36,7 +36,7 @@ describe("two envs side by side", { timeout: 15 * 60_000 }, () => {
     for (const o of outs) {
       const base = 10000 + 1000 * (o.block as number);
       assert.ok(await postgresAnswers(base + 432));
-      assert.equal((await httpGet(`http://127.0.0.1:${base + 80}/healthz`)).status, 200);
+      assert.equal((await httpGet(`http://127.0.0.1:${base}/healthz`)).status, 200);
     }
     assert.equal(worktreeDirs(repo).length, 3, "main checkout + two worktrees");
     for (const n of names)

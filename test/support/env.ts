@@ -1,6 +1,7 @@
 /** Shared fixtures for engine and e2e tests: temp homes, temp git repos, leak checks. */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -70,10 +71,20 @@ export function branches(repo: string): string[] {
   return git(repo, "branch", "--format=%(refname:short)").split("\n").filter(Boolean);
 }
 
-/** GET a URL from the host; resolves with status and body. */
-export async function httpGet(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  return { status: res.status, body: await res.text() };
+/**
+ * GET a URL from the host with node:http (fetch refuses some ports of the blocks, e.g. 10080).
+ */
+export function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on("error", reject);
+  });
 }
 
 /**
