@@ -42,7 +42,7 @@ export type UpsertEnv = Omit<EnvRecord, "createdAtMs" | "updatedAtMs"> & {
 };
 
 /** Waits this long for another process's write lock before failing with SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5000;
+const BUSY_TIMEOUT_MS = 15_000; // generous: many envctl processes may start at once on a loaded machine
 
 interface EnvRow {
   name: string;

@@ -9,6 +9,7 @@ import {
 } from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
+import { runUp } from "../../lib/update";
 import { resolveEnv } from "../../lib/resolve";
 import { specHash } from "../../lib/spec/load";
 import {
@@ -89,7 +90,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       );
     let result;
     try {
-      result = await stack.up({ onEvent: progress.onEvent, signal: s.signal });
+      result = await runUp(engine, opts.name, { onEvent: progress.onEvent, signal: s.signal });
     } catch (err) {
       catalog.setStatus(opts.name, "failed");
       const mapped = mapEngineError(err, opts.name);
@@ -104,15 +105,15 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
         ],
       );
     }
-    const outputs = (result.outputs.env?.value ?? {}) as Record<string, unknown>;
+    const outputs = (result.outputs.env ?? {}) as Record<string, unknown>;
     catalog.setOutputs(opts.name, outputs);
     catalog.setStatus(opts.name, "ready");
-    const summary = result.summary.resourceChanges ?? {};
+    const summary = result.changes;
     if (opts.json) {
       s.out(
         jsonDoc("up", {
           env: opts.name,
-          result: result.summary.result,
+          result: "succeeded",
           changes: summary,
           operations: progress.ops,
           outputs,
@@ -123,7 +124,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
         .filter(([k]) => k !== "same")
         .map(([k, v]) => `${v} ${k}`);
       s.log(
-        `env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${(result.summary.endTime.getTime() - result.summary.startTime.getTime()) / 1000}s)`,
+        `env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${result.durationSeconds}s)`,
       );
       s.out(servicesTable(outputs));
     }
