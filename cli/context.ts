@@ -64,29 +64,35 @@ export function openCatalog(home: Home): Catalog {
   return Catalog.open(home.catalogFile);
 }
 
+/** The lowest block not in `skip` whose host ports for `spec` are all free right now. */
+export async function freeBlock(spec: EnvSpec, skip: Set<number>): Promise<number | undefined> {
+  for (let n = 0; n <= MAX_BLOCK; n++) {
+    if (!skip.has(n) && (await busyPorts(hostPorts(spec.services, blockBase(n)))).length === 0) {
+      return n;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Leases a port block for a new env: the lowest block whose host ports are all free right now.
- * An env that already holds a lease keeps it.
+ * An env that already holds a lease keeps it. A block another process leases first is skipped.
  */
 export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): Promise<number> {
   const existing = catalog.getLease(name);
   if (existing) return existing.block;
-  const taken = new Set(catalog.leases().map((l) => l.block));
-  const rejected = new Set<number>();
-  for (let n = 0; n <= MAX_BLOCK; n++) {
-    if (taken.has(n)) continue;
-    const ports = hostPorts(spec.services, blockBase(n));
-    if ((await busyPorts(ports)).length > 0) {
-      rejected.add(n);
-      continue;
+  const skip = new Set(catalog.leases().map((l) => l.block));
+  for (;;) {
+    const n = await freeBlock(spec, skip);
+    if (n === undefined) {
+      throw new UserError(
+        `no free port block for ${name}: every block is leased or has busy host ports`,
+      );
     }
     try {
-      return catalog.leaseBlock(name, MAX_BLOCK, (b) => !rejected.has(b) && b >= n).block;
-    } catch (err) {
-      throw new UserError(`no free port block for ${name}: ${(err as Error).message}`);
+      return catalog.leaseBlock(name, MAX_BLOCK, (b) => b === n).block;
+    } catch {
+      skip.add(n); // leased by a concurrent envctl between the scan and the insert
     }
   }
-  throw new UserError(
-    `no free port block for ${name}: every block is leased or has busy host ports`,
-  );
 }

@@ -94,22 +94,6 @@ export async function selectStack(engine: Engine, name: string): Promise<Stack> 
   }
 }
 
-export async function createOrSelectStack(engine: Engine, name: string): Promise<Stack> {
-  try {
-    return await Stack.createOrSelect(name, engine.workspace);
-  } catch (err) {
-    throw mapEngineError(err, name);
-  }
-}
-
-export async function stackNames(engine: Engine): Promise<string[]> {
-  return (await engine.workspace.listStacks()).map((s) => s.name.split("/").pop()!);
-}
-
-export async function stackExists(engine: Engine, name: string): Promise<boolean> {
-  return (await stackNames(engine)).includes(name);
-}
-
 /** Selects the env's stack when it exists (one pulumi process), else undefined. */
 export async function trySelectStack(engine: Engine, name: string): Promise<Stack | undefined> {
   try {

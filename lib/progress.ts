@@ -1,5 +1,5 @@
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
-import { changedKeys } from "./providers/index";
+import { changedKeys } from "./canonical";
 
 /** A resource operation as envctl reports it (human lines and --json alike). */
 export interface ResourceOp {

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
 import { simpleGit } from "simple-git";
-import { mapEngineError, openEngine, selectStack, stackExists } from "../../lib/automation";
+import { mapEngineError, openEngine, trySelectStack } from "../../lib/automation";
 import { envDir } from "../../lib/home";
 import { badInput, UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
@@ -30,8 +30,8 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
   try {
     const engine = await openEngine(s.home);
     const record = catalog.getEnv(opts.name);
-    const exists = await stackExists(engine, opts.name);
-    if (!exists && !record && !catalog.getLease(opts.name)) {
+    const stack = await trySelectStack(engine, opts.name);
+    if (!stack && !record && !catalog.getLease(opts.name)) {
       throw badInput(`env ${opts.name} does not exist`, [
         "see `envctl list` for the envs in this ENVCTL_HOME",
       ]);
@@ -52,8 +52,7 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
     }
     if (record) catalog.setStatus(opts.name, "destroying");
     const progress = new Progress(opts.json ? undefined : s.log, false);
-    if (exists) {
-      const stack = await selectStack(engine, opts.name);
+    if (stack) {
       if (!opts.json) s.log(`destroying env ${opts.name}`);
       try {
         await stack.destroy({ onEvent: progress.onEvent, signal: s.signal });
@@ -67,8 +66,7 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
       }
       await engine.workspace.removeStack(opts.name);
     }
-    catalog.removeEnv(opts.name);
-    catalog.releaseLease(opts.name);
+    catalog.removeEnv(opts.name); // and its lease
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });
     if (opts.json) s.out(jsonDoc("destroy", { env: opts.name, operations: progress.ops }));
     else s.log(`env ${opts.name} destroyed`);

@@ -4,18 +4,25 @@ import * as path from "node:path";
 import type { ConfigMap } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import {
-  createOrSelectStack,
+  createStack,
   mapEngineError,
   openEngine,
-  stackExists,
+  trySelectStack,
   type Engine,
 } from "../../lib/automation";
 import { UserError } from "../../lib/errors";
-import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../../lib/ports";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
-import type { EnvSpec, ResolvedEnv } from "../../lib/spec/model";
-import { checkName, checkRepo, loadSpec, openCatalog, seams, type CommandSeams } from "../context";
+import type { ResolvedEnv } from "../../lib/spec/model";
+import {
+  checkName,
+  checkRepo,
+  freeBlock,
+  loadSpec,
+  openCatalog,
+  seams,
+  type CommandSeams,
+} from "../context";
 import { jsonDoc } from "../output";
 
 export interface PreviewOptions extends CommandSeams {
@@ -47,15 +54,6 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
   return file;
 }
 
-/** The block a new env would get, without leasing it. */
-async function tentativeBlock(leased: Set<number>, spec: EnvSpec): Promise<number> {
-  for (let n = 0; n <= MAX_BLOCK; n++) {
-    if (!leased.has(n) && (await busyPorts(hostPorts(spec.services, blockBase(n)))).length === 0)
-      return n;
-  }
-  throw new UserError("no free port block");
-}
-
 /** Shows what `up` would change, resource by resource; changes nothing. */
 export async function preview(opts: PreviewOptions): Promise<{ changes: Record<string, number> }> {
   const s = seams(opts);
@@ -67,12 +65,14 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   let temporaryStack = false;
   try {
     engine = await openEngine(s.home);
-    const existed = await stackExists(engine, opts.name);
+    const selected = await trySelectStack(engine, opts.name);
+    const existed = selected !== undefined;
     const lease = catalog.getLease(opts.name);
     const block =
-      lease?.block ?? (await tentativeBlock(new Set(catalog.leases().map((l) => l.block)), spec));
+      lease?.block ?? (await freeBlock(spec, new Set(catalog.leases().map((l) => l.block))));
+    if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
     const env = resolveEnv(opts.name, spec, block, s.home);
-    const stack = await createOrSelectStack(engine, opts.name);
+    const stack = selected ?? (await createStack(engine, opts.name));
     temporaryStack = !existed;
     const configFile = proposedConfigFile(engine, opts.name, env);
     const progress = new Progress(opts.json ? undefined : s.log, true);

@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
 import {
   createStack,
@@ -132,9 +131,4 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   } finally {
     catalog.close();
   }
-}
-
-/** True when the env's spec file exists in cwd (used by commands that accept an optional -f). */
-export function hasSpec(cwd: string, file?: string): boolean {
-  return fs.existsSync(file ?? `${cwd}/envctl.yaml`);
 }

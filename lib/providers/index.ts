@@ -3,6 +3,7 @@
  * resource's state only holds a tiny trampoline that requires this module at run time, so
  * changing these handlers never shows up as a spurious diff.
  */
+import { changedKeys } from "../canonical";
 import * as docker from "../docker";
 import { contextHash } from "../contexthash";
 import { createWorktree, deleteWorktree, worktreeExists, type WorktreeOutputs } from "./worktree";
@@ -24,24 +25,6 @@ export interface Handler {
   update?(id: string, olds: Props, news: Props): Promise<{ outs: Props }>;
   delete(id: string, props: Props): Promise<void>;
   read?(id: string, props: Props): Promise<{ id: string; props: Props } | undefined>;
-}
-
-/** Canonical JSON so key order never produces a diff. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Props)
-      .filter(([k, v]) => v !== undefined && !k.startsWith("__"))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Keys whose values differ between two input bags (ignoring provider-internal keys). */
-export function changedKeys(olds: Props, news: Props, keys?: string[]): string[] {
-  const all = keys ?? [...new Set([...Object.keys(olds), ...Object.keys(news)])];
-  return all.filter((k) => !k.startsWith("__") && canonical(olds[k]) !== canonical(news[k])).sort();
 }
 
 function replaceOnAnyChange(keys: string[]): Handler["diff"] {

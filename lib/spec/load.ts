@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { topoOrder } from "../graph";
 import { offsetCollisions } from "../ports";
+import { canonicalJson } from "../canonical";
 import type {
   BuildContext,
   ContainerService,
@@ -285,16 +286,4 @@ function healthPortIssues(s: ContainerService): SpecIssue[] {
 /** sha256 of the spec as JSON with sorted keys, so key order never changes the hash. */
 export function specHash(spec: EnvSpec): string {
   return createHash("sha256").update(canonicalJson(spec)).digest("hex");
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v))
-    return `[${v.map((x) => (x === undefined ? "null" : canonicalJson(x))).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
