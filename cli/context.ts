@@ -40,6 +40,9 @@ export function checkName(name: string): void {
 /** Loads and validates a spec file; every issue is reported with its dot-path (exit 2). */
 export function loadSpec(file: string | undefined, cwd: string): { spec: EnvSpec; file: string } {
   const specFile = path.resolve(cwd, file ?? "envctl.yaml");
+  if (!file && !fs.existsSync(specFile)) {
+    throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
+  }
   const res = loadSpecFile(specFile);
   if (res.errors.length > 0 || !res.spec) {
     throw badInput(`invalid spec ${specFile}`, res.errors.map(formatIssue));
