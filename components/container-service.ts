@@ -2,14 +2,14 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextHash } from "../lib/contexthash";
 import { containerName, envLabels, imageTag } from "../lib/naming";
-import type { ResolvedService } from "../lib/spec/model";
+import type { ResolvedContainer } from "../lib/spec/model";
 import { EnvctlResource } from "./dynamic";
 
 export interface ContainerServiceArgs {
   /** Env name (labels, container and image names). */
   env: string;
   /** The service with host ports already resolved into the env's block. */
-  service: ResolvedService;
+  service: ResolvedContainer;
   /** Docker network the container joins, reachable there by its service name. */
   network: pulumi.Input<string>;
   /** Docker volume names keyed by the spec's volume name. */
@@ -101,6 +101,7 @@ export class ContainerService extends pulumi.ComponentResource {
         aliases: [svc.name],
         labels,
         health: svc.health,
+        ...(svc.ulimits ? { ulimits: svc.ulimits } : {}),
         containerId: undefined,
       },
       { parent: this, dependsOn: deps },

@@ -36,6 +36,7 @@ export interface ContainerSpec {
   health?: HealthCheck;
   /** @default "unless-stopped" */
   restart?: "no" | "unless-stopped";
+  ulimits?: Record<string, { soft: number; hard: number }>;
 }
 
 export interface RunOptions {
@@ -209,6 +210,15 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
       })),
       NetworkMode: spec.network,
       RestartPolicy: { Name: spec.restart ?? "unless-stopped" },
+      ...(spec.ulimits
+        ? {
+            Ulimits: Object.entries(spec.ulimits).map(([Name, l]) => ({
+              Name,
+              Soft: l.soft,
+              Hard: l.hard,
+            })),
+          }
+        : {}),
     },
     NetworkingConfig: {
       EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } },

@@ -3,7 +3,16 @@
  * base = 10000 + 1000·n; a container port's place in the block is its offset.
  */
 import * as net from "node:net";
-import type { ContainerService, ResolvedService, SpecIssue } from "./spec/model";
+import type {
+  PortMapping,
+  ResolvedPort,
+  ResolvedService,
+  Service,
+  SpecIssue,
+} from "./spec/model";
+
+/** The part of a service that port math looks at. */
+type Ported = { name: string; ports: PortMapping[] };
 
 export const BLOCK_START = 10000;
 export const BLOCK_SIZE = 1000;
@@ -26,15 +35,18 @@ export function defaultOffset(containerPort: number): number {
 }
 
 /** Services with host ports filled in for the block starting at `base`. */
-export function resolveServices(services: ContainerService[], base: number): ResolvedService[] {
-  return services.map((s) => ({
-    ...s,
-    ports: s.ports.map((p) => ({ ...p, host: base + p.offset })),
-  }));
+export function resolveServices(services: Service[], base: number): ResolvedService[] {
+  return services.map(
+    (s) =>
+      ({
+        ...s,
+        ports: s.ports.map((p): ResolvedPort => ({ ...p, host: base + p.offset })),
+      }) as ResolvedService,
+  );
 }
 
 /** Distinct host ports the services publish in the block starting at `base`, in spec order. */
-export function hostPorts(services: ContainerService[], base: number): number[] {
+export function hostPorts(services: Ported[], base: number): number[] {
   const out = new Set<number>();
   for (const s of services) for (const p of s.ports) out.add(base + p.offset);
   return [...out];
@@ -44,7 +56,7 @@ export function hostPorts(services: ContainerService[], base: number): number[] 
  * Two ports anywhere in the env that land on the same offset and protocol would need the same
  * host port. The later one gets the error, naming the earlier one.
  */
-export function offsetCollisions(services: ContainerService[]): SpecIssue[] {
+export function offsetCollisions(services: Ported[]): SpecIssue[] {
   const taken = new Map<string, { service: string; container: number }>();
   const issues: SpecIssue[] = [];
   for (const s of services) {

@@ -1,15 +1,31 @@
 import * as path from "node:path";
-import type { Home } from "./home";
+import { envDir, type Home } from "./home";
 import { branchName } from "./naming";
 import { blockBase, resolveServices } from "./ports";
-import type { EnvSpec, ResolvedEnv } from "./spec/model";
+import type {
+  EnvSpec,
+  EnvState,
+  InitStep,
+  ResolvedEnv,
+  ResolvedService,
+} from "./spec/model";
+import { renderEnvSh, renderTemplate, shellValue, templateContext } from "./template";
 
-/** Binds a validated spec to one env name, port block and home: the stack's config value. */
-export function resolveEnv(name: string, spec: EnvSpec, block: number, home: Home): ResolvedEnv {
+/**
+ * Binds a validated spec to one env name, port block, home and desired state: the stack's
+ * config value. Templates are rendered here, so the program and its providers see plain values.
+ */
+export function resolveEnv(
+  name: string,
+  spec: EnvSpec,
+  block: number,
+  home: Home,
+  state: EnvState = "warm",
+): ResolvedEnv {
   const base = blockBase(block);
-  return {
+  const partial = {
     name,
-    kind: "devenv",
+    kind: "devenv" as const,
     home: home.root,
     block,
     base,
@@ -17,6 +33,34 @@ export function resolveEnv(name: string, spec: EnvSpec, block: number, home: Hom
     baseRef: spec.base,
     branch: branchName(name),
     worktreeDir: path.join(home.worktreesDir, name),
+    state,
+    stateDir: envDir(home, name),
     services: resolveServices(spec.services, base),
+    initAfter: spec.initAfter,
+  };
+  const ctx = templateContext(partial);
+  const render = (t: string): string => renderTemplate(t, ctx);
+  const services = partial.services.map((s): ResolvedService => {
+    const env = Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, render(v)]));
+    return s.type === "process" ? { ...s, env, cmd: render(s.cmd) } : { ...s, env };
+  });
+  const init: InitStep[] = [];
+  if (spec.temporal && spec.temporal.namespaces.length > 0) {
+    const address = shellValue(spec.temporal.address);
+    const script = spec.temporal.namespaces
+      .map((n) => shellValue(render(n)))
+      .map(
+        (ns) =>
+          `temporal operator namespace describe --address ${address} --namespace ${ns} >/dev/null 2>&1 || temporal operator namespace create --address ${address} --namespace ${ns}`,
+      )
+      .join("\n");
+    init.push({ name: "temporal-namespaces", run: script, dir: "." });
+  }
+  init.push(...spec.init.map((st) => ({ ...st, run: render(st.run) })));
+  return {
+    ...partial,
+    services,
+    envSh: renderEnvSh({ name, home: home.root }, spec.exports, ctx),
+    init,
   };
 }

@@ -107,6 +107,7 @@ const containerKeys = [
   "aliases",
   "labels",
   "health",
+  "ulimits",
 ];
 const container: Handler = {
   async create(inputs) {

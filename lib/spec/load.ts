@@ -10,12 +10,18 @@ import { parseDocument } from "yaml";
 import { topoOrder } from "../graph";
 import { offsetCollisions } from "../ports";
 import { canonicalJson } from "../canonical";
+import { checkTemplate } from "../template";
+import { importCompose } from "./compose";
 import type {
   BuildContext,
-  ContainerService,
   EnvSpec,
+  ExportVar,
   HealthCheck,
+  InitStep,
+  PortMapping,
+  Service,
   SpecIssue,
+  TemporalSpec,
   VolumeMount,
 } from "./model";
 import {
@@ -100,13 +106,84 @@ export function parseSpecText(text: string, opts: { file: string }): ParseResult
     };
   }
 
+  const dir = path.dirname(opts.file);
+  const merged = withComposeServices(data as Record<string, unknown>, dir);
+  warnings.push(...merged.warnings);
+  if (merged.errors.length > 0) return { errors: merged.errors, warnings };
+  return parseSpecData(merged.data, dir, warnings);
+}
+
+/** Compose files given directly (`envctl up NAME -f docker-compose.yml -f override.yml`). */
+export function loadComposeFiles(files: string[]): ParseResult {
+  const abs = files.map((f) => path.resolve(f));
+  const missing = abs.find((f) => !fs.existsSync(f));
+  if (missing)
+    return {
+      errors: [{ path: "", message: `cannot read ${missing}: no such file` }],
+      warnings: [],
+    };
+  return parseSpecText(`compose: ${JSON.stringify(abs)}\n`, {
+    file: path.join(path.dirname(abs[0]!), "envctl.yaml"),
+  });
+}
+
+function parseSpecData(data: unknown, dir: string, warnings: SpecIssue[]): ParseResult {
   const parsed = specSchema.safeParse(data);
   if (!parsed.success) {
     return { errors: zodIssues(parsed.error.issues, [], data), warnings };
   }
-  const { spec, depPaths } = normalize(parsed.data, path.dirname(opts.file));
-  const errors = checkRules(spec, depPaths, warnings);
+  const { spec, depPaths } = normalize(parsed.data, dir);
+  const errors = checkRules(spec, depPaths, parsed.data, warnings);
   return errors.length > 0 ? { errors, warnings } : { spec, errors, warnings };
+}
+
+/**
+ * `compose:` files become services; a service of the same name in envctl.yaml overrides the
+ * imported fields it sets (so a spec can add a health check or an offset to a compose service).
+ */
+function withComposeServices(
+  data: Record<string, unknown>,
+  dir: string,
+): { data: Record<string, unknown>; errors: SpecIssue[]; warnings: SpecIssue[] } {
+  const files = data.compose;
+  if (files === undefined) return { data, errors: [], warnings: [] };
+  const list = typeof files === "string" ? [files] : Array.isArray(files) ? files : undefined;
+  if (!list || !list.every((f) => typeof f === "string" && f.length > 0)) {
+    return {
+      data,
+      errors: [{ path: "compose", message: "must be a file or a list of files" }],
+      warnings: [],
+    };
+  }
+  const abs = (list as string[]).map((f) => path.resolve(dir, f));
+  const missing = abs.findIndex((f) => !fs.existsSync(f));
+  if (missing >= 0) {
+    const at = typeof files === "string" ? "compose" : `compose[${missing}]`;
+    return {
+      data,
+      errors: [{ path: at, message: `cannot read ${abs[missing]}: no such file` }],
+      warnings: [],
+    };
+  }
+  const imported = importCompose(abs);
+  const own = data.services;
+  const services: Record<string, unknown> = { ...imported.services };
+  if (own !== null && typeof own === "object" && !Array.isArray(own)) {
+    for (const [name, svc] of Object.entries(own as Record<string, unknown>)) {
+      const base = services[name];
+      services[name] =
+        base && svc && typeof svc === "object" && !Array.isArray(svc)
+          ? { ...(base as object), ...(svc as object) }
+          : svc;
+    }
+  } else if (own !== undefined) {
+    services.__invalid = own; // let the schema report it
+  }
+  const out = {
+    ...data,
+    services: own !== undefined && services.__invalid !== undefined ? own : services,
+  };
+  return { data: out, errors: imported.errors, warnings: imported.warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,14 +194,55 @@ type DepPaths = Map<string, { name: string; path: string }[]>;
 
 function normalize(doc: SpecDoc, dir: string): { spec: EnvSpec; depPaths: DepPaths } {
   const depPaths: DepPaths = new Map();
-  const services = Object.entries(doc.services).map(([name, s]) => {
+  const services = Object.entries(doc.services ?? {}).map(([name, s]) => {
     const deps = dependencies(name, s);
     depPaths.set(name, deps);
     return normalizeService(name, s, dir, deps);
   });
+  const init = initSteps(doc.init);
+  const spec: EnvSpec = {
+    repo: path.resolve(dir, doc.repo ?? "."),
+    base: doc.base ?? "HEAD",
+    services,
+    exports: exportVars(doc.exports),
+    init,
+    initAfter:
+      doc.init && !Array.isArray(doc.init) && doc.init.after
+        ? doc.init.after
+        : services.filter((s) => s.type === "container").map((s) => s.name),
+  };
+  const temporal = temporalSpec(doc.temporal);
+  if (temporal) spec.temporal = temporal;
+  return { spec, depPaths };
+}
+
+function exportVars(e: SpecDoc["exports"]): ExportVar[] {
+  if (e === undefined) return [];
+  const one = (vars: Record<string, string | number | boolean>, section?: string): ExportVar[] =>
+    Object.entries(vars).map(([name, v]) => ({
+      name,
+      value: String(v),
+      ...(section !== undefined ? { section } : {}),
+    }));
+  return Array.isArray(e) ? e.flatMap((g) => one(g.vars, g.section)) : one(e);
+}
+
+function initSteps(i: SpecDoc["init"]): InitStep[] {
+  if (i === undefined) return [];
+  const steps = Array.isArray(i) ? i : i.steps;
+  return steps.map((st, n) =>
+    typeof st === "string"
+      ? { name: `step-${n + 1}`, run: st, dir: "." }
+      : { name: st.name ?? `step-${n + 1}`, run: st.run, dir: st.dir ?? "." },
+  );
+}
+
+function temporalSpec(t: SpecDoc["temporal"]): TemporalSpec | undefined {
+  if (t === undefined) return undefined;
   return {
-    spec: { repo: path.resolve(dir, doc.repo ?? "."), base: doc.base ?? "HEAD", services },
-    depPaths,
+    address: t.address ?? "localhost:7233",
+    namespaces: t.namespaces ?? [],
+    searchAttributes: t.search_attributes ?? {},
   };
 }
 
@@ -144,20 +262,30 @@ function normalizeService(
   s: ServiceDoc,
   dir: string,
   deps: { name: string }[],
-): ContainerService {
-  const out: ContainerService = {
+): Service {
+  const ports = (s.ports ?? []).map((p): PortMapping =>
+    typeof p === "number"
+      ? { container: p, offset: p % 1000, protocol: "tcp" as const }
+      : {
+          container: p.container,
+          offset: p.offset ?? p.container % 1000,
+          protocol: p.protocol ?? "tcp",
+        },
+  );
+  const common = {
     name,
-    type: "container",
     env: stringMap(s.env),
-    ports: (s.ports ?? []).map((p) =>
-      typeof p === "number"
-        ? { container: p, offset: p % 1000, protocol: "tcp" as const }
-        : {
-            container: p.container,
-            offset: p.offset ?? p.container % 1000,
-            protocol: p.protocol ?? "tcp",
-          },
-    ),
+    ports,
+    dependsOn: [...new Set(deps.map((d) => d.name))],
+    cold: s.cold ?? false,
+    ...(s.health !== undefined ? { health: healthCheck(s.health, ports[0]?.container) } : {}),
+  };
+  if ((s.type ?? (s.cmd !== undefined ? "process" : "container")) === "process") {
+    return { ...common, type: "process", cmd: s.cmd!, dir: path.normalize(s.dir ?? ".") };
+  }
+  const out: Service = {
+    ...common,
+    type: "container",
     volumes: (s.volumes ?? []).map((v): VolumeMount => {
       const bind = isBindSource(v.source);
       return {
@@ -167,13 +295,19 @@ function normalizeService(
         readOnly: v.read_only ?? false,
       };
     }),
-    dependsOn: [...new Set(deps.map((d) => d.name))],
   };
   if (s.image !== undefined) out.image = s.image;
   if (s.build !== undefined) out.build = buildContext(s.build, dir);
   if (s.command !== undefined) out.command = shellWords(s.command);
   if (s.entrypoint !== undefined) out.entrypoint = shellWords(s.entrypoint);
-  if (s.health !== undefined) out.health = healthCheck(s.health, out.ports[0]?.container);
+  if (s.ulimits !== undefined && Object.keys(s.ulimits).length > 0) {
+    out.ulimits = Object.fromEntries(
+      Object.entries(s.ulimits).map(([k, v]) => [
+        k,
+        typeof v === "number" ? { soft: v, hard: v } : v,
+      ]),
+    );
+  }
   return out;
 }
 
@@ -219,9 +353,15 @@ function healthCheck(
 // ---------------------------------------------------------------------------------------------
 // rules across services
 
-function checkRules(spec: EnvSpec, depPaths: DepPaths, warnings: SpecIssue[]): SpecIssue[] {
+function checkRules(
+  spec: EnvSpec,
+  depPaths: DepPaths,
+  doc: SpecDoc,
+  warnings: SpecIssue[],
+): SpecIssue[] {
   const errors: SpecIssue[] = [];
   const byName = new Map(spec.services.map((s) => [s.name, s]));
+  errors.push(...templateIssues(spec, doc), ...initIssues(spec, doc));
   for (const s of spec.services) {
     const seen = new Set<string>();
     for (const d of depPaths.get(s.name) ?? []) {
@@ -231,7 +371,12 @@ function checkRules(spec: EnvSpec, depPaths: DepPaths, warnings: SpecIssue[]): S
       else if (!target) errors.push({ path: d.path, message: `unknown service "${d.name}"` });
       else if (seen.has(d.name))
         warnings.push({ path: d.path, message: `duplicate dependency "${d.name}"` });
-      else if (!target.health) {
+      else if (s.cold && !target.cold) {
+        errors.push({
+          path: d.path,
+          message: `${s.name} runs while the env is cold but "${d.name}" only runs warm; mark ${d.name} cold: true or drop the dependency`,
+        });
+      } else if (!target.health) {
         warnings.push({
           path: d.path,
           message: `"${d.name}" has no health check; ${s.name} starts as soon as ${d.name} is running`,
@@ -256,7 +401,62 @@ function checkRules(spec: EnvSpec, depPaths: DepPaths, warnings: SpecIssue[]): S
   return errors;
 }
 
-function healthPortIssues(s: ContainerService): SpecIssue[] {
+/** Every `{{...}}` must resolve against this spec. */
+function templateIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  const check = (at: string, text: string): void => {
+    const problem = checkTemplate(text, spec);
+    if (problem) out.push({ path: at, message: problem });
+  };
+  if (Array.isArray(doc.exports)) {
+    doc.exports.forEach((g, i) => {
+      for (const [k, v] of Object.entries(g.vars)) check(`exports[${i}].vars.${k}`, String(v));
+    });
+  } else {
+    for (const [k, v] of Object.entries(doc.exports ?? {})) check(`exports.${k}`, String(v));
+  }
+  const seen = new Map<string, string>();
+  spec.exports.forEach((v) => {
+    if (seen.has(v.name)) out.push({ path: "exports", message: `${v.name} is exported twice` });
+    seen.set(v.name, v.value);
+  });
+  for (const s of spec.services) {
+    if (s.type === "process") check(`services.${s.name}.cmd`, s.cmd);
+    for (const [k, v] of Object.entries(s.env)) check(`services.${s.name}.env.${k}`, v);
+  }
+  const steps = Array.isArray(doc.init) ? doc.init : doc.init?.steps;
+  spec.init.forEach((st, i) => {
+    const at = Array.isArray(doc.init) ? `init[${i}]` : `init.steps[${i}]`;
+    check(typeof steps?.[i] === "string" ? at : `${at}.run`, st.run);
+  });
+  spec.temporal?.namespaces.forEach((n, i) => check(`temporal.namespaces[${i}]`, n));
+  return out;
+}
+
+function initIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  const names = new Set(spec.services.map((s) => s.name));
+  if (doc.init && !Array.isArray(doc.init)) {
+    (doc.init.after ?? []).forEach((a, i) => {
+      if (!names.has(a)) out.push({ path: `init.after[${i}]`, message: `unknown service "${a}"` });
+    });
+  }
+  const stepNames = new Set<string>();
+  spec.init.forEach((st, i) => {
+    if (stepNames.has(st.name))
+      out.push({ path: `init.steps[${i}].name`, message: `duplicate step "${st.name}"` });
+    stepNames.add(st.name);
+    if (st.dir.startsWith("/") || st.dir.split("/").includes("..")) {
+      out.push({
+        path: `init.steps[${i}].dir`,
+        message: "must be a path inside the worktree (relative, without ..)",
+      });
+    }
+  });
+  return out;
+}
+
+function healthPortIssues(s: Service): SpecIssue[] {
   const h = s.health;
   if (!h || h.kind === "command") return [];
   const field = h.kind === "tcp" ? "tcp" : "port";

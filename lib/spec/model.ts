@@ -52,23 +52,70 @@ export interface BuildContext {
   args: Record<string, string>;
 }
 
-export interface ContainerService {
+/** `ulimits` of a container, e.g. `{ nofile: { soft: 65536, hard: 65536 } }`. */
+export type Ulimits = Record<string, { soft: number; hard: number }>;
+
+interface ServiceBase {
   name: string;
+  env: Record<string, string>;
+  ports: PortMapping[];
+  health?: HealthCheck;
+  /** Names of services that must be healthy before this one starts. */
+  dependsOn: string[];
+  /** Keeps running while the env is cold (watchers, SDK builds); others run only when warm. */
+  cold: boolean;
+}
+
+export interface ContainerService extends ServiceBase {
   type: "container";
   /** Image reference; exactly one of image / build is set. */
   image?: string;
   build?: BuildContext;
   command?: string[];
   entrypoint?: string[];
-  env: Record<string, string>;
-  ports: PortMapping[];
   volumes: VolumeMount[];
-  health?: HealthCheck;
-  /** Names of services that must be healthy before this one starts. */
-  dependsOn: string[];
+  ulimits?: Ulimits;
 }
 
-export type Service = ContainerService;
+/**
+ * A host daemon: `cmd` runs through /bin/sh in `dir` of the env's worktree with env.sh sourced.
+ * Its `ports` are the ports the program would use on its own (`3000` for a dev server); the env
+ * gives each one a host port in its block and passes it through env.sh exports or `env`.
+ */
+export interface ProcessService extends ServiceBase {
+  type: "process";
+  cmd: string;
+  /** Working directory relative to the worktree root. */
+  dir: string;
+}
+
+export type Service = ContainerService | ProcessService;
+
+/** One first-warm initialization step (database creation, migrations, seeding). */
+export interface InitStep {
+  name: string;
+  /** Shell command, run with env.sh sourced. */
+  run: string;
+  /** Directory relative to the worktree root. */
+  dir: string;
+}
+
+/** One `export NAME=value` line of env.sh; `value` may hold `{{...}}` templates. */
+export interface ExportVar {
+  name: string;
+  value: string;
+  /** Section heading written as a comment before the first variable of a group. */
+  section?: string;
+}
+
+export interface TemporalSpec {
+  /** `temporal --address` of the shared server. */
+  address: string;
+  /** Namespaces created on first warm (templates allowed: `dust-hive-{{name}}`). */
+  namespaces: string[];
+  /** Search attributes `doctor` checks (and creates) on the shared server: name -> type. */
+  searchAttributes: Record<string, string>;
+}
 
 export interface EnvSpec {
   /** Absolute path of the git repository the env's worktree is made from. */
@@ -77,16 +124,27 @@ export interface EnvSpec {
   base: string;
   /** Services in spec order. */
   services: Service[];
+  /** env.sh exports in spec order. */
+  exports: ExportVar[];
+  /** First-warm steps, run once after the services in `initAfter` are healthy. */
+  init: InitStep[];
+  /** Services that must be healthy before init runs; every other warm service waits for init. */
+  initAfter: string[];
+  temporal?: TemporalSpec;
 }
+
+export const ENV_STATES = ["stopped", "cold", "warm"] as const;
+/** dust-hive's states: stopped (nothing runs), cold (cold services only), warm (everything). */
+export type EnvState = (typeof ENV_STATES)[number];
 
 /** A published port after the env's block is known. */
 export interface ResolvedPort extends PortMapping {
   host: number;
 }
 
-export interface ResolvedService extends ContainerService {
-  ports: ResolvedPort[];
-}
+export type ResolvedContainer = Omit<ContainerService, "ports"> & { ports: ResolvedPort[] };
+export type ResolvedProcess = Omit<ProcessService, "ports"> & { ports: ResolvedPort[] };
+export type ResolvedService = ResolvedContainer | ResolvedProcess;
 
 /** What goes into stack config: the spec bound to one env, one block and one home. */
 export interface ResolvedEnv {
@@ -101,5 +159,14 @@ export interface ResolvedEnv {
   baseRef: string;
   branch: string;
   worktreeDir: string;
+  /** Desired state; each lifecycle verb is an `up` with another value here. */
+  state: EnvState;
+  /** `$ENVCTL_HOME/envs/NAME`: env.sh, pid and log files. */
+  stateDir: string;
   services: ResolvedService[];
+  /** The rendered env.sh. */
+  envSh: string;
+  /** Init steps with templates rendered; Temporal namespace creation comes first. */
+  init: InitStep[];
+  initAfter: string[];
 }

@@ -197,20 +197,65 @@ const dependsOnSchema = z.union(
   { error: "must be a list of service names or a mapping of name to { condition }" },
 );
 
+const ulimitValue = z.union(
+  [
+    z.number().int("must be a whole number").min(-1, "must be -1 (unlimited) or more"),
+    z.strictObject({
+      soft: z.number().int("must be a whole number").min(-1, "must be -1 (unlimited) or more"),
+      hard: z.number().int("must be a whole number").min(-1, "must be -1 (unlimited) or more"),
+    }),
+  ],
+  { error: "must be a number or a mapping with soft and hard" },
+);
+
+const SERVICE_TYPES = ["container", "process"] as const;
+/** Fields that only one service type understands. */
+const CONTAINER_ONLY = ["image", "build", "command", "entrypoint", "volumes", "ulimits"] as const;
+const PROCESS_ONLY = ["cmd", "dir"] as const;
+
 export const serviceSchema = z
   .strictObject({
-    type: z.literal("container").optional(),
+    type: z.enum(SERVICE_TYPES).optional(),
     image: z.string().min(1, "must not be empty").optional(),
     build: buildSchema.optional(),
     command: commandLike.optional(),
     entrypoint: commandLike.optional(),
+    cmd: z.string().min(1, "must not be empty").optional(),
+    dir: z.string().min(1, "must not be empty").optional(),
     env: scalarMap.optional(),
     ports: z.array(portSchema).optional(),
     volumes: z.array(volumeSchema).optional(),
+    ulimits: z
+      .record(z.string().regex(/^[a-z]+$/, "must be a limit name like nofile"), ulimitValue)
+      .optional(),
     health: healthSchema.optional(),
     depends_on: dependsOnSchema.optional(),
+    cold: z.boolean().optional(),
   })
   .superRefine((s, ctx) => {
+    const type = s.type ?? (s.cmd !== undefined ? "process" : "container");
+    const foreign = type === "process" ? CONTAINER_ONLY : PROCESS_ONLY;
+    for (const k of foreign) {
+      if (s[k] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [k],
+          message: `not allowed on a ${type} service (${type === "process" ? 'a process runs "cmd" on the host' : 'use "command" for containers, or type: process'})`,
+        });
+      }
+    }
+    if (type === "process") {
+      if (s.cmd === undefined)
+        ctx.addIssue({ code: "custom", message: 'a process service needs "cmd"' });
+      if (s.dir !== undefined && (s.dir.startsWith("/") || s.dir.split("/").includes(".."))) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["dir"],
+          message: "must be a path inside the worktree (relative, without ..)",
+        });
+      }
+      return;
+    }
     if (s.image !== undefined && s.build !== undefined) {
       ctx.addIssue({ code: "custom", message: 'set either "image" or "build", not both' });
     } else if (s.image === undefined && s.build === undefined) {
@@ -218,21 +263,84 @@ export const serviceSchema = z
     }
   });
 
-export const specSchema = z.strictObject({
-  repo: z.string().min(1, "must not be empty").optional(),
-  base: z.string().min(1, "must not be empty").optional(),
-  services: z
-    .record(
-      z
-        .string()
-        .regex(
-          SERVICE_NAME_RE,
-          'invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
-        ),
-      serviceSchema,
-    )
-    .refine((m) => Object.keys(m).length > 0, "must define at least one service"),
+export const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envVarName = z.string().regex(ENV_VAR_RE, "must be a shell variable name");
+const exportMap = z.record(envVarName, scalar);
+const exportGroup = z.strictObject({
+  section: z.string().min(1, "must not be empty").optional(),
+  vars: exportMap,
 });
+const exportsSchema = z.union([exportMap, z.array(exportGroup)], {
+  error: "must be a mapping of NAME to value, or a list of { section, vars }",
+});
+
+const initStep = z.union(
+  [
+    z.string().min(1, "must not be empty"),
+    z.strictObject({
+      name: z.string().regex(SERVICE_NAME_RE, "must be a lowercase name").optional(),
+      run: z.string().min(1, "must not be empty"),
+      dir: z.string().min(1, "must not be empty").optional(),
+    }),
+  ],
+  { error: "must be a command or a mapping with name, run and dir" },
+);
+const initSchema = z.union(
+  [
+    z.array(initStep),
+    z.strictObject({ after: z.array(z.string()).optional(), steps: z.array(initStep) }),
+  ],
+  { error: "must be a list of steps or a mapping with after and steps" },
+);
+
+const temporalSchema = z.strictObject({
+  address: z.string().min(1, "must not be empty").optional(),
+  namespaces: z.array(z.string().min(1, "must not be empty")).optional(),
+  search_attributes: z
+    .record(
+      z.string().min(1, "must not be empty"),
+      z.enum(["Keyword", "Text", "Int", "Double", "Bool", "Datetime", "KeywordList"]),
+    )
+    .optional(),
+});
+
+const composeFiles = z.union(
+  [
+    z.string().min(1, "must not be empty"),
+    z.array(z.string().min(1, "must not be empty")).min(1, "must not be empty"),
+  ],
+  { error: "must be a file or a list of files" },
+);
+
+export const specSchema = z
+  .strictObject({
+    repo: z.string().min(1, "must not be empty").optional(),
+    base: z.string().min(1, "must not be empty").optional(),
+    compose: composeFiles.optional(),
+    services: z
+      .record(
+        z
+          .string()
+          .regex(
+            SERVICE_NAME_RE,
+            'invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
+          ),
+        serviceSchema,
+      )
+      .optional(),
+    exports: exportsSchema.optional(),
+    init: initSchema.optional(),
+    temporal: temporalSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.compose === undefined && Object.keys(d.services ?? {}).length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["services"],
+        message: 'must define at least one service (or import them with "compose")',
+      });
+    }
+  });
 
 /** The document as written (before parsing). */
 export type SpecInput = z.input<typeof specSchema>;
@@ -244,6 +352,7 @@ export type ServiceDoc = z.output<typeof serviceSchema>;
 const KNOWN_KEYS = {
   root: Object.keys(specSchema.shape),
   service: Object.keys(serviceSchema.shape),
+  temporal: Object.keys(temporalSchema.shape),
   build: Object.keys(buildObject.shape),
   port: Object.keys(portObject.shape),
   volume: Object.keys(volumeObject.shape),
@@ -355,6 +464,7 @@ function unknownField(key: string, at: readonly PropertyKey[]): string {
 /** Which object of the document a path points at, from its shape. */
 function objectKind(at: readonly PropertyKey[]): keyof typeof KNOWN_KEYS | undefined {
   if (at.length === 0) return "root";
+  if (at.length === 1 && at[0] === "temporal") return "temporal";
   if (at[0] !== "services") return undefined;
   if (at.length === 2) return "service";
   const field = at[2];
