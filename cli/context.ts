@@ -6,8 +6,10 @@ import { badInput, UserError } from "../lib/errors";
 import { resolveHome, type Home } from "../lib/home";
 import { validateEnvName } from "../lib/names";
 import { busyPorts, hostPorts, MAX_BLOCK, blockBase } from "../lib/ports";
-import { formatIssue, loadSpecFile } from "../lib/spec/load";
-import type { EnvSpec } from "../lib/spec/model";
+import { formatIssue, loadComposeFiles, loadSpecFile, type ParseResult } from "../lib/spec/load";
+import { isComposeFile } from "../lib/spec/compose";
+import type { EnvSpec, SpecIssue } from "../lib/spec/model";
+import { projectRoot } from "../lib/toolchain";
 
 /** Seams every command accepts, so tests can point a command at a temp home and directory. */
 export interface CommandSeams {
@@ -37,17 +39,63 @@ export function checkName(name: string): void {
   if (problem) throw badInput(`invalid env name "${name}": ${problem}`);
 }
 
-/** Loads and validates a spec file; every issue is reported with its dot-path (exit 2). */
-export function loadSpec(file: string | undefined, cwd: string): { spec: EnvSpec; file: string } {
-  const specFile = path.resolve(cwd, file ?? "envctl.yaml");
-  if (!file && !fs.existsSync(specFile)) {
-    throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
+/** Where a spec comes from: `-f` files (envctl.yaml, or compose files), or a named preset. */
+export interface SpecSource {
+  file?: string | string[];
+  preset?: string;
+}
+
+/** The presets shipped with envctl (directories holding an envctl.yaml). */
+export function presetNames(): string[] {
+  const dir = path.join(projectRoot(), "presets");
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((d) => fs.existsSync(path.join(dir, d, "envctl.yaml")))
+    .sort();
+}
+
+/**
+ * Loads and validates a spec; every issue is reported with its dot-path (exit 2). Compose files
+ * (one or several `-f`) are imported; a preset's repo is the git repository envctl runs in.
+ */
+export function loadSpec(
+  source: SpecSource | string | undefined,
+  cwd: string,
+): { spec: EnvSpec; file: string; warnings: SpecIssue[] } {
+  const src: SpecSource =
+    typeof source === "string" || source === undefined ? { file: source } : source;
+  const files = src.file === undefined ? [] : Array.isArray(src.file) ? src.file : [src.file];
+  let res: ParseResult;
+  let specFile: string;
+  if (src.preset !== undefined) {
+    if (files.length > 0) throw badInput("--preset and -f are exclusive: pick one");
+    if (!presetNames().includes(src.preset)) {
+      throw badInput(`unknown preset "${src.preset}"`, [`presets: ${presetNames().join(", ")}`]);
+    }
+    specFile = path.join(projectRoot(), "presets", src.preset, "envctl.yaml");
+    res = loadSpecFile(specFile);
+    if (res.spec) res.spec.repo = cwd;
+  } else if (files.length > 1 || (files.length === 1 && isComposeFile(files[0]!))) {
+    const abs = files.map((f) => path.resolve(cwd, f));
+    if (!abs.every(isComposeFile) && abs.length > 1) {
+      throw badInput(
+        "several -f files must all be compose files (docker-compose.yml, compose.override.yml, ...)",
+      );
+    }
+    specFile = abs[0]!;
+    res = loadComposeFiles(abs);
+  } else {
+    specFile = path.resolve(cwd, files[0] ?? "envctl.yaml");
+    if (files.length === 0 && !fs.existsSync(specFile)) {
+      throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
+    }
+    res = loadSpecFile(specFile);
   }
-  const res = loadSpecFile(specFile);
   if (res.errors.length > 0 || !res.spec) {
     throw badInput(`invalid spec ${specFile}`, res.errors.map(formatIssue));
   }
-  return { spec: res.spec, file: specFile };
+  return { spec: res.spec, file: specFile, warnings: res.warnings };
 }
 
 /** The spec's repo must be a git repository holding the base ref: checked before anything is created. */

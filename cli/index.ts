@@ -10,6 +10,22 @@ import { UserError } from "../lib/errors";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require("../../package.json") as { version: string };
 
+interface SpecFlags {
+  file?: string[];
+  preset?: string;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** A command that finished and wants this exit status without printing an error. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 // Commands load on first use: importing the Pulumi SDK costs seconds, and `list` must not pay it.
 function program(signal: AbortSignal): Command {
   const cmd = new Command("envctl")
@@ -18,24 +34,100 @@ function program(signal: AbortSignal): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  cmd
-    .command("up <name>")
-    .description("create or update an env from its spec")
-    .option("-f, --file <spec>", "spec file (default ./envctl.yaml)")
+  const specOptions = (c: Command): Command =>
+    c
+      .option(
+        "-f, --file <spec>",
+        "spec file: envctl.yaml, or compose files (repeat -f for overrides)",
+        collect,
+      )
+      .option("--preset <name>", "use a preset shipped with envctl (dust, demo, ...)");
+
+  specOptions(cmd.command("up <name>"))
+    .description("create or update an env from its spec and warm it")
     .option("-y, --yes", "apply without asking")
     .option("--json", "print one JSON document on stdout")
-    .action(async (name: string, o: { file?: string; yes?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: SpecFlags & { yes?: boolean; json?: boolean }) => {
       const { up } = await import("./commands/up");
       await up({ name, ...o, signal });
     });
-  cmd
-    .command("preview <name>")
+  specOptions(cmd.command("preview <name>"))
     .description("show what up would change, resource by resource")
-    .option("-f, --file <spec>", "spec file (default ./envctl.yaml)")
     .option("--json", "print one JSON document on stdout")
-    .action(async (name: string, o: { file?: string; json?: boolean }) => {
+    .action(async (name: string, o: SpecFlags & { json?: boolean }) => {
       const { preview } = await import("./commands/preview");
       await preview({ name, ...o, signal });
+    });
+  specOptions(cmd.command("spawn <name>"))
+    .description("create an env: worktree on its own branch, port block, cold services")
+    .option("--base <branch>", "branch or commit the env's branch starts from")
+    .option("--no-open", "do not open the env afterwards")
+    .option("--json", "print one JSON document on stdout")
+    .action(
+      async (name: string, o: SpecFlags & { base?: string; open: boolean; json?: boolean }) => {
+        const { spawn } = await import("./commands/lifecycle");
+        await spawn({ name, ...o, signal });
+      },
+    );
+  const verbs: [string, string][] = [
+    ["warm", "start containers and services (first warm runs the init steps)"],
+    ["cool", "stop services and containers; keep volumes and cold services"],
+    ["start", "resume a stopped env (cold services)"],
+    ["stop", "stop everything the env runs"],
+  ];
+  for (const [verb, description] of verbs) {
+    cmd
+      .command(`${verb} <name>`)
+      .description(description)
+      .option("--json", "print one JSON document on stdout")
+      .action(async (name: string, o: { json?: boolean }) => {
+        const lifecycle = await import("./commands/lifecycle");
+        await lifecycle.transition({ name, verb: verb as "warm", ...o, signal });
+      });
+  }
+  cmd
+    .command("status <name>")
+    .description("every service of the env: running, healthy, pid/container, ports")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: { json?: boolean }) => {
+      const { status } = await import("./commands/status");
+      const code = await status({ name, ...o });
+      if (code !== 0) throw new ExitCode(code);
+    });
+  cmd
+    .command("logs <name> [service]")
+    .description("logs of the env's services, prefixed and coloured per service")
+    .option("-f, --follow", "keep printing new lines")
+    .option("-n, --lines <n>", "lines of history per service", "100")
+    .action(
+      async (name: string, service: string | undefined, o: { follow?: boolean; lines: string }) => {
+        const { logs } = await import("./commands/logs");
+        await logs({ name, service, follow: o.follow, lines: o.lines, signal });
+      },
+    );
+  cmd
+    .command("open <name>")
+    .description("attach the env's zellij session, or a shell in its worktree with env.sh loaded")
+    .action(async (name: string) => {
+      const { open } = await import("./commands/open");
+      const code = await open({ name });
+      if (code !== 0) throw new ExitCode(code);
+    });
+  specOptions(cmd.command("validate"))
+    .description("check a spec (schema, graph, ports, binaries) without starting anything")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: SpecFlags & { json?: boolean }) => {
+      const { validate } = await import("./commands/validate");
+      const code = await validate(o);
+      if (code !== 0) throw new ExitCode(code);
+    });
+  specOptions(cmd.command("doctor"))
+    .description("check git, Docker, the Pulumi toolchain, zellij and Temporal")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: SpecFlags & { json?: boolean }) => {
+      const { doctor } = await import("./commands/doctor");
+      const code = await doctor(o);
+      if (code !== 0) throw new ExitCode(code);
     });
   cmd
     .command("destroy <name>")
@@ -97,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
     await program(controller.signal).parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof ExitCode) return err.code;
     if (err instanceof CommanderError) {
       // commander already printed the problem (or help/version)
       return err.exitCode === 0 ? 0 : 2;

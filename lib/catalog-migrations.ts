@@ -26,6 +26,9 @@ export const MIGRATIONS: readonly string[] = [
      host         TEXT NOT NULL DEFAULT 'localhost',
      leased_at_ms INTEGER NOT NULL
    );`,
+  // 2: each env's desired lifecycle state and the resolved env its stack was last given.
+  `ALTER TABLE envs ADD COLUMN state TEXT NOT NULL DEFAULT 'warm';
+   ALTER TABLE envs ADD COLUMN env_json TEXT;`,
 ];
 
 /** The newest schema this build understands. */

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { migrate, readSchemaVersion } from "./catalog-migrations";
+import { ENV_STATES, type EnvState, type ResolvedEnv } from "./spec/model";
 
 export const ENV_STATUSES = ["creating", "ready", "failed", "destroying"] as const;
 export type EnvStatus = (typeof ENV_STATUSES)[number];
@@ -28,6 +29,10 @@ export interface EnvRecord {
   updatedAtMs: number;
   /** Last known stack outputs, for listing without asking Pulumi. */
   outputs: Record<string, unknown> | null;
+  /** Desired lifecycle state (stopped / cold / warm). */
+  state: EnvState;
+  /** The resolved env last given to the stack: lifecycle verbs re-apply it with another state. */
+  resolved: ResolvedEnv | null;
 }
 
 export interface Lease {
@@ -37,7 +42,7 @@ export interface Lease {
   leasedAtMs: number;
 }
 
-export type UpsertEnv = Omit<EnvRecord, "createdAtMs" | "updatedAtMs"> & {
+export type UpsertEnv = Omit<EnvRecord, "createdAtMs" | "updatedAtMs" | "state" | "resolved"> & {
   nowMs?: number;
 };
 
@@ -56,6 +61,8 @@ interface EnvRow {
   created_at_ms: number;
   updated_at_ms: number;
   outputs_json: string | null;
+  state: string;
+  env_json: string | null;
 }
 
 interface LeaseRow {
@@ -88,6 +95,8 @@ function toEnv(row: EnvRow): EnvRecord {
     updatedAtMs: row.updated_at_ms,
     outputs:
       row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
+    state: (ENV_STATES as readonly string[]).includes(row.state) ? (row.state as EnvState) : "warm",
+    resolved: row.env_json === null ? null : (JSON.parse(row.env_json) as ResolvedEnv),
   };
 }
 
@@ -136,6 +145,9 @@ export class Catalog {
       ),
       setOutputs: db.prepare<[string, number, string]>(
         "UPDATE envs SET outputs_json = ?, updated_at_ms = ? WHERE name = ?",
+      ),
+      setDesired: db.prepare<[string, string, number, string]>(
+        "UPDATE envs SET state = ?, env_json = ?, updated_at_ms = ? WHERE name = ?",
       ),
       deleteEnv: db.prepare<[string]>("DELETE FROM envs WHERE name = ?"),
     };
@@ -256,6 +268,13 @@ export class Catalog {
     assertStatus(status, `env ${name}`);
     if (this.stmts.setStatus.run(status, nowMs, name).changes === 0) {
       throw new Error(`cannot set status of env "${name}": it is not in the catalog`);
+    }
+  }
+
+  /** Records the desired state and the resolved env applied for it; throws if env has no row. */
+  setDesired(name: string, env: ResolvedEnv, nowMs: number = Date.now()): void {
+    if (this.stmts.setDesired.run(env.state, JSON.stringify(env), nowMs, name).changes === 0) {
+      throw new Error(`cannot set the state of env "${name}": it is not in the catalog`);
     }
   }
 

@@ -27,7 +27,8 @@ import { jsonDoc } from "../output";
 
 export interface PreviewOptions extends CommandSeams {
   name: string;
-  file?: string;
+  file?: string | string[];
+  preset?: string;
   json?: boolean;
 }
 
@@ -58,7 +59,7 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
 export async function preview(opts: PreviewOptions): Promise<{ changes: Record<string, number> }> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec } = loadSpec(opts.file, s.cwd);
+  const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
   await checkRepo(spec);
   const catalog = openCatalog(s.home);
   let engine: Engine | undefined;

@@ -25,7 +25,8 @@ import { stackConfig } from "./preview";
 
 export interface UpOptions extends CommandSeams {
   name: string;
-  file?: string;
+  file?: string | string[];
+  preset?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -34,7 +35,7 @@ export interface UpOptions extends CommandSeams {
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec } = loadSpec(opts.file, s.cwd);
+  const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
   await checkRepo(spec);
 
   const catalog = openCatalog(s.home);
