@@ -146,7 +146,7 @@ function program(signal: AbortSignal): Command {
     .option("--json", "print one JSON document on stdout")
     .action(async (o: { json?: boolean }) => {
       const { list } = await import("./commands/list");
-      list(o);
+      await list(o);
     });
   cmd
     .command("outputs <name>")

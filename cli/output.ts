@@ -14,22 +14,35 @@ export function table(head: string[], rows: (string | number)[][]): string {
 }
 
 interface EnvOutputs {
+  state?: string;
   worktree?: string;
   branch?: string;
-  services?: Record<string, { container: string; ports: Record<string, number>; urls: string[] }>;
+  envSh?: string;
+  services?: Record<
+    string,
+    {
+      type?: string;
+      running?: boolean;
+      ports: Record<string, number>;
+      urls: string[];
+    }
+  >;
 }
 
-/** The "where does it answer" table printed after up/outputs. */
+/** The "where does it answer" table printed after up and the lifecycle verbs. */
 export function servicesTable(outputs: EnvOutputs): string {
   const rows = Object.entries(outputs.services ?? {}).map(([name, s]) => [
     name,
+    s.type ?? "container",
+    s.running === false ? `not while ${outputs.state ?? "cold"}` : "running",
     Object.entries(s.ports)
       .map(([c, h]) => `${h}->${c}`)
-      .join(" "),
-    s.urls.join(" "),
+      .join(" ") || "-",
+    s.running === false ? "-" : s.urls.join(" ") || "-",
   ]);
-  const lines = [table(["service", "ports (host->container)", "urls"], rows)];
+  const lines = [table(["service", "type", "state", "ports (host->own)", "urls"], rows)];
   if (outputs.worktree)
     lines.push(`worktree: ${outputs.worktree}  (branch ${outputs.branch ?? "?"})`);
+  if (outputs.envSh) lines.push(`env.sh:   ${outputs.envSh}`);
   return lines.join("\n");
 }

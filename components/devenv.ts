@@ -1,21 +1,33 @@
+import { createHash } from "node:crypto";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { topoOrder } from "../lib/graph";
 import { containerName, envLabels, networkName, volumeName } from "../lib/naming";
-import type { ResolvedEnv } from "../lib/spec/model";
+import { runningServices, upstreamClosure } from "../lib/lifecycle";
+import type { ResolvedEnv, ResolvedService } from "../lib/spec/model";
 import { ContainerService } from "./container-service";
 import { EnvctlResource } from "./dynamic";
+import { ProcessService } from "./process-service";
 import { Worktree } from "./worktree";
 
 export interface ServiceOutputs {
-  container: string;
+  type: "container" | "process";
+  /** Whether the env's desired state runs this service. */
+  running: boolean;
+  container?: string;
+  log?: string;
   ports: Record<string, number>;
   urls: string[];
 }
 
-/** Everything one devenv holds: worktree, network, volumes and the health-gated service graph. */
+/**
+ * Everything one devenv holds: worktree, env.sh, network, volumes, and the health-gated graph
+ * of the services its desired state runs (warm: all; cold: cold services; stopped: none).
+ * Volumes, images and the worktree stay in every state, so cool and stop lose no data.
+ */
 export class DevEnv extends pulumi.ComponentResource {
   readonly worktree: Worktree;
-  readonly services: Record<string, ContainerService> = {};
+  readonly services: Record<string, ContainerService | ProcessService> = {};
   readonly outputs: pulumi.Output<Record<string, unknown>>;
 
   constructor(name: string, env: ResolvedEnv, opts: pulumi.ComponentResourceOptions = {}) {
@@ -25,6 +37,15 @@ export class DevEnv extends pulumi.ComponentResource {
       { repo: env.repo, dir: env.worktreeDir, branch: env.branch, base: env.baseRef },
       { parent: this },
     );
+    const envFile = path.join(env.stateDir, "env.sh");
+    const envSh = new EnvctlResource(
+      "File",
+      "file",
+      `${name}-env-sh`,
+      { path: envFile, content: env.envSh },
+      { parent: this },
+    );
+    const envShHash = createHash("sha256").update(env.envSh).digest("hex").slice(0, 16);
     const network = new EnvctlResource(
       "Network",
       "network",
@@ -35,7 +56,9 @@ export class DevEnv extends pulumi.ComponentResource {
     const volumeNames = [
       ...new Set(
         env.services.flatMap((s) =>
-          s.volumes.filter((v) => v.kind === "volume").map((v) => v.source),
+          s.type === "container"
+            ? s.volumes.filter((v) => v.kind === "volume").map((v) => v.source)
+            : [],
         ),
       ),
     ];
@@ -56,52 +79,106 @@ export class DevEnv extends pulumi.ComponentResource {
     const order = topoOrder(env.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
     if (!order.ok) throw new Error(`dependency cycle: ${order.cycle.join(" -> ")}`);
     const byName = new Map(env.services.map((s) => [s.name, s]));
-    for (const svcName of order.order) {
-      const svc = byName.get(svcName)!;
-      const upstream = svc.dependsOn.map((d) => this.services[d]!.container);
-      this.services[svcName] = new ContainerService(
-        `${name}-${svcName}`,
-        {
-          env: env.name,
-          service: svc,
-          network: network.output<string>("name"),
-          volumes,
-          worktree: { repo: env.repo, path: this.worktree.path },
-          dependsOn: [this.worktree.resource, network, ...volumeResources, ...upstream],
-          buildDependsOn: [this.worktree.resource],
-        },
-        { parent: this },
+    const running = runningServices(env.services, env.state);
+
+    // First-warm init waits for the services in initAfter; warm-only services outside that
+    // set (and its upstreams) wait for init.
+    const initBefore = upstreamClosure(env.services, env.initAfter);
+    let init: EnvctlResource | undefined;
+    const gate = (svc: ResolvedService): pulumi.Resource[] =>
+      init && !svc.cold && !initBefore.has(svc.name) ? [init] : [];
+
+    const resourceOf = (n: string): pulumi.Resource => {
+      const s = this.services[n]!;
+      return s instanceof ProcessService ? s.process : s.container;
+    };
+    const makeInit = (): void => {
+      if (init || env.state !== "warm" || env.init.length === 0) return;
+      if (![...initBefore].every((n) => this.services[n])) return;
+      init = new EnvctlResource(
+        "Init",
+        "init",
+        `${name}-init`,
+        { stateDir: env.stateDir, worktree: this.worktree.path, envFile, steps: env.init },
+        { parent: this, dependsOn: [envSh, ...[...initBefore].map(resourceOf)] },
       );
+    };
+    // Services init waits for come first (the set is closed under depends_on, so topo order
+    // still holds), then init, then everything else.
+    const ordered = [
+      ...order.order.filter((n) => initBefore.has(n)),
+      ...order.order.filter((n) => !initBefore.has(n)),
+    ];
+    makeInit();
+    for (const svcName of ordered) {
+      if (!running.has(svcName)) continue;
+      const svc = byName.get(svcName)!;
+      const upstream = [...svc.dependsOn.map(resourceOf), ...gate(svc)];
+      if (svc.type === "process") {
+        this.services[svcName] = new ProcessService(
+          `${name}-${svcName}`,
+          {
+            service: svc,
+            stateDir: env.stateDir,
+            worktree: this.worktree.path,
+            envFile,
+            envShHash,
+            dependsOn: [this.worktree.resource, envSh, ...upstream],
+          },
+          { parent: this },
+        );
+      } else {
+        this.services[svcName] = new ContainerService(
+          `${name}-${svcName}`,
+          {
+            env: env.name,
+            service: svc,
+            network: network.output<string>("name"),
+            volumes,
+            worktree: { repo: env.repo, path: this.worktree.path },
+            dependsOn: [this.worktree.resource, network, ...volumeResources, ...upstream],
+            buildDependsOn: [this.worktree.resource],
+          },
+          { parent: this },
+        );
+      }
+      makeInit();
     }
 
     const services: Record<string, ServiceOutputs> = {};
     for (const svc of env.services) {
       services[svc.name] = {
-        container: containerName(env.name, svc.name),
+        type: svc.type,
+        running: running.has(svc.name),
+        ...(svc.type === "container"
+          ? { container: containerName(env.name, svc.name) }
+          : { log: path.join(env.stateDir, `${svc.name}.log`) }),
         ports: Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host])),
         urls: svc.ports.filter((p) => p.protocol === "tcp").map((p) => serviceUrl(svc.health, p)),
       };
     }
     this.outputs = pulumi
-      .all([
-        this.worktree.path,
-        this.worktree.branch,
-        ...Object.values(this.services).map((s) => s.containerName),
-      ])
-      .apply(([path, branch]): Record<string, unknown> => ({
+      .all([this.worktree.path, this.worktree.branch, ...Object.values(this.services).map(doneOf)])
+      .apply(([worktree, branch]): Record<string, unknown> => ({
         env: env.name,
+        state: env.state,
         block: env.block,
         base: env.base,
-        worktree: path,
+        worktree,
         branch,
+        envSh: envFile,
         services,
       }));
     this.registerOutputs({ outputs: this.outputs });
   }
 }
 
+function doneOf(s: ContainerService | ProcessService): pulumi.Output<unknown> {
+  return s instanceof ProcessService ? s.pid : s.containerName;
+}
+
 function serviceUrl(
-  health: ResolvedEnv["services"][number]["health"],
+  health: ResolvedService["health"],
   p: { container: number; host: number },
 ): string {
   if (health?.kind === "http" && (health.port ?? p.container) === p.container) {

@@ -1,4 +1,5 @@
 import { blockBase } from "../../lib/ports";
+import { envReality, type ContainerMap, type EnvReality } from "../../lib/reality";
 import { openCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../output";
 
@@ -6,49 +7,87 @@ export interface ListOptions extends CommandSeams {
   json?: boolean;
 }
 
-/** Lists envs from the catalog: no engine call, so it stays fast with many envs. */
-export function list(opts: ListOptions): void {
+/**
+ * Lists envs with the state derived from what actually runs: the catalog, one Docker call and
+ * the daemons' pid files; no `pulumi` process. `⚠` marks an env whose reality disagrees with
+ * its desired state, with the reason.
+ */
+export async function list(opts: ListOptions): Promise<void> {
   const s = seams(opts);
   const catalog = openCatalog(s.home);
+  let envs;
   try {
-    const envs = catalog.listEnvs();
-    if (opts.json) {
-      s.out(
-        jsonDoc("list", {
-          envs: envs.map((e) => ({
-            name: e.name,
-            kind: e.kind,
-            status: e.status,
-            host: e.host,
-            block: e.block,
-            ports:
-              e.block === null ? null : { from: blockBase(e.block), to: blockBase(e.block) + 999 },
-            branch: e.branch,
-            worktree: e.worktreePath,
-            updatedAt: new Date(e.updatedAtMs).toISOString(),
-          })),
-        }),
-      );
-      return;
-    }
-    if (envs.length === 0) {
-      s.out("no envs; create one with `envctl up NAME -f envctl.yaml`");
-      return;
-    }
-    s.out(
-      table(
-        ["name", "kind", "status", "ports", "branch", "worktree"],
-        envs.map((e) => [
-          e.name,
-          e.kind,
-          e.status,
-          e.block === null ? "-" : `${blockBase(e.block)}-${blockBase(e.block) + 999}`,
-          e.branch ?? "-",
-          e.worktreePath ?? "-",
-        ]),
-      ),
-    );
+    envs = catalog.listEnvs();
   } finally {
     catalog.close();
   }
+  const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
+  let containers: ContainerMap | undefined = new Map();
+  if (needDocker) {
+    const { envctlContainers } = await import("../../lib/reality");
+    containers = await envctlContainers();
+  }
+  const rows = envs.map((e) => ({
+    e,
+    reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined,
+  }));
+  const ports = (block: number | null): string =>
+    block === null ? "-" : `${blockBase(block)}-${blockBase(block) + 999}`;
+  if (opts.json) {
+    s.out(
+      jsonDoc("list", {
+        envs: rows.map(({ e, reality }) => ({
+          name: e.name,
+          kind: e.kind,
+          state: reality?.actual ?? e.state,
+          desired: e.state,
+          warnings: reality?.warnings ?? [],
+          status: e.status,
+          host: e.host,
+          block: e.block,
+          ports:
+            e.block === null ? null : { from: blockBase(e.block), to: blockBase(e.block) + 999 },
+          branch: e.branch,
+          worktree: e.worktreePath,
+          services: reality?.services.map((r) => ({
+            name: r.name,
+            type: r.type,
+            expected: r.expected,
+            running: r.running,
+          })),
+          updatedAt: new Date(e.updatedAtMs).toISOString(),
+        })),
+      }),
+    );
+    return;
+  }
+  if (envs.length === 0) {
+    s.out("no envs; create one with `envctl spawn NAME` or `envctl up NAME -f envctl.yaml`");
+    return;
+  }
+  s.out(
+    table(
+      ["name", "state", "ports", "branch", "services", "worktree"],
+      rows.map(({ e, reality }) => [
+        e.name,
+        stateCell(e.state, e.status, reality),
+        ports(e.block),
+        e.branch ?? "-",
+        reality ? servicesCell(reality) : "-",
+        e.worktreePath ?? "-",
+      ]),
+    ),
+  );
+}
+
+function stateCell(desired: string, status: string, reality: EnvReality | undefined): string {
+  const st = status === "ready" ? "" : ` (${status})`;
+  if (!reality || reality.warnings.length === 0) return `${desired}${st}`;
+  return `${reality.actual} ⚠${st}\n(${reality.warnings.join(", ")})`;
+}
+
+function servicesCell(r: EnvReality): string {
+  const expected = r.services.filter((s) => s.expected);
+  const up = expected.filter((s) => s.running).length;
+  return `${up}/${expected.length} running`;
 }

@@ -1,16 +1,9 @@
 import * as readline from "node:readline/promises";
-import {
-  createStack,
-  ensureConfig,
-  mapEngineError,
-  openEngine,
-  trySelectStack,
-} from "../../lib/automation";
+import { createStack, ensureConfig, openEngine, trySelectStack } from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
-import { runUp } from "../../lib/update";
 import { resolveEnv } from "../../lib/resolve";
-import { specHash } from "../../lib/spec/load";
+import { formatIssue, specHash } from "../../lib/spec/load";
 import {
   checkName,
   checkRepo,
@@ -20,7 +13,8 @@ import {
   seams,
   type CommandSeams,
 } from "../context";
-import { jsonDoc, servicesTable } from "../output";
+import { jsonDoc } from "../output";
+import { applyEnv, report } from "./apply";
 import { stackConfig } from "./preview";
 
 export interface UpOptions extends CommandSeams {
@@ -35,7 +29,7 @@ export interface UpOptions extends CommandSeams {
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
   await checkRepo(spec);
 
   const catalog = openCatalog(s.home);
@@ -72,9 +66,10 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       status: prior?.status === "ready" ? "ready" : "creating",
       outputs: prior?.outputs ?? null,
     });
-    await ensureConfig(engine, stack, stackConfig(env));
+    for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
 
     if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
+      await ensureConfig(engine, stack, stackConfig(env));
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       const previewProgress = new Progress(s.log, true);
       await stack.preview({ onEvent: previewProgress.onEvent, signal: s.signal });
@@ -83,50 +78,24 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       if (!/^y(es)?$/i.test(answer.trim())) throw new UserError("cancelled; nothing changed", 1);
     }
 
-    const progress = new Progress(opts.json ? undefined : s.log, false);
     if (!opts.json)
       s.log(
         `${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`,
       );
-    let result;
-    try {
-      result = await runUp(engine, opts.name, { onEvent: progress.onEvent, signal: s.signal });
-    } catch (err) {
-      catalog.setStatus(opts.name, "failed");
-      const mapped = mapEngineError(err, opts.name);
-      if (mapped instanceof UserError) throw mapped;
-      const cancelled = s.signal?.aborted;
-      throw new UserError(
-        cancelled ? `up of ${opts.name} was interrupted` : `up of ${opts.name} failed`,
-        1,
-        [
-          ...progress.diagnostics,
-          `the env is recoverable: fix the cause and run \`envctl up ${opts.name}\` again, or \`envctl destroy ${opts.name}\``,
-        ],
-      );
-    }
-    const outputs = (result.outputs.env ?? {}) as Record<string, unknown>;
-    catalog.setOutputs(opts.name, outputs);
-    catalog.setStatus(opts.name, "ready");
-    const summary = result.changes;
+    const res = await applyEnv({ s, catalog, engine, stack, env, json: opts.json, verb: "up" });
+    const outputs = res.outputs;
     if (opts.json) {
       s.out(
         jsonDoc("up", {
           env: opts.name,
           result: "succeeded",
-          changes: summary,
-          operations: progress.ops,
+          changes: res.changes,
+          operations: res.operations,
           outputs,
         }),
       );
     } else {
-      const changed = Object.entries(summary)
-        .filter(([k]) => k !== "same")
-        .map(([k, v]) => `${v} ${k}`);
-      s.log(
-        `env ${opts.name} is up (${changed.length ? changed.join(", ") : "no changes"}, ${result.durationSeconds}s)`,
-      );
-      s.out(servicesTable(outputs));
+      report(s, env, res, "is up");
     }
     return outputs;
   } finally {

@@ -6,6 +6,7 @@
 import { changedKeys } from "../canonical";
 import * as docker from "../docker";
 import { contextHash } from "../contexthash";
+import { fileHandler, initHandler, processHandler } from "./process";
 import { createWorktree, deleteWorktree, worktreeExists, type WorktreeOutputs } from "./worktree";
 
 type Props = Record<string, unknown>;
@@ -121,7 +122,15 @@ const container: Handler = {
       throw err;
     }
   },
-  diff: replaceOnAnyChange(containerKeys),
+  async diff(_id, olds, news) {
+    const replaces = changedKeys(olds, news, containerKeys);
+    // A container removed or stopped behind envctl's back is recreated by the next up.
+    if (replaces.length === 0) {
+      const info = await docker.inspectContainer(olds.name as string);
+      if (!info || !info.running) replaces.push("containerId");
+    }
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+  },
   delete: (_id, props) => docker.removeContainer(props.name as string),
   async read(id, props) {
     const info = await docker.inspectContainer(props.name as string);
@@ -129,4 +138,13 @@ const container: Handler = {
   },
 };
 
-export const handlers: Record<string, Handler> = { worktree, network, volume, image, container };
+export const handlers: Record<string, Handler> = {
+  worktree,
+  network,
+  volume,
+  image,
+  container,
+  process: processHandler,
+  file: fileHandler,
+  init: initHandler,
+};

@@ -1,8 +1,18 @@
 /**
  * docker-compose import: compose files (plus overrides, merged in order) -> services in
  * envctl.yaml form, which then go through the same schema and rules as envctl.yaml.
+ *
+ * Each file is converted on its own first (so every issue names the file and dot-path it came
+ * from), then the per-file results are merged with compose's rules. Relative paths resolve
+ * against the project directory, the first file's directory, as `docker compose -f a -f b` does.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { shellValue } from "../template";
 import type { SpecIssue } from "./model";
+import { describeValue, dotPath, SERVICE_NAME_RE } from "./schema";
 
 export interface ComposeImport {
   /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
@@ -13,16 +23,451 @@ export interface ComposeImport {
   warnings: SpecIssue[];
 }
 
+const NOT_SUPPORTED = "not supported by envctl";
+
+/** Compose keys envctl accepts and drops, with the reason the warning gives. */
+const IGNORED_SERVICE_KEYS: Record<string, string> = {
+  container_name: "envctl names containers per env",
+  restart: "envctl starts and stops services with the env's state",
+  networks: "each env has one network, where service names resolve",
+  hostname: "services reach each other by service name",
+  labels: "envctl labels its containers itself",
+  logging: "envctl keeps each service's log with the env",
+  expose: "every port is reachable on the env's network; only `ports` are published",
+};
+const IGNORED_TOP_KEYS: Record<string, string> = {
+  version: "compose itself no longer reads it",
+  name: "envctl names each env's project itself",
+  networks: "each env has one network, where service names resolve",
+};
+
+type Path = PropertyKey[];
+type Obj = Record<string, unknown>;
+
+interface PortOut {
+  container: number;
+  offset: number;
+  protocol: "tcp" | "udp";
+}
+
+interface VolumeOut {
+  /** Undefined for an anonymous volume, named after merging. */
+  source?: string;
+  target: string;
+  read_only: boolean;
+  named: boolean;
+  at: string;
+}
+
+interface HealthLayer {
+  /** The shell command; `null` for `["NONE"]`. */
+  test?: string | null;
+  disable?: boolean;
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  start_period?: string;
+  at: string;
+}
+
+/** One file's contribution to a service, before merging. */
+interface Layer {
+  image?: { value: string; at: string };
+  build?: { context?: string; dockerfile?: string; args: Record<string, string> };
+  command?: string[];
+  entrypoint?: string[];
+  environment: Record<string, string>;
+  envFile: Record<string, string>;
+  ports: PortOut[];
+  volumes: VolumeOut[];
+  ulimits: Obj;
+  health?: HealthLayer;
+  depends?: { list: boolean; deps: Record<string, { condition?: string }> };
+}
+
+/** One compose file being read: where it is and where its issues go. */
+interface Ctx {
+  base: string;
+  /** Project directory: relative paths in every file resolve against it. */
+  dir: string;
+  out: ComposeImport;
+}
+
+const where = (ctx: Ctx, at: Path): string =>
+  at.length ? `${ctx.base}: ${dotPath(at)}` : ctx.base;
+const fail = (ctx: Ctx, at: Path, message: string): void => {
+  ctx.out.errors.push({ path: where(ctx, at), message });
+};
+const warn = (ctx: Ctx, at: Path, message: string): void => {
+  ctx.out.warnings.push({ path: where(ctx, at), message });
+};
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** Reads and merges compose files (absolute paths), later files overriding earlier ones. */
 export function importCompose(files: string[]): ComposeImport {
-  return {
-    services: {},
-    errors: files.length ? [] : [{ path: "", message: "no files" }],
-    warnings: [],
-  };
+  const out: ComposeImport = { services: {}, errors: [], warnings: [] };
+  if (files.length === 0) {
+    out.errors.push({ path: "", message: "no compose files given" });
+    return out;
+  }
+  const dir = path.dirname(files[0]!);
+  const merged = new Map<string, Layer>();
+  const declared = new Set<string>();
+  for (const file of files) {
+    const ctx: Ctx = { base: path.basename(file), dir, out };
+    const doc = readCompose(ctx, file);
+    if (!doc) continue;
+    for (const [name, layer] of fileServices(ctx, doc, declared)) {
+      const prev = merged.get(name);
+      merged.set(name, prev ? mergeLayers(prev, layer) : layer);
+    }
+  }
+  if (merged.size === 0 && out.errors.length === 0) {
+    out.errors.push({ path: path.basename(files[0]!), message: "no services defined" });
+  }
+  for (const [name, layer] of merged) out.services[name] = finish(name, layer, declared, out);
+  return out;
 }
 
 /** Whether a spec path names a compose file rather than an envctl.yaml. */
 export function isComposeFile(file: string): boolean {
   return /(^|[/.-])(docker-)?compose[^/]*\.ya?ml$/.test(file);
+}
+
+function readCompose(ctx: Ctx, file: string): Obj | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    fail(ctx, [], `cannot read ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = yamlError.linePos?.[0];
+    const reason = yamlError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    ctx.out.errors.push({
+      path: pos ? `${ctx.base}:${pos.line}:${pos.col}` : ctx.base,
+      message: `invalid YAML: ${reason}`,
+    });
+    return undefined;
+  }
+  const data: unknown = doc.toJS();
+  if (!isObj(data)) {
+    fail(ctx, [], `a compose file must be a mapping with "services", got ${describeValue(data)}`);
+    return undefined;
+  }
+  // Extension fields are only anchors for the rest of the file: not interpolated, not read.
+  const own = Object.entries(data).filter(([k]) => !k.startsWith("x-"));
+  return Object.fromEntries(own.map(([k, v]) => [k, interpolateTree(ctx, v, [k])]));
+}
+
+function fileServices(ctx: Ctx, doc: Obj, declared: Set<string>): [string, Layer][] {
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === "services") continue;
+    if (key === "volumes") declareVolumes(ctx, value, declared);
+    else if (IGNORED_TOP_KEYS[key]) warn(ctx, [key], `"${key}" is ignored: ${IGNORED_TOP_KEYS[key]}`);
+    else fail(ctx, [key], NOT_SUPPORTED);
+  }
+  const services = doc.services;
+  if (services === undefined || services === null) return [];
+  if (!isObj(services)) {
+    fail(ctx, ["services"], `must be a mapping, got ${describeValue(services)}`);
+    return [];
+  }
+  const layers: [string, Layer][] = [];
+  for (const [name, raw] of Object.entries(services)) {
+    if (name.startsWith("x-")) continue;
+    const at = ["services", name];
+    if (!SERVICE_NAME_RE.test(name)) {
+      const fixed = name.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+      fail(
+        ctx,
+        at,
+        `envctl service names are a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters); rename it${SERVICE_NAME_RE.test(fixed) ? ` (e.g. "${fixed}")` : ""}`,
+      );
+    } else if (!isObj(raw)) {
+      fail(ctx, at, `must be a mapping, got ${describeValue(raw)}`);
+    } else {
+      layers.push([name, serviceLayer(ctx, at, raw)]);
+    }
+  }
+  return layers;
+}
+
+function declareVolumes(ctx: Ctx, value: unknown, declared: Set<string>): void {
+  if (value === null) return;
+  if (!isObj(value)) return fail(ctx, ["volumes"], `must be a mapping, got ${describeValue(value)}`);
+  for (const [name, decl] of Object.entries(value)) {
+    declared.add(name);
+    if (decl === null) continue;
+    if (!isObj(decl)) {
+      fail(ctx, ["volumes", name], `must be a mapping, got ${describeValue(decl)}`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(decl)) {
+      const at = ["volumes", name, k];
+      if (k.startsWith("x-") || (k === "driver" && v === "local")) continue;
+      if (k === "external") {
+        if (v) fail(ctx, at, "external volumes are not supported: envctl creates each env's volumes");
+      } else if (k === "name" || k === "labels") {
+        warn(ctx, at, `"${k}" is ignored: envctl names and labels each env's volumes itself`);
+      } else {
+        fail(ctx, at, NOT_SUPPORTED);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// one service of one file
+
+type Handler = (ctx: Ctx, at: Path, value: unknown, layer: Layer) => void;
+
+const HANDLERS: Record<string, Handler> = {
+  image: (ctx, at, v, layer) => {
+    if (typeof v === "string" && v) layer.image = { value: v, at: where(ctx, at) };
+    else fail(ctx, at, `must be an image name, got ${describeValue(v)}`);
+  },
+  build: (ctx, at, v, layer) => {
+    const b = build(ctx, at, v);
+    if (b) layer.build = b;
+  },
+  command: (ctx, at, v, layer) => {
+    const c = commandWords(ctx, at, v);
+    if (c) layer.command = c;
+  },
+  entrypoint: (ctx, at, v, layer) => {
+    const c = commandWords(ctx, at, v);
+    if (c) layer.entrypoint = c;
+  },
+  environment: (ctx, at, v, layer) => {
+    layer.environment = envList(ctx, at, v, "a mapping or a list of KEY=VALUE", { ...process.env });
+  },
+  env_file: (ctx, at, v, layer) => {
+    layer.envFile = envFiles(ctx, at, v);
+  },
+  ports: (ctx, at, v, layer) => {
+    if (!Array.isArray(v)) return fail(ctx, at, `must be a list, got ${describeValue(v)}`);
+    layer.ports = uniquePorts(v.flatMap((p, i) => portEntry(ctx, [...at, i], p)));
+  },
+  volumes: (ctx, at, v, layer) => {
+    if (!Array.isArray(v)) return fail(ctx, at, `must be a list, got ${describeValue(v)}`);
+    const vols = v.map((x, i) => volumeEntry(ctx, [...at, i], x));
+    layer.volumes = byTarget([], vols.filter((x) => x !== undefined));
+  },
+  ulimits: (ctx, at, v, layer) => {
+    if (isObj(v)) layer.ulimits = v;
+    else fail(ctx, at, `must be a mapping, got ${describeValue(v)}`);
+  },
+  healthcheck: (ctx, at, v, layer) => {
+    const h = healthcheck(ctx, at, v);
+    if (h) layer.health = h;
+  },
+  depends_on: (ctx, at, v, layer) => {
+    const d = dependsOn(ctx, at, v);
+    if (d) layer.depends = d;
+  },
+};
+
+function serviceLayer(ctx: Ctx, at: Path, raw: Obj): Layer {
+  const layer: Layer = {
+    environment: {},
+    envFile: {},
+    ports: [],
+    volumes: [],
+    ulimits: {},
+  };
+  for (const [key, value] of Object.entries(raw)) {
+    const handler = HANDLERS[key];
+    if (handler) handler(ctx, [...at, key], value, layer);
+    else if (key.startsWith("x-")) continue;
+    else if (IGNORED_SERVICE_KEYS[key]) {
+      warn(ctx, [...at, key], `"${key}" is ignored: ${IGNORED_SERVICE_KEYS[key]}`);
+    } else fail(ctx, [...at, key], NOT_SUPPORTED);
+  }
+  // Anonymous volumes are named after merging; remember which service they belong to.
+  return layer;
+}
+
+function build(ctx: Ctx, at: Path, v: unknown): Layer["build"] {
+  const context = (c: unknown, cat: Path): string | undefined => {
+    if (typeof c !== "string" || !c) return void fail(ctx, cat, "must be a directory");
+    if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(c)) {
+      return void fail(ctx, cat, "remote build contexts are not supported; clone it and use a path");
+    }
+    return hostPath(ctx.dir, c);
+  };
+  if (typeof v === "string") {
+    const c = context(v, at);
+    return c === undefined ? undefined : { context: c, args: {} };
+  }
+  if (!isObj(v)) return void fail(ctx, at, `must be a directory or a mapping, got ${describeValue(v)}`);
+  const out: NonNullable<Layer["build"]> = { args: {} };
+  for (const [k, x] of Object.entries(v)) {
+    const kat = [...at, k];
+    if (k === "context") out.context = context(x, kat);
+    else if (k === "dockerfile" && typeof x === "string" && x) out.dockerfile = x;
+    else if (k === "dockerfile") fail(ctx, kat, "must be a path relative to the context");
+    else if (k === "args") out.args = envList(ctx, kat, x, "a mapping or a list of KEY=VALUE", { ...process.env });
+    else if (!k.startsWith("x-")) fail(ctx, kat, NOT_SUPPORTED);
+  }
+  return out;
+}
+
+/**
+ * compose splits a string command into words like a shell would but runs no shell; envctl's
+ * string form means `sh -c`, which would hand an image's ENTRYPOINT the words `sh -c ...`.
+ */
+function commandWords(ctx: Ctx, at: Path, v: unknown): string[] | undefined {
+  let words: string[] | undefined;
+  if (typeof v === "string") {
+    words = shellSplit(v);
+    if (!words) return void fail(ctx, at, `unterminated quote in ${JSON.stringify(v)}`);
+  } else if (Array.isArray(v) && v.every((w) => typeof w === "string" || typeof w === "number")) {
+    words = v.map(String);
+  } else {
+    return void fail(ctx, at, `must be a string or a list of strings, got ${describeValue(v)}`);
+  }
+  if (words.length === 0) {
+    return void fail(ctx, at, "an empty command (clearing the image's) is not supported");
+  }
+  return words;
+}
+
+/** Shell-like word splitting: quotes and backslashes, no expansion. Undefined if a quote is open. */
+export function shellSplit(s: string): string[] | undefined {
+  const words: string[] = [];
+  let cur = "";
+  let inWord = false;
+  let quote: string | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else cur += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === "\\" && '"\\$`'.includes(s[i + 1] ?? "x")) cur += s[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      [cur, inWord] = ["", false];
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) return undefined;
+  if (inWord) words.push(cur);
+  return words;
+}
+
+/** `environment` / `build.args`: a mapping, or a list of `KEY=VALUE`; a bare KEY reads `env`. */
+function envList(
+  ctx: Ctx,
+  at: Path,
+  v: unknown,
+  expected: string,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const put = (key: string, value: unknown, kat: Path): void => {
+    if (!key) return fail(ctx, kat, "names must not be empty");
+    if (value === null || value === undefined) {
+      const fromEnv = env[key];
+      if (fromEnv !== undefined) out[key] = fromEnv;
+      else warn(ctx, kat, `"${key}" has no value and is not set in the environment; dropped`);
+    } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      out[key] = String(value);
+    } else fail(ctx, kat, `must be a string, number or boolean, got ${describeValue(value)}`);
+  };
+  if (isObj(v)) for (const [k, x] of Object.entries(v)) put(k, x, [...at, k]);
+  else if (Array.isArray(v)) {
+    v.forEach((item, i) => {
+      if (typeof item !== "string") return fail(ctx, [...at, i], `must be KEY=VALUE, got ${describeValue(item)}`);
+      const eq = item.indexOf("=");
+      put(eq < 0 ? item : item.slice(0, eq), eq < 0 ? null : item.slice(eq + 1), [...at, i]);
+    });
+  } else if (v !== null) fail(ctx, at, `must be ${expected}, got ${describeValue(v)}`);
+  return out;
+}
+
+function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string> {
+  const list = typeof v === "string" || isObj(v) ? [v] : Array.isArray(v) ? v : undefined;
+  if (!list) return fail(ctx, at, `must be a file or a list of files, got ${describeValue(v)}`), {};
+  const out: Record<string, string> = {};
+  list.forEach((entry, i) => {
+    const eat = Array.isArray(v) ? [...at, i] : at;
+    const spec = typeof entry === "string" ? { path: entry } : entry;
+    if (!isObj(spec) || typeof spec.path !== "string") {
+      return fail(ctx, eat, 'must be a file or a mapping with "path" and "required"');
+    }
+    const file = hostPath(ctx.dir, spec.path);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      if (spec.required === false) return;
+      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+      return fail(ctx, eat, `cannot read ${file}: ${missing ? "no such file" : (err as Error).message}`);
+    }
+    Object.assign(out, parseEnvFile(ctx, text, path.basename(file), out));
+  });
+  return out;
+}
+
+/** `KEY=VALUE` lines: `#` comments, `export ` prefixes, single or double quotes. */
+function parseEnvFile(
+  ctx: Ctx,
+  text: string,
+  name: string,
+  earlier: Record<string, string>,
+): Record<string, string> {
+  const vars: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((line, n) => {
+    const at = `${name}:${n + 1}`;
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$/.exec(trimmed);
+    if (!m) return void ctx.out.errors.push({ path: at, message: "must be KEY=VALUE" });
+    const [, key = "", raw] = m;
+    const env = { ...process.env, ...earlier, ...vars };
+    if (raw === undefined) {
+      if (env[key] !== undefined) vars[key] = env[key];
+      else ctx.out.warnings.push({ path: at, message: `"${key}" has no value and is not set in the environment; dropped` });
+      return;
+    }
+    const q = raw[0];
+    if (q === "'" || q === '"') {
+      const end = q === "'" ? raw.indexOf("'", 1) : closingDoubleQuote(raw);
+      if (end < 0) return void ctx.out.errors.push({ path: at, message: "unterminated quote" });
+      const body = raw.slice(1, end);
+      vars[key] =
+        q === "'" ? body : interpolate(ctx, unescapeDouble(body), [], env, at) ?? body;
+    } else {
+      vars[key] = interpolate(ctx, raw.replace(/\s+#.*$/, ""), [], env, at) ?? raw;
+    }
+  });
+  return vars;
+}
+
+function closingDoubleQuote(s: string): number {
+  for (let i = 1; i < s.length; i++) {
+    if (s[i] === "\\") i++;
+    else if (s[i] === '"') return i;
+  }
+  return -1;
+}
+
+function unescapeDouble(s: string): string {
+  const map: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\" };
+  return s.replace(/\\(.)/g, (whole, c: string) => map[c] ?? whole);
 }

@@ -1,0 +1,85 @@
+/**
+ * The one path every env-changing command takes: write the resolved env into stack config, run
+ * `up` on the env's stack, and record the outcome (desired state, outputs) in the catalog.
+ */
+import { ensureConfig, mapEngineError, type Engine } from "../../lib/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
+import type { Catalog } from "../../lib/catalog";
+import { UserError } from "../../lib/errors";
+import { Progress } from "../../lib/progress";
+import type { ResolvedEnv } from "../../lib/spec/model";
+import { runUp } from "../../lib/update";
+import type { seams } from "../context";
+import { servicesTable } from "../output";
+import { stackConfig } from "./preview";
+
+export interface ApplyResult {
+  outputs: Record<string, unknown>;
+  changes: Record<string, number>;
+  operations: unknown[];
+  durationSeconds: number;
+}
+
+export async function applyEnv(args: {
+  s: ReturnType<typeof seams>;
+  catalog: Catalog;
+  engine: Engine;
+  stack: Stack;
+  env: ResolvedEnv;
+  json?: boolean;
+  /** What the user asked for, for messages: `up`, `warm`, `spawn`, ... */
+  verb: string;
+  /** How to recover when the update fails (default: re-run the verb, or destroy). */
+  recovery?: string;
+}): Promise<ApplyResult> {
+  const { s, catalog, engine, stack, env, verb } = args;
+  await ensureConfig(engine, stack, stackConfig(env));
+  const progress = new Progress(args.json ? undefined : s.log, false);
+  let result;
+  try {
+    result = await runUp(engine, env.name, { onEvent: progress.onEvent, signal: s.signal });
+  } catch (err) {
+    catalog.setStatus(env.name, "failed");
+    // What runs now is a mix of the old and the new state: record the new one as desired so
+    // list shows the difference, and the same verb again finishes the job.
+    catalog.setDesired(env.name, env);
+    const mapped = mapEngineError(err, env.name);
+    if (mapped instanceof UserError) throw mapped;
+    const cancelled = s.signal?.aborted;
+    throw new UserError(
+      cancelled ? `${verb} of ${env.name} was interrupted` : `${verb} of ${env.name} failed`,
+      1,
+      [
+        ...progress.diagnostics,
+        args.recovery ??
+          `the env is recoverable: fix the cause and run \`envctl ${verb} ${env.name}\` again, or \`envctl destroy ${env.name}\``,
+      ],
+    );
+  }
+  const outputs = (result.outputs.env ?? {}) as Record<string, unknown>;
+  catalog.setOutputs(env.name, outputs);
+  catalog.setDesired(env.name, env);
+  catalog.setStatus(env.name, "ready");
+  return {
+    outputs,
+    changes: result.changes,
+    operations: progress.ops,
+    durationSeconds: result.durationSeconds,
+  };
+}
+
+/** `env demo is warm (3 created, 12s)` plus the services table. */
+export function report(
+  s: ReturnType<typeof seams>,
+  env: ResolvedEnv,
+  res: ApplyResult,
+  what: string,
+): void {
+  const changed = Object.entries(res.changes)
+    .filter(([k]) => k !== "same")
+    .map(([k, v]) => `${v} ${k}`);
+  s.log(
+    `env ${env.name} ${what} (${changed.length ? changed.join(", ") : "no changes"}, ${res.durationSeconds}s)`,
+  );
+  s.out(servicesTable(res.outputs));
+}

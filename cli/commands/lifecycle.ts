@@ -1,0 +1,222 @@
+/**
+ * dust-hive's lifecycle verbs. Each one is an `up` of the env's stack with another desired
+ * state in its config: spawn (worktree + cold), warm, cool, start, stop.
+ */
+import * as fs from "node:fs";
+import {
+  createStack,
+  openEngine,
+  selectStack,
+  trySelectStack,
+  type Engine,
+} from "../../lib/automation";
+import type { Catalog } from "../../lib/catalog";
+import { badInput, UserError } from "../../lib/errors";
+import { envDir } from "../../lib/home";
+import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/lifecycle";
+import { envctlContainers, envReality } from "../../lib/reality";
+import { resolveEnv } from "../../lib/resolve";
+import { formatIssue, specHash } from "../../lib/spec/load";
+import { Progress } from "../../lib/progress";
+import {
+  checkName,
+  checkRepo,
+  leaseFor,
+  loadSpec,
+  openCatalog,
+  seams,
+  type CommandSeams,
+  type SpecSource,
+} from "../context";
+import { jsonDoc } from "../output";
+import { applyEnv, report } from "./apply";
+
+export interface SpawnOptions extends CommandSeams, SpecSource {
+  name: string;
+  /** Branch or commit the env's branch starts from (overrides the spec's `base`). */
+  base?: string;
+  /** Open the env afterwards (commander's --no-open sets false). @default true */
+  open?: boolean;
+  json?: boolean;
+}
+
+/** Creates a new env in the cold state; a failure removes everything it created. */
+export async function spawn(opts: SpawnOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  if (opts.base !== undefined) spec.base = opts.base;
+  await checkRepo(spec);
+  const catalog = openCatalog(s.home);
+  try {
+    const engine = await openEngine(s.home);
+    if (catalog.getEnv(opts.name) || (await trySelectStack(engine, opts.name))) {
+      throw badInput(`env ${opts.name} already exists`, [
+        `pick another name, or remove it first with \`envctl destroy ${opts.name}\``,
+      ]);
+    }
+    for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
+    const block = await leaseFor(catalog, opts.name, spec);
+    let stack;
+    try {
+      stack = await createStack(engine, opts.name);
+    } catch (err) {
+      catalog.releaseLease(opts.name);
+      throw err;
+    }
+    const env = resolveEnv(opts.name, spec, block, s.home, "cold");
+    catalog.upsertEnv({
+      name: opts.name,
+      kind: "devenv",
+      specHash: specHash(spec),
+      host: "localhost",
+      worktreePath: env.worktreeDir,
+      branch: env.branch,
+      block,
+      status: "creating",
+      outputs: null,
+    });
+    catalog.setDesired(opts.name, env);
+    if (!opts.json) {
+      s.log(`spawning env ${opts.name} from ${spec.base} (ports ${env.base}-${env.base + 999})`);
+    }
+    let res;
+    try {
+      res = await applyEnv({
+        s,
+        catalog,
+        engine,
+        stack,
+        env,
+        json: opts.json,
+        verb: "spawn",
+        recovery: "",
+      });
+    } catch (err) {
+      const left = await rollback(s, catalog, engine, opts.name);
+      const details = err instanceof UserError ? err.details.filter(Boolean) : [String(err)];
+      const reason = err instanceof UserError ? err.message : "spawn failed";
+      throw new UserError(
+        left.length === 0
+          ? `${reason}; everything it created was removed (worktree, branch, port lease, stack)`
+          : `${reason}; cleaning up also failed`,
+        1,
+        [...details, ...left],
+      );
+    }
+    if (opts.json) {
+      s.out(
+        jsonDoc("spawn", {
+          env: opts.name,
+          state: "cold",
+          changes: res.changes,
+          outputs: res.outputs,
+        }),
+      );
+    } else {
+      report(s, env, res, "is cold");
+    }
+    if (opts.open === false || opts.json) return;
+    if (!process.stdin.isTTY) {
+      s.log(`open it with: envctl open ${opts.name}`);
+      return;
+    }
+    const { open } = await import("./open");
+    await open({ name: opts.name, home: s.home });
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Undo a failed spawn: destroy what the stack holds, drop the stack, lease, row and state dir. */
+async function rollback(
+  s: ReturnType<typeof seams>,
+  catalog: Catalog,
+  engine: Engine,
+  name: string,
+): Promise<string[]> {
+  const left: string[] = [];
+  s.log(`spawn of ${name} failed: removing what it created`);
+  try {
+    const stack = await selectStack(engine, name);
+    const progress = new Progress(s.log, false);
+    await stack.destroy({ onEvent: progress.onEvent });
+    await engine.workspace.removeStack(name);
+  } catch (err) {
+    left.push(
+      `the stack could not be destroyed (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); run \`envctl destroy ${name} --force\``,
+    );
+    return left;
+  }
+  catalog.removeEnv(name);
+  fs.rmSync(envDir(s.home, name), { recursive: true, force: true });
+  return left;
+}
+
+export interface TransitionOptions extends CommandSeams {
+  name: string;
+  verb: Verb;
+  json?: boolean;
+}
+
+/** warm / cool / start / stop: the same stack, another desired state. */
+export async function transition(opts: TransitionOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const catalog = openCatalog(s.home);
+  try {
+    const record = catalog.getEnv(opts.name);
+    if (!record) {
+      throw badInput(`env ${opts.name} does not exist`, [
+        "see `envctl list`; create one with `envctl spawn NAME`",
+      ]);
+    }
+    if (!record.resolved) {
+      throw badInput(
+        `env ${opts.name} has no recorded spec: run \`envctl up ${opts.name} -f SPEC\` once`,
+      );
+    }
+    const from = record.state;
+    const problem = transitionProblem(opts.verb, from, opts.name);
+    if (problem) throw badInput(problem);
+    const target = VERB_TARGET[opts.verb];
+    const reality = envReality(record.resolved, from, await envctlContainers());
+    if (target === from && reality.warnings.length === 0 && record.status === "ready") {
+      if (opts.json) s.out(jsonDoc(opts.verb, { env: opts.name, state: target, changes: {} }));
+      else s.log(`env ${opts.name} is already ${target}; everything it runs is up`);
+      return;
+    }
+    if (target === from && !opts.json) {
+      s.log(`env ${opts.name}: ${reality.warnings.join(", ")}; restarting`);
+    }
+    const env = { ...record.resolved, state: target };
+    const engine = await openEngine(s.home);
+    const stack = await selectStack(engine, opts.name);
+    if (!opts.json)
+      s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
+    const res = await applyEnv({
+      s,
+      catalog,
+      engine,
+      stack,
+      env,
+      json: opts.json,
+      verb: opts.verb,
+    });
+    if (opts.json) {
+      s.out(
+        jsonDoc(opts.verb, {
+          env: opts.name,
+          state: target,
+          changes: res.changes,
+          operations: res.operations,
+          outputs: res.outputs,
+        }),
+      );
+    } else {
+      report(s, env, res, `is ${target}`);
+    }
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,132 @@
+import * as path from "node:path";
+import { badInput } from "../../lib/errors";
+import { probeOnce, type ProbeResult } from "../../lib/probe";
+import { envctlContainers, envReality, type ServiceReality } from "../../lib/reality";
+import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { jsonDoc, table } from "../output";
+
+export interface StatusOptions extends CommandSeams {
+  name: string;
+  json?: boolean;
+}
+
+/** Longest a status probe may take, whatever the spec's timeout. */
+const PROBE_CAP_MS = 2_000;
+
+interface Row extends ServiceReality {
+  health: "healthy" | "unhealthy" | "starting" | "no check" | "-";
+  healthDetail?: string;
+  ports: Record<string, number>;
+}
+
+/**
+ * Every service of one env: should it run, does it, is it healthy (probed now). Exit 0 when
+ * everything the desired state runs is running and healthy, 1 otherwise.
+ */
+export async function status(opts: StatusOptions): Promise<number> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const catalog = openCatalog(s.home);
+  let record;
+  try {
+    record = catalog.getEnv(opts.name);
+  } finally {
+    catalog.close();
+  }
+  if (!record) {
+    throw badInput(`env ${opts.name} does not exist`, ["see `envctl list` for the envs"]);
+  }
+  const env = record.resolved;
+  if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
+  const containers = await envctlContainers();
+  const reality = envReality(env, record.state, containers);
+  const byName = new Map(env.services.map((svc) => [svc.name, svc]));
+  const rows: Row[] = await Promise.all(
+    reality.services.map(async (r): Promise<Row> => {
+      const svc = byName.get(r.name)!;
+      const ports = Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host]));
+      if (!r.running) return { ...r, health: "-", ports };
+      const docker = containers?.get(env.name)?.get(r.name)?.health;
+      const h = await health(env, svc, docker);
+      return { ...r, ...h, ports };
+    }),
+  );
+  const ok =
+    reality.warnings.length === 0 &&
+    rows.every((r) => !r.expected || r.health === "healthy" || r.health === "no check");
+
+  if (opts.json) {
+    s.out(
+      jsonDoc("status", {
+        env: env.name,
+        desired: reality.desired,
+        state: reality.actual,
+        ok,
+        warnings: reality.warnings,
+        status: record.status,
+        worktree: env.worktreeDir,
+        services: rows.map((r) => ({
+          name: r.name,
+          type: r.type,
+          expected: r.expected,
+          running: r.running,
+          crashed: r.crashed,
+          pid: r.pid,
+          detail: r.detail,
+          health: r.health,
+          healthDetail: r.healthDetail,
+          ports: r.ports,
+        })),
+      }),
+    );
+    return ok ? 0 : 1;
+  }
+  const warn = reality.warnings.length > 0 ? ` ⚠  ${reality.warnings.join("; ")}` : "";
+  s.out(
+    `env ${env.name}: ${reality.actual}${reality.actual !== reality.desired ? ` (wanted ${reality.desired})` : ""}${warn}`,
+  );
+  s.out(
+    table(
+      ["service", "type", "should run", "running", "health", "ports", "detail"],
+      rows.map((r) => [
+        r.name,
+        r.type,
+        r.expected ? "yes" : "no",
+        r.running === undefined ? "?" : r.running ? "yes" : r.crashed ? "no (crashed)" : "no",
+        r.health +
+          (r.healthDetail && r.health !== "healthy" ? `: ${r.healthDetail.slice(0, 60)}` : ""),
+        Object.values(r.ports).join(" ") || "-",
+        r.detail,
+      ]),
+    ),
+  );
+  if (record.status !== "ready") s.out(`last operation: ${record.status}`);
+  return ok ? 0 : 1;
+}
+
+async function health(
+  env: ResolvedEnv,
+  svc: ResolvedService,
+  dockerHealth: string | undefined,
+): Promise<Pick<Row, "health" | "healthDetail">> {
+  const h = svc.health;
+  if (!h) return { health: "no check" };
+  if (svc.type === "container" && h.kind === "command") {
+    if (dockerHealth === "healthy" || dockerHealth === "unhealthy" || dockerHealth === "starting") {
+      return { health: dockerHealth };
+    }
+    return { health: "unhealthy", healthDetail: "no health status from Docker" };
+  }
+  const probe: ProbeResult = await probeOnce(
+    { ...h, timeoutMs: Math.min(h.timeoutMs || PROBE_CAP_MS, PROBE_CAP_MS) },
+    svc.ports,
+    {
+      cwd: svc.type === "process" ? path.join(env.worktreeDir, svc.dir) : env.worktreeDir,
+      envFile: path.join(env.stateDir, "env.sh"),
+    },
+  );
+  return probe.ok
+    ? { health: "healthy" }
+    : { health: "unhealthy", ...(probe.detail ? { healthDetail: probe.detail } : {}) };
+}
