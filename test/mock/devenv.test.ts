@@ -6,7 +6,12 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../../components/devenv";
-import type { HealthCheck, ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import type {
+  HealthCheck,
+  ResolvedContainer,
+  ResolvedEnv,
+  ResolvedService,
+} from "../../lib/spec/model";
 import {
   construct,
   key,
@@ -32,7 +37,7 @@ const health = (h: Partial<HealthCheck> & Pick<HealthCheck, "kind">): HealthChec
   ...h,
 });
 
-const db: ResolvedService = {
+const db: ResolvedContainer = {
   name: "db",
   type: "container",
   image: "postgres:16-alpine",
@@ -43,9 +48,10 @@ const db: ResolvedService = {
   ],
   health: health({ kind: "command", command: "pg_isready -U postgres" }),
   dependsOn: [],
+  cold: false,
 };
 
-const web: ResolvedService = {
+const web: ResolvedContainer = {
   name: "web",
   type: "container",
   build: {
@@ -58,9 +64,10 @@ const web: ResolvedService = {
   volumes: [],
   health: health({ kind: "http", path: "/healthz", port: 8080 }),
   dependsOn: ["db"],
+  cold: false,
 };
 
-const worker: ResolvedService = {
+const worker: ResolvedContainer = {
   name: "worker",
   type: "container",
   image: "shop/worker:dev",
@@ -69,6 +76,7 @@ const worker: ResolvedService = {
   ports: [],
   volumes: [{ source: "/src/shop/jobs", target: "/jobs", kind: "bind", readOnly: true }],
   dependsOn: ["web", "db"],
+  cold: false,
 };
 
 function makeEnv(name: string, services: ResolvedService[]): ResolvedEnv {
@@ -82,7 +90,12 @@ function makeEnv(name: string, services: ResolvedService[]): ResolvedEnv {
     baseRef: "main",
     branch: `${name}-workspace`,
     worktreeDir: WORKTREE,
+    state: "warm",
+    stateDir: `/home/dev/.envctl/envs/${name}`,
     services,
+    envSh: "",
+    init: [],
+    initAfter: [],
   };
 }
 

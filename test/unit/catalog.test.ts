@@ -7,7 +7,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { Catalog, openCatalog, type Lease, type UpsertEnv } from "../../lib/catalog";
-import { LATEST_SCHEMA, migrate } from "../../lib/catalog-migrations";
+import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog-migrations";
 
 let home: string;
 const open: Catalog[] = [];
@@ -47,11 +47,11 @@ function env(name: string, over: Partial<UpsertEnv> = {}): UpsertEnv {
 }
 
 describe("catalog schema", () => {
-  it("migrates a fresh file (creating its directory) to schema 1 with both tables, in WAL mode", () => {
+  it("migrates a fresh file (creating its directory) to the latest schema with both tables, in WAL mode", () => {
     const file = path.join(home, "nested", "dir", "catalog.db");
     const c = cat(file);
-    assert.equal(c.schemaVersion(), 1);
-    assert.equal(LATEST_SCHEMA, 1);
+    assert.equal(c.schemaVersion(), 2);
+    assert.equal(LATEST_SCHEMA, 2);
     c.close();
 
     const db = raw(file);
@@ -66,7 +66,13 @@ describe("catalog schema", () => {
         .all()
         .map((r) => (r as { name: string }).name);
       const want = "name kind spec_hash host worktree_path branch block status created_at_ms";
-      assert.deepEqual(cols, [...want.split(" "), "updated_at_ms", "outputs_json"]);
+      assert.deepEqual(cols, [
+        ...want.split(" "),
+        "updated_at_ms",
+        "outputs_json",
+        "state",
+        "env_json",
+      ]);
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     } finally {
       db.close();
@@ -86,14 +92,17 @@ describe("catalog schema", () => {
     c.upsertEnv(env("a"));
     c.close();
     const again = cat();
-    assert.equal(again.schemaVersion(), 1);
+    assert.equal(again.schemaVersion(), 2);
     assert.equal(again.getLease("a")?.block, 0);
     assert.equal(again.getEnv("a")?.name, "a");
     again.close();
 
     const db = raw();
     try {
-      assert.deepEqual(db.prepare("SELECT version FROM schema_version").all(), [{ version: 1 }]);
+      assert.deepEqual(db.prepare("SELECT version FROM schema_version").all(), [
+        { version: 1 },
+        { version: 2 },
+      ]);
     } finally {
       db.close();
     }
@@ -106,7 +115,7 @@ describe("catalog schema", () => {
     db.close();
     assert.throws(
       () => Catalog.open(path.join(home, "catalog.db")),
-      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 1$/,
+      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 2$/,
     );
   });
 
@@ -225,7 +234,7 @@ describe("port leases", () => {
         [0, 1, 2, 3, 4, 5],
       );
       const c = cat(file);
-      assert.equal(c.schemaVersion(), 1);
+      assert.equal(c.schemaVersion(), LATEST_SCHEMA);
       assert.deepEqual(
         c
           .leases()

@@ -17,6 +17,7 @@ import type { ContainerService, PortMapping } from "../../lib/spec/model";
 
 const svc = (name: string, ports: PortMapping[]): ContainerService => ({
   name,
+  cold: false,
   type: "container",
   image: "busybox",
   env: {},

@@ -30,8 +30,8 @@ test("unknown fields are named, with a suggestion when one is close", () => {
     'services.web: one of "image" or "build" is required',
   ]);
   assert.deepEqual(errors(`servises: {}\n`), [
-    "services: required",
     'unknown field "servises" (did you mean "services"?)',
+    'services: must define at least one service (or import them with "compose")',
   ]);
   assert.deepEqual(errors(web(`image: x, ports: [{ container: 80, host: 8080 }]`)), [
     `services.web.ports[0]: unknown field "host" (host ports come from the env's port block; set "offset" to choose one)`,
@@ -77,7 +77,7 @@ test("bad values name their field", () => {
     ],
   );
   assert.deepEqual(errors(web(`image: x, type: lambda, env: { A: [1] }`)), [
-    'services.web.type: must be "container"',
+    'services.web.type: must be one of "container", "process"',
     "services.web.env.A: must be a string, number or boolean",
   ]);
   assert.deepEqual(errors(web(`image: x, health: { http: /h, tcp: 80 }`)), [
@@ -87,7 +87,7 @@ test("bad values name their field", () => {
     'services.Web: invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
     "services.db: must be a mapping, got number 3",
   ]);
-  assert.deepEqual(errors(`services: {}\n`), ["services: must define at least one service"]);
+  assert.deepEqual(errors(`services: {}\n`), ['services: must define at least one service (or import them with "compose")']);
 });
 
 test("bad volume specs", () => {
@@ -217,6 +217,7 @@ test("normalization fills defaults and resolves paths against the spec's directo
           startPeriodMs: 0,
         },
         dependsOn: [],
+        cold: false,
       },
       {
         name: "web",
@@ -247,8 +248,12 @@ test("normalization fills defaults and resolves paths against the spec's directo
           startPeriodMs: 60000,
         },
         dependsOn: ["db"],
+        cold: false,
       },
     ],
+    exports: [],
+    init: [],
+    initAfter: ["db", "web"],
   };
   assert.deepEqual(r.spec, expected);
 });
@@ -259,7 +264,9 @@ test("build mapping form and base", () => {
   );
   assert.equal(r.spec?.base, "main");
   assert.equal(r.spec?.repo, "/work/proj");
-  assert.deepEqual(r.spec?.services[0]?.build, {
+  const app = r.spec?.services[0];
+  assert.equal(app?.type, "container");
+  assert.deepEqual(app?.type === "container" ? app.build : undefined, {
     context: "/work/proj",
     dockerfile: "dev.Dockerfile",
     args: { V: "2" },

@@ -1,0 +1,263 @@
+import type { Readable } from "node:stream";
+import type Dockerode from "dockerode";
+import { logFilePath } from "../../lib/daemon";
+import { badInput, UserError } from "../../lib/errors";
+import {
+  colorEnabled,
+  displayText,
+  dockerSince,
+  followFile,
+  FrameDemuxer,
+  LineSplitter,
+  mergeHistory,
+  prefixer,
+  readTail,
+  sleep,
+  splitDockerTime,
+  type DockerStream,
+  type FilePosition,
+  type LogLine,
+} from "../../lib/logs";
+import { containerName } from "../../lib/naming";
+import type { ResolvedService } from "../../lib/spec/model";
+import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+
+export interface LogsOptions extends CommandSeams {
+  name: string;
+  /** Only this service; default: all of them, in spec order. */
+  service?: string;
+  /** Keep printing new lines until `signal` fires. */
+  follow?: boolean;
+  /** Lines of history per service. @default "100" */
+  lines?: string | number;
+  /** Colour the prefixes. @default from NO_COLOR, FORCE_COLOR and whether stdout is a terminal */
+  color?: boolean;
+  /** How often log files are polled when following. @default 200 */
+  pollMs?: number;
+}
+
+/** How often a followed container that is missing or stopped is looked at again. */
+const CONTAINER_POLL_MS = 1000;
+
+/**
+ * The last lines of the env's services, each prefixed with its service, then (with `follow`)
+ * new lines as they come until `signal` fires. Process services are read from their log files,
+ * containers from Docker; an env without containers never talks to Docker.
+ */
+export async function logs(opts: LogsOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  const lines = parseLines(opts.lines ?? "100");
+  const services = selectServices(s.home, opts.name, opts.service);
+  const color = opts.color ?? colorEnabled(process.env, process.stdout.isTTY === true);
+  const prefix = prefixer(
+    services.map((svc) => svc.name),
+    color,
+  );
+  const print = (batch: LogLine[]): void => {
+    if (batch.length === 0) return;
+    s.out(batch.map((l) => prefix.line(l.service, displayText(l.text))).join("\n"));
+  };
+
+  const sources = services.map((svc) =>
+    svc.type === "process"
+      ? fileSource(svc.name, logFilePath(svc.stateDir, svc.name))
+      : containerSource(svc.name, containerName(opts.name, svc.name)),
+  );
+  const history = await Promise.all(sources.map((src) => src.history(lines)));
+  print(mergeHistory(history.map((h) => h.lines)));
+  if (lines > 0) {
+    const notes = history.flatMap((h, i) =>
+      h.lines.length > 0 ? [] : [prefix.note(services[i]!.name, h.note ?? "(no output yet)")],
+    );
+    if (notes.length > 0) s.out(notes.join("\n"));
+  }
+  if (!opts.follow) return;
+  const signal = s.signal ?? new AbortController().signal;
+  await Promise.all(sources.map((src) => src.follow(signal, print, opts.pollMs)));
+}
+
+function parseLines(raw: string | number): number {
+  const n = typeof raw === "number" ? raw : /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw badInput(`--lines must be a whole number of lines (0 or more), got "${raw}"`);
+  }
+  return n;
+}
+
+/** The services to show, with the env's state dir (where process logs are). */
+function selectServices(
+  home: Parameters<typeof openCatalog>[0],
+  name: string,
+  only: string | undefined,
+): (ResolvedService & { stateDir: string })[] {
+  const catalog = openCatalog(home);
+  let rec;
+  try {
+    rec = catalog.getEnv(name);
+  } finally {
+    catalog.close();
+  }
+  if (!rec) {
+    throw badInput(`env ${name} does not exist`, [
+      "see `envctl list` for the envs in this ENVCTL_HOME",
+    ]);
+  }
+  const env = rec.resolved;
+  if (!env) {
+    throw new UserError(`env ${name} has no services yet: its first \`envctl up\` did not finish`);
+  }
+  const all = env.services.map((svc) => ({ ...svc, stateDir: env.stateDir }));
+  if (only === undefined) return all;
+  const one = all.filter((svc) => svc.name === only);
+  if (one.length === 0) {
+    throw badInput(`env ${name} has no service "${only}"`, [
+      `its services: ${all.map((svc) => svc.name).join(", ") || "(none)"}`,
+    ]);
+  }
+  return one;
+}
+
+interface History {
+  lines: LogLine[];
+  /** Said instead of the lines when there are none (why not). */
+  note?: string;
+}
+
+interface Source {
+  history(lines: number): Promise<History>;
+  /** Prints new lines until `signal` fires; starts where `history` stopped. */
+  follow(signal: AbortSignal, print: (batch: LogLine[]) => void, pollMs?: number): Promise<void>;
+}
+
+function fileSource(service: string, file: string): Source {
+  let from: FilePosition | undefined;
+  return {
+    history(lines) {
+      const tail = readTail(file, lines);
+      from = tail?.at;
+      return Promise.resolve({ lines: (tail?.lines ?? []).map((text) => ({ service, text })) });
+    },
+    async follow(signal, print, pollMs) {
+      const splitter = new LineSplitter();
+      const emit = (texts: string[]): void => print(texts.map((text) => ({ service, text })));
+      await followFile(file, {
+        from,
+        signal,
+        pollMs,
+        onData: (chunk) => emit(splitter.push(chunk)),
+      });
+      emit(splitter.end());
+    },
+  };
+}
+
+function containerSource(service: string, container: string): Source {
+  /** Time of the last line printed: following asks Docker for what came after it. */
+  let last: string | undefined;
+  const toLine = (raw: string): LogLine => ({ service, ...splitDockerTime(raw) });
+  return {
+    async history(lines) {
+      const { docker, dockerReason, statusOf } = await import("../../lib/docker-engine");
+      const c = docker().getContainer(container);
+      try {
+        const info = await c.inspect();
+        // At least one line, so following knows where history ended even with `-n 0`.
+        const raw = await c.logs({
+          stdout: true,
+          stderr: true,
+          timestamps: true,
+          follow: false,
+          tail: Math.max(lines, 1),
+        });
+        const all = decodeLogs(raw, info.Config.Tty).map(toLine);
+        last = all.at(-1)?.time;
+        return { lines: lines === 0 ? [] : all };
+      } catch (err) {
+        if (statusOf(err) === 404) return { lines: [] }; // not created yet
+        return { lines: [], note: `(cannot read its logs: ${dockerReason(err)})` };
+      }
+    },
+    async follow(signal, print) {
+      const { docker } = await import("../../lib/docker-engine");
+      const c = docker().getContainer(container);
+      const emit = (raws: string[]): void => {
+        const fresh = raws.map(toLine).filter((l) => !last || !l.time || l.time > last);
+        for (const l of fresh) last = l.time ?? last;
+        print(fresh);
+      };
+      // Reattach whenever the container (re)starts; a stopped one is read once more to its end.
+      let seen = "";
+      while (!signal.aborted) {
+        try {
+          const info = await c.inspect();
+          const key = `${info.Id} ${info.State.StartedAt} ${info.State.Running}`;
+          if (info.State.Running || key !== seen) {
+            seen = key;
+            await streamLogs(c, info.Config.Tty, last, signal, emit);
+          }
+        } catch {
+          // missing container or unreachable engine: look again shortly
+        }
+        await sleep(CONTAINER_POLL_MS, signal);
+      }
+    },
+  };
+}
+
+/** A finished log request's lines: stdout and stderr split separately, then ordered by time. */
+function decodeLogs(raw: Buffer, tty: boolean): string[] {
+  if (tty) {
+    const splitter = new LineSplitter();
+    return [...splitter.push(raw), ...splitter.end()];
+  }
+  const splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+  const lines: string[] = [];
+  for (const f of new FrameDemuxer().push(raw)) lines.push(...splitters[f.stream].push(f.payload));
+  lines.push(...splitters.stdout.end(), ...splitters.stderr.end());
+  return lines
+    .map((raw, i) => ({ raw, i, time: splitDockerTime(raw).time ?? "" }))
+    .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.i - b.i))
+    .map((l) => l.raw);
+}
+
+/** Follows one container's log stream until it ends (the container stopped) or `signal` fires. */
+async function streamLogs(
+  c: Dockerode.Container,
+  tty: boolean,
+  since: string | undefined,
+  signal: AbortSignal,
+  emit: (raws: string[]) => void,
+): Promise<void> {
+  const stream = (await c.logs({
+    stdout: true,
+    stderr: true,
+    timestamps: true,
+    follow: true,
+    ...(since ? { since: dockerSince(since) } : {}),
+  })) as Readable;
+  const splitters: Record<DockerStream, LineSplitter> = {
+    stdout: new LineSplitter(),
+    stderr: new LineSplitter(),
+  };
+  const demux = new FrameDemuxer();
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener("abort", stop);
+      resolve();
+    };
+    const stop = (): void => {
+      stream.destroy();
+      done();
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    stream.on("data", (chunk: Buffer) => {
+      if (tty) emit(splitters.stdout.push(chunk));
+      else for (const f of demux.push(chunk)) emit(splitters[f.stream].push(f.payload));
+    });
+    stream.once("end", done);
+    stream.once("close", done);
+    stream.once("error", done);
+  });
+  emit([...splitters.stdout.end(), ...splitters.stderr.end()]);
+}

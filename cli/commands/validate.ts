@@ -1,0 +1,112 @@
+import { UserError } from "../../lib/errors";
+import { blockBase } from "../../lib/ports";
+import { formatIssue } from "../../lib/spec/load";
+import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
+import {
+  blockRange,
+  heldBlocks,
+  parseIssue,
+  plural,
+  validateSpec,
+  type ValidateReport,
+} from "../../lib/validate";
+import { loadSpec, seams, type CommandSeams } from "../context";
+import { jsonDoc } from "../output";
+
+export interface ValidateOptions extends CommandSeams {
+  file?: string | string[];
+  preset?: string;
+  json?: boolean;
+}
+
+/**
+ * Checks a spec without starting or creating anything (not even the catalog): what the loader
+ * reports, then the port block a new env would get, programs and directories. Exit 0 when the
+ * spec is usable (warnings allowed), 2 when it has problems.
+ */
+export async function validate(opts: ValidateOptions): Promise<number> {
+  const s = seams(opts);
+  let loaded: ReturnType<typeof loadSpec>;
+  try {
+    loaded = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    // `invalid spec FILE` carries one `path: message` line per issue; anything else is one problem.
+    const errors =
+      err.message.startsWith("invalid spec") && err.details.length > 0
+        ? err.details.map(parseIssue)
+        : [{ path: "", message: [err.message, ...err.details].join("; ") }];
+    if (opts.json) {
+      s.out(
+        jsonDoc("validate", {
+          ok: false,
+          errors,
+          warnings: [],
+          services: [],
+          order: [],
+          block: null,
+        }),
+      );
+    } else {
+      s.out([`✗ ${err.message}`, ...err.details.map((d) => `  ${d}`)].join("\n"));
+    }
+    return 2;
+  }
+
+  const { spec, file } = loaded;
+  const report = await validateSpec(spec, { held: heldBlocks(s.home.catalogFile) });
+  const warnings = [...loaded.warnings, ...report.warnings];
+  if (opts.json) {
+    s.out(
+      jsonDoc("validate", {
+        ok: report.ok,
+        file,
+        errors: report.errors,
+        warnings,
+        services: services(spec, report.block),
+        order: report.order,
+        block: report.block ?? null,
+      }),
+    );
+  } else {
+    s.out(human(spec, file, report, warnings));
+  }
+  return report.ok ? 0 : 2;
+}
+
+function services(spec: EnvSpec, block: number | undefined): Record<string, unknown>[] {
+  const base = block === undefined ? undefined : blockBase(block);
+  return spec.services.map((svc) => ({
+    name: svc.name,
+    type: svc.type,
+    ports: svc.ports.map((p) => ({
+      container: p.container,
+      offset: p.offset,
+      protocol: p.protocol,
+      host: base === undefined ? null : base + p.offset,
+    })),
+    dependsOn: svc.dependsOn,
+  }));
+}
+
+function human(spec: EnvSpec, file: string, r: ValidateReport, warnings: SpecIssue[]): string {
+  const lines: string[] = [];
+  if (r.ok) {
+    const containers = spec.services.filter((svc) => svc.type === "container").length;
+    const processes = spec.services.length - containers;
+    const parts = [
+      `${plural(spec.services.length, "service")} (${plural(containers, "container")}, ${plural(processes, "process", "processes")})`,
+      `start order ${r.order.join(" -> ")}`,
+    ];
+    if (r.block !== undefined) {
+      const [first, last] = blockRange(r.block);
+      parts.push(`block ${r.block} (ports ${first}-${last})`);
+    }
+    lines.push(`✓ spec OK: ${parts.join(", ")}`);
+  } else {
+    lines.push(`✗ ${file}: ${plural(r.errors.length, "problem")}`);
+    lines.push(...r.errors.map((e) => `  ${formatIssue(e)}`));
+  }
+  lines.push(...warnings.map((w) => `warning: ${formatIssue(w)}`));
+  return lines.join("\n");
+}
