@@ -108,6 +108,22 @@ describe("catalog schema", () => {
     }
   });
 
+  it("migrates a schema-1 file to 2, keeping its envs (desired state defaults to warm)", () => {
+    const file = path.join(home, "v1.db");
+    const db = raw(file);
+    migrate(db, MIGRATIONS.slice(0, 1));
+    db.prepare(
+      "INSERT INTO envs (name, kind, spec_hash, status, created_at_ms, updated_at_ms) VALUES ('old', 'devenv', 'h', 'ready', 1, 1)",
+    ).run();
+    db.close();
+    const c = cat(file);
+    assert.equal(c.schemaVersion(), 2);
+    const rec = c.getEnv("old");
+    assert.equal(rec?.state, "warm");
+    assert.equal(rec?.resolved, null);
+    c.close();
+  });
+
   it("refuses a file written by a newer envctl, naming both versions", () => {
     cat().close();
     const db = raw();

@@ -1,0 +1,92 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import pc from "picocolors";
+import {
+  defaultSeams,
+  doctorExitCode,
+  runDoctor,
+  type Check,
+  type DoctorSeams,
+} from "../../lib/doctor";
+import { UserError } from "../../lib/errors";
+import type { TemporalSpec } from "../../lib/spec/model";
+import { loadSpec, seams, type CommandSeams } from "../context";
+import { jsonDoc } from "../output";
+
+export interface DoctorOptions extends CommandSeams {
+  file?: string | string[];
+  preset?: string;
+  json?: boolean;
+  /** The runner, PATH, toolchain dir and Docker API the checks use (tests simulate tools). */
+  checks?: Partial<DoctorSeams>;
+}
+
+/**
+ * Checks what envctl needs on this machine and prints one row per check with the version found
+ * or how to fix it. The Temporal rows appear when the spec (-f/--preset, or ./envctl.yaml when
+ * present) has a `temporal` section. Exit 0 when every required check passes, 1 otherwise.
+ */
+export async function doctor(opts: DoctorOptions): Promise<number> {
+  const s = seams(opts);
+  const spec = specChecks(opts, s.cwd);
+  const checks = await runDoctor({ ...defaultSeams(), ...opts.checks }, spec.temporal);
+  if (spec.problem) checks.push(spec.problem);
+  const code = doctorExitCode(checks);
+  if (opts.json) {
+    s.out(jsonDoc("doctor", { ok: code === 0, checks: checks.map(jsonCheck) }));
+  } else {
+    s.out(report(checks));
+  }
+  return code;
+}
+
+/** The spec's Temporal section, or a failed `spec` row when a spec was asked for and is invalid. */
+function specChecks(
+  opts: DoctorOptions,
+  cwd: string,
+): { temporal?: TemporalSpec; problem?: Check } {
+  const asked = opts.file !== undefined || opts.preset !== undefined;
+  if (!asked && !fs.existsSync(path.join(cwd, "envctl.yaml"))) return {};
+  try {
+    const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, cwd);
+    return spec.temporal ? { temporal: spec.temporal } : {};
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    const flags = [
+      ...[opts.file ?? []].flat().map((f) => `-f ${f}`),
+      ...(opts.preset ? [`--preset ${opts.preset}`] : []),
+    ].join(" ");
+    return {
+      problem: {
+        name: "spec",
+        ok: false,
+        required: true,
+        detail: `${err.message}${err.details.length > 0 ? ` (${err.details.length} problems)` : ""}; Temporal not checked`,
+        fix: `see every problem with: envctl validate${flags ? ` ${flags}` : ""}`,
+      },
+    };
+  }
+}
+
+function jsonCheck(c: Check): Record<string, unknown> {
+  return { name: c.name, ok: c.ok, required: c.required, detail: c.detail, fix: c.fix ?? null };
+}
+
+/** `✓ name  detail` rows; a failed row gets its fix on the next line. */
+function report(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length)) + 2;
+  const lines: string[] = [];
+  for (const c of checks) {
+    const mark = c.ok ? pc.green("✓") : c.required ? pc.red("✗") : pc.dim("-");
+    const optional = !c.ok && !c.required ? " (optional)" : "";
+    lines.push(`${mark} ${c.name.padEnd(width)}${c.detail}${optional}`);
+    if (!c.ok && c.fix) lines.push(`  ${" ".repeat(width)}fix: ${c.fix}`);
+  }
+  const failed = checks.filter((c) => !c.ok && c.required).length;
+  lines.push(
+    failed === 0
+      ? "all required checks pass"
+      : `${failed} required check${failed === 1 ? "" : "s"} failed`,
+  );
+  return lines.join("\n");
+}
