@@ -14,12 +14,10 @@ export interface ContainerServiceArgs {
   network: pulumi.Input<string>;
   /** Docker volume names keyed by the spec's volume name. */
   volumes: Record<string, pulumi.Input<string>>;
-  /** Build contexts inside the repo are read from this worktree; undefined -> as written. */
-  worktree?: { repo: string; path: pulumi.Output<string> };
-  /** Upstream resources (healthy containers, the worktree, volumes) that must exist first. */
+  /** Image reference or ID (see `serviceImage`). */
+  image: pulumi.Input<string>;
+  /** Upstream resources (healthy services, the image, volumes) that must exist first. */
   dependsOn: pulumi.Resource[];
-  /** What the image build waits for (the worktree); builds overlap with upstream start-up. */
-  buildDependsOn?: pulumi.Resource[];
 }
 
 /** Maps a path inside the main repo to the same path inside the env's worktree. */
@@ -30,8 +28,47 @@ export function inWorktree(p: string, repo: string, worktreeDir: string): string
 }
 
 /**
- * One container of an env: optionally its image built from the worktree, then the container on
- * the env network with host ports in the env's block, created only once it reports healthy.
+ * The image a container service runs: built from the env's worktree when the service has
+ * `build`. Images outlive cool/stop (only destroy removes them), so warm never rebuilds.
+ */
+export function serviceImage(
+  name: string,
+  args: {
+    env: string;
+    service: ResolvedContainer;
+    worktree?: { repo: string; path: pulumi.Output<string> };
+    dependsOn: pulumi.Resource[];
+  },
+  opts: pulumi.CustomResourceOptions,
+): { image: pulumi.Input<string>; resource?: EnvctlResource } {
+  const svc = args.service;
+  if (!svc.build) return { image: svc.image! };
+  const b = svc.build;
+  const context = args.worktree
+    ? args.worktree.path.apply((dir) => inWorktree(b.context, args.worktree!.repo, dir))
+    : pulumi.output(b.context);
+  const built = new EnvctlResource(
+    "Image",
+    "image",
+    `${name}-image`,
+    {
+      context,
+      dockerfile: b.dockerfile,
+      args: b.args,
+      tag: imageTag(args.env, svc.name),
+      labels: envLabels(args.env, svc.name),
+      // Unknown until the worktree exists, so a first preview plans a build without guessing.
+      contextHash: context.apply(contextHash),
+      imageId: undefined,
+    },
+    { ...opts, dependsOn: args.dependsOn },
+  );
+  return { image: built.output<string>("imageId"), resource: built };
+}
+
+/**
+ * One container of an env on the env network, with host ports in the env's block, created
+ * only once it reports healthy.
  */
 export class ContainerService extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
@@ -47,34 +84,6 @@ export class ContainerService extends pulumi.ComponentResource {
     super("envctl:devenv:ContainerService", name, {}, opts);
     const svc = args.service;
     const labels = envLabels(args.env, svc.name);
-    let image: pulumi.Input<string>;
-    const deps = [...args.dependsOn];
-    if (svc.build) {
-      const b = svc.build;
-      const context = args.worktree
-        ? args.worktree.path.apply((dir) => inWorktree(b.context, args.worktree!.repo, dir))
-        : pulumi.output(b.context);
-      const built = new EnvctlResource(
-        "Image",
-        "image",
-        `${name}-image`,
-        {
-          context,
-          dockerfile: b.dockerfile,
-          args: b.args,
-          tag: imageTag(args.env, svc.name),
-          labels,
-          // Unknown until the worktree exists, so a first preview plans a build without guessing.
-          contextHash: context.apply(contextHash),
-          imageId: undefined,
-        },
-        { parent: this, dependsOn: args.buildDependsOn ?? args.dependsOn },
-      );
-      image = built.output<string>("imageId");
-      deps.push(built);
-    } else {
-      image = svc.image!;
-    }
     const volumes = svc.volumes.map((v) => ({
       source: v.kind === "volume" ? args.volumes[v.source]! : v.source,
       target: v.target,
@@ -87,7 +96,7 @@ export class ContainerService extends pulumi.ComponentResource {
       name,
       {
         name: containerName(args.env, svc.name),
-        image,
+        image: args.image,
         command: svc.command,
         entrypoint: svc.entrypoint,
         env: svc.env,
@@ -104,10 +113,10 @@ export class ContainerService extends pulumi.ComponentResource {
         ...(svc.ulimits ? { ulimits: svc.ulimits } : {}),
         containerId: undefined,
       },
-      { parent: this, dependsOn: deps },
+      { parent: this, dependsOn: args.dependsOn },
     );
     this.containerName = this.container.output<string>("name");
-    this.image = pulumi.output(image);
+    this.image = pulumi.output(args.image);
     this.registerOutputs({ containerName: this.containerName, image: this.image });
   }
 }

@@ -5,7 +5,7 @@ import { topoOrder } from "../lib/graph";
 import { containerName, envLabels, networkName, volumeName } from "../lib/naming";
 import { runningServices, upstreamClosure } from "../lib/lifecycle";
 import type { ResolvedEnv, ResolvedService } from "../lib/spec/model";
-import { ContainerService } from "./container-service";
+import { ContainerService, serviceImage } from "./container-service";
 import { EnvctlResource } from "./dynamic";
 import { ProcessService } from "./process-service";
 import { Worktree } from "./worktree";
@@ -76,6 +76,33 @@ export class DevEnv extends pulumi.ComponentResource {
       volumeResources.push(res);
     }
 
+    const images: Record<string, ReturnType<typeof serviceImage>> = {};
+    for (const svc of env.services) {
+      if (svc.type !== "container") continue;
+      images[svc.name] = serviceImage(
+        `${name}-${svc.name}`,
+        {
+          env: env.name,
+          service: svc,
+          worktree: { repo: env.repo, path: this.worktree.path },
+          dependsOn: [this.worktree.resource],
+        },
+        {
+          parent: this,
+          // Images used to be children of their ContainerService.
+          aliases: [
+            {
+              parent: pulumi.createUrn(
+                `${name}-${svc.name}`,
+                "envctl:devenv:ContainerService",
+                this,
+              ),
+            },
+          ],
+        },
+      );
+    }
+
     const order = topoOrder(env.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
     if (!order.ok) throw new Error(`dependency cycle: ${order.cycle.join(" -> ")}`);
     const byName = new Map(env.services.map((s) => [s.name, s]));
@@ -135,9 +162,14 @@ export class DevEnv extends pulumi.ComponentResource {
             service: svc,
             network: network.output<string>("name"),
             volumes,
-            worktree: { repo: env.repo, path: this.worktree.path },
-            dependsOn: [this.worktree.resource, network, ...volumeResources, ...upstream],
-            buildDependsOn: [this.worktree.resource],
+            image: images[svcName]!.image,
+            dependsOn: [
+              this.worktree.resource,
+              network,
+              ...volumeResources,
+              ...(images[svcName]!.resource ? [images[svcName]!.resource!] : []),
+              ...upstream,
+            ],
           },
           { parent: this },
         );

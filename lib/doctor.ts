@@ -174,10 +174,17 @@ export async function checkBaseImage(api: DockerApi, dockerOk: boolean): Promise
   const name = `base image ${BASE_IMAGE}`;
   const fix = "bash scripts/setup image (only tests and the demo need it)";
   if (!dockerOk) {
-    return { name, ok: false, required: false, detail: "not checked: Docker is not reachable", fix };
+    return {
+      name,
+      ok: false,
+      required: false,
+      detail: "not checked: Docker is not reachable",
+      fix,
+    };
   }
   try {
-    if (await api.hasImage(BASE_IMAGE)) return { name, ok: true, required: false, detail: "present" };
+    if (await api.hasImage(BASE_IMAGE))
+      return { name, ok: true, required: false, detail: "present" };
     return { name, ok: false, required: false, detail: "not present", fix };
   } catch (err) {
     return { name, ok: false, required: false, detail: dockerReason(err), fix };
@@ -223,7 +230,12 @@ export async function checkPulumi(s: DoctorSeams): Promise<Check[]> {
     } else {
       const want = s.pulumiVersion && `v${s.pulumiVersion.replace(/^v/, "")}`;
       const note = want && version !== want ? `; envctl pins ${want}` : "";
-      checks.push({ name: "pulumi CLI", ok: true, required: true, detail: `${version} (${cli})${note}` });
+      checks.push({
+        name: "pulumi CLI",
+        ok: true,
+        required: true,
+        detail: `${version} (${cli})${note}`,
+      });
     }
   }
   const dirs = [s.toolchainBin, ...(cli ? [path.dirname(fs.realpathSync(cli))] : [])];
@@ -367,7 +379,13 @@ export async function checkTemporal(run: Runner, t: TemporalSpec): Promise<Check
     const create = `temporal operator search-attribute create --name ${name} --type ${type} --address ${t.address}`;
     const row = `search attribute ${name}`;
     if (found === undefined) {
-      checks.push({ name: row, ok: false, required: true, detail: `missing (${type})`, fix: create });
+      checks.push({
+        name: row,
+        ok: false,
+        required: true,
+        detail: `missing (${type})`,
+        fix: create,
+      });
     } else if (!sameAttributeType(found, type)) {
       checks.push({
         name: row,

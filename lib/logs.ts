@@ -248,7 +248,8 @@ const HEAD_BYTES = 2 * 1024 * 1024;
 export async function followFile(file: string, opts: FollowFileOptions): Promise<void> {
   let ino = opts.from?.ino;
   let pos = opts.from?.end ?? 0;
-  let recent = Buffer.alloc(0);
+  // What history already printed counts as read: a truncation right away must not repeat it.
+  let recent = opts.from ? seedRecent(file, opts.from) : Buffer.alloc(0);
   const emit = (chunk: Buffer): void => {
     if (chunk.length === 0) return;
     opts.onData(chunk);
@@ -295,6 +296,18 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+function seedRecent(file: string, at: FilePosition): Buffer {
+  const fd = openIfThere(file);
+  if (fd === undefined) return Buffer.alloc(0);
+  try {
+    if (fs.fstatSync(fd).ino !== at.ino) return Buffer.alloc(0);
+    const from = Math.max(0, at.end - RECENT_BYTES);
+    return readRange(fd, from, at.end - from);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function openIfThere(file: string): number | undefined {

@@ -228,35 +228,9 @@ export function dirIssue(at: string, dir: string, tree: RepoTree): SpecIssue | u
  * (`mkdir -p logs && ./run`): skipped to find the one that matters.
  */
 const BUILTINS = new Set([
-  ":",
-  "true",
-  "false",
-  "echo",
-  "printf",
-  "export",
-  "set",
-  "unset",
-  "test",
-  "[",
-  "[[",
-  "read",
-  "trap",
-  "wait",
-  "ulimit",
-  "umask",
-  "shift",
-  "eval",
-  "alias",
-  "unalias",
-  "hash",
-  "local",
-  "readonly",
-  "declare",
-  "typeset",
-  "shopt",
-  "pwd",
-  "mkdir",
-  "sleep",
+  ...": true false echo printf export set unset test [ [[ read trap wait ulimit".split(" "),
+  ..."umask shift eval alias unalias hash local readonly declare typeset shopt".split(" "),
+  ...["pwd", "mkdir", "sleep"],
 ]);
 /** Words that run the rest of the command: the program is the next word. */
 const WRAPPERS = new Set(["exec", "command", "nohup", "time", "env", "!", "if", "then"]);
@@ -513,7 +487,9 @@ export async function chooseBlock(
     if (taken.length === 0) return { block: n, busy: found };
     for (const port of taken) {
       const paths = services.flatMap((s) =>
-        s.ports.flatMap((p, i) => (base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [])),
+        s.ports.flatMap((p, i) =>
+          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
+        ),
       );
       found.push({ block: n, port, paths });
     }
@@ -604,7 +580,10 @@ export interface ValidateReport extends Findings {
 }
 
 /** The checks `validate` runs on a spec the loader accepted. */
-export async function validateSpec(spec: EnvSpec, seams: ValidateSeams = {}): Promise<ValidateReport> {
+export async function validateSpec(
+  spec: EnvSpec,
+  seams: ValidateSeams = {},
+): Promise<ValidateReport> {
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
   const add = (f: Findings): void => {
@@ -653,9 +632,10 @@ export async function validateSpec(spec: EnvSpec, seams: ValidateSeams = {}): Pr
     );
   });
   if (spec.temporal && spec.temporal.namespaces.length > 0 && !findOnPath("temporal", pathVar)) {
-    errors.push({
+    // Only the first warm needs it (spawn works without), and doctor reports it with the fix.
+    warnings.push({
       path: "temporal.namespaces",
-      message: `"temporal" is not installed (not found on PATH); the first warm creates the namespaces with it`,
+      message: `"temporal" is not installed (not found on PATH); the first warm creates the namespaces with it (see envctl doctor)`,
     });
   }
 

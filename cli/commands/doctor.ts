@@ -61,7 +61,7 @@ function specChecks(
         name: "spec",
         ok: false,
         required: true,
-        detail: `${err.message}${err.details.length > 0 ? ` (${err.details.length} problems)` : ""}; Temporal not checked`,
+        detail: `${err.message}${err.details.length === 1 ? `: ${err.details[0]}` : err.details.length > 1 ? ` (${err.details.length} problems)` : ""}; its Temporal section is not checked`,
         fix: `see every problem with: envctl validate${flags ? ` ${flags}` : ""}`,
       },
     };

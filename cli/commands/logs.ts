@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import { logFilePath } from "../../lib/daemon";
 import { badInput, UserError } from "../../lib/errors";
+import type { Home } from "../../lib/home";
 import {
   colorEnabled,
   displayText,
@@ -66,13 +67,15 @@ export async function logs(opts: LogsOptions): Promise<void> {
   );
   const history = await Promise.all(sources.map((src) => src.history(lines)));
   print(mergeHistory(history.map((h) => h.lines)));
-  if (lines > 0) {
-    const notes = history.flatMap((h, i) =>
-      h.lines.length > 0 ? [] : [prefix.note(services[i]!.name, h.note ?? "(no output yet)")],
-    );
-    if (notes.length > 0) s.out(notes.join("\n"));
-  }
+  // With `-n 0` only problems are worth a note, not empty history.
+  const notes = history.flatMap((h, i) => {
+    const note =
+      h.lines.length > 0 ? undefined : (h.note ?? (lines > 0 ? "(no output yet)" : undefined));
+    return note === undefined ? [] : [prefix.note(services[i]!.name, note)];
+  });
+  if (notes.length > 0) s.out(notes.join("\n"));
   if (!opts.follow) return;
+  // Without a signal (a script's own use), following never ends.
   const signal = s.signal ?? new AbortController().signal;
   await Promise.all(sources.map((src) => src.follow(signal, print, opts.pollMs)));
 }
@@ -87,7 +90,7 @@ function parseLines(raw: string | number): number {
 
 /** The services to show, with the env's state dir (where process logs are). */
 function selectServices(
-  home: Parameters<typeof openCatalog>[0],
+  home: Home,
   name: string,
   only: string | undefined,
 ): (ResolvedService & { stateDir: string })[] {
@@ -242,6 +245,10 @@ async function streamLogs(
   };
   const demux = new FrameDemuxer();
   await new Promise<void>((resolve) => {
+    if (signal.aborted) {
+      stream.destroy(); // fired while the request was on its way
+      return resolve();
+    }
     const done = (): void => {
       signal.removeEventListener("abort", stop);
       resolve();

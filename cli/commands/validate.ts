@@ -40,6 +40,7 @@ export async function validate(opts: ValidateOptions): Promise<number> {
       s.out(
         jsonDoc("validate", {
           ok: false,
+          file: null,
           errors,
           warnings: [],
           services: [],

@@ -136,12 +136,19 @@ export function isComposeFile(file: string): boolean {
   return /(^|[/.-])(docker-)?compose[^/]*\.ya?ml$/.test(file);
 }
 
+function readError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES") return "permission denied";
+  return (err as Error).message;
+}
+
 function readCompose(ctx: Ctx, file: string): Obj | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    fail(ctx, [], `cannot read ${file}: ${(err as Error).message}`);
+    fail(ctx, [], `cannot read ${file}: ${readError(err)}`);
     return undefined;
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
@@ -248,7 +255,7 @@ const HANDLERS: Record<string, Handler> = {
     if (c) layer.entrypoint = c;
   },
   environment: (ctx, at, v, layer) => {
-    layer.environment = envList(ctx, at, v, "a mapping or a list of KEY=VALUE", { ...process.env });
+    layer.environment = envList(ctx, at, v);
   },
   env_file: (ctx, at, v, layer) => {
     layer.envFile = envFiles(ctx, at, v);
@@ -322,8 +329,7 @@ function build(ctx: Ctx, at: Path, v: unknown): Layer["build"] {
     if (k === "context") out.context = context(x, kat);
     else if (k === "dockerfile" && typeof x === "string" && x) out.dockerfile = x;
     else if (k === "dockerfile") fail(ctx, kat, "must be a path relative to the context");
-    else if (k === "args")
-      out.args = envList(ctx, kat, x, "a mapping or a list of KEY=VALUE", { ...process.env });
+    else if (k === "args") out.args = envList(ctx, kat, x);
     else if (!k.startsWith("x-")) fail(ctx, kat, NOT_SUPPORTED);
   }
   return out;
@@ -383,19 +389,13 @@ export function shellSplit(s: string): string[] | undefined {
   return words;
 }
 
-/** `environment` / `build.args`: a mapping, or a list of `KEY=VALUE`; a bare KEY reads `env`. */
-function envList(
-  ctx: Ctx,
-  at: Path,
-  v: unknown,
-  expected: string,
-  env: Record<string, string | undefined>,
-): Record<string, string> {
+/** `environment` / `build.args`: a mapping or a list of `KEY=VALUE`; a bare KEY reads the shell's. */
+function envList(ctx: Ctx, at: Path, v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   const put = (key: string, value: unknown, kat: Path): void => {
     if (!key) return fail(ctx, kat, "names must not be empty");
     if (value === null || value === undefined) {
-      const fromEnv = env[key];
+      const fromEnv = process.env[key];
       if (fromEnv !== undefined) out[key] = fromEnv;
       else warn(ctx, kat, `"${key}" has no value and is not set in the environment; dropped`);
     } else if (
@@ -414,15 +414,20 @@ function envList(
       const eq = item.indexOf("=");
       put(eq < 0 ? item : item.slice(0, eq), eq < 0 ? null : item.slice(eq + 1), [...at, i]);
     });
-  } else if (v !== null) fail(ctx, at, `must be ${expected}, got ${describeValue(v)}`);
+  } else if (v !== null) {
+    fail(ctx, at, `must be a mapping or a list of KEY=VALUE, got ${describeValue(v)}`);
+  }
   return out;
 }
 
 function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string> {
-  const list = typeof v === "string" || isObj(v) ? [v] : Array.isArray(v) ? v : undefined;
-  if (!list)
-    return (fail(ctx, at, `must be a file or a list of files, got ${describeValue(v)}`), {});
   const out: Record<string, string> = {};
+  const list: unknown[] | undefined =
+    typeof v === "string" || isObj(v) ? [v] : Array.isArray(v) ? v : undefined;
+  if (!list) {
+    fail(ctx, at, `must be a file or a list of files, got ${describeValue(v)}`);
+    return out;
+  }
   list.forEach((entry, i) => {
     const eat = Array.isArray(v) ? [...at, i] : at;
     const spec = typeof entry === "string" ? { path: entry } : entry;
@@ -435,12 +440,7 @@ function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string> {
       text = fs.readFileSync(file, "utf8");
     } catch (err) {
       if (spec.required === false) return;
-      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
-      return fail(
-        ctx,
-        eat,
-        `cannot read ${file}: ${missing ? "no such file" : (err as Error).message}`,
-      );
+      return fail(ctx, eat, `cannot read ${file}: ${readError(err)}`);
     }
     Object.assign(out, parseEnvFile(ctx, text, path.basename(file), out));
   });
