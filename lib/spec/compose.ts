@@ -163,6 +163,10 @@ function readCompose(ctx: Ctx, file: string): Obj | undefined {
     return undefined;
   }
   const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    fail(ctx, [], 'the file is empty; it needs a "services" mapping');
+    return undefined;
+  }
   if (!isObj(data)) {
     fail(ctx, [], `a compose file must be a mapping with "services", got ${describeValue(data)}`);
     return undefined;

@@ -437,6 +437,9 @@ test("malformed documents: YAML syntax, non-mapping services, invalid service na
   assert.deepEqual(issues(importText(t, "volumes: {}\n").errors), [
     "compose.yml: no services defined",
   ]);
+  assert.deepEqual(issues(importText(t, "").errors), [
+    'compose.yml: the file is empty; it needs a "services" mapping',
+  ]);
 });
 
 describe("environment and env_file", () => {
