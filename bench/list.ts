@@ -1,15 +1,28 @@
 /**
- * `envctl list` (reads the SQLite catalog) vs `pulumi stack ls` (reads the backend) with 20 envs
- * on the same temp file backend. The stacks are created with the pulumi CLI, not with `up`, so
- * no containers are involved. Run alone: `node dist/bench/list.js`.
+ * `envctl list` and `envctl list --json` (catalog, one Docker call, pid files) vs
+ * `pulumi stack ls` (reads the backend) with 20 envs on the same temp file backend.
+ *
+ * The envs look like real ones to `list`: each catalog row holds a resolved env and a desired
+ * state (bench/fixtures/list/envctl.yaml bound to its port block). Warm envs have their
+ * containers (labelled like envctl's) and daemons (started through lib/daemon) running, cold
+ * envs their cold daemon, stopped envs nothing; so `list` finds live containers and pid files
+ * and every env reads as its desired state. The stacks are made with the pulumi CLI (no `up`),
+ * since `pulumi stack ls` only reads the backend. Run alone: `node dist/bench/list.js`.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openCatalog } from "../lib/catalog";
+import { Catalog } from "../lib/catalog";
+import { startDaemon, stopDaemon } from "../lib/daemon";
+import { runningServices } from "../lib/lifecycle";
+import { containerName, LABEL_ENV, LABEL_SERVICE } from "../lib/naming";
 import { MAX_BLOCK } from "../lib/ports";
+import { resolveEnv } from "../lib/resolve";
+import { formatIssue, loadSpecFile, specHash } from "../lib/spec/load";
+import type { EnvState, ResolvedEnv } from "../lib/spec/model";
 import { tempHome } from "../test/support/env";
 import {
   benchEnv,
+  cmdSide,
   ENVCTL,
   inBatches,
   log,
@@ -18,10 +31,13 @@ import {
   ROOT,
   run,
   runAlone,
-  timeInterleaved,
+  timeSides,
+  withCleanup,
   type BenchResult,
   type Cmd,
 } from "./support";
+
+const SPEC = path.join(ROOT, "bench", "fixtures", "list", "envctl.yaml");
 
 export interface ListBenchOptions {
   /** @default 20 */
@@ -30,13 +46,21 @@ export interface ListBenchOptions {
   runs?: number;
 }
 
-export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResult> {
+/** Desired state of env i: a fifth warm, two fifths cold, the rest stopped. */
+function stateOf(i: number, count: number): EnvState {
+  if (i < Math.ceil(count / 5)) return "warm";
+  if (i < Math.ceil((count * 3) / 5)) return "cold";
+  return "stopped";
+}
+
+export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResult[]> {
   const count = opts.envs ?? 20;
   const runs = opts.runs ?? 15;
   const home = tempHome();
   const env = benchEnv(home);
   const prefix = `bench-${process.pid}`;
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const benchLabel = `envctl.bench=list-${process.pid}`;
   const pulumi = (label: string, ...args: string[]): Cmd => ({
     label,
     file: PULUMI,
@@ -44,8 +68,20 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     cwd: ROOT,
     env,
   });
+  const docker = (label: string, ...args: string[]): Cmd => ({
+    label,
+    file: "docker",
+    args,
+    cwd: ROOT,
+    env: process.env,
+  });
+  const envs: ResolvedEnv[] = [];
 
-  try {
+  const measure = async (): Promise<BenchResult[]> => {
+    const parsed = loadSpecFile(SPEC);
+    if (!parsed.spec) throw new Error(`${SPEC}: ${parsed.errors.map(formatIssue).join("; ")}`);
+    const spec = parsed.spec;
+
     log(`list: creating ${count} stacks and catalog rows in ${home.root}`);
     // --no-select: do not change the selected stack of the checkout others work in.
     await inBatches(names, 4, (name) =>
@@ -60,62 +96,156 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
         ),
       ).then(() => {}),
     );
-    const catalog = openCatalog(home.root);
+    const catalog = Catalog.open(home.catalogFile);
     try {
-      for (const name of names) {
-        const lease = catalog.leaseBlock(name, MAX_BLOCK);
+      names.forEach((name, i) => {
+        const block = catalog.leaseBlock(name, MAX_BLOCK).block;
+        const resolved = resolveEnv(name, spec, block, home, stateOf(i, count));
         catalog.upsertEnv({
           name,
           kind: "devenv",
-          specHash: "bench",
+          specHash: specHash(spec),
           host: "localhost",
-          worktreePath: null,
-          branch: null,
-          block: lease.block,
+          worktreePath: resolved.worktreeDir,
+          branch: resolved.branch,
+          block,
           status: "ready",
           outputs: null,
         });
-      }
+        catalog.setDesired(name, resolved);
+        envs.push(resolved);
+      });
     } finally {
       catalog.close();
     }
 
-    log(`list: timing ${runs} runs each of envctl list and pulumi stack ls`);
-    const listed = (text: string): number =>
-      text.split("\n").filter((l) => l.includes(`${prefix}-`)).length;
-    const t = await timeInterleaved(
+    // What each desired state runs, for real: `list` checks these containers and pid files.
+    const running = envs.flatMap((e) => {
+      const want = runningServices(e.services, e.state);
+      return e.services.filter((s) => want.has(s.name)).map((svc) => ({ e, svc }));
+    });
+    log(`list: starting ${running.length} services of the warm and cold envs`);
+    await inBatches(running, 4, async ({ e, svc }) => {
+      if (svc.type === "process") {
+        const cmd = svc.cmd;
+        await startDaemon({ name: svc.name, dir: e.stateDir, cwd: home.root, cmd, env: {} });
+        return;
+      }
+      if (!svc.image) throw new Error(`${SPEC}: ${svc.name} needs an image`);
+      const labels = [`${LABEL_ENV}=${e.name}`, `${LABEL_SERVICE}=${svc.name}`, benchLabel];
+      await run(
+        docker(
+          `docker run ${svc.name}`,
+          "run",
+          "-d",
+          "--name",
+          containerName(e.name, svc.name),
+          ...labels.flatMap((l) => ["--label", l]),
+          svc.image,
+          ...(svc.command ?? []),
+        ),
+      );
+    });
+
+    log(`list: timing ${runs} runs each of envctl list, envctl list --json and pulumi stack ls`);
+    const rows = (text: string): number =>
+      text.split("\n").filter((l) => new RegExp(`^│ ${prefix}-\\d+ `).test(l)).length;
+    const text = cmdSide(
       { label: "envctl list", file: ENVCTL, args: ["list"], cwd: ROOT, env },
-      pulumi("pulumi stack ls", "stack", "ls"),
-      runs,
-      (which, out) => {
-        // Both sides must really see all the envs, or the comparison means nothing.
-        if (listed(out.stdout) !== count) {
-          const who = which === "a" ? "envctl list" : "pulumi stack ls";
-          throw new Error(`${who} listed ${listed(out.stdout)} of ${count} envs:\n${out.stdout}`);
+      (out) => {
+        // Every env listed, none flagged: the live containers and daemons were all found.
+        if (rows(out.stdout) !== count || out.stdout.includes("⚠")) {
+          throw new Error(`envctl list: expected ${count} envs, none flagged:\n${out.stdout}`);
         }
       },
     );
-    return result("list", t.a, t.b);
-  } finally {
-    log("list: removing the temp stacks");
-    await inBatches(names, 4, (name) =>
-      run(
-        pulumi(
-          `pulumi stack rm ${name}`,
-          "stack",
-          "rm",
-          name,
-          "--yes",
-          "--force",
-          "--non-interactive",
-        ),
-      ).then(
-        () => {},
-        () => {}, // never created, or already gone: the files below are removed either way
-      ),
+    const json = cmdSide(
+      { label: "envctl list --json", file: ENVCTL, args: ["list", "--json"], cwd: ROOT, env },
+      (out) => checkJson(out.stdout, envs),
     );
+    const stacks = cmdSide(pulumi("pulumi stack ls", "stack", "ls"), (out) => {
+      const listed = out.stdout.split("\n").filter((l) => l.includes(`${prefix}-`)).length;
+      if (listed !== count) {
+        throw new Error(`pulumi stack ls listed ${listed} of ${count} stacks:\n${out.stdout}`);
+      }
+    });
+    const [t, j, p] = await timeSides([text, json, stacks], runs);
+    const baseline = { label: "pulumi stack ls", times: p };
+    const warm = envs.filter((e) => e.state === "warm").length;
+    const cold = envs.filter((e) => e.state === "cold").length;
+    const notes = [
+      `${count} envs (${warm} warm, ${cold} cold, ${count - warm - cold} stopped); ${running.length} live containers and daemons`,
+    ];
+    return [
+      result("list", { label: "envctl list", times: t }, baseline, { notes }),
+      result("list-json", { label: "envctl list --json", times: j }, baseline),
+    ];
+  };
+
+  const cleanup = async (): Promise<void> => {
+    log("list: stopping the daemons and containers, removing the temp stacks");
+    const steps: (() => Promise<unknown>)[] = [
+      ...envs.flatMap((e) =>
+        e.services
+          .filter((svc) => svc.type === "process")
+          .map((svc) => () => stopDaemon(e.stateDir, svc.name, { graceMs: 2_000 })),
+      ),
+      async () => {
+        const ps = await run(docker("docker ps", "ps", "-aq", "--filter", `label=${benchLabel}`));
+        const ids = ps.stdout.split("\n").filter(Boolean);
+        if (ids.length > 0) await run(docker("docker rm -f", "rm", "-f", ...ids));
+      },
+      () =>
+        inBatches(names, 4, (name) =>
+          run(
+            pulumi(
+              `pulumi stack rm ${name}`,
+              "stack",
+              "rm",
+              name,
+              "--yes",
+              "--force",
+              "--non-interactive",
+            ),
+          ).then(
+            () => {},
+            () => {}, // never created, or already gone: the files below are removed either way
+          ),
+        ),
+    ];
+    // Every step runs even when one fails; the first failure is reported.
+    let failed: unknown;
+    for (const step of steps) await step().catch((err: unknown) => (failed ??= err));
     for (const name of names) fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
+    if (failed) throw failed instanceof Error ? failed : new Error(String(failed));
     fs.rmSync(home.root, { recursive: true, force: true });
+  };
+
+  return withCleanup("list", measure, cleanup);
+}
+
+interface ListedEnv {
+  name: string;
+  state: string;
+  warnings: string[];
+  services?: { expected: boolean; running?: boolean }[];
+}
+
+/** Each env listed in the state it should be in, with exactly its expected services running. */
+function checkJson(stdout: string, envs: ResolvedEnv[]): void {
+  const listed = (JSON.parse(stdout) as { envs: ListedEnv[] }).envs;
+  const byName = new Map(listed.map((e) => [e.name, e]));
+  const problem = (want: ResolvedEnv): string | undefined => {
+    const got = byName.get(want.name);
+    if (!got) return "missing";
+    if (got.state !== want.state) return `state ${got.state}, expected ${want.state}`;
+    if (got.warnings.length > 0) return got.warnings.join(", ");
+    if (got.services?.some((s) => s.expected !== s.running)) return "services disagree";
+    return undefined;
+  };
+  for (const want of envs) {
+    const p = problem(want);
+    if (p) throw new Error(`envctl list --json: ${want.name}: ${p}`);
   }
 }
 

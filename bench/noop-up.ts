@@ -9,6 +9,8 @@ import * as path from "node:path";
 import { makeRepo, tempHome } from "../test/support/env";
 import {
   benchEnv,
+  cmdSide,
+  destroyEnv,
   ENVCTL,
   log,
   PULUMI,
@@ -16,7 +18,8 @@ import {
   ROOT,
   run,
   runAlone,
-  timeInterleaved,
+  timeSides,
+  withCleanup,
   type BenchResult,
 } from "./support";
 
@@ -42,7 +45,7 @@ export interface NoopUpBenchOptions {
   runs?: number;
 }
 
-export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchResult> {
+export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchResult[]> {
   const runs = opts.runs ?? 5;
   const home = tempHome();
   const env = benchEnv(home);
@@ -55,8 +58,16 @@ export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchR
     await run({ label: "envctl up (first)", file: ENVCTL, args: upArgs, cwd: repo, env });
 
     log(`noop-up: timing ${runs} no-op runs each of envctl up and pulumi up`);
-    const t = await timeInterleaved(
+    // A run that changes something is not a no-op and would skew the comparison.
+    const envctl = cmdSide(
       { label: "envctl up", file: ENVCTL, args: upArgs, cwd: repo, env },
+      (out) => {
+        if (!/\(no changes,/.test(out.stderr)) {
+          throw new Error(`envctl up was not a no-op:\n${out.stderr}`);
+        }
+      },
+    );
+    const pulumi = cmdSide(
       {
         label: "pulumi up",
         file: PULUMI,
@@ -64,46 +75,29 @@ export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchR
         cwd: ROOT,
         env,
       },
-      runs,
-      (which, out) => {
-        // A run that changes something is not a no-op and would skew the comparison.
-        if (which === "a" && !/\(no changes,/.test(out.stderr)) {
-          throw new Error(`envctl up was not a no-op:\n${out.stderr}`);
-        }
-        if (which === "b" && !onlyUnchanged(out.stdout)) {
+      (out) => {
+        if (!onlyUnchanged(out.stdout)) {
           throw new Error(`pulumi up was not a no-op:\n${out.stdout}`);
         }
       },
     );
-    return result("noop-up", t.a, t.b);
+    const [e, p] = await timeSides([envctl, pulumi], runs);
+    return result(
+      "noop-up",
+      { label: "envctl up NAME --yes", times: e },
+      { label: "pulumi up --yes --skip-preview", times: p },
+    );
   };
 
   /** Destroys the env; on failure keeps the home and stack config, which a manual destroy needs. */
   const cleanup = async (): Promise<void> => {
     log(`noop-up: destroying env ${name}`);
-    try {
-      // --force: the worktree is a throwaway; never let a stray file block cleanup.
-      const args = ["destroy", name, "--yes", "--force"];
-      await run({ label: "envctl destroy", file: ENVCTL, args, cwd: repo, env });
-    } catch (err) {
-      const hint = `ENVCTL_HOME=${home.root} ${ENVCTL} destroy ${name} --yes --force`;
-      throw new Error(`cleanup failed; finish it with: ${hint}\n${(err as Error).message}`);
-    }
-    fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
+    await destroyEnv(home, name, repo);
     fs.rmSync(home.root, { recursive: true, force: true });
     fs.rmSync(repo, { recursive: true, force: true });
   };
 
-  let measured: BenchResult;
-  try {
-    measured = await measure();
-  } catch (err) {
-    // The measuring error is the one to report; a cleanup failure is only logged.
-    await cleanup().catch((e: unknown) => log(`noop-up: ${(e as Error).message}`));
-    throw err;
-  }
-  await cleanup();
-  return measured;
+  return [await withCleanup("noop-up", measure, cleanup)];
 }
 
 if (require.main === module) runAlone(() => noopUpBench());

@@ -13,7 +13,7 @@ import {
   type BenchResult,
 } from "./support";
 
-const BENCHES: [string, () => Promise<BenchResult>][] = [
+const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["list", () => listBench()],
   ["noop-up", () => noopUpBench()],
 ];
@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   for (const [name, bench] of BENCHES) {
     try {
       checkInterrupted();
-      results.push(await bench());
+      results.push(...(await bench()));
     } catch (err) {
       // Keep going: one broken bench should not hide the others' figures.
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);

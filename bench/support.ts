@@ -1,9 +1,11 @@
 /**
  * Shared by the benchmarks: timing child processes, medians, the result table and a Ctrl-C that
- * still cleans up. Benchmarks compare envctl against plain pulumi measured in the same run and
- * report ratios; nothing here fails on slowness, only on errors.
+ * still cleans up. Each bench compares an envctl command with a baseline doing the same job by
+ * hand (plain pulumi, docker run, git worktree add) measured in the same run, and reports the
+ * ratio; nothing here fails on slowness, only on errors.
  */
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { engineVars } from "../lib/automation";
 import type { Home } from "../lib/home";
@@ -13,19 +15,27 @@ export const ROOT = projectRoot();
 export const ENVCTL = path.join(ROOT, "bin", "envctl");
 export const PULUMI = path.join(ROOT, ".toolchain", "bin", "pulumi");
 
-/** One benchmark's outcome; printed as a table row and as one JSON line. */
+/** One comparison: an envctl command against a baseline measured in the same run. */
 export interface BenchResult {
   bench: string;
-  /** Median wall time of the envctl command, ms. */
+  /** What the envctl side runs, for the table. */
+  envctl: string;
+  /** What the baseline side runs, for the table. */
+  baseline: string;
+  /** Median wall time of the envctl side, ms. */
   envctl_ms: number;
-  /** Median wall time of the equivalent pulumi command, ms. */
-  pulumi_ms: number;
-  /** pulumi_ms / envctl_ms: above 1 means envctl is faster. */
+  /** Median wall time of the baseline side, ms. */
+  baseline_ms: number;
+  /** envctl_ms / baseline_ms: what envctl costs in baselines; below 1 means envctl is faster. */
   ratio: number;
   /** Timed runs per side (warm-up excluded), and the spread, for the table only. */
   runs: number;
   envctl_range: [number, number];
-  pulumi_range: [number, number];
+  baseline_range: [number, number];
+  /** Further medians for the JSON line (`worktree_in_spawn_ms`). */
+  extra?: Record<string, number>;
+  /** Lines printed under the table (what the figures are made of). */
+  notes?: string[];
 }
 
 export interface Cmd {
@@ -58,6 +68,21 @@ export function benchEnv(home: Home): NodeJS.ProcessEnv {
     PULUMI_BACKEND_URL: `file://${home.stateDir}`,
     NO_COLOR: "1",
   };
+}
+
+/**
+ * `envctl destroy NAME --yes --force` (force: bench worktrees are throwaways), then the stack's
+ * `Pulumi.NAME.yaml`. On failure the error says how to finish by hand; the caller keeps the home.
+ */
+export async function destroyEnv(home: Home, name: string, cwd: string): Promise<void> {
+  try {
+    const args = ["destroy", name, "--yes", "--force"];
+    await run({ label: `envctl destroy ${name}`, file: ENVCTL, args, cwd, env: benchEnv(home) });
+  } catch (err) {
+    const hint = `ENVCTL_HOME=${home.root} ${ENVCTL} destroy ${name} --yes --force`;
+    throw new Error(`cleanup failed; finish it with: ${hint}\n${(err as Error).message}`);
+  }
+  fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
 }
 
 /** Runs a child to completion and times it; rejects with its output on a non-zero exit. */
@@ -96,73 +121,131 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/**
- * Times `a` and `b` `runs` times each, interleaved (a b, b a, ...) so drift in machine load hits
- * both sides alike. One untimed warm-up of each comes first; `check` sees its output.
- */
-export async function timeInterleaved(
-  a: Cmd,
-  b: Cmd,
-  runs: number,
-  check: (which: "a" | "b", out: RunOutput) => void = () => {},
-): Promise<{ a: number[]; b: number[] }> {
-  checkInterrupted();
-  check("a", await run(a));
-  checkInterrupted();
-  check("b", await run(b));
-  const times = { a: [] as number[], b: [] as number[] };
-  for (let i = 0; i < runs; i++) {
-    const order: ("a" | "b")[] = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
-    for (const which of order) {
-      checkInterrupted();
-      const out = await run(which === "a" ? a : b);
-      check(which, out);
-      times[which].push(out.ms);
-    }
-    log(
-      `  run ${i + 1}/${runs}: ${a.label} ${ms(times.a.at(-1)!)}, ${b.label} ${ms(times.b.at(-1)!)}`,
-    );
-  }
-  return times;
+/** One side of a comparison: `once` does one run and resolves to the ms of its timed part. */
+export interface Side {
+  label: string;
+  /** Setup and cleanup inside it (a destroy after a spawn) are not timed. `run` counts from 0. */
+  once: (run: number) => Promise<number>;
 }
 
-export function result(bench: string, envctl: number[], pulumi: number[]): BenchResult {
-  const e = median(envctl);
-  const p = median(pulumi);
+/** A side that runs one command and times all of it; `check` sees every output. */
+export function cmdSide(cmd: Cmd, check: (out: RunOutput) => void = () => {}): Side {
   return {
-    bench,
-    envctl_ms: Math.round(e),
-    pulumi_ms: Math.round(p),
-    ratio: Math.round((p / e) * 100) / 100,
-    runs: envctl.length,
-    envctl_range: [Math.round(Math.min(...envctl)), Math.round(Math.max(...envctl))],
-    pulumi_range: [Math.round(Math.min(...pulumi)), Math.round(Math.max(...pulumi))],
+    label: cmd.label,
+    once: async () => {
+      const out = await run(cmd);
+      check(out);
+      return out.ms;
+    },
   };
 }
 
-function ms(x: number): string {
+/**
+ * Times each side `runs` times, rotating the order every run (a b, b a for two sides; a b c,
+ * b c a, c a b for three) so drift in machine load hits all sides alike. One untimed warm-up
+ * of each comes first. Returns the times per side, in the order given.
+ */
+export async function timeSides<T extends Side[]>(
+  sides: [...T],
+  runs: number,
+): Promise<{ [K in keyof T]: number[] }> {
+  let n = 0;
+  for (const side of sides) {
+    checkInterrupted();
+    await side.once(n++);
+  }
+  const times = sides.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) {
+    const order =
+      sides.length === 2
+        ? i % 2 === 0
+          ? [0, 1]
+          : [1, 0]
+        : sides.map((_, k) => (k + i) % sides.length);
+    for (const k of order) {
+      checkInterrupted();
+      times[k]!.push(await sides[k]!.once(n++));
+    }
+    log(
+      `  run ${i + 1}/${runs}: ${sides.map((s, k) => `${s.label} ${ms(times[k]!.at(-1)!)}`).join(", ")}`,
+    );
+  }
+  return times as { [K in keyof T]: number[] };
+}
+
+/**
+ * Runs `measure`, then `cleanup` whatever happened. When measuring failed, its error is the one
+ * thrown and a cleanup failure is only logged.
+ */
+export async function withCleanup<R>(
+  bench: string,
+  measure: () => Promise<R>,
+  cleanup: () => Promise<void>,
+): Promise<R> {
+  let measured: R;
+  try {
+    measured = await measure();
+  } catch (err) {
+    await cleanup().catch((e: unknown) => log(`${bench}: ${(e as Error).message}`));
+    throw err;
+  }
+  await cleanup();
+  return measured;
+}
+
+export function result(
+  bench: string,
+  envctl: { label: string; times: number[] },
+  baseline: { label: string; times: number[] },
+  more: Pick<BenchResult, "extra" | "notes"> = {},
+): BenchResult {
+  const e = median(envctl.times);
+  const b = median(baseline.times);
+  const range = (xs: number[]): [number, number] => [
+    Math.round(Math.min(...xs)),
+    Math.round(Math.max(...xs)),
+  ];
+  return {
+    bench,
+    envctl: envctl.label,
+    baseline: baseline.label,
+    envctl_ms: Math.round(e),
+    baseline_ms: Math.round(b),
+    ratio: Math.round((e / b) * 100) / 100,
+    runs: envctl.times.length,
+    envctl_range: range(envctl.times),
+    baseline_range: range(baseline.times),
+    ...more,
+  };
+}
+
+export function ms(x: number): string {
   return `${Math.round(x)} ms`;
 }
 
-/** The human table, then one JSON line per bench. */
+/** The human table, its notes, then one JSON line per result. */
 export function report(results: BenchResult[]): string {
   const head = [
     "bench",
     "runs",
-    "envctl median",
-    "pulumi median",
-    "pulumi/envctl",
+    "envctl",
+    "median",
+    "baseline",
+    "median",
+    "envctl/baseline",
     "envctl min-max",
-    "pulumi min-max",
+    "baseline min-max",
   ];
   const rows = results.map((r) => [
     r.bench,
     String(r.runs),
+    r.envctl,
     ms(r.envctl_ms),
-    ms(r.pulumi_ms),
+    r.baseline,
+    ms(r.baseline_ms),
     `${r.ratio.toFixed(2)}x`,
     `${r.envctl_range[0]}-${r.envctl_range[1]} ms`,
-    `${r.pulumi_range[0]}-${r.pulumi_range[1]} ms`,
+    `${r.baseline_range[0]}-${r.baseline_range[1]} ms`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
@@ -170,18 +253,25 @@ export function report(results: BenchResult[]): string {
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
+  const notes = results.flatMap((r) => (r.notes ?? []).map((n) => `${r.bench}: ${n}`));
   const json = results.map((r) =>
     JSON.stringify({
       bench: r.bench,
       envctl_ms: r.envctl_ms,
-      pulumi_ms: r.pulumi_ms,
+      baseline_ms: r.baseline_ms,
       ratio: r.ratio,
+      ...r.extra,
     }),
   );
   return (
-    [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line), "", ...json].join(
-      "\n",
-    ) + "\n"
+    [
+      line(head),
+      line(widths.map((w) => "-".repeat(w))),
+      ...rows.map(line),
+      ...(notes.length > 0 ? ["", ...notes] : []),
+      "",
+      ...json,
+    ].join("\n") + "\n"
   );
 }
 
@@ -208,10 +298,10 @@ export function checkInterrupted(): void {
 }
 
 /** Entry point for a bench file run alone: prints its report; exit 1 only on an error. */
-export function runAlone(bench: () => Promise<BenchResult>): void {
+export function runAlone(bench: () => Promise<BenchResult[]>): void {
   installInterruptHandler();
   void bench().then(
-    (r) => process.stdout.write(report([r])),
+    (rs) => process.stdout.write(report(rs)),
     (err: unknown) => {
       process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

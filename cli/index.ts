@@ -180,9 +180,11 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", () => {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      "\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n",
-    );
+    if (argv[2] !== "logs" && argv[2] !== "open") {
+      process.stderr.write(
+        "\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n",
+      );
+    }
     controller.abort();
   });
   try {

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { changedKeys } from "../canonical";
 import { daemonStatus, startDaemon, stopDaemon, tailLog, truncateLogIfLarge } from "../daemon";
 import { HealthTimeoutError, formatMs, sleep, waitUntil } from "../health";
+import { busyPorts } from "../ports";
 import { probeOnce } from "../probe";
 import type { HealthCheck, InitStep, ResolvedPort } from "../spec/model";
 import type { Handler } from "./index";
@@ -44,6 +45,15 @@ function logTail(stateDir: string, name: string): string {
 export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
   truncateLogIfLarge(path.join(p.stateDir, `${p.name}.log`));
   if (!fs.existsSync(p.cwd)) throw new Error(`${p.name}: directory ${p.cwd} does not exist`);
+  if (!daemonStatus(p.stateDir, p.name).running) {
+    // Otherwise the health check could pass against whatever holds the port.
+    const busy = await busyPorts(p.ports.filter((x) => x.protocol === "tcp").map((x) => x.host));
+    if (busy.length > 0) {
+      throw new Error(
+        `${p.name}: host port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use by another program; free ${busy.length > 1 ? "them" : "it"} and run the command again`,
+      );
+    }
+  }
   const state = await startDaemon({
     name: p.name,
     dir: p.stateDir,

@@ -173,7 +173,7 @@ function withComposeServices(
       const base = services[name];
       services[name] =
         base && svc && typeof svc === "object" && !Array.isArray(svc)
-          ? { ...(base as object), ...(svc as object) }
+          ? overlay(base as Record<string, unknown>, svc as Record<string, unknown>)
           : svc;
     }
   } else if (own !== undefined) {
@@ -244,6 +244,18 @@ function temporalSpec(t: SpecDoc["temporal"]): TemporalSpec | undefined {
     namespaces: t.namespaces ?? [],
     searchAttributes: t.search_attributes ?? {},
   };
+}
+
+/** envctl.yaml fields over an imported compose service; `env` merges by variable. */
+function overlay(
+  base: Record<string, unknown>,
+  own: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...base, ...own };
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isMap(base.env) && isMap(own.env)) out.env = { ...base.env, ...own.env };
+  return out;
 }
 
 function dependencies(name: string, s: ServiceDoc): { name: string; path: string }[] {
@@ -321,7 +333,7 @@ function buildContext(b: NonNullable<ServiceDoc["build"]>, dir: string): BuildCo
   };
 }
 
-/** A string command runs through a shell, like compose's string form. */
+/** A string command in envctl.yaml runs through `sh -c` (compose import sends word lists). */
 function shellWords(c: string | string[]): string[] {
   return typeof c === "string" ? ["sh", "-c", c] : [...c];
 }

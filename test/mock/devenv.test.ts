@@ -114,12 +114,14 @@ describe("DevEnv under mocks", () => {
       [key(T.DevEnv, ENV)]: "",
       [key(T.WorktreeComponent, `${ENV}-worktree`)]: key(T.DevEnv, ENV),
       [key(T.Worktree, `${ENV}-worktree`)]: key(T.WorktreeComponent, `${ENV}-worktree`),
+      [key(T.File, `${ENV}-env-sh`)]: key(T.DevEnv, ENV),
       [key(T.Network, `${ENV}-network`)]: key(T.DevEnv, ENV),
       [key(T.Volume, `${ENV}-volume-pgdata`)]: key(T.DevEnv, ENV),
       [key(T.Service, `${ENV}-db`)]: key(T.DevEnv, ENV),
       [key(T.Container, `${ENV}-db`)]: key(T.Service, `${ENV}-db`),
       [key(T.Service, `${ENV}-web`)]: key(T.DevEnv, ENV),
-      [key(T.Image, `${ENV}-web-image`)]: key(T.Service, `${ENV}-web`),
+      // Images hang off the env, not the container: they outlive cool and stop.
+      [key(T.Image, `${ENV}-web-image`)]: key(T.DevEnv, ENV),
       [key(T.Container, `${ENV}-web`)]: key(T.Service, `${ENV}-web`),
       [key(T.Service, `${ENV}-worker`)]: key(T.DevEnv, ENV),
       [key(T.Container, `${ENV}-worker`)]: key(T.Service, `${ENV}-worker`),
@@ -270,22 +272,34 @@ describe("DevEnv under mocks", () => {
   it("outputs: worktree, branch, block and per-service URLs", async () => {
     assert.deepEqual(await resolved(c.devenv.outputs), {
       env: ENV,
+      state: "warm",
       block: BLOCK,
       base: BASE,
       worktree: WORKTREE,
       branch: `${ENV}-workspace`,
+      envSh: `/home/dev/.envctl/envs/${ENV}/env.sh`,
       services: {
         db: {
+          type: "container",
+          running: true,
           container: `envctl-${ENV}-db`,
           ports: { "5432": 13432 },
           urls: ["tcp://localhost:13432"],
         },
         web: {
+          type: "container",
+          running: true,
           container: `envctl-${ENV}-web`,
           ports: { "8080": 13080 },
           urls: ["http://localhost:13080/healthz"],
         },
-        worker: { container: `envctl-${ENV}-worker`, ports: {}, urls: [] },
+        worker: {
+          type: "container",
+          running: true,
+          container: `envctl-${ENV}-worker`,
+          ports: {},
+          urls: [],
+        },
       },
     });
   });

@@ -18,6 +18,10 @@ export const T = {
   Volume: "pulumi-nodejs:dynamic/envctl:Volume",
   Image: "pulumi-nodejs:dynamic/envctl:Image",
   Container: "pulumi-nodejs:dynamic/envctl:Container",
+  ProcessComponent: "envctl:devenv:ProcessService",
+  Process: "pulumi-nodejs:dynamic/envctl:Process",
+  File: "pulumi-nodejs:dynamic/envctl:File",
+  Init: "pulumi-nodejs:dynamic/envctl:Init",
 } as const;
 
 /** A resource is identified by type and name: a component and its main child share a name. */
@@ -88,6 +92,8 @@ function stateFor(
       return { ...inputs, imageId: `sha256:${name}` };
     case T.Container:
       return { ...inputs, containerId: `ctr-${name}` };
+    case T.Process:
+      return { ...inputs, pid: 4242 };
     default:
       return inputs;
   }
