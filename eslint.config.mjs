@@ -7,7 +7,17 @@ import tseslint from "typescript-eslint";
 
 export default defineConfig(
   {
-    ignores: ["dist/", "node_modules/", ".toolchain/", "bench/out/", "bench/results/", "**/*.d.ts"],
+    // Fixture programs (plain CommonJS the tests run as daemons) are not part of the project.
+    ignores: [
+      "dist/",
+      "node_modules/",
+      ".toolchain/",
+      "bench/out/",
+      "bench/results/",
+      "**/*.d.ts",
+      "test/fixtures/**/*.js",
+      "bench/fixtures/**/*.js",
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -214,10 +214,10 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
         ),
     ];
     // Every step runs even when one fails; the first failure is reported.
-    let failed: unknown;
-    for (const step of steps) await step().catch((err: unknown) => (failed ??= err));
+    const failures: unknown[] = [];
+    for (const step of steps) await step().catch((err: unknown) => failures.push(err));
     for (const name of names) fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
-    if (failed) throw failed instanceof Error ? failed : new Error(String(failed));
+    if (failures.length > 0) throw failures[0];
     fs.rmSync(home.root, { recursive: true, force: true });
   };
 

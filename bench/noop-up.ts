@@ -5,7 +5,6 @@
  * Run alone: `node dist/bench/noop-up.js`.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { makeRepo, tempHome } from "../test/support/env";
 import {
   benchEnv,

@@ -156,15 +156,10 @@ export async function timeSides<T extends Side[]>(
   }
   const times = sides.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    const order =
-      sides.length === 2
-        ? i % 2 === 0
-          ? [0, 1]
-          : [1, 0]
-        : sides.map((_, k) => (k + i) % sides.length);
-    for (const k of order) {
+    for (let j = 0; j < sides.length; j++) {
+      const k = (i + j) % sides.length;
       checkInterrupted();
-      times[k]!.push(await sides[k]!.once(n++));
+      times[k]!.push(await sides[k].once(n++));
     }
     log(
       `  run ${i + 1}/${runs}: ${sides.map((s, k) => `${s.label} ${ms(times[k]!.at(-1)!)}`).join(", ")}`,

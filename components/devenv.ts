@@ -167,7 +167,7 @@ export class DevEnv extends pulumi.ComponentResource {
               this.worktree.resource,
               network,
               ...volumeResources,
-              ...(images[svcName]!.resource ? [images[svcName]!.resource!] : []),
+              ...(images[svcName]!.resource ? [images[svcName]!.resource] : []),
               ...upstream,
             ],
           },

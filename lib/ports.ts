@@ -3,13 +3,7 @@
  * base = 10000 + 1000·n; a container port's place in the block is its offset.
  */
 import * as net from "node:net";
-import type {
-  PortMapping,
-  ResolvedPort,
-  ResolvedService,
-  Service,
-  SpecIssue,
-} from "./spec/model";
+import type { PortMapping, ResolvedPort, ResolvedService, Service, SpecIssue } from "./spec/model";
 
 /** The part of a service that port math looks at. */
 type Ported = { name: string; ports: PortMapping[] };
@@ -36,13 +30,10 @@ export function defaultOffset(containerPort: number): number {
 
 /** Services with host ports filled in for the block starting at `base`. */
 export function resolveServices(services: Service[], base: number): ResolvedService[] {
-  return services.map(
-    (s) =>
-      ({
-        ...s,
-        ports: s.ports.map((p): ResolvedPort => ({ ...p, host: base + p.offset })),
-      }) as ResolvedService,
-  );
+  return services.map((s) => ({
+    ...s,
+    ports: s.ports.map((p): ResolvedPort => ({ ...p, host: base + p.offset })),
+  }));
 }
 
 /** Distinct host ports the services publish in the block starting at `base`, in spec order. */

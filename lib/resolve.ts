@@ -2,13 +2,7 @@ import * as path from "node:path";
 import { envDir, type Home } from "./home";
 import { branchName } from "./naming";
 import { blockBase, resolveServices } from "./ports";
-import type {
-  EnvSpec,
-  EnvState,
-  InitStep,
-  ResolvedEnv,
-  ResolvedService,
-} from "./spec/model";
+import type { EnvSpec, EnvState, InitStep, ResolvedEnv, ResolvedService } from "./spec/model";
 import { renderEnvSh, renderTemplate, shellValue, templateContext } from "./template";
 
 /**

@@ -4,19 +4,16 @@
  * stack and create nothing; one real-engine round trip checks the `--json` contract end to end.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { Catalog } from "../../lib/catalog";
 import { ENV_NAME_MAX } from "../../lib/names";
-import { assertCreatedNothing, assertNoTrace, envctl, said, type Run } from "../support/cli";
+import { assertCreatedNothing, assertNoTrace, envctl, said } from "../support/cli";
 import {
   branches,
   dockerLeftovers,
   envName,
   makeRepo,
-  ROOT,
   tempDir,
   worktreeDirs,
 } from "../support/env";

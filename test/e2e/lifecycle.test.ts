@@ -132,7 +132,7 @@ function echo(port: number, text: string): Promise<string> {
 function runningContainers(env: string): string[] {
   return execFileSync(
     "docker",
-    ["ps", "--filter", `label=envctl.env=${env}`, "--format", "{{.Label \"envctl.service\"}}"],
+    ["ps", "--filter", `label=envctl.env=${env}`, "--format", '{{.Label "envctl.service"}}'],
     { encoding: "utf8" },
   )
     .split("\n")
@@ -185,7 +185,10 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     const started = ["watch", "api", "echo"].map(
       (s) => fs.statSync(path.join(sb.home, "envs", name, `${s}.pid`)).mtimeMs,
     );
-    assert.ok(started[0]! <= started[1]! && started[1]! <= started[2]!, `order ${started}`);
+    assert.ok(
+      started[0]! <= started[1]! && started[1]! <= started[2]!,
+      `order ${started.join(" ")}`,
+    );
   });
 
   it("2. spawn -> open -> destroy: open gives a shell in the worktree with env.sh loaded", async () => {
@@ -256,7 +259,8 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     const [pa, pb] = [envs.get(a)!.ports.from, envs.get(b)!.ports.from];
     assert.notEqual(pa, pb);
     for (const p of [pa, pb]) {
-      assert.equal(JSON.parse((await httpGet(`http://127.0.0.1:${p}/`)).body).port, p);
+      const body = JSON.parse((await httpGet(`http://127.0.0.1:${p}/`)).body) as { port: number };
+      assert.equal(body.port, p);
       assert.equal(await echo(p + 1, "x"), "echo:x");
     }
   });
@@ -268,7 +272,10 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     const pid = pidOf(sb, name, "api");
     assert.ok(alive(pid), "api runs after the CLI exited");
     const runs = path.join(sb.home, "worktrees", name, ".init-runs");
-    assert.equal(fs.readFileSync(runs, "utf8"), `seeded for ${(await listed(sb)).get(name)!.ports.from}\n`);
+    assert.equal(
+      fs.readFileSync(runs, "utf8"),
+      `seeded for ${(await listed(sb)).get(name)!.ports.from}\n`,
+    );
     await sb.ok(["cool", name]);
     assert.ok(!alive(pid), "cool stopped api");
     await sb.ok(["warm", name]);

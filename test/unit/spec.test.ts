@@ -87,7 +87,9 @@ test("bad values name their field", () => {
     'services.Web: invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
     "services.db: must be a mapping, got number 3",
   ]);
-  assert.deepEqual(errors(`services: {}\n`), ['services: must define at least one service (or import them with "compose")']);
+  assert.deepEqual(errors(`services: {}\n`), [
+    'services: must define at least one service (or import them with "compose")',
+  ]);
 });
 
 test("bad volume specs", () => {
