@@ -3,7 +3,8 @@
  * `list`, `status` and the lifecycle verbs' checks. One Docker call covers every env; daemons
  * are checked through their pid files (pid + kernel start time), so no `pulumi` process runs.
  */
-import { daemonStatus } from "./daemon";
+import * as path from "node:path";
+import { daemonStatus, truncateLogIfLarge } from "./daemon";
 import { runningServices } from "./lifecycle";
 import { LABEL_ENV, LABEL_SERVICE } from "./naming";
 import type { EnvState, ResolvedEnv } from "./spec/model";
@@ -128,4 +129,20 @@ function derive(env: ResolvedEnv, services: ServiceReality[]): EnvState {
   const up = services.filter((s) => s.running);
   if (up.length === 0) return "stopped";
   return up.some((s) => !cold.has(s.name)) ? "warm" : "cold";
+}
+
+/**
+ * Daemons append to their logs for as long as they run; every command that looks at an env
+ * (list, status, the lifecycle verbs) truncates logs past 100 MB, keeping their last lines.
+ */
+export function trimLogs(env: ResolvedEnv): void {
+  for (const s of env.services) {
+    if (s.type === "process") {
+      try {
+        truncateLogIfLarge(path.join(env.stateDir, `${s.name}.log`));
+      } catch {
+        // unreadable or vanished: nothing to trim
+      }
+    }
+  }
 }

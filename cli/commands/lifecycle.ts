@@ -14,7 +14,7 @@ import type { Catalog } from "../../lib/catalog";
 import { badInput, UserError } from "../../lib/errors";
 import { envDir } from "../../lib/home";
 import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/lifecycle";
-import { envctlContainers, envReality } from "../../lib/reality";
+import { envctlContainers, envReality, trimLogs } from "../../lib/reality";
 import { resolveEnv } from "../../lib/resolve";
 import { formatIssue, specHash } from "../../lib/spec/load";
 import { Progress } from "../../lib/progress";
@@ -180,6 +180,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     const problem = transitionProblem(opts.verb, from, opts.name);
     if (problem) throw badInput(problem);
     const target = VERB_TARGET[opts.verb];
+    trimLogs(record.resolved);
     const reality = envReality(record.resolved, from, await envctlContainers());
     if (target === from && reality.warnings.length === 0 && record.status === "ready") {
       if (opts.json) s.out(jsonDoc(opts.verb, { env: opts.name, state: target, changes: {} }));

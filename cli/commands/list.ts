@@ -1,5 +1,5 @@
 import { blockBase } from "../../lib/ports";
-import { envReality, type ContainerMap, type EnvReality } from "../../lib/reality";
+import { envReality, trimLogs, type ContainerMap, type EnvReality } from "../../lib/reality";
 import { openCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../output";
 
@@ -27,10 +27,10 @@ export async function list(opts: ListOptions): Promise<void> {
     const { envctlContainers } = await import("../../lib/reality");
     containers = await envctlContainers();
   }
-  const rows = envs.map((e) => ({
-    e,
-    reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined,
-  }));
+  const rows = envs.map((e) => {
+    if (e.resolved) trimLogs(e.resolved);
+    return { e, reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined };
+  });
   const ports = (block: number | null): string =>
     block === null ? "-" : `${blockBase(block)}-${blockBase(block) + 999}`;
   if (opts.json) {

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { badInput } from "../../lib/errors";
 import { probeOnce, type ProbeResult } from "../../lib/probe";
-import { envctlContainers, envReality, type ServiceReality } from "../../lib/reality";
+import { envctlContainers, envReality, trimLogs, type ServiceReality } from "../../lib/reality";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../output";
@@ -39,6 +39,7 @@ export async function status(opts: StatusOptions): Promise<number> {
   }
   const env = record.resolved;
   if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
+  trimLogs(env);
   const containers = await envctlContainers();
   const reality = envReality(env, record.state, containers);
   const byName = new Map(env.services.map((svc) => [svc.name, svc]));
