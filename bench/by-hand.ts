@@ -33,27 +33,35 @@ export interface ByHand {
 }
 
 /**
- * Starts every service and resolves once all are healthy. Waits for every start it began
- * even when one fails, so a teardown right after never races a start still under way.
+ * Starts every service and resolves once all are healthy, with each one's ms from its start
+ * (its upstream healthy) to healthy. Waits for every start it began even when one fails, so a
+ * teardown right after never races a start still under way.
  */
-export async function startByHand(services: ResolvedService[], h: ByHand): Promise<void> {
+export async function startByHand(
+  services: ResolvedService[],
+  h: ByHand,
+): Promise<Map<string, number>> {
   const order = topoOrder(services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
   if (!order.ok) throw new Error(`dependency cycle: ${order.cycle.join(" -> ")}`);
   const byName = new Map(services.map((s) => [s.name, s]));
   const healthy = new Map<string, Promise<void>>();
+  const took = new Map<string, number>();
   for (const name of order.order) {
     const svc = byName.get(name)!;
     const upstream = svc.dependsOn.map((d) => healthy.get(d)!);
     healthy.set(
       name,
-      Promise.all(upstream).then(() =>
-        svc.type === "container" ? startContainer(svc, h) : startDaemon(svc, h),
-      ),
+      Promise.all(upstream).then(async () => {
+        const start = Date.now();
+        await (svc.type === "container" ? startContainer(svc, h) : startDaemon(svc, h));
+        took.set(name, Date.now() - start);
+      }),
     );
   }
   const settled = await Promise.allSettled(healthy.values());
   const failed = settled.find((s) => s.status === "rejected");
   if (failed) throw failed.reason;
+  return took;
 }
 
 /** Removes the tag's containers and kills the daemons' process groups (TERM, then KILL). */

@@ -26,6 +26,8 @@ import {
   ENVCTL,
   inBatches,
   log,
+  median,
+  ms,
   PULUMI,
   result,
   ROOT,
@@ -57,6 +59,7 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
   const count = opts.envs ?? 20;
   const runs = opts.runs ?? 15;
   const home = tempHome();
+  const emptyHome = tempHome();
   const env = benchEnv(home);
   const prefix = `bench-${process.pid}`;
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
@@ -147,7 +150,7 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
       );
     });
 
-    log(`list: timing ${runs} runs each of envctl list, envctl list --json and pulumi stack ls`);
+    log(`list: timing ${runs} runs each of envctl list, list --json, pulumi stack ls, empty list`);
     const rows = (text: string): number =>
       text.split("\n").filter((l) => new RegExp(`^│ ${prefix}-\\d+ `).test(l)).length;
     const text = cmdSide(
@@ -169,12 +172,21 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
         throw new Error(`pulumi stack ls listed ${listed} of ${count} stacks:\n${out.stdout}`);
       }
     });
-    const [t, j, p] = await timeSides([text, json, stacks], runs);
+    // The floor: the same command on an empty catalog (no Docker call, no pid file).
+    const emptyEnv = benchEnv(emptyHome);
+    const empty = cmdSide(
+      { label: "envctl list (empty)", file: ENVCTL, args: ["list"], cwd: ROOT, env: emptyEnv },
+      (out) => {
+        if (!out.stdout.startsWith("no envs")) throw new Error(`not empty:\n${out.stdout}`);
+      },
+    );
+    const [t, j, p, f] = await timeSides([text, json, stacks, empty], runs);
     const baseline = { label: "pulumi stack ls", times: p };
     const warm = envs.filter((e) => e.state === "warm").length;
     const cold = envs.filter((e) => e.state === "cold").length;
     const notes = [
       `${count} envs (${warm} warm, ${cold} cold, ${count - warm - cold} stopped); ${running.length} live containers and daemons`,
+      `envctl list on an empty catalog (node start-up, CLI, catalog open; no Docker call): median ${ms(median(f))}`,
     ];
     return [
       result("list", { label: "envctl list", times: t }, baseline, { notes }),
@@ -219,6 +231,7 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     for (const name of names) fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
     if (failures.length > 0) throw failures[0];
     fs.rmSync(home.root, { recursive: true, force: true });
+    fs.rmSync(emptyHome.root, { recursive: true, force: true });
   };
 
   return withCleanup("list", measure, cleanup);

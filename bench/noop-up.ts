@@ -13,6 +13,7 @@ import {
   ENVCTL,
   log,
   PULUMI,
+  reserveLowBlocks,
   result,
   ROOT,
   run,
@@ -53,6 +54,7 @@ export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchR
   const upArgs = ["up", name, "-f", "envctl.yaml", "--yes"];
 
   const measure = async (): Promise<BenchResult> => {
+    reserveLowBlocks(home);
     log(`noop-up: creating env ${name} (one container) in ${home.root}`);
     await run({ label: "envctl up (first)", file: ENVCTL, args: upArgs, cwd: repo, env });
 

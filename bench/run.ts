@@ -1,10 +1,11 @@
 /**
- * Runs every benchmark in turn and prints one table plus a JSON line per bench:
+ * Runs every benchmark in turn and prints one table, its notes and a JSON line per result:
  * `npm run bench`. Exits 1 only when a bench errors (setup, a failing command, cleanup), never
  * because something is slow.
  */
 import { listBench } from "./list";
 import { noopUpBench } from "./noop-up";
+import { spawnBench } from "./spawn";
 import {
   checkInterrupted,
   installInterruptHandler,
@@ -12,17 +13,30 @@ import {
   report,
   type BenchResult,
 } from "./support";
+import { warmBench } from "./warm";
 
 const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["list", () => listBench()],
   ["noop-up", () => noopUpBench()],
+  ["warm", () => warmBench()],
+  ["spawn", () => spawnBench()],
 ];
 
 async function main(): Promise<number> {
+  // `npm run bench -- warm spawn` runs only those.
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !BENCHES.some(([name]) => name === w));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown bench ${unknown.join(", ")}; benches: ${BENCHES.map(([n]) => n).join(", ")}\n`,
+    );
+    return 2;
+  }
   installInterruptHandler();
   const results: BenchResult[] = [];
   const failures: string[] = [];
   for (const [name, bench] of BENCHES) {
+    if (wanted.length > 0 && !wanted.includes(name)) continue;
     try {
       checkInterrupted();
       results.push(...(await bench()));

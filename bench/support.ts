@@ -8,6 +8,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { engineVars } from "../lib/automation";
+import { Catalog } from "../lib/catalog";
+import { MAX_BLOCK } from "../lib/ports";
 import type { Home } from "../lib/home";
 import { projectRoot } from "../lib/toolchain";
 
@@ -32,7 +34,7 @@ export interface BenchResult {
   runs: number;
   envctl_range: [number, number];
   baseline_range: [number, number];
-  /** Further medians for the JSON line (`worktree_in_spawn_ms`). */
+  /** Further figures for the JSON line (`rest_ms` of spawn). */
   extra?: Record<string, number>;
   /** Lines printed under the table (what the figures are made of). */
   notes?: string[];
@@ -50,6 +52,8 @@ export interface RunOutput {
   ms: number;
   stdout: string;
   stderr: string;
+  /** stderr's lines with the ms (since the start) each was read at: when progress was shown. */
+  stderrLines: { ms: number; text: string }[];
 }
 
 /** Progress goes to stderr so stdout holds only the table and JSON lines. */
@@ -68,6 +72,34 @@ export function benchEnv(home: Home): NodeJS.ProcessEnv {
     PULUMI_BACKEND_URL: `file://${home.stateDir}`,
     NO_COLOR: "1",
   };
+}
+
+/**
+ * Leases port blocks 0..count-1 in the bench home's catalog to placeholder names, so the envs a
+ * bench spawns get block `count` (ports 20000+ for 10) instead of the low blocks that envctl
+ * runs elsewhere on the machine (tests, other homes) take first: a block is checked for free
+ * ports when leased, and another home grabbing its port before the daemon starts fails the run.
+ * Block 10 stays below Linux's ephemeral port range (32768+).
+ */
+export function reserveLowBlocks(home: Home, count = 10): void {
+  fs.mkdirSync(home.root, { recursive: true });
+  const catalog = Catalog.open(home.catalogFile);
+  try {
+    for (let b = 0; b < count; b++) catalog.leaseBlock(`reserved-${b}`, MAX_BLOCK);
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Names of the envs in the home's catalog (none when it has no catalog yet). */
+export function catalogEnvNames(home: Home): string[] {
+  if (!fs.existsSync(home.catalogFile)) return [];
+  const catalog = Catalog.open(home.catalogFile);
+  try {
+    return catalog.listEnvs().map((e) => e.name);
+  } finally {
+    catalog.close();
+  }
 }
 
 /**
@@ -97,15 +129,25 @@ export function run(cmd: Cmd): Promise<RunOutput> {
       env: cmd.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const since = (): number => Number(process.hrtime.bigint() - start) / 1e6;
     let stdout = "";
     let stderr = "";
+    const stderrLines: RunOutput["stderrLines"] = [];
+    let partial = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      const lines = (partial + d).split("\n");
+      partial = lines.pop()!;
+      const at = since();
+      for (const text of lines) stderrLines.push({ ms: at, text });
+    });
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const ms = since();
+      if (partial) stderrLines.push({ ms, text: partial });
       if (code === 0) {
-        resolve({ ms, stdout, stderr });
+        resolve({ ms, stdout, stderr, stderrLines });
         return;
       }
       const why = signal ? `signal ${signal}` : `exit ${code}`;
@@ -124,8 +166,11 @@ export function median(xs: number[]): number {
 /** One side of a comparison: `once` does one run and resolves to the ms of its timed part. */
 export interface Side {
   label: string;
-  /** Setup and cleanup inside it (a destroy after a spawn) are not timed. `run` counts from 0. */
-  once: (run: number) => Promise<number>;
+  /**
+   * Setup and cleanup inside it (a destroy after a spawn) are not timed. `run` counts every
+   * call from 0 across all sides (unique names); `warmup` is true for the untimed first call.
+   */
+  once: (run: number, warmup: boolean) => Promise<number>;
 }
 
 /** A side that runs one command and times all of it; `check` sees every output. */
@@ -152,14 +197,14 @@ export async function timeSides<T extends Side[]>(
   let n = 0;
   for (const side of sides) {
     checkInterrupted();
-    await side.once(n++);
+    await side.once(n++, true);
   }
   const times = sides.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < sides.length; j++) {
       const k = (i + j) % sides.length;
       checkInterrupted();
-      times[k]!.push(await sides[k].once(n++));
+      times[k]!.push(await sides[k].once(n++, false));
     }
     log(
       `  run ${i + 1}/${runs}: ${sides.map((s, k) => `${s.label} ${ms(times[k]!.at(-1)!)}`).join(", ")}`,

@@ -15,19 +15,20 @@ import { formatIssue, loadSpecFile } from "../lib/spec/load";
 import type { EnvSpec } from "../lib/spec/model";
 import { makeRepo, tempDir, tempHome } from "../test/support/env";
 import { startByHand, stopByHand, type ByHand } from "./by-hand";
+import { createdDurations, medianSec, phases, type Phases } from "./progress";
 import {
   benchEnv,
+  catalogEnvNames,
   destroyEnv,
   ENVCTL,
   log,
-  median,
-  ms,
+  reserveLowBlocks,
   result,
+  ROOT,
   run,
   runAlone,
   timeSides,
   withCleanup,
-  ROOT,
   type BenchResult,
   type Cmd,
   type Side,
@@ -60,6 +61,7 @@ export async function warmBench(opts: WarmBenchOptions = {}): Promise<BenchResul
     groups: new Set(),
   };
   const measure = async (): Promise<BenchResult[]> => {
+    reserveLowBlocks(home);
     const parsed = loadSpecFile(path.join(repo, "envctl.yaml"));
     if (!parsed.spec) throw new Error(`fixture: ${parsed.errors.map(formatIssue).join("; ")}`);
     const spec = parsed.spec;
@@ -74,27 +76,45 @@ export async function warmBench(opts: WarmBenchOptions = {}): Promise<BenchResul
     const block = await baselineBlock(spec, leasedBlock(home.catalogFile, name));
     const services = resolveEnv(byHand.tag, spec, block, home, "warm").services;
 
+    // For the notes, timed runs only: where envctl's time goes, and one service's start.
     const cools: number[] = [];
+    const parts: Phases[] = [];
+    const each = {
+      envctl: { container: [] as number[], process: [] as number[] },
+      byHand: { container: [] as number[], process: [] as number[] },
+    };
     const envctlSide: Side = {
       label: "envctl warm",
-      once: async () => {
+      once: async (_run, warmup) => {
         const warm = await run(envctl("warm", name));
         // A warm that found the env already warm did nothing and would skew the comparison.
         if (!/is warm \(\d+ create/.test(warm.stderr)) {
           throw new Error(`envctl warm did not start the services:\n${warm.stderr}`);
         }
+        if (!warmup) {
+          const took = createdDurations(warm.stderr);
+          each.envctl.container.push(...(took.get("Container") ?? []));
+          each.envctl.process.push(...(took.get("Process") ?? []));
+          const p = phases(warm);
+          if (p) parts.push(p);
+        }
         checkWarm((await run(envctl("list", "--json"))).stdout, name, spec);
-        cools.push((await run(envctl("cool", name))).ms);
+        const cool = await run(envctl("cool", name));
+        if (!warmup) cools.push(cool.ms);
         return warm.ms;
       },
     };
     const baselineSide: Side = {
       label: "by hand",
-      once: async () => {
+      once: async (_run, warmup) => {
         const start = process.hrtime.bigint();
         try {
-          await startByHand(services, byHand);
-          return Number(process.hrtime.bigint() - start) / 1e6;
+          const took = await startByHand(services, byHand);
+          const total = Number(process.hrtime.bigint() - start) / 1e6;
+          if (!warmup) {
+            for (const svc of services) each.byHand[svc.type].push(took.get(svc.name)!);
+          }
+          return total;
         } finally {
           await stopByHand(byHand);
         }
@@ -103,9 +123,12 @@ export async function warmBench(opts: WarmBenchOptions = {}): Promise<BenchResul
 
     log(`warm: timing ${runs} runs each of envctl warm (then cool) and the by-hand start`);
     const [e, b] = await timeSides([envctlSide, baselineSide], runs);
+    const part = (k: keyof Phases): string => medianSec(parts.map((p) => p[k]));
     const notes = [
-      `${containers} containers + ${daemons} daemons from cold to all healthy; the baseline is docker run -d + sh -c in a new session, health polled by hand in dependency order`,
-      `envctl cool between runs (untimed): median ${ms(median(cools))}`,
+      `${containers} containers + ${daemons} daemons from cold to all healthy; by hand = docker run -d, sh -c in a new session, health polled in dependency order`,
+      `envctl warm in parts (medians, from when its progress lines arrived): ${part("before")} before the first service starts, ${part("during")} starting services (by hand, all of it: ${medianSec(b)}), ${part("after")} after the last is healthy`,
+      `one service from start to healthy, median (envctl's from its progress lines, 0.1 s steps): container ${medianSec(each.envctl.container)} in envctl, ${medianSec(each.byHand.container)} by hand; daemon ${medianSec(each.envctl.process)} in envctl, ${medianSec(each.byHand.process)} by hand`,
+      `envctl cool between runs (untimed): median ${medianSec(cools)}`,
     ];
     return [
       result(
@@ -122,7 +145,7 @@ export async function warmBench(opts: WarmBenchOptions = {}): Promise<BenchResul
     const failures: unknown[] = [];
     await stopByHand(byHand).catch((err: unknown) => failures.push(err));
     // A failed spawn removes what it made; whatever is still in the catalog needs a destroy.
-    if (envExists(home.catalogFile, name)) {
+    if (catalogEnvNames(home).includes(name)) {
       await destroyEnv(home, name, repo).catch((err: unknown) => failures.push(err));
     }
     if (failures.length > 0) throw failures[0];
@@ -132,16 +155,6 @@ export async function warmBench(opts: WarmBenchOptions = {}): Promise<BenchResul
   };
 
   return withCleanup("warm", measure, cleanup);
-}
-
-function envExists(catalogFile: string, name: string): boolean {
-  if (!fs.existsSync(catalogFile)) return false;
-  const catalog = Catalog.open(catalogFile);
-  try {
-    return catalog.getEnv(name) !== undefined;
-  } finally {
-    catalog.close();
-  }
 }
 
 function leasedBlock(catalogFile: string, name: string): number {
