@@ -1,14 +1,20 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { simpleGit } from "simple-git";
-import { Catalog } from "../lib/catalog";
+import { Catalog, type EnvRecord, type EnvStatus } from "../lib/catalog";
 import { badInput, UserError } from "../lib/errors";
 import { resolveHome, type Home } from "../lib/home";
 import { validateEnvName } from "../lib/names";
 import { busyPorts, hostPorts, MAX_BLOCK, blockBase } from "../lib/ports";
-import { formatIssue, loadComposeFiles, loadSpecFile, type ParseResult } from "../lib/spec/load";
+import {
+  formatIssue,
+  loadComposeFiles,
+  loadSpecFile,
+  specHash,
+  type ParseResult,
+} from "../lib/spec/load";
 import { isComposeFile } from "../lib/spec/compose";
-import type { EnvSpec, SpecIssue } from "../lib/spec/model";
+import type { EnvSpec, ResolvedEnv, SpecIssue } from "../lib/spec/model";
 import { projectRoot } from "../lib/toolchain";
 
 /** Seams every command accepts, so tests can point a command at a temp home and directory. */
@@ -108,6 +114,42 @@ export async function checkRepo(spec: EnvSpec): Promise<void> {
   } catch {
     throw badInput(`base: "${spec.base}" is not a branch or commit in ${spec.repo}`);
   }
+}
+
+/** The env's catalog row; a name the catalog does not know is bad input (exit 2). */
+export function envRecord(home: Home, name: string): EnvRecord {
+  const catalog = openCatalog(home);
+  try {
+    const rec = catalog.getEnv(name);
+    if (!rec) {
+      throw badInput(`env ${name} does not exist`, [
+        "see `envctl list` for the envs in this ENVCTL_HOME; create one with `envctl spawn NAME`",
+      ]);
+    }
+    return rec;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Inserts or refreshes an env's catalog row before its stack is updated. */
+export function recordEnv(
+  catalog: Catalog,
+  env: ResolvedEnv,
+  spec: EnvSpec,
+  status: EnvStatus,
+): void {
+  catalog.upsertEnv({
+    name: env.name,
+    kind: env.kind,
+    specHash: specHash(spec),
+    host: "localhost",
+    worktreePath: env.worktreeDir,
+    branch: env.branch,
+    block: env.block,
+    status,
+    outputs: catalog.getEnv(env.name)?.outputs ?? null,
+  });
 }
 
 export function openCatalog(home: Home): Catalog {

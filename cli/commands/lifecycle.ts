@@ -16,7 +16,7 @@ import { envDir } from "../../lib/home";
 import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/lifecycle";
 import { envctlContainers, envReality, trimLogs } from "../../lib/reality";
 import { resolveEnv } from "../../lib/resolve";
-import { formatIssue, specHash } from "../../lib/spec/load";
+import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/progress";
 import {
   checkName,
@@ -24,6 +24,8 @@ import {
   leaseFor,
   loadSpec,
   openCatalog,
+  envRecord,
+  recordEnv,
   seams,
   type CommandSeams,
   type SpecSource,
@@ -65,17 +67,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       throw err;
     }
     const env = resolveEnv(opts.name, spec, block, s.home, "cold");
-    catalog.upsertEnv({
-      name: opts.name,
-      kind: "devenv",
-      specHash: specHash(spec),
-      host: "localhost",
-      worktreePath: env.worktreeDir,
-      branch: env.branch,
-      block,
-      status: "creating",
-      outputs: null,
-    });
+    recordEnv(catalog, env, spec, "creating");
     catalog.setDesired(opts.name, env);
     if (!opts.json) {
       s.log(`spawning env ${opts.name} from ${spec.base} (ports ${env.base}-${env.base + 999})`);
@@ -165,12 +157,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
   checkName(opts.name);
   const catalog = openCatalog(s.home);
   try {
-    const record = catalog.getEnv(opts.name);
-    if (!record) {
-      throw badInput(`env ${opts.name} does not exist`, [
-        "see `envctl list`; create one with `envctl spawn NAME`",
-      ]);
-    }
+    const record = envRecord(s.home, opts.name);
     if (!record.resolved) {
       throw badInput(
         `env ${opts.name} has no recorded spec: run \`envctl up ${opts.name} -f SPEC\` once`,

@@ -21,7 +21,7 @@ import {
 } from "../../lib/logs";
 import { containerName } from "../../lib/naming";
 import type { ResolvedService } from "../../lib/spec/model";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface LogsOptions extends CommandSeams {
   name: string;
@@ -94,19 +94,7 @@ function selectServices(
   name: string,
   only: string | undefined,
 ): (ResolvedService & { stateDir: string })[] {
-  const catalog = openCatalog(home);
-  let rec;
-  try {
-    rec = catalog.getEnv(name);
-  } finally {
-    catalog.close();
-  }
-  if (!rec) {
-    throw badInput(`env ${name} does not exist`, [
-      "see `envctl list` for the envs in this ENVCTL_HOME",
-    ]);
-  }
-  const env = rec.resolved;
+  const env = envRecord(home, name).resolved;
   if (!env) {
     throw new UserError(`env ${name} has no services yet: its first \`envctl up\` did not finish`);
   }

@@ -6,7 +6,7 @@ import { badInput, UserError } from "../../lib/errors";
 import { envDir, type Home } from "../../lib/home";
 import { shellValue } from "../../lib/template";
 import { findOnPath, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface OpenOptions extends CommandSeams {
   name: string;
@@ -43,18 +43,7 @@ export async function open(opts: OpenOptions): Promise<number> {
 }
 
 function findTarget(home: Home, name: string): Target {
-  const catalog = openCatalog(home);
-  let rec;
-  try {
-    rec = catalog.getEnv(name);
-  } finally {
-    catalog.close();
-  }
-  if (!rec) {
-    throw badInput(`env ${name} does not exist`, [
-      "see `envctl list` for the envs in this ENVCTL_HOME",
-    ]);
-  }
+  const rec = envRecord(home, name);
   const worktree = rec.worktreePath ?? rec.resolved?.worktreeDir;
   if (!worktree || !fs.existsSync(worktree)) {
     throw badInput(

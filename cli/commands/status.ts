@@ -3,7 +3,7 @@ import { badInput } from "../../lib/errors";
 import { probeOnce, type ProbeResult } from "../../lib/probe";
 import { envctlContainers, envReality, trimLogs, type ServiceReality } from "../../lib/reality";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, envRecord, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../output";
 
 export interface StatusOptions extends CommandSeams {
@@ -27,16 +27,7 @@ interface Row extends ServiceReality {
 export async function status(opts: StatusOptions): Promise<number> {
   const s = seams(opts);
   checkName(opts.name);
-  const catalog = openCatalog(s.home);
-  let record;
-  try {
-    record = catalog.getEnv(opts.name);
-  } finally {
-    catalog.close();
-  }
-  if (!record) {
-    throw badInput(`env ${opts.name} does not exist`, ["see `envctl list` for the envs"]);
-  }
+  const record = envRecord(s.home, opts.name);
   const env = record.resolved;
   if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
   trimLogs(env);

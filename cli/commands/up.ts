@@ -3,13 +3,14 @@ import { createStack, ensureConfig, openEngine, trySelectStack } from "../../lib
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
-import { formatIssue, specHash } from "../../lib/spec/load";
+import { formatIssue } from "../../lib/spec/load";
 import {
   checkName,
   checkRepo,
   leaseFor,
   loadSpec,
   openCatalog,
+  recordEnv,
   seams,
   type CommandSeams,
 } from "../context";
@@ -54,18 +55,12 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
         throw err;
       }
     }
-    const prior = catalog.getEnv(opts.name);
-    catalog.upsertEnv({
-      name: opts.name,
-      kind: "devenv",
-      specHash: specHash(spec),
-      host: "localhost",
-      worktreePath: env.worktreeDir,
-      branch: env.branch,
-      block,
-      status: prior?.status === "ready" ? "ready" : "creating",
-      outputs: prior?.outputs ?? null,
-    });
+    recordEnv(
+      catalog,
+      env,
+      spec,
+      catalog.getEnv(opts.name)?.status === "ready" ? "ready" : "creating",
+    );
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
 
     if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
