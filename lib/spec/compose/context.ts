@@ -1,0 +1,87 @@
+/**
+ * What the parts of the compose import share: the file being read (`Ctx`), how issues are
+ * reported against it (each names the file and dot-path), and `Layer`, one file's contribution
+ * to a service before the files are merged.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import type { ComposeImport } from "../compose";
+import { dotPath } from "../schema";
+
+export const NOT_SUPPORTED = "not supported by envctl";
+
+export type Path = PropertyKey[];
+export type Obj = Record<string, unknown>;
+
+export interface PortOut {
+  container: number;
+  offset: number;
+  protocol: "tcp" | "udp";
+}
+
+export interface VolumeOut {
+  /** Undefined for an anonymous volume, named after merging. */
+  source?: string;
+  target: string;
+  read_only: boolean;
+  named: boolean;
+  at: string;
+}
+
+export interface HealthLayer {
+  /** The shell command; `null` for `["NONE"]`. */
+  test?: string | null;
+  disable?: boolean;
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  start_period?: string;
+  at: string;
+}
+
+/** One file's contribution to a service, before merging. */
+export interface Layer {
+  image?: { value: string; at: string };
+  build?: { context?: string; dockerfile?: string; args: Record<string, string> };
+  command?: string[];
+  entrypoint?: string[];
+  environment: Record<string, string>;
+  envFile: Record<string, string>;
+  ports: PortOut[];
+  volumes: VolumeOut[];
+  ulimits: Obj;
+  health?: HealthLayer;
+  depends?: { list: boolean; deps: Record<string, { condition?: string }> };
+}
+
+/** One compose file being read: where it is and where its issues go. */
+export interface Ctx {
+  base: string;
+  /** Project directory: relative paths in every file resolve against it. */
+  dir: string;
+  out: ComposeImport;
+}
+
+export const where = (ctx: Ctx, at: Path): string =>
+  at.length ? `${ctx.base}: ${dotPath(at)}` : ctx.base;
+export const fail = (ctx: Ctx, at: Path, message: string): void => {
+  ctx.out.errors.push({ path: where(ctx, at), message });
+};
+export const warn = (ctx: Ctx, at: Path, message: string): void => {
+  ctx.out.warnings.push({ path: where(ctx, at), message });
+};
+export const isObj = (v: unknown): v is Obj =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+export function readError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES") return "permission denied";
+  return (err as Error).message;
+}
+
+/** Absolute host path: `~` is the home directory, relative paths start at the project dir. */
+export function hostPath(dir: string, p: string): string {
+  if (p === "~" || p.startsWith("~/")) return path.join(os.homedir(), p.slice(1));
+  return path.isAbsolute(p) ? p : path.resolve(dir, p);
+}
