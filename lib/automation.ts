@@ -113,21 +113,38 @@ export async function createStack(engine: Engine, name: string): Promise<Stack> 
 }
 
 /**
- * Writes plain config values only when they differ from the stack's config file, so a no-op
- * `up` costs no extra pulumi process.
+ * Puts the config values into the stack's settings file (`Pulumi.<stack>.yaml`, which holds the
+ * encryption salt `pulumi stack init` wrote). Plain values are written into the file directly,
+ * and only when they differ, so a lifecycle verb costs no extra pulumi process; secrets, or a
+ * stack without its file yet, go through `pulumi config set-all`.
  */
 export async function ensureConfig(
   engine: Engine,
-  stack: Stack,
+  stack: Stack | string,
   config: ConfigMap,
 ): Promise<boolean> {
-  const file = path.join(engine.root, `Pulumi.${stack.name.split("/").pop()}.yaml`);
+  const name = typeof stack === "string" ? stack : stack.name.split("/").pop()!;
+  const file = path.join(engine.root, `Pulumi.${name}.yaml`);
+  const plain = Object.values(config).every((v) => !v.secret);
   if (fs.existsSync(file)) {
-    const current =
-      (YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)
-        ?.config ?? {};
-    if (Object.entries(config).every(([k, v]) => !v.secret && current[k] === v.value)) return false;
+    const doc =
+      (YAML.parse(fs.readFileSync(file, "utf8")) as {
+        config?: Record<string, unknown>;
+      } | null) ?? {};
+    const current = doc.config ?? {};
+    if (plain && Object.entries(config).every(([k, v]) => current[k] === v.value)) return false;
+    if (plain) {
+      doc.config = {
+        ...current,
+        ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
+      };
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, YAML.stringify(doc, { lineWidth: 0 }), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+      return true;
+    }
   }
-  await stack.setAllConfig(config);
+  const target = typeof stack === "string" ? await selectStack(engine, name) : stack;
+  await target.setAllConfig(config);
   return true;
 }

@@ -24,7 +24,8 @@ export async function applyEnv(args: {
   s: ReturnType<typeof seams>;
   catalog: Catalog;
   engine: Engine;
-  stack: Stack;
+  /** The env's stack, or its name when the stack is known to exist (saves a `stack select`). */
+  stack: Stack | string;
   env: ResolvedEnv;
   json?: boolean;
   /** What the user asked for, for messages: `up`, `warm`, `spawn`, ... */

@@ -179,14 +179,13 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     }
     const env = { ...record.resolved, state: target };
     const engine = await openEngine(s.home);
-    const stack = await selectStack(engine, opts.name);
     if (!opts.json)
       s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
     const res = await applyEnv({
       s,
       catalog,
       engine,
-      stack,
+      stack: opts.name,
       env,
       json: opts.json,
       verb: opts.verb,
