@@ -72,10 +72,15 @@ async function cleanup(): Promise<void> {
   }
 }
 
-async function spawnEnv(sb: Sandbox, prefix: string, spec = "light.yaml"): Promise<string> {
+async function spawnEnv(
+  sb: Sandbox,
+  prefix: string,
+  spec = "light.yaml",
+  extra: string[] = [],
+): Promise<string> {
   const name = envName(prefix);
   sb.envs.push(name);
-  await sb.ok(["spawn", name, "-f", spec, "--no-open"]);
+  await sb.ok(["spawn", name, "-f", spec, "--no-open", ...extra]);
   return name;
 }
 
@@ -191,9 +196,19 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     );
   });
 
-  it("2. spawn -> open -> destroy: open gives a shell in the worktree with env.sh loaded", async () => {
+  it("2. spawn --base -> open -> destroy: a shell in the worktree with env.sh loaded", async () => {
     const sb = sandbox();
-    const name = await spawnEnv(sb, "open");
+    // --base: the env's branch starts from another branch than the spec's base.
+    git(sb.repo, "checkout", "-qb", "feature");
+    fs.writeFileSync(path.join(sb.repo, "FEATURE.md"), "on feature\n");
+    git(sb.repo, "add", "-A");
+    git(sb.repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "feature");
+    git(sb.repo, "checkout", "-q", "main");
+    const name = await spawnEnv(sb, "open", "light.yaml", ["--base", "feature"]);
+    assert.ok(
+      fs.existsSync(path.join(sb.home, "worktrees", name, "FEATURE.md")),
+      "branched from feature",
+    );
     const env = (await listed(sb)).get(name)!;
     const r = await sb.run(["open", name], 'echo "PORT=$PORT"; pwd; exit 0\n');
     assert.equal(r.code, 0, said(r));
