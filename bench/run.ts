@@ -3,6 +3,7 @@
  * `npm run bench`. Exits 1 only when a bench errors (setup, a failing command, cleanup), never
  * because something is slow.
  */
+import { hostsBench } from "./hosts";
 import { listBench } from "./list";
 import { noopUpBench } from "./noop-up";
 import { spawnBench } from "./spawn";
@@ -20,6 +21,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["noop-up", () => noopUpBench()],
   ["warm", () => warmBench()],
   ["spawn", () => spawnBench()],
+  ["hosts", () => hostsBench()],
 ];
 
 async function main(): Promise<number> {

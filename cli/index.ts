@@ -171,6 +171,81 @@ function program(signal: AbortSignal): Command {
       const { recover } = await import("./commands/recover");
       await recover({ name });
     });
+
+  const host = cmd
+    .command("host")
+    .description("the hosts envs run on: this machine (localhost), SSH hosts, VMs");
+  const remoteOptions = (c: Command): Command =>
+    c
+      .option("-i, --identity <key>", "SSH private key (default: $ENVCTL_SSH_KEY, else ssh's own)")
+      .option("--timeout <duration>", "limit per host (500ms, 5s, 1m)", "5s");
+  host
+    .command("add <id>")
+    .description("register a host by the address of its Docker engine")
+    .requiredOption("--host <host>", "hostname or IP address")
+    .option("--port <port>", "Docker engine port", "2375")
+    .option("--ssh <user@host[:port]>", "SSH access (port 22 when omitted)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string, o: { host: string; port: string; ssh?: string; json?: boolean }) => {
+      const { hostAdd } = await import("./commands/host");
+      hostAdd({ id, ...o });
+    });
+  host
+    .command("list")
+    .alias("ls")
+    .description("list hosts: address, ssh, status, last heartbeat, devices")
+    .option("--status <status>", "only hosts with this status (unknown, online, offline)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: { status?: string; json?: boolean }) => {
+      const { hostList } = await import("./commands/host");
+      hostList(o);
+    });
+  host
+    .command("show <id>")
+    .description("one host in full, with the envs placed on it")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string, o: { json?: boolean }) => {
+      const { hostShow } = await import("./commands/host");
+      hostShow({ id, ...o });
+    });
+  host
+    .command("rm <id>")
+    .description("remove a host (refused while envs are placed on it)")
+    .option("--force", "remove even while envs are placed on it, or when it is localhost")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string, o: { force?: boolean; json?: boolean }) => {
+      const { hostRm } = await import("./commands/host");
+      hostRm({ id, ...o });
+    });
+  remoteOptions(host.command("check [ids...]"))
+    .description(
+      "probe hosts (all when none given) and record online/offline; exit 1 if any is offline",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (ids: string[], o: { identity?: string; timeout: string; json?: boolean }) => {
+      const { hostCheck } = await import("./commands/host");
+      const code = await hostCheck({ ids, ...o, signal });
+      if (code !== 0) throw new ExitCode(code);
+    });
+  remoteOptions(host.command("detect <id>"))
+    .description(
+      "read CPU cores, RAM and GPUs (locally for localhost, else over SSH) and store them",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (id: string, o: { identity?: string; timeout: string; json?: boolean }) => {
+      const { hostDetect } = await import("./commands/host");
+      await hostDetect({ id, ...o, signal });
+    });
+  host
+    .command("stale")
+    .description("hosts whose last heartbeat is older than --max-age")
+    .requiredOption("--max-age <duration>", "e.g. 500ms, 60s, 5m")
+    .option("--mark-offline", "set their status to offline")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: { maxAge: string; markOffline?: boolean; json?: boolean }) => {
+      const { hostStale } = await import("./commands/host");
+      hostStale(o);
+    });
   return cmd;
 }
 
@@ -180,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", () => {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
-    if (argv[2] !== "logs" && argv[2] !== "open") {
+    if (!["logs", "open", "host"].includes(argv[2] ?? "")) {
       process.stderr.write(
         "\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n",
       );

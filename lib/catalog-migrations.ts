@@ -29,6 +29,23 @@ export const MIGRATIONS: readonly string[] = [
   // 2: each env's desired lifecycle state and the resolved env its stack was last given.
   `ALTER TABLE envs ADD COLUMN state TEXT NOT NULL DEFAULT 'warm';
    ALTER TABLE envs ADD COLUMN env_json TEXT;`,
+  // 3: hosts envs can run on (lib/hosts.ts): connection, SSH access, status, heartbeat, devices.
+  `CREATE TABLE hosts (
+     id                TEXT PRIMARY KEY,
+     host              TEXT NOT NULL,
+     port              INTEGER NOT NULL,
+     ssh_host          TEXT,
+     ssh_port          INTEGER,
+     ssh_user          TEXT,
+     status            TEXT NOT NULL DEFAULT 'unknown'
+                       CHECK (status IN ('unknown', 'online', 'offline')),
+     last_heartbeat_ms INTEGER,
+     devices_json      TEXT,
+     created_at_ms     INTEGER NOT NULL,
+     updated_at_ms     INTEGER NOT NULL
+   );
+   CREATE INDEX hosts_status ON hosts (status);
+   CREATE INDEX hosts_heartbeat ON hosts (last_heartbeat_ms);`,
 ];
 
 /** The newest schema this build understands. */
@@ -51,7 +68,8 @@ export function readSchemaVersion(db: Database.Database): number {
   return row.v ?? 0;
 }
 
-function refuseNewer(version: number, latest: number): void {
+/** Throws when `version` is newer than this build knows: never read or write such a file. */
+export function refuseNewer(version: number, latest: number): void {
   if (version > latest) {
     throw new Error(
       `catalog.db was written by a newer envctl (schema ${version}); this envctl knows up to ${latest}`,

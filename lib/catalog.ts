@@ -1,13 +1,14 @@
 /**
  * The envctl catalog: what must survive outside Pulumi state (port-block leases, a fast index
- * of environments, later the host catalog), in one SQLite file at $ENVCTL_HOME/catalog.db.
+ * of environments, the hosts envs run on), in one SQLite file at $ENVCTL_HOME/catalog.db.
  * Several envctl processes may use it at once; WAL plus a busy timeout lets readers proceed
  * while one writer works, and every read-then-write runs in an IMMEDIATE transaction.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import { migrate, readSchemaVersion } from "./catalog-migrations";
+import { LATEST_SCHEMA, migrate, readSchemaVersion, refuseNewer } from "./catalog-migrations";
+import type { HostCatalog } from "./hosts";
 import { ENV_STATES, type EnvState, type ResolvedEnv } from "./spec/model";
 
 export const ENV_STATUSES = ["creating", "ready", "failed", "destroying"] as const;
@@ -114,7 +115,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 export class Catalog {
+  private hostCatalog: HostCatalog | undefined;
   private readonly stmts;
+
+  /**
+   * The hosts table (lib/hosts.ts), on this catalog's connection. Loaded on first use: its zod
+   * validation costs ~100 ms of start-up that `envctl list` should not pay.
+   */
+  get hosts(): HostCatalog {
+    if (!this.hostCatalog) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { HostCatalog } = require("./hosts") as typeof import("./hosts");
+      this.hostCatalog = new HostCatalog(this.db);
+    }
+    return this.hostCatalog;
+  }
 
   private constructor(private readonly db: Database.Database) {
     this.stmts = {
@@ -150,6 +165,9 @@ export class Catalog {
         "UPDATE envs SET state = ?, env_json = ?, updated_at_ms = ? WHERE name = ?",
       ),
       deleteEnv: db.prepare<[string]>("DELETE FROM envs WHERE name = ?"),
+      envsOnHost: db.prepare<[string], { name: string }>(
+        "SELECT name FROM envs WHERE host = ? ORDER BY name",
+      ),
     };
   }
 
@@ -163,6 +181,29 @@ export class Catalog {
       db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
       migrate(db);
+      return new Catalog(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Open an existing catalog for reading only: no migration, no write lock ever. A file behind
+   * this build's schema is refused too (its tables may be missing): open it with `open` once.
+   */
+  static openReadOnly(file: string): Catalog {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const version = readSchemaVersion(db);
+      refuseNewer(version, LATEST_SCHEMA);
+      if (version < LATEST_SCHEMA) {
+        throw new Error(
+          `catalog.db has schema ${version}, older than this envctl's ${LATEST_SCHEMA}; ` +
+            `open it read-write once to migrate it`,
+        );
+      }
       return new Catalog(db);
     } catch (err) {
       db.close();
@@ -295,6 +336,11 @@ export class Catalog {
         return rows + leases > 0;
       })
       .immediate();
+  }
+
+  /** Names of the envs placed on host `hostId` (their `host` column), ordered by name. */
+  envsOnHost(hostId: string): string[] {
+    return this.stmts.envsOnHost.all(hostId).map((r) => r.name);
   }
 
   private outputsJson(name: string, outputs: Record<string, unknown>): string {

@@ -47,11 +47,11 @@ function env(name: string, over: Partial<UpsertEnv> = {}): UpsertEnv {
 }
 
 describe("catalog schema", () => {
-  it("migrates a fresh file (creating its directory) to the latest schema with both tables, in WAL mode", () => {
+  it("migrates a fresh file (creating its directory) to the latest schema with its tables, in WAL mode", () => {
     const file = path.join(home, "nested", "dir", "catalog.db");
     const c = cat(file);
-    assert.equal(c.schemaVersion(), 2);
-    assert.equal(LATEST_SCHEMA, 2);
+    assert.equal(c.schemaVersion(), 3);
+    assert.equal(LATEST_SCHEMA, 3);
     c.close();
 
     const db = raw(file);
@@ -60,7 +60,7 @@ describe("catalog schema", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      assert.deepEqual(tables, ["envs", "port_leases", "schema_version"]);
+      assert.deepEqual(tables, ["envs", "hosts", "port_leases", "schema_version"]);
       const cols = db
         .prepare("SELECT name FROM pragma_table_info('envs')")
         .all()
@@ -92,7 +92,7 @@ describe("catalog schema", () => {
     c.upsertEnv(env("a"));
     c.close();
     const again = cat();
-    assert.equal(again.schemaVersion(), 2);
+    assert.equal(again.schemaVersion(), 3);
     assert.equal(again.getLease("a")?.block, 0);
     assert.equal(again.getEnv("a")?.name, "a");
     again.close();
@@ -102,13 +102,14 @@ describe("catalog schema", () => {
       assert.deepEqual(db.prepare("SELECT version FROM schema_version").all(), [
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
     } finally {
       db.close();
     }
   });
 
-  it("migrates a schema-1 file to 2, keeping its envs (desired state defaults to warm)", () => {
+  it("migrates a schema-1 file to the latest, keeping its envs (desired state defaults to warm)", () => {
     const file = path.join(home, "v1.db");
     const db = raw(file);
     migrate(db, MIGRATIONS.slice(0, 1));
@@ -117,7 +118,7 @@ describe("catalog schema", () => {
     ).run();
     db.close();
     const c = cat(file);
-    assert.equal(c.schemaVersion(), 2);
+    assert.equal(c.schemaVersion(), 3);
     const rec = c.getEnv("old");
     assert.equal(rec?.state, "warm");
     assert.equal(rec?.resolved, null);
@@ -131,7 +132,7 @@ describe("catalog schema", () => {
     db.close();
     assert.throws(
       () => Catalog.open(path.join(home, "catalog.db")),
-      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 2$/,
+      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 3$/,
     );
   });
 
