@@ -97,9 +97,11 @@ export function migrate(
     const current = readSchemaVersion(db);
     refuseNewer(current, latest);
     const record = db.prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (?, ?)");
+    // One transaction, one moment: every step it applies records the same time.
+    const appliedAt = nowMs();
     for (let version = current + 1; version <= latest; version++) {
       db.exec(migrations[version - 1]!);
-      record.run(version, nowMs());
+      record.run(version, appliedAt);
     }
   }).immediate();
   return latest;
