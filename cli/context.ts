@@ -1,21 +1,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { simpleGit } from "simple-git";
 import { Catalog, type EnvRecord, type EnvStatus } from "../lib/catalog";
 import { badInput, UserError } from "../lib/errors";
 import { resolveHome, type Home } from "../lib/home";
 import { validateEnvName } from "../lib/names";
 import { busyPorts, hostPorts, MAX_BLOCK, blockBase } from "../lib/ports";
-import {
-  formatIssue,
-  loadComposeFiles,
-  loadSpecFile,
-  specHash,
-  type ParseResult,
-} from "../lib/spec/load";
-import { isComposeFile } from "../lib/spec/compose";
+import type { ParseResult } from "../lib/spec/load";
 import type { EnvSpec, ResolvedEnv, SpecIssue } from "../lib/spec/model";
 import { projectRoot } from "../lib/toolchain";
+
+// The spec parser (zod, yaml) and simple-git load on first use: list, status, logs and the host
+// commands import this module too and never need them.
+const specLoad = (): typeof import("../lib/spec/load") =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require("../lib/spec/load") as typeof import("../lib/spec/load");
 
 /** Seams every command accepts, so tests can point a command at a temp home and directory. */
 export interface CommandSeams {
@@ -71,6 +69,9 @@ export function loadSpec(
 ): { spec: EnvSpec; file: string; warnings: SpecIssue[] } {
   const src: SpecSource =
     typeof source === "string" || source === undefined ? { file: source } : source;
+  const { formatIssue, loadComposeFiles, loadSpecFile } = specLoad();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { isComposeFile } = require("../lib/spec/compose") as typeof import("../lib/spec/compose");
   const files = src.file === undefined ? [] : Array.isArray(src.file) ? src.file : [src.file];
   let res: ParseResult;
   let specFile: string;
@@ -107,6 +108,8 @@ export function loadSpec(
 /** The spec's repo must be a git repository holding the base ref: checked before anything is created. */
 export async function checkRepo(spec: EnvSpec): Promise<void> {
   if (!fs.existsSync(spec.repo)) throw badInput(`repo: ${spec.repo} does not exist`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { simpleGit } = require("simple-git") as typeof import("simple-git");
   const git = simpleGit(spec.repo);
   if (!(await git.checkIsRepo())) throw badInput(`repo: ${spec.repo} is not a git repository`);
   try {
@@ -142,7 +145,7 @@ export function recordEnv(
   catalog.upsertEnv({
     name: env.name,
     kind: env.kind,
-    specHash: specHash(spec),
+    specHash: specLoad().specHash(spec),
     host: "localhost",
     worktreePath: env.worktreeDir,
     branch: env.branch,
