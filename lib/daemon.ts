@@ -352,7 +352,8 @@ function isPid(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v > 1;
 }
 
-function readRange(fd: number, position: number, length: number): Buffer {
+/** Up to `length` bytes of the file at `position` (fewer at its end). */
+export function readRange(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   let read = 0;
   while (read < length) {

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import pc from "picocolors";
+import { readRange } from "./daemon";
 
 /** Prefix colours, given to services in spec order and cycled when there are more services. */
 export const PALETTE = [
@@ -317,17 +318,6 @@ function openIfThere(file: string): number | undefined {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-}
-
-function readRange(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let read = 0;
-  while (read < length) {
-    const n = fs.readSync(fd, buf, read, length - read, position + read);
-    if (n === 0) break;
-    read += n;
-  }
-  return buf.subarray(0, read);
 }
 
 function newlines(buf: Buffer): number {
