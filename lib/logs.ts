@@ -9,6 +9,8 @@ import { StringDecoder } from "node:string_decoder";
 import pc from "picocolors";
 import { readRange } from "./daemon";
 
+export { colorEnabled } from "./color";
+
 /** Prefix colours, given to services in spec order and cycled when there are more services. */
 export const PALETTE = [
   "cyan",
@@ -22,13 +24,6 @@ export const PALETTE = [
   "magentaBright",
   "blueBright",
 ] as const;
-
-/** NO_COLOR (non-empty) always wins; FORCE_COLOR forces unless "0"/"false"; else a terminal. */
-export function colorEnabled(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
-  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0" && env.FORCE_COLOR !== "false";
-  return isTTY;
-}
 
 export interface Prefixer {
   /** `name | text`, the name padded to the longest service name and coloured. */

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import pc from "picocolors";
 import {
   defaultSeams,
   doctorExitCode,
@@ -8,6 +7,7 @@ import {
   type Check,
   type DoctorSeams,
 } from "../../lib/doctor";
+import { colors, type Colors } from "../../lib/color";
 import { UserError } from "../../lib/errors";
 import type { TemporalSpec } from "../../lib/spec/model";
 import { loadSpec, seams, type CommandSeams } from "../context";
@@ -17,6 +17,8 @@ export interface DoctorOptions extends CommandSeams {
   file?: string | string[];
   preset?: string;
   json?: boolean;
+  /** Colour the marks. @default from NO_COLOR, FORCE_COLOR and whether stdout is a terminal */
+  color?: boolean;
   /** The runner, PATH, toolchain dir and Docker API the checks use (tests simulate tools). */
   checks?: Partial<DoctorSeams>;
 }
@@ -35,7 +37,7 @@ export async function doctor(opts: DoctorOptions): Promise<number> {
   if (opts.json) {
     s.out(jsonDoc("doctor", { ok: code === 0, checks: checks.map(jsonCheck) }));
   } else {
-    s.out(report(checks));
+    s.out(report(checks, colors(opts.color)));
   }
   return code;
 }
@@ -73,7 +75,7 @@ function jsonCheck(c: Check): Record<string, unknown> {
 }
 
 /** `✓ name  detail` rows; a failed row gets its fix on the next line. */
-function report(checks: Check[]): string {
+function report(checks: Check[], pc: Colors): string {
   const width = Math.max(...checks.map((c) => c.name.length)) + 2;
   const lines: string[] = [];
   for (const c of checks) {

@@ -337,6 +337,7 @@ describe("envctl doctor (command)", () => {
     const c = capture();
     const code = await doctor({
       cwd: temp("cwd"),
+      color: false,
       home: resolveHome({ ENVCTL_HOME: temp("h") }),
       checks: machine(),
       ...c.seams,
@@ -348,6 +349,36 @@ describe("envctl doctor (command)", () => {
     assert.match(out, /^- zellij +not installed \(optional\)$/m);
     assert.match(out, /fix: install from https:\/\/zellij\.dev/);
     assert.match(out, /^all required checks pass$/m);
+  });
+
+  it("colours the marks only on a terminal or when forced, whatever CI says", async () => {
+    const saved = {
+      CI: process.env.CI,
+      FORCE_COLOR: process.env.FORCE_COLOR,
+      NO_COLOR: process.env.NO_COLOR,
+    };
+    const run = async (color?: boolean): Promise<string> => {
+      const c = capture();
+      await doctor({ cwd: temp("cwd"), color, checks: machine(), ...c.seams });
+      return c.out.join("\n");
+    };
+    try {
+      process.env.CI = "1";
+      delete process.env.FORCE_COLOR;
+      delete process.env.NO_COLOR;
+      if (process.stdout.isTTY !== true) {
+        assert.doesNotMatch(await run(), /\x1b\[/, "CI=1 with stdout not a terminal: plain");
+      }
+      process.env.FORCE_COLOR = "1";
+      assert.match(await run(), /\x1b\[32m✓\x1b\[39m git/, "FORCE_COLOR=1: green marks");
+      assert.doesNotMatch(await run(false), /\x1b\[/, "an explicit false wins");
+      assert.match(await run(true), /\x1b\[31m✗|\x1b\[32m✓/);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it("a spec with temporal and no temporal CLI: exit 1, the row and its fix in --json", async () => {
@@ -383,6 +414,7 @@ describe("envctl doctor (command)", () => {
     const bad = capture();
     const code = await doctor({
       file: ["missing.yaml"],
+      color: false,
       cwd: temp("cwd"),
       checks: machine(),
       ...bad.seams,
