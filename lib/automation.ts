@@ -11,6 +11,7 @@ import {
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import { UserError } from "./errors";
+import type { ResolvedEnv } from "./spec/model";
 import { backendUrl, passphraseEnv, type Home } from "./home";
 import { engineEnv, projectRoot, toolchainRoot } from "./toolchain";
 
@@ -110,6 +111,11 @@ export async function createStack(engine: Engine, name: string): Promise<Stack> 
   } catch (err) {
     throw mapEngineError(err, name);
   }
+}
+
+/** The stack config that fully describes one env (stacks/index.ts reads it back). */
+export function stackConfig(env: ResolvedEnv): ConfigMap {
+  return { "envctl:kind": { value: env.kind }, "envctl:env": { value: JSON.stringify(env) } };
 }
 
 /**

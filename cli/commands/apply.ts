@@ -2,7 +2,7 @@
  * The one path every env-changing command takes: write the resolved env into stack config, run
  * `up` on the env's stack, and record the outcome (desired state, outputs) in the catalog.
  */
-import { ensureConfig, mapEngineError, type Engine } from "../../lib/automation";
+import { ensureConfig, mapEngineError, stackConfig, type Engine } from "../../lib/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { Catalog } from "../../lib/catalog";
 import { UserError } from "../../lib/errors";
@@ -11,7 +11,6 @@ import type { ResolvedEnv } from "../../lib/spec/model";
 import { runUp } from "../../lib/update";
 import type { seams } from "../context";
 import { servicesTable } from "../output";
-import { stackConfig } from "./preview";
 
 export interface ApplyResult {
   outputs: Record<string, unknown>;

@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ConfigMap } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import {
   createStack,
   mapEngineError,
   openEngine,
+  stackConfig,
   trySelectStack,
   type Engine,
 } from "../../lib/automation";
@@ -30,11 +30,6 @@ export interface PreviewOptions extends CommandSeams {
   file?: string | string[];
   preset?: string;
   json?: boolean;
-}
-
-/** The stack config that fully describes one env (see stacks/index.ts). */
-export function stackConfig(env: ResolvedEnv): ConfigMap {
-  return { "envctl:kind": { value: env.kind }, "envctl:env": { value: JSON.stringify(env) } };
 }
 
 /** A copy of the stack's config file (same encryption salt) with the proposed env config in it. */

@@ -1,5 +1,11 @@
 import * as readline from "node:readline/promises";
-import { createStack, ensureConfig, openEngine, trySelectStack } from "../../lib/automation";
+import {
+  createStack,
+  ensureConfig,
+  openEngine,
+  stackConfig,
+  trySelectStack,
+} from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
@@ -16,7 +22,6 @@ import {
 } from "../context";
 import { jsonDoc } from "../output";
 import { applyEnv, report } from "./apply";
-import { stackConfig } from "./preview";
 
 export interface UpOptions extends CommandSeams {
   name: string;

@@ -27,7 +27,7 @@ import {
   warn,
   where,
 } from "./compose/context";
-import { envFiles, envList } from "./compose/envfile";
+import { envFiles, envList, projectVars } from "./compose/envfile";
 import {
   byTarget,
   dependsOn,
@@ -72,10 +72,11 @@ export function importCompose(files: string[]): ComposeImport {
     return out;
   }
   const dir = path.dirname(files[0]!);
+  const vars = projectVars(dir, out);
   const merged = new Map<string, Layer>();
   const declared = new Set<string>();
   for (const file of files) {
-    const ctx: Ctx = { base: path.basename(file), dir, out };
+    const ctx: Ctx = { base: path.basename(file), dir, out, vars };
     const doc = readCompose(ctx, file);
     if (!doc) continue;
     for (const [name, layer] of fileServices(ctx, doc, declared)) {

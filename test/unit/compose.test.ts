@@ -519,6 +519,39 @@ describe("variable interpolation", () => {
     ]);
   });
 
+  test("the project's .env feeds interpolation and bare keys; the shell wins over it", (t) => {
+    withEnv(t, { ENVCTL_T_TAG: undefined, ENVCTL_T_USER: "shell-user", ENVCTL_T_PORT: undefined });
+    const r = importText(
+      t,
+      `services:
+  db:
+    image: "postgres:\${ENVCTL_T_TAG}"
+    environment: [ENVCTL_T_USER, ENVCTL_T_PORT, "URL=db:\${ENVCTL_T_PORT}"]
+    ports: ["\${ENVCTL_T_PORT}:5432"]
+`,
+      {
+        ".env":
+          '# project defaults\nENVCTL_T_TAG=16\nENVCTL_T_USER=dotenv-user\nENVCTL_T_PORT="15${ENVCTL_T_TAG}"\n',
+      },
+    );
+    assert.equal(r.services.db!.image, "postgres:16");
+    assert.deepEqual(r.services.db!.env, {
+      ENVCTL_T_USER: "shell-user",
+      ENVCTL_T_PORT: "1516",
+      URL: "db:1516",
+    });
+    assert.deepEqual(r.services.db!.ports, [{ container: 5432, offset: 516, protocol: "tcp" }]);
+    assert.deepEqual(issues(r.errors), []);
+    assert.deepEqual(issues(r.warnings), []);
+  });
+
+  test("a broken .env line is an error naming .env and its line; no .env is fine", (t) => {
+    const bad = importText(t, "services:\n  a: { image: x }\n", { ".env": "OK=1\nnot a pair\n" });
+    assert.deepEqual(issues(bad.errors), [".env:2: must be KEY=VALUE"]);
+    const none = importText(t, "services:\n  a: { image: x }\n");
+    assert.deepEqual(issues(none.errors), []);
+  });
+
   test("${VAR:?message} and a broken reference are errors", (t) => {
     withEnv(t, { ENVCTL_T_NO: undefined });
     const r = importText(

@@ -60,6 +60,8 @@ export interface Ctx {
   /** Project directory: relative paths in every file resolve against it. */
   dir: string;
   out: ComposeImport;
+  /** The project's variables: the shell's environment over the project directory's `.env`. */
+  vars: Record<string, string | undefined>;
 }
 
 export const where = (ctx: Ctx, at: Path): string =>

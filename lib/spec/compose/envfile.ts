@@ -14,7 +14,7 @@ export function envList(ctx: Ctx, at: Path, v: unknown): Record<string, string> 
   const put = (key: string, value: unknown, kat: Path): void => {
     if (!key) return fail(ctx, kat, "names must not be empty");
     if (value === null || value === undefined) {
-      const fromEnv = process.env[key];
+      const fromEnv = ctx.vars[key];
       if (fromEnv !== undefined) out[key] = fromEnv;
       else warn(ctx, kat, `"${key}" has no value and is not set in the environment; dropped`);
     } else if (
@@ -66,6 +66,25 @@ export function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string>
   return out;
 }
 
+/**
+ * The project's variables as compose sees them: `<dir>/.env` when there is one (read like an
+ * env_file, its values interpolated against the shell), with the shell's environment winning.
+ */
+export function projectVars(dir: string, out: Ctx["out"]): Ctx["vars"] {
+  const file = path.join(dir, ".env");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EISDIR") return { ...process.env };
+    out.errors.push({ path: ".env", message: `cannot read ${file}: ${readError(err)}` });
+    return { ...process.env };
+  }
+  const ctx: Ctx = { base: ".env", dir, out, vars: process.env };
+  return { ...parseEnvFile(ctx, text, ".env", {}), ...process.env };
+}
+
 /** `KEY=VALUE` lines: `#` comments, `export ` prefixes, single or double quotes. */
 function parseEnvFile(
   ctx: Ctx,
@@ -81,7 +100,7 @@ function parseEnvFile(
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$/.exec(trimmed);
     if (!m) return void ctx.out.errors.push({ path: at, message: "must be KEY=VALUE" });
     const [, key = "", raw] = m;
-    const env = { ...process.env, ...earlier, ...vars };
+    const env = { ...ctx.vars, ...earlier, ...vars };
     if (raw === undefined) {
       if (env[key] !== undefined) vars[key] = env[key];
       else

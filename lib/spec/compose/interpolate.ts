@@ -9,7 +9,7 @@ import { type Ctx, isObj, type Path, where } from "./context";
 type Env = Record<string, string | undefined>;
 
 export function interpolateTree(ctx: Ctx, v: unknown, at: Path): unknown {
-  if (typeof v === "string") return interpolate(ctx, v, at, process.env) ?? v;
+  if (typeof v === "string") return interpolate(ctx, v, at, ctx.vars) ?? v;
   if (Array.isArray(v)) return v.map((x, i) => interpolateTree(ctx, x, [...at, i]));
   if (isObj(v)) {
     return Object.fromEntries(
