@@ -96,7 +96,9 @@ function program(signal: AbortSignal): Command {
     });
   cmd
     .command("logs <name> [service]")
-    .description("logs of the env's services, prefixed and coloured per service")
+    .description(
+      "logs of the env's services, prefixed and coloured per service; service `init` is the init steps' log",
+    )
     .option("-f, --follow", "keep printing new lines")
     .option("-n, --lines <n>", "lines of history per service", "100")
     .action(

@@ -56,6 +56,12 @@ export function pidFilePath(dir: string, name: string): string {
   return path.join(dir, `${name}.pid`);
 }
 
+/**
+ * The first-warm init steps' output, in the env's state dir beside the daemons' `<service>.log`
+ * files. Service names have no dots, so no service's log can be this file.
+ */
+export const INIT_LOG = "init.steps.log";
+
 export function logFilePath(dir: string, name: string): string {
   return path.join(dir, `${name}.log`);
 }

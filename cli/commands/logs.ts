@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
-import { logFilePath } from "../../lib/daemon";
+import * as path from "node:path";
+import { INIT_LOG, logFilePath } from "../../lib/daemon";
 import { badInput, UserError } from "../../lib/errors";
 import type { Home } from "../../lib/home";
 import {
@@ -20,7 +21,6 @@ import {
   type LogLine,
 } from "../../lib/logs";
 import { containerName } from "../../lib/naming";
-import type { ResolvedService } from "../../lib/spec/model";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface LogsOptions extends CommandSeams {
@@ -49,7 +49,7 @@ export async function logs(opts: LogsOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
   const lines = parseLines(opts.lines ?? "100");
-  const services = selectServices(s.home, opts.name, opts.service);
+  const services = selectSources(s.home, opts.name, opts.service);
   const color = opts.color ?? colorEnabled(process.env, process.stdout.isTTY === true);
   const prefix = prefixer(
     services.map((svc) => svc.name),
@@ -60,10 +60,10 @@ export async function logs(opts: LogsOptions): Promise<void> {
     s.out(batch.map((l) => prefix.line(l.service, displayText(l.text))).join("\n"));
   };
 
-  const sources = services.map((svc) =>
-    svc.type === "process"
-      ? fileSource(svc.name, logFilePath(svc.stateDir, svc.name))
-      : containerSource(svc.name, containerName(opts.name, svc.name)),
+  const sources = services.map((src) =>
+    src.file !== undefined
+      ? fileSource(src.name, src.file)
+      : containerSource(src.name, src.container!),
   );
   const history = await Promise.all(sources.map((src) => src.history(lines)));
   print(mergeHistory(history.map((h) => h.lines)));
@@ -88,22 +88,40 @@ function parseLines(raw: string | number): number {
   return n;
 }
 
-/** The services to show, with the env's state dir (where process logs are). */
-function selectServices(
-  home: Home,
-  name: string,
-  only: string | undefined,
-): (ResolvedService & { stateDir: string })[] {
+/** A source to show: a service's output, or the first-warm init steps' log. */
+interface Shown {
+  name: string;
+  /** Where a file-backed source is read; containers are read from Docker. */
+  file?: string;
+  container?: string;
+}
+
+/**
+ * What to show, in spec order: every service, and before them the init steps' log (labelled
+ * `init`, or `(init)` when a service is called init) when the spec has init steps. `only` picks
+ * one service, or the init log by its label.
+ */
+function selectSources(home: Home, name: string, only: string | undefined): Shown[] {
   const env = envRecord(home, name).resolved;
   if (!env) {
     throw new UserError(`env ${name} has no services yet: its first \`envctl up\` did not finish`);
   }
-  const all = env.services.map((svc) => ({ ...svc, stateDir: env.stateDir }));
+  const services: Shown[] = env.services.map((svc) =>
+    svc.type === "process"
+      ? { name: svc.name, file: logFilePath(env.stateDir, svc.name) }
+      : { name: svc.name, container: containerName(name, svc.name) },
+  );
+  const initLabel = services.some((svc) => svc.name === "init") ? "(init)" : "init";
+  const all: Shown[] =
+    env.init.length > 0
+      ? [{ name: initLabel, file: path.join(env.stateDir, INIT_LOG) }, ...services]
+      : services;
   if (only === undefined) return all;
-  const one = all.filter((svc) => svc.name === only);
+  const one = all.filter((src) => src.name === only);
   if (one.length === 0) {
     throw badInput(`env ${name} has no service "${only}"`, [
-      `its services: ${all.map((svc) => svc.name).join(", ") || "(none)"}`,
+      `its services: ${services.map((svc) => svc.name).join(", ") || "(none)"}`,
+      ...(env.init.length > 0 ? [`its init steps' log: ${initLabel}`] : []),
     ]);
   }
   return one;

@@ -7,7 +7,14 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { changedKeys } from "../canonical";
-import { daemonStatus, startDaemon, stopDaemon, tailLog, truncateLogIfLarge } from "../daemon";
+import {
+  daemonStatus,
+  INIT_LOG,
+  startDaemon,
+  stopDaemon,
+  tailLog,
+  truncateLogIfLarge,
+} from "../daemon";
 import { HealthTimeoutError, formatMs, sleep, waitUntil } from "../health";
 import { busyPorts } from "../ports";
 import { probeOnce } from "../probe";
@@ -196,7 +203,7 @@ export async function runInit(p: {
 }): Promise<InitMarker & { skipped: boolean }> {
   const done = readInitMarker(p.stateDir);
   if (done) return { ...done, skipped: true };
-  const log = path.join(p.stateDir, "init.log");
+  const log = path.join(p.stateDir, INIT_LOG);
   fs.mkdirSync(p.stateDir, { recursive: true });
   for (const step of p.steps) {
     fs.appendFileSync(
@@ -207,7 +214,7 @@ export async function runInit(p: {
     if (code !== 0) {
       const tail = tailLog(log, LOG_TAIL).trimEnd();
       throw new Error(
-        `init step "${step.name}" failed (exit ${code}); the next warm runs the init steps again\n--- last lines of init.log ---\n${tail}`,
+        `init step "${step.name}" failed (exit ${code}); the next warm runs the init steps again\n--- last lines of ${INIT_LOG} ---\n${tail}`,
       );
     }
   }

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { logs } from "../../cli/commands/logs";
 import { Catalog } from "../../lib/catalog";
-import { truncateLogIfLarge } from "../../lib/daemon";
+import { INIT_LOG, truncateLogIfLarge } from "../../lib/daemon";
 import { UserError } from "../../lib/errors";
 import { envDir, resolveHome, type Home } from "../../lib/home";
 import {
@@ -265,7 +265,10 @@ function proc(name: string): ResolvedService {
   };
 }
 
-function setupEnv(services: ResolvedService[]): { home: Home; name: string; stateDir: string } {
+function setupEnv(
+  services: ResolvedService[],
+  init: ResolvedEnv["init"] = [],
+): { home: Home; name: string; stateDir: string } {
   const home = resolveHome({ ENVCTL_HOME: tmpDir("home") });
   const name = "logs-test";
   const stateDir = envDir(home, name);
@@ -284,7 +287,7 @@ function setupEnv(services: ResolvedService[]): { home: Home; name: string; stat
     stateDir,
     services,
     envSh: "",
-    init: [],
+    init,
     initAfter: [],
   };
   const catalog = Catalog.open(home.catalogFile);
@@ -359,6 +362,38 @@ describe("envctl logs", () => {
     await rejects({ name: "ghost" }, /env ghost does not exist/);
     await rejects({ lines: "ten" }, /--lines/);
     await rejects({ lines: "-1" }, /--lines/);
+  });
+
+  it("shows the init steps' log first when the spec has init steps, and alone by its label", async () => {
+    const step = { name: "migrate", run: "true", dir: "." };
+    const { home, name, stateDir } = setupEnv([proc("web")], [step]);
+    fs.writeFileSync(path.join(stateDir, "web.log"), "serving\n");
+    fs.writeFileSync(path.join(stateDir, INIT_LOG), "--- envctl: init step migrate ---\nok 3\n");
+    const out: string[] = [];
+    await logs({ name, home, color: false, out: (t) => out.push(t) });
+    assert.deepEqual(outLines(out), [
+      "init | --- envctl: init step migrate ---",
+      "init | ok 3",
+      "web  | serving",
+    ]);
+    const only: string[] = [];
+    await logs({ name, home, service: "init", lines: 1, color: false, out: (t) => only.push(t) });
+    assert.deepEqual(outLines(only), ["init | ok 3"]);
+
+    // A service called init keeps its name; the init log becomes "(init)".
+    const clash = setupEnv([proc("init")], [step]);
+    fs.writeFileSync(path.join(clash.stateDir, INIT_LOG), "step output\n");
+    fs.writeFileSync(path.join(clash.stateDir, "init.log"), "daemon output\n");
+    const both: string[] = [];
+    await logs({ name: clash.name, home: clash.home, color: false, out: (t) => both.push(t) });
+    assert.deepEqual(outLines(both), ["(init) | step output", "init   | daemon output"]);
+
+    // Without init steps there is no init source.
+    const plain = setupEnv([proc("web")]);
+    await assert.rejects(
+      logs({ name: plain.name, home: plain.home, service: "init", out: () => undefined }),
+      /no service "init"/,
+    );
   });
 
   it("colours prefixes when asked and keeps the services' own colours", async () => {
