@@ -5,13 +5,39 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { resolveHome, type Home } from "../../lib/home";
+import { after } from "node:test";
+import { Catalog } from "../../lib/catalog";
+import { envDir, resolveHome, type Home } from "../../lib/home";
+import type { ResolvedEnv } from "../../lib/spec/model";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const DEMO = path.join(ROOT, "presets", "demo");
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `envctl-${prefix}-`));
+}
+
+/**
+ * A maker of temp dirs that are all removed after the calling test file; `track` adds dirs made
+ * elsewhere (makeRepo) to the same cleanup. Call it at a test file's top level.
+ */
+export function scratchDirs(): ((prefix: string) => string) & { track(dir: string): string } {
+  const made: string[] = [];
+  after(() => {
+    for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  const make = (prefix: string): string => {
+    // realpath: what a shell's `pwd` prints (macOS /var -> /private/var)
+    const d = fs.realpathSync(tempDir(prefix));
+    made.push(d);
+    return d;
+  };
+  return Object.assign(make, {
+    track(dir: string): string {
+      made.push(dir);
+      return dir;
+    },
+  });
 }
 
 export function tempHome(): Home {
@@ -125,4 +151,49 @@ export function capture(): {
   const out: string[] = [];
   const log: string[] = [];
   return { out, log, seams: { out: (t) => out.push(t), log: (l) => log.push(l) } };
+}
+
+/**
+ * An env as `up` leaves it in the catalog (row + desired ResolvedEnv), without the engine: for
+ * commands that only read the catalog and the state dir (logs, open). Creates the state dir.
+ */
+export function seedEnv(home: Home, name: string, fields: Partial<ResolvedEnv> = {}): ResolvedEnv {
+  const stateDir = envDir(home, name);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const resolved: ResolvedEnv = {
+    name,
+    kind: "devenv",
+    home: home.root,
+    block: 0,
+    base: 10000,
+    repo: "/nowhere",
+    baseRef: "main",
+    branch: `${name}-workspace`,
+    worktreeDir: path.join(home.worktreesDir, name),
+    state: "warm",
+    stateDir,
+    services: [],
+    envSh: "",
+    init: [],
+    initAfter: [],
+    ...fields,
+  };
+  const catalog = Catalog.open(home.catalogFile);
+  try {
+    catalog.upsertEnv({
+      name,
+      kind: "test",
+      specHash: "h",
+      host: "localhost",
+      worktreePath: resolved.worktreeDir,
+      branch: resolved.branch,
+      block: resolved.block,
+      status: "ready",
+      outputs: null,
+    });
+    catalog.setDesired(name, resolved);
+  } finally {
+    catalog.close();
+  }
+  return resolved;
 }

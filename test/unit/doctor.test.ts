@@ -2,7 +2,7 @@
  * `envctl doctor`'s checks with simulated tools: a recording command runner, a fake Docker API,
  * and a temp toolchain dir of small scripts (run for real) standing in for pulumi and its plugins.
  */
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -25,17 +25,9 @@ import {
 } from "../../lib/doctor";
 import { resolveHome } from "../../lib/home";
 import type { TemporalSpec } from "../../lib/spec/model";
-import { capture, tempDir } from "../support/env";
+import { capture, scratchDirs } from "../support/env";
 
-const scratch: string[] = [];
-after(() => {
-  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-function temp(prefix: string): string {
-  const d = tempDir(prefix);
-  scratch.push(d);
-  return d;
-}
+const temp = scratchDirs();
 
 /**
  * A runner answering `file args...` from `answers`; anything else behaves like a program that

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
 import { logs } from "../../cli/commands/logs";
-import { Catalog } from "../../lib/catalog";
 import { INIT_LOG, truncateLogIfLarge } from "../../lib/daemon";
 import { UserError } from "../../lib/errors";
-import { envDir, resolveHome, type Home } from "../../lib/home";
+import { resolveHome, type Home } from "../../lib/home";
 import {
   colorEnabled,
   displayText,
@@ -27,17 +25,9 @@ import {
   type LogLine,
 } from "../../lib/logs";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import { scratchDirs, seedEnv } from "../support/env";
 
-const tmpDirs: string[] = [];
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tmpDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `envctl-${prefix}-`));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmpDir = scratchDirs();
 
 const ESC = "\x1b[";
 
@@ -270,44 +260,8 @@ function setupEnv(
   init: ResolvedEnv["init"] = [],
 ): { home: Home; name: string; stateDir: string } {
   const home = resolveHome({ ENVCTL_HOME: tmpDir("home") });
-  const name = "logs-test";
-  const stateDir = envDir(home, name);
-  fs.mkdirSync(stateDir, { recursive: true });
-  const resolved: ResolvedEnv = {
-    name,
-    kind: "devenv",
-    home: home.root,
-    block: 0,
-    base: 10000,
-    repo: "/nowhere",
-    baseRef: "main",
-    branch: `${name}-workspace`,
-    worktreeDir: path.join(home.worktreesDir, name),
-    state: "warm",
-    stateDir,
-    services,
-    envSh: "",
-    init,
-    initAfter: [],
-  };
-  const catalog = Catalog.open(home.catalogFile);
-  try {
-    catalog.upsertEnv({
-      name,
-      kind: "test",
-      specHash: "h",
-      host: "localhost",
-      worktreePath: resolved.worktreeDir,
-      branch: resolved.branch,
-      block: 0,
-      status: "ready",
-      outputs: null,
-    });
-    catalog.setDesired(name, resolved);
-  } finally {
-    catalog.close();
-  }
-  return { home, name, stateDir };
+  const env = seedEnv(home, "logs-test", { services, init });
+  return { home, name: env.name, stateDir: env.stateDir };
 }
 
 function outLines(out: string[]): string[] {

@@ -1,26 +1,15 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { after, afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { open } from "../../cli/commands/open";
-import { Catalog } from "../../lib/catalog";
 import { UserError } from "../../lib/errors";
-import { envDir, resolveHome, type Home } from "../../lib/home";
-import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import { resolveHome, type Home } from "../../lib/home";
+import type { ResolvedService } from "../../lib/spec/model";
 import { findOnPath, kdlString, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
+import { scratchDirs, seedEnv } from "../support/env";
 
-const tmpDirs: string[] = [];
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tmpDir(prefix: string): string {
-  // realpath: `pwd` in the shell prints the resolved path (macOS /var -> /private/var)
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `envctl-${prefix}-`)));
-  tmpDirs.push(dir);
-  return dir;
-}
+const tmpDir = scratchDirs();
 
 describe("zellij layout", () => {
   const layout = zellijLayout({
@@ -115,47 +104,13 @@ interface Fixture {
 
 function setupEnv(opts: { worktree?: boolean; services?: ResolvedService[] } = {}): Fixture {
   const home = resolveHome({ ENVCTL_HOME: tmpDir("home") });
-  const name = "open-test";
-  const stateDir = envDir(home, name);
-  const worktree = path.join(home.worktreesDir, name);
-  if (opts.worktree !== false) fs.mkdirSync(worktree, { recursive: true });
-  fs.mkdirSync(stateDir, { recursive: true });
-  fs.writeFileSync(path.join(stateDir, "env.sh"), "export PORT=10123\nexport API_URL=http://x\n");
-  const resolved: ResolvedEnv = {
-    name,
-    kind: "devenv",
-    home: home.root,
-    block: 0,
-    base: 10000,
-    repo: "/nowhere",
-    baseRef: "main",
-    branch: `${name}-workspace`,
-    worktreeDir: worktree,
-    state: "cold",
-    stateDir,
-    services: opts.services ?? [],
-    envSh: "",
-    init: [],
-    initAfter: [],
-  };
-  const catalog = Catalog.open(home.catalogFile);
-  try {
-    catalog.upsertEnv({
-      name,
-      kind: "test",
-      specHash: "h",
-      host: "localhost",
-      worktreePath: worktree,
-      branch: resolved.branch,
-      block: 0,
-      status: "ready",
-      outputs: null,
-    });
-    catalog.setDesired(name, resolved);
-  } finally {
-    catalog.close();
-  }
-  return { home, name, worktree, stateDir };
+  const env = seedEnv(home, "open-test", { state: "cold", services: opts.services ?? [] });
+  if (opts.worktree !== false) fs.mkdirSync(env.worktreeDir, { recursive: true });
+  fs.writeFileSync(
+    path.join(env.stateDir, "env.sh"),
+    "export PORT=10123\nexport API_URL=http://x\n",
+  );
+  return { home, name: env.name, worktree: env.worktreeDir, stateDir: env.stateDir };
 }
 
 describe("envctl open without zellij", () => {

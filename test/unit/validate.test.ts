@@ -3,7 +3,7 @@
  * directory checks, port-block choice against leases and real busy ports, the read-only catalog
  * read, and the command itself through its seams (temp homes and real temp git repos).
  */
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -27,17 +27,9 @@ import {
   type CommandContext,
   type RepoTree,
 } from "../../lib/validate";
-import { capture, git, makeRepo, tempDir } from "../support/env";
+import { capture, git, makeRepo, scratchDirs } from "../support/env";
 
-const scratch: string[] = [];
-after(() => {
-  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-function temp(prefix: string): string {
-  const d = tempDir(prefix);
-  scratch.push(d);
-  return d;
-}
+const temp = scratchDirs();
 
 /** A dir holding executables `names` (shell scripts), usable as a PATH entry. */
 function binDir(...names: string[]): string {
@@ -50,7 +42,7 @@ function binDir(...names: string[]): string {
 /** A committed repo; `exec` files get the execute bit before the commit. */
 function repo(files: Record<string, string>, exec: string[] = []): string {
   const dir = makeRepo({ files });
-  scratch.push(dir);
+  temp.track(dir);
   for (const f of exec) fs.chmodSync(path.join(dir, f), 0o755);
   if (exec.length > 0) {
     git(dir, "add", "-A");
