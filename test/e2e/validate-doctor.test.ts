@@ -5,7 +5,6 @@
  * (installed by scripts/setup), with PATH trimmed or a scripted `temporal` to simulate Temporal.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -13,40 +12,16 @@ import { after, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog";
 import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/ports";
 import { findOnPath } from "../../lib/validate";
-import { git, makeRepo, ROOT, tempDir } from "../support/env";
+import { envctl as runEnvctl, said, type Run } from "../support/cli";
+import { git, makeRepo, tempDir } from "../support/env";
 
-const BIN = path.join(ROOT, "bin", "envctl");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** The built CLI in a child process, colours off (doctor's marks are matched as text). */
 function envctl(
   args: string[],
   o: { home: string; cwd: string; env?: Record<string, string> },
 ): Promise<Run> {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) {
-    if (k.startsWith("PULUMI_") || k.startsWith("ENVCTL_")) delete env[k];
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: o.cwd,
-      env: { ...env, NO_COLOR: "1", ENVCTL_HOME: o.home, ...o.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runEnvctl(args, { ...o, env: { NO_COLOR: "1", ...o.env } });
 }
-
-const said = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 const scratch: string[] = [];
 after(() => {

@@ -14,12 +14,17 @@ export interface Run {
   stderr: string;
 }
 
-/** The caller's Pulumi/envctl settings must not leak into a test's isolated home. */
+/**
+ * The caller's Pulumi/envctl settings must not leak into a test's isolated home, nor its colour
+ * settings into what the tests match (a CI's FORCE_COLOR, say).
+ */
 export function childEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env)) {
     if (k.startsWith("PULUMI_") || k.startsWith("ENVCTL_")) delete env[k];
   }
+  delete env.FORCE_COLOR;
+  delete env.NO_COLOR;
   return { ...env, ENVCTL_HOME: home, ...extra };
 }
 
