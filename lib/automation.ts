@@ -1,27 +1,34 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import {
-  type ConfigMap,
-  ConcurrentUpdateError,
-  LocalWorkspace,
-  PulumiCommand,
-  Stack,
-  StackAlreadyExistsError,
-  StackNotFoundError,
-} from "@pulumi/pulumi/automation";
+import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "./errors";
 import type { ResolvedEnv } from "./spec/model";
 import { backendUrl, passphraseEnv, type Home } from "./home";
-import { engineEnv, projectRoot, toolchainRoot } from "./toolchain";
+import { engineEnv, findOnPath, projectRoot, toolchainRoot } from "./toolchain";
 
-/** Everything needed to drive the engine for one ENVCTL_HOME. */
+/** The Pulumi project every env's stack belongs to (Pulumi.yaml's `name`). */
+export const PROJECT = "envctl";
+
+/**
+ * Everything needed to drive the engine for one ENVCTL_HOME. The update path runs the pulumi
+ * binary directly (lib/update.ts); the Automation API (~0.8 s of module loading, plus a
+ * `pulumi version`) is loaded only by the operations that use it, on first call of `workspace`.
+ */
 export interface Engine {
   home: Home;
   root: string;
-  workspace: LocalWorkspace;
+  /** The pulumi binary: the toolchain's (scripts/setup), else the one on PATH. */
+  pulumi: string;
   /** Environment every pulumi process gets (backend, secrets, offline switches). */
   env: Record<string, string>;
+  workspace(): Promise<LocalWorkspace>;
+}
+
+type Automation = typeof import("@pulumi/pulumi/automation");
+let automation: Promise<Automation> | undefined;
+function loadAutomation(): Promise<Automation> {
+  return (automation ??= import("@pulumi/pulumi/automation"));
 }
 
 /** The engine env as shell exports: `envctl env` prints these so `pulumi` by hand sees the same stacks. */
@@ -34,37 +41,60 @@ export function engineVars(home: Home, root = projectRoot()): Record<string, str
   };
 }
 
-async function pulumiCommand(root: string): Promise<PulumiCommand> {
-  const tc = toolchainRoot(root);
-  if (fs.existsSync(path.join(tc, "bin", "pulumi"))) return PulumiCommand.get({ root: tc });
-  try {
-    return await PulumiCommand.get();
-  } catch {
-    throw new UserError(
-      "the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)",
-    );
-  }
+const NO_PULUMI =
+  "the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)";
+
+function pulumiBinary(root: string): string {
+  const own = path.join(toolchainRoot(root), "bin", "pulumi");
+  if (fs.existsSync(own)) return own;
+  const onPath = findOnPath("pulumi");
+  if (!onPath) throw new UserError(NO_PULUMI);
+  return onPath;
 }
 
-export async function openEngine(home: Home): Promise<Engine> {
+async function createWorkspace(engine: Omit<Engine, "workspace">): Promise<LocalWorkspace> {
+  const { LocalWorkspace, PulumiCommand } = await loadAutomation();
+  const own = toolchainRoot(engine.root);
+  const pulumiCommand = engine.pulumi.startsWith(own + path.sep)
+    ? await PulumiCommand.get({ root: own })
+    : await PulumiCommand.get().catch(() => {
+        throw new UserError(NO_PULUMI);
+      });
+  return LocalWorkspace.create({ workDir: engine.root, pulumiCommand, envVars: engine.env });
+}
+
+/** Starts no process: the pulumi binary is found on disk, the workspace made on first use. */
+export function openEngine(home: Home): Promise<Engine> {
   const root = projectRoot();
-  const env = engineVars(home, root);
-  const workspace = await LocalWorkspace.create({
-    workDir: root,
-    pulumiCommand: await pulumiCommand(root),
-    envVars: env,
-  });
-  return { home, root, workspace, env };
+  const base = { home, root, pulumi: pulumiBinary(root), env: engineVars(home, root) };
+  let workspace: Promise<LocalWorkspace> | undefined;
+  return Promise.resolve({ ...base, workspace: () => (workspace ??= createWorkspace(base)) });
+}
+
+/**
+ * Whether the env's stack exists. With the file backend this reads the backend's directory
+ * (`.pulumi/stacks/envctl/NAME.json`, no pulumi process); other backends are asked.
+ */
+export async function stackExists(engine: Engine, name: string): Promise<boolean> {
+  const url = engine.env.PULUMI_BACKEND_URL ?? "";
+  if (url.startsWith("file://")) {
+    const dir = path.join(url.slice("file://".length), ".pulumi", "stacks", PROJECT);
+    return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
+  }
+  return (await trySelectStack(engine, name)) !== undefined;
 }
 
 /** Maps Automation API failures to sentences a user can act on; anything else passes through. */
 export function mapEngineError(err: unknown, envName: string): unknown {
-  if (err instanceof StackNotFoundError) return new UserError(`env ${envName} does not exist`, 2);
-  if (err instanceof StackAlreadyExistsError)
-    return new UserError(`env ${envName} already exists`, 1);
+  // By name: the Automation API's error classes are not loaded on the update path.
+  const kind = err instanceof Error ? err.name : "";
   const text = err instanceof Error ? err.message : String(err);
+  if (kind === "StackNotFoundError") return new UserError(`env ${envName} does not exist`, 2);
+  if (kind === "StackAlreadyExistsError" || /stack '[^']*' already exists/i.test(text)) {
+    return new UserError(`env ${envName} already exists`, 1);
+  }
   if (
-    err instanceof ConcurrentUpdateError ||
+    kind === "ConcurrentUpdateError" ||
     /locked|concurrent update|currently being updated/i.test(text)
   ) {
     return new UserError(
@@ -89,7 +119,8 @@ export function mapEngineError(err: unknown, envName: string): unknown {
 
 export async function selectStack(engine: Engine, name: string): Promise<Stack> {
   try {
-    return await Stack.select(name, engine.workspace);
+    const { Stack } = await loadAutomation();
+    return await Stack.select(name, await engine.workspace());
   } catch (err) {
     throw mapEngineError(err, name);
   }
@@ -98,16 +129,19 @@ export async function selectStack(engine: Engine, name: string): Promise<Stack> 
 /** Selects the env's stack when it exists (one pulumi process), else undefined. */
 export async function trySelectStack(engine: Engine, name: string): Promise<Stack | undefined> {
   try {
-    return await Stack.select(name, engine.workspace);
+    const { Stack } = await loadAutomation();
+    return await Stack.select(name, await engine.workspace());
   } catch (err) {
-    if (err instanceof StackNotFoundError || /no stack named/i.test(String(err))) return undefined;
+    const notFound = err instanceof Error && err.name === "StackNotFoundError";
+    if (notFound || /no stack named/i.test(String(err))) return undefined;
     throw mapEngineError(err, name);
   }
 }
 
 export async function createStack(engine: Engine, name: string): Promise<Stack> {
   try {
-    return await Stack.create(name, engine.workspace);
+    const { Stack } = await loadAutomation();
+    return await Stack.create(name, await engine.workspace());
   } catch (err) {
     throw mapEngineError(err, name);
   }

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ENV_VAR_RE } from "./spec/schema";
 import type { SpecIssue } from "./spec/model";
+import { findOnPath } from "./toolchain";
 
 export interface Findings {
   errors: SpecIssue[];
@@ -131,13 +132,7 @@ export function isExecutableFile(file: string): boolean {
   }
 }
 
-/** Where `name` resolves on `pathVar` (a PATH string), like `command -v`; empty entries are skipped. */
-export function findOnPath(name: string, pathVar: string): string | undefined {
-  for (const dir of pathVar.split(path.delimiter)) {
-    if (dir && isExecutableFile(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
+export { findOnPath };
 
 export type EntryKind = "dir" | "file" | "executable" | "symlink";
 

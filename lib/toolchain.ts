@@ -32,3 +32,18 @@ export function engineEnv(root = projectRoot()): Record<string, string> {
     ENVCTL_ROOT: root,
   };
 }
+
+/** Where `cmd` resolves on `envPath` (a PATH string), like `command -v`; empty entries are skipped. */
+export function findOnPath(cmd: string, envPath = process.env.PATH ?? ""): string | undefined {
+  for (const dir of envPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, cmd);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}

@@ -62,6 +62,22 @@ export async function runUp(
   return { outputs, changes, durationSeconds };
 }
 
+/**
+ * `pulumi stack init` for a new env: the stack, and its settings file beside Pulumi.yaml with the
+ * encryption salt (lib/automation.ts ensureConfig writes the env's config into it).
+ */
+export async function initStack(
+  engine: Engine,
+  stack: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await runPulumi(
+    engine,
+    ["stack", "init", "--stack", stack, "--no-select", "--non-interactive"],
+    signal,
+  );
+}
+
 /** Thrown when a pulumi command fails; `stderr` holds what it said. */
 export class PulumiFailure extends Error {
   constructor(
@@ -78,7 +94,7 @@ export class PulumiFailure extends Error {
  */
 function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(engine.workspace.pulumiCommand.command, args, {
+    const child = spawn(engine.pulumi, args, {
       cwd: engine.root,
       // PULUMI_DEBUG_COMMANDS enables --event-log, as the Automation API does.
       env: { ...process.env, ...engine.env, PULUMI_DEBUG_COMMANDS: "true" },

@@ -3,11 +3,13 @@
  * per service following its log. The services are daemons and containers that run without it,
  * so closing zellij stops nothing. Everything here is pure except `findOnPath`.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { logFilePath } from "./daemon";
 import { containerName } from "./naming";
 import { shellValue } from "./template";
+import { findOnPath } from "./toolchain";
+
+export { findOnPath };
 
 /** The zellij session of an env. */
 export const sessionName = (env: string): string => `envctl-${env}`;
@@ -112,19 +114,4 @@ export function parseSessions(output: string): { name: string; exited: boolean }
     .map((line) => line.trim())
     .filter((line) => line !== "" && !/^no active zellij sessions/i.test(line))
     .map((line) => ({ name: line.split(/\s+/)[0]!, exited: /\bEXITED\b/.test(line) }));
-}
-
-/** Absolute path of an executable `cmd` on PATH, or undefined. */
-export function findOnPath(cmd: string, envPath = process.env.PATH ?? ""): string | undefined {
-  for (const dir of envPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, cmd);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      if (fs.statSync(file).isFile()) return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }

@@ -64,7 +64,7 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
           `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed`,
         ]);
       }
-      await engine.workspace.removeStack(opts.name);
+      await (await engine.workspace()).removeStack(opts.name);
     }
     catalog.removeEnv(opts.name); // and its lease
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });

@@ -3,13 +3,7 @@
  * state in its config: spawn (worktree + cold), warm, cool, start, stop.
  */
 import * as fs from "node:fs";
-import {
-  createStack,
-  openEngine,
-  selectStack,
-  trySelectStack,
-  type Engine,
-} from "../../lib/automation";
+import { openEngine, selectStack, stackExists, type Engine } from "../../lib/automation";
 import type { Catalog } from "../../lib/catalog";
 import { badInput, UserError } from "../../lib/errors";
 import { envDir } from "../../lib/home";
@@ -18,6 +12,7 @@ import { envctlContainers, envReality, trimLogs } from "../../lib/reality";
 import { resolveEnv } from "../../lib/resolve";
 import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/progress";
+import { initStack } from "../../lib/update";
 import {
   checkName,
   checkRepo,
@@ -52,16 +47,15 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   const catalog = openCatalog(s.home);
   try {
     const engine = await openEngine(s.home);
-    if (catalog.getEnv(opts.name) || (await trySelectStack(engine, opts.name))) {
+    if (catalog.getEnv(opts.name) || (await stackExists(engine, opts.name))) {
       throw badInput(`env ${opts.name} already exists`, [
         `pick another name, or remove it first with \`envctl destroy ${opts.name}\``,
       ]);
     }
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     const block = await leaseFor(catalog, opts.name, spec);
-    let stack;
     try {
-      stack = await createStack(engine, opts.name);
+      await initStack(engine, opts.name, s.signal);
     } catch (err) {
       catalog.releaseLease(opts.name);
       throw err;
@@ -78,7 +72,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
         s,
         catalog,
         engine,
-        stack,
+        stack: opts.name,
         env,
         json: opts.json,
         verb: "spawn",
@@ -133,7 +127,7 @@ async function rollback(
     const stack = await selectStack(engine, name);
     const progress = new Progress(s.log, false);
     await stack.destroy({ onEvent: progress.onEvent });
-    await engine.workspace.removeStack(name);
+    await (await engine.workspace()).removeStack(name);
   } catch (err) {
     left.push(
       `the stack could not be destroyed (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); run \`envctl destroy ${name} --force\``,

@@ -98,7 +98,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     return { changes };
   } finally {
     if (engine && temporaryStack)
-      await engine.workspace.removeStack(opts.name).catch(() => undefined);
+      await (await engine.workspace()).removeStack(opts.name).catch(() => undefined);
     catalog.close();
   }
 }

@@ -1,14 +1,15 @@
 import * as readline from "node:readline/promises";
 import {
-  createStack,
   ensureConfig,
   openEngine,
+  selectStack,
   stackConfig,
-  trySelectStack,
+  stackExists,
 } from "../../lib/automation";
 import { UserError } from "../../lib/errors";
 import { Progress } from "../../lib/progress";
 import { resolveEnv } from "../../lib/resolve";
+import { initStack } from "../../lib/update";
 import { formatIssue } from "../../lib/spec/load";
 import {
   checkName,
@@ -41,8 +42,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const catalog = openCatalog(s.home);
   try {
     const engine = await openEngine(s.home);
-    let stack = await trySelectStack(engine, opts.name);
-    const existed = stack !== undefined;
+    const existed = await stackExists(engine, opts.name);
     if (!existed && catalog.getEnv(opts.name)?.status === "destroying") {
       throw new UserError(
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
@@ -51,9 +51,9 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
     const env = resolveEnv(opts.name, spec, block, s.home);
-    if (!stack) {
+    if (!existed) {
       try {
-        stack = await createStack(engine, opts.name);
+        await initStack(engine, opts.name, s.signal);
       } catch (err) {
         // Nothing else exists yet for a new env: give the block back.
         if (!hadLease) catalog.releaseLease(opts.name);
@@ -69,6 +69,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
 
     if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
+      const stack = await selectStack(engine, opts.name);
       await ensureConfig(engine, stack, stackConfig(env));
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       const previewProgress = new Progress(s.log, true);
@@ -82,7 +83,15 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       s.log(
         `${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`,
       );
-    const res = await applyEnv({ s, catalog, engine, stack, env, json: opts.json, verb: "up" });
+    const res = await applyEnv({
+      s,
+      catalog,
+      engine,
+      stack: opts.name,
+      env,
+      json: opts.json,
+      verb: "up",
+    });
     const outputs = res.outputs;
     if (opts.json) {
       s.out(
