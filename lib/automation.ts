@@ -73,12 +73,15 @@ export function openEngine(home: Home): Promise<Engine> {
 
 /**
  * Whether the env's stack exists. With the file backend this reads the backend's directory
- * (`.pulumi/stacks/envctl/NAME.json`, no pulumi process); other backends are asked.
+ * (`.pulumi/stacks/envctl/NAME.json`, no pulumi process); other backends are asked, and so is a
+ * file backend given as `file://~/…` or a relative path.
  */
 export async function stackExists(engine: Engine, name: string): Promise<boolean> {
   const url = engine.env.PULUMI_BACKEND_URL ?? "";
-  if (url.startsWith("file://")) {
-    const dir = path.join(url.slice("file://".length), ".pulumi", "stacks", PROJECT);
+  const root = url.startsWith("file://") ? url.slice("file://".length) : "";
+  // `file://~/…` and relative paths are pulumi's to expand: ask it.
+  if (path.isAbsolute(root)) {
+    const dir = path.join(root, ".pulumi", "stacks", PROJECT);
     return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
   }
   return (await trySelectStack(engine, name)) !== undefined;

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { docker, dockerReason, statusOf } from "./docker-engine";
 import type { TemporalSpec } from "./spec/model";
 import { projectRoot, toolchainRoot } from "./toolchain";
-import { findOnPath, isExecutableFile } from "./validate";
+import { findOnPath } from "./toolchain";
+import { isExecutableFile } from "./validate";
 
 /** One row of the report. */
 export interface Check {

@@ -132,8 +132,6 @@ export function isExecutableFile(file: string): boolean {
   }
 }
 
-export { findOnPath };
-
 export type EntryKind = "dir" | "file" | "executable" | "symlink";
 
 /** The repo as a new worktree checks it out: the tree of one commit. */

@@ -14,7 +14,6 @@ import { BLOCK_SIZE, blockBase, busyPorts, hostPorts, MAX_BLOCK } from "./ports"
 import {
   commandIssues,
   dirIssue,
-  findOnPath,
   isExecutableFile,
   simpleCommands,
   type CommandContext,
@@ -24,9 +23,10 @@ import {
   type Word,
 } from "./shell-program";
 import type { BuildContext, EnvSpec, SpecIssue } from "./spec/model";
+import { findOnPath } from "./toolchain";
 
 // The command, doctor and tests import these from here, where they were first written.
-export { commandIssues, dirIssue, findOnPath, isExecutableFile, simpleCommands };
+export { commandIssues, dirIssue, isExecutableFile, simpleCommands };
 export type { CommandContext, EntryKind, Findings, RepoTree, Word };
 
 // ---------------------------------------------------------------------------------------------

@@ -1,15 +1,12 @@
 /**
  * zellij as a viewer of an env (dust-hive's model): a shell tab with env.sh loaded and one tab
  * per service following its log. The services are daemons and containers that run without it,
- * so closing zellij stops nothing. Everything here is pure except `findOnPath`.
+ * so closing zellij stops nothing. Everything here is pure.
  */
 import * as path from "node:path";
 import { logFilePath } from "./daemon";
 import { containerName } from "./naming";
 import { shellValue } from "./template";
-import { findOnPath } from "./toolchain";
-
-export { findOnPath };
 
 /** The zellij session of an env. */
 export const sessionName = (env: string): string => `envctl-${env}`;

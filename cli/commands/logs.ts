@@ -61,9 +61,7 @@ export async function logs(opts: LogsOptions): Promise<void> {
   };
 
   const sources = services.map((src) =>
-    src.file !== undefined
-      ? fileSource(src.name, src.file)
-      : containerSource(src.name, src.container!),
+    "file" in src ? fileSource(src.name, src.file) : containerSource(src.name, src.container),
   );
   const history = await Promise.all(sources.map((src) => src.history(lines)));
   print(mergeHistory(history.map((h) => h.lines)));
@@ -89,12 +87,7 @@ function parseLines(raw: string | number): number {
 }
 
 /** A source to show: a service's output, or the first-warm init steps' log. */
-interface Shown {
-  name: string;
-  /** Where a file-backed source is read; containers are read from Docker. */
-  file?: string;
-  container?: string;
-}
+type Shown = { name: string } & ({ file: string } | { container: string });
 
 /**
  * What to show, in spec order: every service, and before them the init steps' log (labelled

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { badInput, UserError } from "../../lib/errors";
 import { envDir, type Home } from "../../lib/home";
 import { shellValue } from "../../lib/template";
-import { findOnPath, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
+import { findOnPath } from "../../lib/toolchain";
+import { parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface OpenOptions extends CommandSeams {

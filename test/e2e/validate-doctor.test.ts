@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog";
 import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/ports";
-import { findOnPath } from "../../lib/validate";
+import { findOnPath } from "../../lib/toolchain";
 import { envctl as runEnvctl, said, type Run } from "../support/cli";
 import { git, makeRepo, tempDir } from "../support/env";
 

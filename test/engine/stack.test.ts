@@ -55,6 +55,25 @@ describe("stacks without the Automation API", { timeout: 5 * 60_000 }, () => {
   });
 });
 
+describe("stackExists on other backends", () => {
+  it("asks pulumi when the file backend is not an absolute path", async () => {
+    const engine = await openEngine(tempHome());
+    let asked = 0;
+    const other = {
+      ...engine,
+      env: { ...engine.env, PULUMI_BACKEND_URL: "file://~/state" },
+      workspace: () => {
+        asked++;
+        return Promise.reject(
+          Object.assign(new Error("no stack named 'x'"), { name: "StackNotFoundError" }),
+        );
+      },
+    };
+    assert.equal(await stackExists(other, "x"), false);
+    assert.equal(asked, 1);
+  });
+});
+
 describe("mapEngineError", () => {
   const named = (name: string, message = "pulumi said so"): Error =>
     Object.assign(new Error(message), { name });

@@ -6,7 +6,8 @@ import { open } from "../../cli/commands/open";
 import { UserError } from "../../lib/errors";
 import { resolveHome, type Home } from "../../lib/home";
 import type { ResolvedService } from "../../lib/spec/model";
-import { findOnPath, kdlString, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
+import { findOnPath } from "../../lib/toolchain";
+import { kdlString, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
 import { scratchDirs, seedEnv } from "../support/env";
 
 const tmpDir = scratchDirs();

@@ -18,7 +18,6 @@ import {
   blockFindings,
   chooseBlock,
   commandIssues,
-  findOnPath,
   gitTree,
   heldBlocks,
   parseIssue,
@@ -27,6 +26,7 @@ import {
   type CommandContext,
   type RepoTree,
 } from "../../lib/validate";
+import { findOnPath } from "../../lib/toolchain";
 import { capture, git, makeRepo, scratchDirs } from "../support/env";
 
 const temp = scratchDirs();
