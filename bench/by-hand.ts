@@ -9,9 +9,9 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { topoOrder } from "../lib/graph";
-import { probeHttp, probeTcp, sleep } from "../lib/health";
-import { probedPort } from "../lib/probe";
+import { topoOrder } from "../lib/core/graph";
+import { probeHttp, probeTcp, sleep } from "../lib/runtime/probes";
+import { probedPort } from "../lib/runtime/probes";
 import type { ResolvedContainer, ResolvedProcess, ResolvedService } from "../lib/spec/model";
 import { run } from "./support";
 

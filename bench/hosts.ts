@@ -18,8 +18,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import Database from "better-sqlite3";
-import { Catalog } from "../lib/catalog";
-import type { HostCatalog, NewHost } from "../lib/hosts";
+import { Catalog } from "../lib/catalog/catalog";
+import type { HostCatalog, NewHost } from "../lib/hosts/catalog";
 import { tempHome } from "../test/support/env";
 import {
   benchEnv,
@@ -262,8 +262,8 @@ export async function hostsBench(opts: HostsBenchOptions = {}): Promise<BenchRes
     if (hosts.get(target)?.lastHeartbeatMs !== ts) throw new Error("hosts: heartbeats lost");
 
     log(`hosts: per process, ${runs} runs of each node -e and envctl command`);
-    // Built: dist/lib/catalog.js; under tsx the .ts source, which the child loads through tsx too.
-    const catalogModule = require.resolve("../lib/catalog");
+    // Built: dist/lib/catalog/catalog.js; under tsx the .ts source, which the child loads through tsx too.
+    const catalogModule = require.resolve("../lib/catalog/catalog");
     const sqliteModule = require.resolve("better-sqlite3");
     const zodModule = require.resolve("zod");
     const nodeArgs = catalogModule.endsWith(".ts") ? ["--import", "tsx"] : [];

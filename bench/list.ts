@@ -11,12 +11,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Catalog } from "../lib/catalog";
-import { startDaemon, stopDaemon } from "../lib/daemon";
-import { runningServices } from "../lib/lifecycle";
-import { containerName, LABEL_ENV, LABEL_SERVICE } from "../lib/naming";
-import { MAX_BLOCK } from "../lib/ports";
-import { resolveEnv } from "../lib/resolve";
+import { Catalog } from "../lib/catalog/catalog";
+import { startDaemon, stopDaemon } from "../lib/runtime/daemon";
+import { runningServices } from "../lib/kinds/devenv/lifecycle";
+import { containerName, LABEL_ENV, LABEL_SERVICE } from "../lib/core/names";
+import { MAX_BLOCK } from "../lib/spec/ports";
+import { resolveEnv } from "../lib/kinds/devenv/resolve";
 import { formatIssue, loadSpecFile, specHash } from "../lib/spec/load";
 import type { EnvState, ResolvedEnv } from "../lib/spec/model";
 import { tempHome } from "../test/support/env";

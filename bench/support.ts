@@ -7,11 +7,11 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { engineVars } from "../lib/automation";
-import { Catalog } from "../lib/catalog";
-import { MAX_BLOCK } from "../lib/ports";
-import type { Home } from "../lib/home";
-import { projectRoot } from "../lib/toolchain";
+import { engineVars } from "../lib/engine/automation";
+import { Catalog } from "../lib/catalog/catalog";
+import { MAX_BLOCK } from "../lib/spec/ports";
+import type { Home } from "../lib/core/home";
+import { projectRoot } from "../lib/core/toolchain";
 
 export const ROOT = projectRoot();
 export const ENVCTL = path.join(ROOT, "bin", "envctl");

@@ -8,9 +8,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Catalog } from "../lib/catalog";
-import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../lib/ports";
-import { resolveEnv } from "../lib/resolve";
+import { Catalog } from "../lib/catalog/catalog";
+import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../lib/spec/ports";
+import { resolveEnv } from "../lib/kinds/devenv/resolve";
 import { formatIssue, loadSpecFile } from "../lib/spec/load";
 import type { EnvSpec } from "../lib/spec/model";
 import { makeRepo, tempDir, tempHome } from "../test/support/env";

@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Catalog, type EnvRecord, type EnvStatus } from "../lib/catalog";
-import { badInput, UserError } from "../lib/errors";
-import { resolveHome, type Home } from "../lib/home";
-import { validateEnvName } from "../lib/names";
-import { busyPorts, hostPorts, MAX_BLOCK, blockBase } from "../lib/ports";
+import { Catalog, type EnvRecord, type EnvStatus } from "../lib/catalog/catalog";
+import { badInput, UserError } from "../lib/core/errors";
+import { resolveHome, type Home } from "../lib/core/home";
+import { validateEnvName } from "../lib/core/names";
+import { busyPorts, hostPorts, MAX_BLOCK, blockBase } from "../lib/spec/ports";
 import type { ParseResult } from "../lib/spec/load";
 import type { EnvSpec, ResolvedEnv, SpecIssue } from "../lib/spec/model";
-import { projectRoot } from "../lib/toolchain";
+import { projectRoot } from "../lib/core/toolchain";
 
 // The spec parser (zod, yaml) and simple-git load on first use: list, status, logs and the host
 // commands import this module too and never need them.

@@ -5,7 +5,7 @@
  * anything else is a bug and prints its stack.
  */
 import { Command, CommanderError } from "commander";
-import { UserError } from "../lib/errors";
+import { UserError } from "../lib/core/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require("../../package.json") as { version: string };

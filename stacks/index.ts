@@ -4,7 +4,7 @@
  * hand in this directory plans exactly what `envctl preview` plans.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DevEnv } from "../components/devenv";
+import { DevEnv } from "../components/devenv/devenv";
 import type { ResolvedEnv } from "../lib/spec/model";
 
 const config = new pulumi.Config("envctl");

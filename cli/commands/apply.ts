@@ -2,15 +2,20 @@
  * The one path every env-changing command takes: write the resolved env into stack config, run
  * `up` on the env's stack, and record the outcome (desired state, outputs) in the catalog.
  */
-import { ensureConfig, mapEngineError, stackConfig, type Engine } from "../../lib/automation";
+import {
+  ensureConfig,
+  mapEngineError,
+  stackConfig,
+  type Engine,
+} from "../../lib/engine/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
-import type { Catalog } from "../../lib/catalog";
-import { UserError } from "../../lib/errors";
-import { Progress } from "../../lib/progress";
+import type { Catalog } from "../../lib/catalog/catalog";
+import { UserError } from "../../lib/core/errors";
+import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
-import { runUp } from "../../lib/update";
+import { runUp } from "../../lib/engine/update";
 import type { seams } from "../context";
-import { servicesTable } from "../output";
+import { servicesTable } from "../ui/output";
 
 export interface ApplyResult {
   outputs: Record<string, unknown>;

@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
 import { simpleGit } from "simple-git";
-import { mapEngineError, openEngine, trySelectStack } from "../../lib/automation";
-import { envDir } from "../../lib/home";
-import { badInput, UserError } from "../../lib/errors";
-import { Progress } from "../../lib/progress";
+import { mapEngineError, openEngine, trySelectStack } from "../../lib/engine/automation";
+import { envDir } from "../../lib/core/home";
+import { badInput, UserError } from "../../lib/core/errors";
+import { Progress } from "../../lib/engine/progress";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 
 export interface DestroyOptions extends CommandSeams {
   name: string;

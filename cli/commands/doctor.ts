@@ -6,12 +6,12 @@ import {
   runDoctor,
   type Check,
   type DoctorSeams,
-} from "../../lib/doctor";
-import { colors, type Colors } from "../../lib/color";
-import { UserError } from "../../lib/errors";
+} from "../../lib/doctor/checks";
+import { colors, type Colors } from "../ui/color";
+import { UserError } from "../../lib/core/errors";
 import type { TemporalSpec } from "../../lib/spec/model";
 import { loadSpec, seams, type CommandSeams } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 
 export interface DoctorOptions extends CommandSeams {
   file?: string | string[];

@@ -1,4 +1,4 @@
-import { engineVars } from "../../lib/automation";
+import { engineVars } from "../../lib/engine/automation";
 import { seams, type CommandSeams } from "../context";
 
 export interface EnvOptions extends CommandSeams {

@@ -6,9 +6,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Catalog } from "../../lib/catalog";
-import { badInput, UserError } from "../../lib/errors";
-import type { Home } from "../../lib/home";
+import type { Catalog } from "../../lib/catalog/catalog";
+import { badInput, UserError } from "../../lib/core/errors";
+import type { Home } from "../../lib/core/home";
 import {
   detectDevices,
   DetectError,
@@ -20,17 +20,17 @@ import {
   sshTarget,
   summarizeDevices,
   type ProbeResult,
-} from "../../lib/host-probe";
+} from "../../lib/hosts/check";
 import {
   formatHostIssue,
   HostError,
   validateNewHost,
   type HostIssue,
   type HostRecord,
-} from "../../lib/hosts";
-import type { SshOptions } from "../../lib/ssh";
+} from "../../lib/hosts/catalog";
+import type { SshOptions } from "../../lib/hosts/ssh";
 import { openCatalog, seams, type CommandSeams } from "../context";
-import { jsonDoc, table } from "../output";
+import { jsonDoc, table } from "../ui/output";
 
 export const DEFAULT_PORT = 2375; // the Docker engine's plain-HTTP port
 const DEFAULT_TIMEOUT = "5s";
@@ -137,7 +137,7 @@ function remoteSettings(
 }
 
 async function dockerPing(): Promise<void> {
-  const { docker, dockerReason } = await import("../../lib/docker-engine");
+  const { docker, dockerReason } = await import("../../lib/docker/client");
   try {
     await docker().ping();
   } catch (err) {

@@ -3,14 +3,14 @@
  * catalog is opened, so bad input exits 2 and leaves catalog.db untouched; `localhost` is
  * registered by the first host command that opens it.
  */
-import { badInput, UserError } from "../../lib/errors";
+import { badInput, UserError } from "../../lib/core/errors";
 import {
   formatAge,
   parseDuration,
   sshTarget,
   summarizeDevices,
   LOCALHOST_ID,
-} from "../../lib/host-probe";
+} from "../../lib/hosts/check";
 import {
   HostError,
   parseSshSpec,
@@ -20,10 +20,10 @@ import {
   type HostRecord,
   type HostStatus,
   type NewHost,
-} from "../../lib/hosts";
-import { sshLabel } from "../../lib/ssh";
+} from "../../lib/hosts/catalog";
+import { sshLabel } from "../../lib/hosts/ssh";
 import { seams, type CommandSeams } from "../context";
-import { jsonDoc, table } from "../output";
+import { jsonDoc, table } from "../ui/output";
 import {
   checkId,
   DEFAULT_PORT,

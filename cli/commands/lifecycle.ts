@@ -3,16 +3,16 @@
  * state in its config: spawn (worktree + cold), warm, cool, start, stop.
  */
 import * as fs from "node:fs";
-import { openEngine, selectStack, stackExists, type Engine } from "../../lib/automation";
-import type { Catalog } from "../../lib/catalog";
-import { badInput, UserError } from "../../lib/errors";
-import { envDir } from "../../lib/home";
-import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/lifecycle";
-import { envctlContainers, envReality, trimLogs } from "../../lib/reality";
-import { resolveEnv } from "../../lib/resolve";
+import { openEngine, selectStack, stackExists, type Engine } from "../../lib/engine/automation";
+import type { Catalog } from "../../lib/catalog/catalog";
+import { badInput, UserError } from "../../lib/core/errors";
+import { envDir } from "../../lib/core/home";
+import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/kinds/devenv/lifecycle";
+import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/reality";
+import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { formatIssue } from "../../lib/spec/load";
-import { Progress } from "../../lib/progress";
-import { initStack } from "../../lib/update";
+import { Progress } from "../../lib/engine/progress";
+import { initStack } from "../../lib/engine/update";
 import {
   checkName,
   checkRepo,
@@ -25,7 +25,7 @@ import {
   type CommandSeams,
   type SpecSource,
 } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
 export interface SpawnOptions extends CommandSeams, SpecSource {

@@ -1,7 +1,12 @@
-import { blockBase } from "../../lib/ports";
-import { envReality, trimLogs, type ContainerMap, type EnvReality } from "../../lib/reality";
+import { blockBase } from "../../lib/spec/ports";
+import {
+  envReality,
+  trimLogs,
+  type ContainerMap,
+  type EnvReality,
+} from "../../lib/kinds/devenv/reality";
 import { openCatalog, seams, type CommandSeams } from "../context";
-import { jsonDoc, table } from "../output";
+import { jsonDoc, table } from "../ui/output";
 
 export interface ListOptions extends CommandSeams {
   json?: boolean;
@@ -24,7 +29,7 @@ export async function list(opts: ListOptions): Promise<void> {
   const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
   let containers: ContainerMap | undefined = new Map();
   if (needDocker) {
-    const { envctlContainers } = await import("../../lib/reality");
+    const { envctlContainers } = await import("../../lib/kinds/devenv/reality");
     containers = await envctlContainers();
   }
   const rows = envs.map((e) => {

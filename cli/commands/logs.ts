@@ -1,9 +1,9 @@
 import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import * as path from "node:path";
-import { INIT_LOG, logFilePath } from "../../lib/daemon";
-import { badInput, UserError } from "../../lib/errors";
-import type { Home } from "../../lib/home";
+import { INIT_LOG, logFilePath } from "../../lib/runtime/daemon";
+import { badInput, UserError } from "../../lib/core/errors";
+import type { Home } from "../../lib/core/home";
 import {
   colorEnabled,
   displayText,
@@ -19,8 +19,8 @@ import {
   type DockerStream,
   type FilePosition,
   type LogLine,
-} from "../../lib/logs";
-import { containerName } from "../../lib/naming";
+} from "../ui/logs";
+import { containerName } from "../../lib/core/names";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface LogsOptions extends CommandSeams {
@@ -160,7 +160,7 @@ function containerSource(service: string, container: string): Source {
   const toLine = (raw: string): LogLine => ({ service, ...splitDockerTime(raw) });
   return {
     async history(lines) {
-      const { docker, dockerReason, statusOf } = await import("../../lib/docker-engine");
+      const { docker, dockerReason, statusOf } = await import("../../lib/docker/client");
       const c = docker().getContainer(container);
       try {
         const info = await c.inspect();
@@ -181,7 +181,7 @@ function containerSource(service: string, container: string): Source {
       }
     },
     async follow(signal, print) {
-      const { docker } = await import("../../lib/docker-engine");
+      const { docker } = await import("../../lib/docker/client");
       const c = docker().getContainer(container);
       const emit = (raws: string[]): void => {
         const fresh = raws.map(toLine).filter((l) => !last || !l.time || l.time > last);

@@ -2,11 +2,11 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { badInput, UserError } from "../../lib/errors";
-import { envDir, type Home } from "../../lib/home";
-import { shellValue } from "../../lib/template";
-import { findOnPath } from "../../lib/toolchain";
-import { parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
+import { badInput, UserError } from "../../lib/core/errors";
+import { envDir, type Home } from "../../lib/core/home";
+import { shellValue } from "../../lib/spec/template";
+import { findOnPath } from "../../lib/core/toolchain";
+import { parseSessions, sessionName, zellijLayout } from "../../lib/kinds/devenv/zellij";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 
 export interface OpenOptions extends CommandSeams {

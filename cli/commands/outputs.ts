@@ -1,6 +1,6 @@
-import { openEngine, selectStack } from "../../lib/automation";
+import { openEngine, selectStack } from "../../lib/engine/automation";
 import { checkName, seams, type CommandSeams } from "../context";
-import { jsonDoc, servicesTable } from "../output";
+import { jsonDoc, servicesTable } from "../ui/output";
 
 export interface OutputsOptions extends CommandSeams {
   name: string;

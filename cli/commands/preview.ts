@@ -9,10 +9,10 @@ import {
   stackConfig,
   trySelectStack,
   type Engine,
-} from "../../lib/automation";
-import { UserError } from "../../lib/errors";
-import { Progress } from "../../lib/progress";
-import { resolveEnv } from "../../lib/resolve";
+} from "../../lib/engine/automation";
+import { UserError } from "../../lib/core/errors";
+import { Progress } from "../../lib/engine/progress";
+import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import {
   checkName,
@@ -23,7 +23,7 @@ import {
   seams,
   type CommandSeams,
 } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 
 export interface PreviewOptions extends CommandSeams {
   name: string;

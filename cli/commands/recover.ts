@@ -1,6 +1,6 @@
-import { mapEngineError, openEngine, selectStack } from "../../lib/automation";
-import { UserError } from "../../lib/errors";
-import { Progress } from "../../lib/progress";
+import { mapEngineError, openEngine, selectStack } from "../../lib/engine/automation";
+import { UserError } from "../../lib/core/errors";
+import { Progress } from "../../lib/engine/progress";
 import { checkName, seams, type CommandSeams } from "../context";
 
 export interface RecoverOptions extends CommandSeams {

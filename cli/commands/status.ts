@@ -1,10 +1,15 @@
 import * as path from "node:path";
-import { badInput } from "../../lib/errors";
-import { probeOnce, type ProbeResult } from "../../lib/probe";
-import { envctlContainers, envReality, trimLogs, type ServiceReality } from "../../lib/reality";
+import { badInput } from "../../lib/core/errors";
+import { probeOnce, type ProbeResult } from "../../lib/runtime/probes";
+import {
+  envctlContainers,
+  envReality,
+  trimLogs,
+  type ServiceReality,
+} from "../../lib/kinds/devenv/reality";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
-import { jsonDoc, table } from "../output";
+import { jsonDoc, table } from "../ui/output";
 
 export interface StatusOptions extends CommandSeams {
   name: string;

@@ -5,11 +5,11 @@ import {
   selectStack,
   stackConfig,
   stackExists,
-} from "../../lib/automation";
-import { UserError } from "../../lib/errors";
-import { Progress } from "../../lib/progress";
-import { resolveEnv } from "../../lib/resolve";
-import { initStack } from "../../lib/update";
+} from "../../lib/engine/automation";
+import { UserError } from "../../lib/core/errors";
+import { Progress } from "../../lib/engine/progress";
+import { resolveEnv } from "../../lib/kinds/devenv/resolve";
+import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
 import {
   checkName,
@@ -21,7 +21,7 @@ import {
   seams,
   type CommandSeams,
 } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
 export interface UpOptions extends CommandSeams {

@@ -1,5 +1,5 @@
-import { UserError } from "../../lib/errors";
-import { blockBase } from "../../lib/ports";
+import { UserError } from "../../lib/core/errors";
+import { blockBase } from "../../lib/spec/ports";
 import { formatIssue } from "../../lib/spec/load";
 import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
 import {
@@ -9,9 +9,9 @@ import {
   plural,
   validateSpec,
   type ValidateReport,
-} from "../../lib/validate";
+} from "../../lib/spec/validate";
 import { loadSpec, seams, type CommandSeams } from "../context";
-import { jsonDoc } from "../output";
+import { jsonDoc } from "../ui/output";
 
 export interface ValidateOptions extends CommandSeams {
   file?: string | string[];

@@ -3,9 +3,9 @@
  * resource's state only holds a tiny trampoline that requires this module at run time, so
  * changing these handlers never shows up as a spurious diff.
  */
-import { changedKeys } from "../canonical";
+import { changedKeys } from "../core/canonical";
 import * as docker from "../docker";
-import { contextHash } from "../contexthash";
+import { contextHash } from "../docker/context-hash";
 import { fileHandler, initHandler, processHandler } from "./process";
 import { createWorktree, deleteWorktree, worktreeExists, type WorktreeOutputs } from "./worktree";
 

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { changedKeys } from "../canonical";
+import { changedKeys } from "../core/canonical";
 import {
   daemonStatus,
   INIT_LOG,
@@ -14,10 +14,10 @@ import {
   stopDaemon,
   tailLog,
   truncateLogIfLarge,
-} from "../daemon";
-import { HealthTimeoutError, formatMs, sleep, waitUntil } from "../health";
-import { busyPorts } from "../ports";
-import { probeOnce } from "../probe";
+} from "../runtime/daemon";
+import { HealthTimeoutError, formatMs, sleep, waitUntil } from "../runtime/probes";
+import { busyPorts } from "../spec/ports";
+import { probeOnce } from "../runtime/probes";
 import type { HealthCheck, InitStep, ResolvedPort } from "../spec/model";
 import type { Handler } from "./index";
 

@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { topoOrder } from "../graph";
-import { offsetCollisions } from "../ports";
-import { canonicalJson } from "../canonical";
-import { checkTemplate } from "../template";
+import { topoOrder } from "../core/graph";
+import { offsetCollisions } from "./ports";
+import { canonicalJson } from "../core/canonical";
+import { checkTemplate } from "./template";
 import { importCompose } from "./compose";
 import type {
   BuildContext,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { ENV_NAME_MAX } from "../../lib/names";
+import { ENV_NAME_MAX } from "../../lib/core/names";
 import { assertCreatedNothing, assertNoTrace, envctl, said } from "../support/cli";
 import {
   branches,

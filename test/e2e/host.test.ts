@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Catalog } from "../../lib/catalog";
+import { Catalog } from "../../lib/catalog/catalog";
 import { assertNoTrace, envctl, said, type Run } from "../support/cli";
 import { tempDir } from "../support/env";
 import { freePort, startSshd, type Sshd } from "../support/sshd";

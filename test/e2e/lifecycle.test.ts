@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, afterEach, describe, it } from "node:test";
-import { Catalog } from "../../lib/catalog";
+import { Catalog } from "../../lib/catalog/catalog";
 import { assertCreatedNothing, assertNoTrace, envctl, said, type Run } from "../support/cli";
 import {
   branches,

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { Catalog } from "../../lib/catalog";
-import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/ports";
-import { findOnPath } from "../../lib/toolchain";
+import { Catalog } from "../../lib/catalog/catalog";
+import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/spec/ports";
+import { findOnPath } from "../../lib/core/toolchain";
 import { envctl as runEnvctl, said, type Run } from "../support/cli";
 import { git, makeRepo, tempDir } from "../support/env";
 

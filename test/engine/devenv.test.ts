@@ -10,10 +10,10 @@ import { after, before, describe, it } from "node:test";
 import { destroy } from "../../cli/commands/destroy";
 import { preview } from "../../cli/commands/preview";
 import { up } from "../../cli/commands/up";
-import { engineVars } from "../../lib/automation";
-import { Catalog } from "../../lib/catalog";
-import { UserError } from "../../lib/errors";
-import type { Home } from "../../lib/home";
+import { engineVars } from "../../lib/engine/automation";
+import { Catalog } from "../../lib/catalog/catalog";
+import { UserError } from "../../lib/core/errors";
+import type { Home } from "../../lib/core/home";
 import {
   branches,
   capture,

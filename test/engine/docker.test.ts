@@ -25,7 +25,7 @@ import {
   type ContainerSpec,
 } from "../../lib/docker";
 import type { HealthCheck } from "../../lib/spec/model";
-import { probeHttp } from "../../lib/health";
+import { probeHttp } from "../../lib/runtime/probes";
 import { cli, cleanupByLabel, dockerAvailable, freePort, leftovers } from "./docker-helpers";
 
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

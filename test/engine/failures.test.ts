@@ -6,8 +6,8 @@ import { after, describe, it } from "node:test";
 import { destroy } from "../../cli/commands/destroy";
 import { recover } from "../../cli/commands/recover";
 import { up } from "../../cli/commands/up";
-import { Catalog } from "../../lib/catalog";
-import { UserError } from "../../lib/errors";
+import { Catalog } from "../../lib/catalog/catalog";
+import { UserError } from "../../lib/core/errors";
 import {
   capture,
   dockerLeftovers,

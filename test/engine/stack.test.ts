@@ -1,5 +1,5 @@
 /**
- * lib/automation.ts and lib/update.ts against the real pulumi CLI and file backend: the checks
+ * lib/engine/automation.ts and lib/engine/update.ts against the real pulumi CLI and file backend: the checks
  * the verbs use instead of the Automation API (the stack's file in the backend, `pulumi stack
  * init`), and the Automation API still reaching the same stack when it is loaded.
  */
@@ -13,10 +13,10 @@ import {
   selectStack,
   stackExists,
   trySelectStack,
-} from "../../lib/automation";
-import { UserError } from "../../lib/errors";
-import { toolchainRoot } from "../../lib/toolchain";
-import { initStack } from "../../lib/update";
+} from "../../lib/engine/automation";
+import { UserError } from "../../lib/core/errors";
+import { toolchainRoot } from "../../lib/core/toolchain";
+import { initStack } from "../../lib/engine/update";
 import { envName, tempHome } from "../support/env";
 
 describe("stacks without the Automation API", { timeout: 5 * 60_000 }, () => {

@@ -5,7 +5,7 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { DevEnv } from "../../components/devenv";
+import { DevEnv } from "../../components/devenv/devenv";
 import type {
   HealthCheck,
   ResolvedContainer,

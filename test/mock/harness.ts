@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { DevEnv } from "../../components/devenv";
+import { DevEnv } from "../../components/devenv/devenv";
 import type { ResolvedEnv } from "../../lib/spec/model";
 
 export const T = {

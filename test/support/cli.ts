@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Catalog } from "../../lib/catalog";
+import { Catalog } from "../../lib/catalog/catalog";
 import { branches, dockerLeftovers, ROOT, worktreeDirs } from "./env";
 
 const BIN = path.join(ROOT, "bin", "envctl");

@@ -6,8 +6,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after } from "node:test";
-import { Catalog } from "../../lib/catalog";
-import { envDir, resolveHome, type Home } from "../../lib/home";
+import { Catalog } from "../../lib/catalog/catalog";
+import { envDir, resolveHome, type Home } from "../../lib/core/home";
 import type { ResolvedEnv } from "../../lib/spec/model";
 
 export const ROOT = path.resolve(__dirname, "..", "..");

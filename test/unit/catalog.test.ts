@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
-import { Catalog, openCatalog, type Lease, type UpsertEnv } from "../../lib/catalog";
-import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog-migrations";
+import { Catalog, openCatalog, type Lease, type UpsertEnv } from "../../lib/catalog/catalog";
+import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog/migrations";
 
 let home: string;
 const open: Catalog[] = [];

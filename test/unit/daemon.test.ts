@@ -13,8 +13,8 @@ import {
   tailLog,
   truncateLogIfLarge,
   type DaemonSpec,
-} from "../../lib/daemon";
-import { probeHttp, waitUntil } from "../../lib/health";
+} from "../../lib/runtime/daemon";
+import { probeHttp, waitUntil } from "../../lib/runtime/probes";
 
 const tmpDirs: string[] = [];
 const pgids = new Set<number>();
@@ -75,7 +75,7 @@ describe("startDaemon / stopDaemon", () => {
     const port = await freePort();
     const server = `require('http').createServer((q, r) => r.end('ok')).listen(${port}, '127.0.0.1')`;
     const s = spec(dir, "web", `exec node -e "${server}"`);
-    const lib = path.resolve(__dirname, "../../lib/daemon.ts");
+    const lib = path.resolve(__dirname, "../../lib/runtime/daemon.ts");
     const starter = `require(${JSON.stringify(lib)}).startDaemon(${JSON.stringify(s)}).then((st) => console.log(JSON.stringify(st)))`;
     const out = execFileSync(process.execPath, ["--import", "tsx", "-e", starter], {
       encoding: "utf8",

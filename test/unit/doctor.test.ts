@@ -22,8 +22,8 @@ import {
   type DockerApi,
   type RunResult,
   type Runner,
-} from "../../lib/doctor";
-import { resolveHome } from "../../lib/home";
+} from "../../lib/doctor/checks";
+import { resolveHome } from "../../lib/core/home";
 import type { TemporalSpec } from "../../lib/spec/model";
 import { capture, scratchDirs } from "../support/env";
 

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveHome } from "../../lib/home";
-import { resolveEnv } from "../../lib/resolve";
+import { resolveHome } from "../../lib/core/home";
+import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { formatIssue, loadSpecFile } from "../../lib/spec/load";
 import type { EnvSpec, ResolvedEnv } from "../../lib/spec/model";
 

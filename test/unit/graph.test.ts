@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { reverseOrder, topoOrder, type GraphNode } from "../../lib/graph";
+import { reverseOrder, topoOrder, type GraphNode } from "../../lib/core/graph";
 
 const node = (name: string, ...dependsOn: string[]): GraphNode => ({ name, dependsOn });
 

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { HealthTimeoutError, probeHttp, probeTcp, sleep, waitUntil } from "../../lib/health";
+import {
+  HealthTimeoutError,
+  probeHttp,
+  probeTcp,
+  sleep,
+  waitUntil,
+} from "../../lib/runtime/probes";
 import { demuxLogs } from "../../lib/docker";
 
 const fast = { intervalMs: 5, timeoutMs: 1_000, retries: 3, startPeriodMs: 0 };

@@ -10,7 +10,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { hostJson, newHostFromFlags } from "../../cli/commands/host";
-import { UserError } from "../../lib/errors";
+import { UserError } from "../../lib/core/errors";
 import {
   DETECT_SCRIPT,
   DetectError,
@@ -28,9 +28,9 @@ import {
   summarizeDevices,
   type ProbeDeps,
   type ScriptRunner,
-} from "../../lib/host-probe";
-import type { HostRecord } from "../../lib/hosts";
-import { sshArgs, sshFailure } from "../../lib/ssh";
+} from "../../lib/hosts/check";
+import type { HostRecord } from "../../lib/hosts/catalog";
+import { sshArgs, sshFailure } from "../../lib/hosts/ssh";
 
 const MEMINFO_32G = `MemTotal:       32779424 kB
 MemFree:         1234567 kB

@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
-import { Catalog } from "../../lib/catalog";
-import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog-migrations";
+import { Catalog } from "../../lib/catalog/catalog";
+import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog/migrations";
 import {
   HostError,
   parseDevicesJson,
@@ -19,7 +19,7 @@ import {
   type HostCatalog,
   type HostIssue,
   type NewHost,
-} from "../../lib/hosts";
+} from "../../lib/hosts/catalog";
 
 let home: string;
 let file: string;

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { deferred } from "../../lib/providers/lazy-deps";
-import { projectRoot } from "../../lib/toolchain";
+import { projectRoot } from "../../lib/core/toolchain";
 
 const ROOT = projectRoot();
 const PRELOAD = path.join(ROOT, "dist", "lib", "providers", "lazy-deps.js");

@@ -10,8 +10,8 @@ import {
   upstreamClosure,
   VERB_TARGET,
   type Verb,
-} from "../../lib/lifecycle";
-import { envReality, type ContainerMap } from "../../lib/reality";
+} from "../../lib/kinds/devenv/lifecycle";
+import { envReality, type ContainerMap } from "../../lib/kinds/devenv/reality";
 import type { EnvState, ResolvedEnv } from "../../lib/spec/model";
 
 const svc = (name: string, type: "container" | "process", cold = false, dependsOn: string[] = []) =>

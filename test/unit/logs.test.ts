@@ -5,9 +5,9 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { logs } from "../../cli/commands/logs";
-import { INIT_LOG, truncateLogIfLarge } from "../../lib/daemon";
-import { UserError } from "../../lib/errors";
-import { resolveHome, type Home } from "../../lib/home";
+import { INIT_LOG, truncateLogIfLarge } from "../../lib/runtime/daemon";
+import { UserError } from "../../lib/core/errors";
+import { resolveHome, type Home } from "../../lib/core/home";
 import {
   colorEnabled,
   displayText,
@@ -23,7 +23,7 @@ import {
   resumeAfterTruncation,
   splitDockerTime,
   type LogLine,
-} from "../../lib/logs";
+} from "../../cli/ui/logs";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { scratchDirs, seedEnv } from "../support/env";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { validateEnvName } from "../../lib/names";
+import { validateEnvName } from "../../lib/core/names";
 
 test("accepts lowercase names with digits and single hyphens", () => {
   for (const name of ["a", "env-1", "feature-login-2", "x".repeat(40)]) {

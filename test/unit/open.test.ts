@@ -3,11 +3,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { open } from "../../cli/commands/open";
-import { UserError } from "../../lib/errors";
-import { resolveHome, type Home } from "../../lib/home";
+import { UserError } from "../../lib/core/errors";
+import { resolveHome, type Home } from "../../lib/core/home";
 import type { ResolvedService } from "../../lib/spec/model";
-import { findOnPath } from "../../lib/toolchain";
-import { kdlString, parseSessions, sessionName, zellijLayout } from "../../lib/zellij";
+import { findOnPath } from "../../lib/core/toolchain";
+import { kdlString, parseSessions, sessionName, zellijLayout } from "../../lib/kinds/devenv/zellij";
 import { scratchDirs, seedEnv } from "../support/env";
 
 const tmpDir = scratchDirs();

@@ -12,7 +12,7 @@ import {
   hostPorts,
   offsetCollisions,
   resolveServices,
-} from "../../lib/ports";
+} from "../../lib/spec/ports";
 import type { ContainerService, PortMapping } from "../../lib/spec/model";
 
 const svc = (name: string, ports: PortMapping[]): ContainerService => ({

@@ -9,10 +9,10 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { validate } from "../../cli/commands/validate";
-import { Catalog } from "../../lib/catalog";
-import { resolveHome } from "../../lib/home";
+import { Catalog } from "../../lib/catalog/catalog";
+import { resolveHome } from "../../lib/core/home";
 import { parseSpecText } from "../../lib/spec/load";
-import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/ports";
+import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/spec/ports";
 import type { ContainerService, SpecIssue } from "../../lib/spec/model";
 import {
   blockFindings,
@@ -25,8 +25,8 @@ import {
   validateSpec,
   type CommandContext,
   type RepoTree,
-} from "../../lib/validate";
-import { findOnPath } from "../../lib/toolchain";
+} from "../../lib/spec/validate";
+import { findOnPath } from "../../lib/core/toolchain";
 import { capture, git, makeRepo, scratchDirs } from "../support/env";
 
 const temp = scratchDirs();

@@ -3,7 +3,7 @@
  * syntax, ranges) to offsets in the env's port block, volumes to named volumes or bind mounts,
  * healthcheck (with Go durations) and depends_on.
  */
-import { shellValue } from "../../template";
+import { shellValue } from "../template";
 import { describeValue } from "../schema";
 import {
   type Ctx,

@@ -1,0 +1,220 @@
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { topoOrder } from "../../lib/core/graph";
+import { containerName, envLabels, networkName, volumeName } from "../../lib/core/names";
+import { runningServices, upstreamClosure } from "../../lib/kinds/devenv/lifecycle";
+import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import { ContainerService, serviceImage } from "../shared/container-service";
+import { EnvctlResource } from "../shared/dynamic";
+import { ProcessService } from "../shared/process-service";
+import { Worktree } from "../shared/worktree";
+
+export interface ServiceOutputs {
+  type: "container" | "process";
+  /** Whether the env's desired state runs this service. */
+  running: boolean;
+  container?: string;
+  log?: string;
+  ports: Record<string, number>;
+  urls: string[];
+}
+
+/**
+ * Everything one devenv holds: worktree, env.sh, network, volumes, and the health-gated graph
+ * of the services its desired state runs (warm: all; cold: cold services; stopped: none).
+ * Volumes, images and the worktree stay in every state, so cool and stop lose no data.
+ */
+export class DevEnv extends pulumi.ComponentResource {
+  readonly worktree: Worktree;
+  readonly services: Record<string, ContainerService | ProcessService> = {};
+  readonly outputs: pulumi.Output<Record<string, unknown>>;
+
+  constructor(name: string, env: ResolvedEnv, opts: pulumi.ComponentResourceOptions = {}) {
+    super("envctl:devenv:DevEnv", name, {}, opts);
+    this.worktree = new Worktree(
+      `${name}-worktree`,
+      { repo: env.repo, dir: env.worktreeDir, branch: env.branch, base: env.baseRef },
+      { parent: this },
+    );
+    const envFile = path.join(env.stateDir, "env.sh");
+    const envSh = new EnvctlResource(
+      "File",
+      "file",
+      `${name}-env-sh`,
+      { path: envFile, content: env.envSh },
+      { parent: this },
+    );
+    const envShHash = createHash("sha256").update(env.envSh).digest("hex").slice(0, 16);
+    const network = new EnvctlResource(
+      "Network",
+      "network",
+      `${name}-network`,
+      { name: networkName(env.name), labels: envLabels(env.name), networkId: undefined },
+      { parent: this },
+    );
+    const volumeNames = [
+      ...new Set(
+        env.services.flatMap((s) =>
+          s.type === "container"
+            ? s.volumes.filter((v) => v.kind === "volume").map((v) => v.source)
+            : [],
+        ),
+      ),
+    ];
+    const volumes: Record<string, pulumi.Output<string>> = {};
+    const volumeResources: pulumi.Resource[] = [];
+    for (const v of volumeNames) {
+      const res = new EnvctlResource(
+        "Volume",
+        "volume",
+        `${name}-volume-${v}`,
+        { name: volumeName(env.name, v), labels: envLabels(env.name) },
+        { parent: this },
+      );
+      volumes[v] = res.output<string>("name");
+      volumeResources.push(res);
+    }
+
+    const images: Record<string, ReturnType<typeof serviceImage>> = {};
+    for (const svc of env.services) {
+      if (svc.type !== "container") continue;
+      images[svc.name] = serviceImage(
+        `${name}-${svc.name}`,
+        {
+          env: env.name,
+          service: svc,
+          worktree: { repo: env.repo, path: this.worktree.path },
+          dependsOn: [this.worktree.resource],
+        },
+        {
+          parent: this,
+          // Images used to be children of their ContainerService.
+          aliases: [
+            {
+              parent: pulumi.createUrn(
+                `${name}-${svc.name}`,
+                "envctl:devenv:ContainerService",
+                this,
+              ),
+            },
+          ],
+        },
+      );
+    }
+
+    const order = topoOrder(env.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
+    if (!order.ok) throw new Error(`dependency cycle: ${order.cycle.join(" -> ")}`);
+    const byName = new Map(env.services.map((s) => [s.name, s]));
+    const running = runningServices(env.services, env.state);
+
+    // First-warm init waits for the services in initAfter; warm-only services outside that
+    // set (and its upstreams) wait for init.
+    const initBefore = upstreamClosure(env.services, env.initAfter);
+    let init: EnvctlResource | undefined;
+    const gate = (svc: ResolvedService): pulumi.Resource[] =>
+      init && !svc.cold && !initBefore.has(svc.name) ? [init] : [];
+
+    const resourceOf = (n: string): pulumi.Resource => {
+      const s = this.services[n]!;
+      return s instanceof ProcessService ? s.process : s.container;
+    };
+    const makeInit = (): void => {
+      if (init || env.state !== "warm" || env.init.length === 0) return;
+      if (![...initBefore].every((n) => this.services[n])) return;
+      init = new EnvctlResource(
+        "Init",
+        "init",
+        `${name}-init`,
+        { stateDir: env.stateDir, worktree: this.worktree.path, envFile, steps: env.init },
+        { parent: this, dependsOn: [envSh, ...[...initBefore].map(resourceOf)] },
+      );
+    };
+    // Services init waits for come first (the set is closed under depends_on, so topo order
+    // still holds), then init, then everything else.
+    const ordered = [
+      ...order.order.filter((n) => initBefore.has(n)),
+      ...order.order.filter((n) => !initBefore.has(n)),
+    ];
+    makeInit();
+    for (const svcName of ordered) {
+      if (!running.has(svcName)) continue;
+      const svc = byName.get(svcName)!;
+      const upstream = [...svc.dependsOn.map(resourceOf), ...gate(svc)];
+      if (svc.type === "process") {
+        this.services[svcName] = new ProcessService(
+          `${name}-${svcName}`,
+          {
+            service: svc,
+            stateDir: env.stateDir,
+            worktree: this.worktree.path,
+            envFile,
+            envShHash,
+            dependsOn: [this.worktree.resource, envSh, ...upstream],
+          },
+          { parent: this },
+        );
+      } else {
+        this.services[svcName] = new ContainerService(
+          `${name}-${svcName}`,
+          {
+            env: env.name,
+            service: svc,
+            network: network.output<string>("name"),
+            volumes,
+            image: images[svcName]!.image,
+            dependsOn: [
+              this.worktree.resource,
+              network,
+              ...volumeResources,
+              ...(images[svcName]!.resource ? [images[svcName]!.resource] : []),
+              ...upstream,
+            ],
+          },
+          { parent: this },
+        );
+      }
+      makeInit();
+    }
+
+    const services: Record<string, ServiceOutputs> = {};
+    for (const svc of env.services) {
+      services[svc.name] = {
+        type: svc.type,
+        running: running.has(svc.name),
+        ...(svc.type === "container"
+          ? { container: containerName(env.name, svc.name) }
+          : { log: path.join(env.stateDir, `${svc.name}.log`) }),
+        ports: Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host])),
+        urls: svc.ports.filter((p) => p.protocol === "tcp").map((p) => serviceUrl(svc.health, p)),
+      };
+    }
+    this.outputs = pulumi
+      .all([this.worktree.path, this.worktree.branch, ...Object.values(this.services).map(doneOf)])
+      .apply(([worktree, branch]): Record<string, unknown> => ({
+        env: env.name,
+        state: env.state,
+        block: env.block,
+        base: env.base,
+        worktree,
+        branch,
+        envSh: envFile,
+        services,
+      }));
+    this.registerOutputs({ outputs: this.outputs });
+  }
+}
+
+function doneOf(s: ContainerService | ProcessService): pulumi.Output<unknown> {
+  return s instanceof ProcessService ? s.pid : s.containerName;
+}
+
+function serviceUrl(
+  health: ResolvedService["health"],
+  p: { container: number; host: number },
+): string {
+  if (health?.kind === "http" && (health.port ?? p.container) === p.container) {
+    return `http://localhost:${p.host}${health.path ?? "/"}`;
+  }
+  return `tcp://localhost:${p.host}`;
+}

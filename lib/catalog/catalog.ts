@@ -1,0 +1,357 @@
+/**
+ * The envctl catalog: what must survive outside Pulumi state (port-block leases, a fast index
+ * of environments, the hosts envs run on), in one SQLite file at $ENVCTL_HOME/catalog.db.
+ * Several envctl processes may use it at once; WAL plus a busy timeout lets readers proceed
+ * while one writer works, and every read-then-write runs in an IMMEDIATE transaction.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { LATEST_SCHEMA, migrate, readSchemaVersion, refuseNewer } from "./migrations";
+import type { HostCatalog } from "../hosts/catalog";
+import { ENV_STATES, type EnvState, type ResolvedEnv } from "../spec/model";
+
+export const ENV_STATUSES = ["creating", "ready", "failed", "destroying"] as const;
+export type EnvStatus = (typeof ENV_STATUSES)[number];
+
+export interface EnvRecord {
+  name: string;
+  /** What the env was built from (e.g. `compose`, `preset:node`). */
+  kind: string;
+  /** Hash of the normalized spec, to tell whether `up` has anything to do. */
+  specHash: string;
+  host: string;
+  worktreePath: string | null;
+  branch: string | null;
+  /** Port block index, when the env has one. */
+  block: number | null;
+  status: EnvStatus;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** Last known stack outputs, for listing without asking Pulumi. */
+  outputs: Record<string, unknown> | null;
+  /** Desired lifecycle state (stopped / cold / warm). */
+  state: EnvState;
+  /** The resolved env last given to the stack: lifecycle verbs re-apply it with another state. */
+  resolved: ResolvedEnv | null;
+}
+
+export interface Lease {
+  block: number;
+  env: string;
+  host: string;
+  leasedAtMs: number;
+}
+
+export type UpsertEnv = Omit<EnvRecord, "createdAtMs" | "updatedAtMs" | "state" | "resolved"> & {
+  nowMs?: number;
+};
+
+/** Waits this long for another process's write lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 15_000; // generous: many envctl processes may start at once on a loaded machine
+
+interface EnvRow {
+  name: string;
+  kind: string;
+  spec_hash: string;
+  host: string;
+  worktree_path: string | null;
+  branch: string | null;
+  block: number | null;
+  status: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+  outputs_json: string | null;
+  state: string;
+  env_json: string | null;
+}
+
+interface LeaseRow {
+  block: number;
+  env: string;
+  host: string;
+  leased_at_ms: number;
+}
+
+function toLease(row: LeaseRow): Lease {
+  return {
+    block: row.block,
+    env: row.env,
+    host: row.host,
+    leasedAtMs: row.leased_at_ms,
+  };
+}
+
+function toEnv(row: EnvRow): EnvRecord {
+  return {
+    name: row.name,
+    kind: row.kind,
+    specHash: row.spec_hash,
+    host: row.host,
+    worktreePath: row.worktree_path,
+    branch: row.branch,
+    block: row.block,
+    status: assertStatus(row.status, `envs.${row.name}.status`),
+    createdAtMs: row.created_at_ms,
+    updatedAtMs: row.updated_at_ms,
+    outputs:
+      row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
+    state: (ENV_STATES as readonly string[]).includes(row.state) ? (row.state as EnvState) : "warm",
+    resolved: row.env_json === null ? null : (JSON.parse(row.env_json) as ResolvedEnv),
+  };
+}
+
+function assertStatus(status: string, where: string): EnvStatus {
+  if (!(ENV_STATUSES as readonly string[]).includes(status)) {
+    throw new Error(
+      `${where}: unknown env status "${status}" (expected ${ENV_STATUSES.join(", ")})`,
+    );
+  }
+  return status as EnvStatus;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export class Catalog {
+  private hostCatalog: HostCatalog | undefined;
+  private readonly stmts;
+
+  /**
+   * The hosts table (lib/hosts/catalog.ts), on this catalog's connection. Loaded on first use: its zod
+   * validation costs ~100 ms of start-up that `envctl list` should not pay.
+   */
+  get hosts(): HostCatalog {
+    if (!this.hostCatalog) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { HostCatalog } = require("../hosts/catalog") as typeof import("../hosts/catalog");
+      this.hostCatalog = new HostCatalog(this.db);
+    }
+    return this.hostCatalog;
+  }
+
+  private constructor(private readonly db: Database.Database) {
+    this.stmts = {
+      getLease: db.prepare<[string], LeaseRow>("SELECT * FROM port_leases WHERE env = ?"),
+      leases: db.prepare<[], LeaseRow>("SELECT * FROM port_leases ORDER BY block"),
+      leasedBlocks: db.prepare<[], { block: number }>("SELECT block FROM port_leases"),
+      insertLease: db.prepare<[number, string, number], LeaseRow>(
+        "INSERT INTO port_leases (block, env, leased_at_ms) VALUES (?, ?, ?) RETURNING *",
+      ),
+      releaseLease: db.prepare<[string]>("DELETE FROM port_leases WHERE env = ?"),
+      getEnv: db.prepare<[string], EnvRow>("SELECT * FROM envs WHERE name = ?"),
+      listEnvs: db.prepare<[], EnvRow>("SELECT * FROM envs ORDER BY name"),
+      // ON CONFLICT leaves created_at_ms alone: it records the first upsert.
+      upsertEnv: db.prepare<Record<string, unknown>, EnvRow>(
+        `INSERT INTO envs (name, kind, spec_hash, host, worktree_path, branch, block, status,
+                           created_at_ms, updated_at_ms, outputs_json)
+         VALUES (@name, @kind, @specHash, @host, @worktreePath, @branch, @block, @status,
+                 @nowMs, @nowMs, @outputsJson)
+         ON CONFLICT (name) DO UPDATE SET
+           kind = excluded.kind, spec_hash = excluded.spec_hash, host = excluded.host,
+           worktree_path = excluded.worktree_path, branch = excluded.branch,
+           block = excluded.block, status = excluded.status,
+           updated_at_ms = excluded.updated_at_ms, outputs_json = excluded.outputs_json
+         RETURNING *`,
+      ),
+      setStatus: db.prepare<[string, number, string]>(
+        "UPDATE envs SET status = ?, updated_at_ms = ? WHERE name = ?",
+      ),
+      setOutputs: db.prepare<[string, number, string]>(
+        "UPDATE envs SET outputs_json = ?, updated_at_ms = ? WHERE name = ?",
+      ),
+      setDesired: db.prepare<[string, string, number, string]>(
+        "UPDATE envs SET state = ?, env_json = ?, updated_at_ms = ? WHERE name = ?",
+      ),
+      deleteEnv: db.prepare<[string]>("DELETE FROM envs WHERE name = ?"),
+      envsOnHost: db.prepare<[string], { name: string }>(
+        "SELECT name FROM envs WHERE host = ? ORDER BY name",
+      ),
+    };
+  }
+
+  /** Open (creating the file and its directory if needed) and migrate to the latest schema. */
+  static open(file: string): Catalog {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    try {
+      // busy_timeout first: switching to WAL and migrating both need locks others may hold.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma("journal_mode = WAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return new Catalog(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Open an existing catalog for reading only: no migration, no write lock ever. A file behind
+   * this build's schema is refused too (its tables may be missing): open it with `open` once.
+   */
+  static openReadOnly(file: string): Catalog {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const version = readSchemaVersion(db);
+      refuseNewer(version, LATEST_SCHEMA);
+      if (version < LATEST_SCHEMA) {
+        throw new Error(
+          `catalog.db has schema ${version}, older than this envctl's ${LATEST_SCHEMA}; ` +
+            `open it read-write once to migrate it`,
+        );
+      }
+      return new Catalog(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  schemaVersion(): number {
+    return readSchemaVersion(this.db);
+  }
+
+  // ---- leases ----------------------------------------------------------------------------
+
+  getLease(env: string): Lease | undefined {
+    const row = this.stmts.getLease.get(env);
+    return row && toLease(row);
+  }
+
+  /** All leases, ordered by block. */
+  leases(): Lease[] {
+    return this.stmts.leases.all().map(toLease);
+  }
+
+  /**
+   * Lease the lowest block in [0, maxBlock] that is not leased and for which `accept(block)`
+   * returns true; returns the existing lease if env already has one. `accept` is asked about
+   * free blocks only, lowest first, and must be synchronous (callers pre-compute which blocks
+   * have busy host ports). Pick and insert share one IMMEDIATE transaction, so two processes
+   * never get the same block. Throws when no block is free.
+   */
+  leaseBlock(
+    env: string,
+    maxBlock: number,
+    accept: (block: number) => boolean = () => true,
+  ): Lease {
+    if (!Number.isSafeInteger(maxBlock) || maxBlock < 0) {
+      throw new Error(`leaseBlock: maxBlock must be a non-negative integer, got ${maxBlock}`);
+    }
+    return this.db
+      .transaction((): Lease => {
+        const existing = this.stmts.getLease.get(env);
+        if (existing) return toLease(existing);
+        const taken = new Set(this.stmts.leasedBlocks.all().map((r) => r.block));
+        let rejected = 0;
+        for (let block = 0; block <= maxBlock; block++) {
+          if (taken.has(block)) continue;
+          if (!accept(block)) {
+            rejected++;
+            continue;
+          }
+          return toLease(this.stmts.insertLease.get(block, env, Date.now())!);
+        }
+        const leased = [...taken].filter((b) => b <= maxBlock).length;
+        throw new Error(
+          `no free port block for env "${env}": all ${maxBlock + 1} blocks (0..${maxBlock}) are ` +
+            `taken (${leased} leased by other envs, ${rejected} with host ports in use)`,
+        );
+      })
+      .immediate();
+  }
+
+  /** Drop env's lease; returns whether it had one. */
+  releaseLease(env: string): boolean {
+    return this.stmts.releaseLease.run(env).changes > 0;
+  }
+
+  // ---- envs ------------------------------------------------------------------------------
+
+  /** Insert or replace an env's row; `createdAtMs` is kept from the first insert. */
+  upsertEnv(rec: UpsertEnv): EnvRecord {
+    assertStatus(rec.status, `env ${rec.name}`);
+    const row = this.stmts.upsertEnv.get({
+      name: rec.name,
+      kind: rec.kind,
+      specHash: rec.specHash,
+      host: rec.host,
+      worktreePath: rec.worktreePath,
+      branch: rec.branch,
+      block: rec.block,
+      status: rec.status,
+      nowMs: rec.nowMs ?? Date.now(),
+      outputsJson: rec.outputs === null ? null : this.outputsJson(rec.name, rec.outputs),
+    });
+    return toEnv(row!);
+  }
+
+  getEnv(name: string): EnvRecord | undefined {
+    const row = this.stmts.getEnv.get(name);
+    return row && toEnv(row);
+  }
+
+  /** All envs, ordered by name. */
+  listEnvs(): EnvRecord[] {
+    return this.stmts.listEnvs.all().map(toEnv);
+  }
+
+  /** Throws if env has no row. */
+  setStatus(name: string, status: EnvStatus, nowMs: number = Date.now()): void {
+    assertStatus(status, `env ${name}`);
+    if (this.stmts.setStatus.run(status, nowMs, name).changes === 0) {
+      throw new Error(`cannot set status of env "${name}": it is not in the catalog`);
+    }
+  }
+
+  /** Records the desired state and the resolved env applied for it; throws if env has no row. */
+  setDesired(name: string, env: ResolvedEnv, nowMs: number = Date.now()): void {
+    if (this.stmts.setDesired.run(env.state, JSON.stringify(env), nowMs, name).changes === 0) {
+      throw new Error(`cannot set the state of env "${name}": it is not in the catalog`);
+    }
+  }
+
+  /** Replace the stored outputs; throws if env has no row. */
+  setOutputs(name: string, outputs: Record<string, unknown>, nowMs: number = Date.now()): void {
+    const json = this.outputsJson(name, outputs);
+    if (this.stmts.setOutputs.run(json, nowMs, name).changes === 0) {
+      throw new Error(`cannot set outputs of env "${name}": it is not in the catalog`);
+    }
+  }
+
+  /** Remove the env row and its lease in one transaction; returns whether anything was removed. */
+  removeEnv(name: string): boolean {
+    return this.db
+      .transaction((): boolean => {
+        const rows = this.stmts.deleteEnv.run(name).changes;
+        const leases = this.stmts.releaseLease.run(name).changes;
+        return rows + leases > 0;
+      })
+      .immediate();
+  }
+
+  /** Names of the envs placed on host `hostId` (their `host` column), ordered by name. */
+  envsOnHost(hostId: string): string[] {
+    return this.stmts.envsOnHost.all(hostId).map((r) => r.name);
+  }
+
+  private outputsJson(name: string, outputs: Record<string, unknown>): string {
+    if (!isPlainObject(outputs)) {
+      throw new Error(`env ${name}: outputs must be a JSON object`);
+    }
+    return JSON.stringify(outputs);
+  }
+}
+
+/** Open `<home>/catalog.db`. */
+export function openCatalog(home: string): Catalog {
+  return Catalog.open(path.join(home, "catalog.db"));
+}

@@ -1,0 +1,49 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** The envctl checkout (holds Pulumi.yaml, package.json and the compiled program). */
+export function projectRoot(): string {
+  // dist/lib/core/toolchain.js -> ../../.. ; lib/core/toolchain.ts (tsx) -> ../..
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    if (
+      fs.existsSync(path.join(dir, "Pulumi.yaml")) &&
+      fs.existsSync(path.join(dir, "package.json"))
+    ) {
+      return dir;
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find the envctl project root above ${__dirname}`);
+}
+
+/** Project-local toolchain dir made by scripts/setup: bin/ holds pulumi and its plugins. */
+export function toolchainRoot(root = projectRoot()): string {
+  return path.join(root, ".toolchain");
+}
+
+/** Engine settings every pulumi process envctl starts gets: offline, quiet, deterministic. */
+export function engineEnv(root = projectRoot()): Record<string, string> {
+  const bin = path.join(toolchainRoot(root), "bin");
+  return {
+    PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    ENVCTL_ROOT: root,
+  };
+}
+
+/** Where `cmd` resolves on `envPath` (a PATH string), like `command -v`; empty entries are skipped. */
+export function findOnPath(cmd: string, envPath = process.env.PATH ?? ""): string | undefined {
+  for (const dir of envPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, cmd);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}

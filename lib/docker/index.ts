@@ -1,0 +1,24 @@
+/**
+ * The Docker calls behind envctl's dynamic-provider resources. Every function is idempotent
+ * (ensureX reuses, removeX of something already gone succeeds) and every object created
+ * carries the labels passed in, so leak checks can find it with {@link listByLabel}.
+ * This module is the public face; the code lives in ./docker-*.
+ */
+export { DockerError, docker, dockerFailure, dockerReason, statusOf } from "./client";
+export type { Labels } from "./client";
+export {
+  containerLogs,
+  demuxLogs,
+  ensureNetwork,
+  ensureVolume,
+  imageId,
+  listByLabel,
+  pullImage,
+  removeImage,
+  removeNetwork,
+  removeVolume,
+} from "./objects";
+export { buildImage } from "./build";
+export type { BuildOptions } from "./build";
+export { ContainerRunError, inspectContainer, removeContainer, runContainer } from "./container";
+export type { ContainerInfo, ContainerSpec, RunOptions } from "./container";

@@ -1,0 +1,170 @@
+/**
+ * Networks, volumes, images, container logs and label queries. Idempotent: ensureX reuses an
+ * existing object, removeX of one that is already gone succeeds.
+ */
+import type Dockerode from "dockerode";
+import { docker, dockerFailure, followJsonStream, statusOf, type Labels } from "./client";
+
+export async function ensureNetwork(
+  name: string,
+  labels: Labels,
+): Promise<{ id: string; name: string }> {
+  const existing = await inspectNetwork(name);
+  if (existing) return { id: existing.Id, name };
+  try {
+    const network = await docker().createNetwork({
+      Name: name,
+      Driver: "bridge",
+      Labels: labels,
+      CheckDuplicate: true,
+    });
+    return { id: network.id, name };
+  } catch (err) {
+    // Lost a race with a concurrent create: the other one's network is as good as ours.
+    const raced = statusOf(err) === 409 ? await inspectNetwork(name) : undefined;
+    if (raced) return { id: raced.Id, name };
+    throw dockerFailure(`creating network ${name}`, err);
+  }
+}
+
+export async function removeNetwork(name: string): Promise<void> {
+  const existing = await inspectNetwork(name);
+  if (!existing) return;
+  try {
+    await docker().getNetwork(existing.Id).remove();
+  } catch (err) {
+    if (statusOf(err) === 404) return;
+    throw dockerFailure(`removing network ${name}`, err);
+  }
+}
+
+async function inspectNetwork(name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
+  try {
+    const info: Dockerode.NetworkInspectInfo = await docker().getNetwork(name).inspect();
+    // The engine also matches ID prefixes; only an exact name counts as "exists".
+    return info.Name === name ? info : undefined;
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw dockerFailure(`inspecting network ${name}`, err);
+  }
+}
+
+export async function ensureVolume(name: string, labels: Labels): Promise<{ name: string }> {
+  try {
+    await docker().getVolume(name).inspect();
+    return { name };
+  } catch (err) {
+    if (statusOf(err) !== 404) throw dockerFailure(`inspecting volume ${name}`, err);
+  }
+  try {
+    // The engine returns the existing volume if a concurrent create won the race.
+    await docker().createVolume({ Name: name, Labels: labels });
+    return { name };
+  } catch (err) {
+    throw dockerFailure(`creating volume ${name}`, err);
+  }
+}
+
+export async function removeVolume(name: string): Promise<void> {
+  try {
+    await docker().getVolume(name).remove();
+  } catch (err) {
+    if (statusOf(err) === 404) return;
+    throw dockerFailure(`removing volume ${name}`, err);
+  }
+}
+
+/** The image's ID (`sha256:…`), or undefined if no local image matches `ref`. */
+export async function imageId(ref: string): Promise<string | undefined> {
+  try {
+    return (await docker().getImage(ref).inspect()).Id;
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw dockerFailure(`inspecting image ${ref}`, err);
+  }
+}
+
+/** Removes the image (or just this tag of it). Gone already is fine; still in use is an error. */
+export async function removeImage(ref: string): Promise<void> {
+  try {
+    await docker().getImage(ref).remove();
+  } catch (err) {
+    if (statusOf(err) === 404) return;
+    throw dockerFailure(`removing image ${ref}`, err);
+  }
+}
+
+/** Pulls `ref` from its registry, following the progress stream to the end. */
+export async function pullImage(ref: string): Promise<void> {
+  try {
+    const stream = await docker().pull(ref);
+    await followJsonStream(stream, (event) => {
+      if (event.error) throw new Error(event.errorDetail?.message ?? event.error);
+    });
+  } catch (err) {
+    throw dockerFailure(`pulling image ${ref}`, err);
+  }
+}
+
+/** For leak checks: names of everything carrying label key=value. */
+export async function listByLabel(
+  key: string,
+  value: string,
+): Promise<{ containers: string[]; volumes: string[]; networks: string[] }> {
+  const filters = { label: [`${key}=${value}`] };
+  try {
+    const [containers, volumes, networks] = await Promise.all([
+      docker().listContainers({ all: true, filters }),
+      docker().listVolumes({ filters }),
+      docker().listNetworks({ filters }),
+    ]);
+    return {
+      containers: containers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, "")),
+      volumes: (volumes.Volumes ?? []).map((v) => v.Name),
+      networks: networks.map((n) => n.Name),
+    };
+  } catch (err) {
+    throw dockerFailure(`listing objects labelled ${key}=${value}`, err);
+  }
+}
+
+/** The last `tail` lines of the container's stdout and stderr, interleaved as written. */
+export async function containerLogs(name: string, tail: number): Promise<string> {
+  const container = docker().getContainer(name);
+  try {
+    const info = await container.inspect();
+    const raw = await container.logs({
+      stdout: true,
+      stderr: true,
+      tail,
+      follow: false,
+    });
+    return info.Config.Tty ? raw.toString("utf8") : demuxLogs(raw);
+  } catch (err) {
+    throw dockerFailure(`reading logs of container ${name}`, err);
+  }
+}
+
+/**
+ * Joins a non-TTY log buffer's frames (8-byte header: stream type, 3 zero bytes, big-endian
+ * payload size). Anything that doesn't parse as frames is returned as plain text.
+ */
+export function demuxLogs(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset < buf.length) {
+    const type = buf[offset];
+    const framed =
+      offset + 8 <= buf.length &&
+      type !== undefined &&
+      type <= 2 &&
+      buf[offset + 1] === 0 &&
+      buf[offset + 2] === 0 &&
+      buf[offset + 3] === 0;
+    if (!framed) return offset === 0 ? buf.toString("utf8") : Buffer.concat(parts).toString("utf8");
+    const size = buf.readUInt32BE(offset + 4);
+    parts.push(buf.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString("utf8");
+}

@@ -1,0 +1,423 @@
+/**
+ * `envctl doctor`'s checks: git, the Docker engine, the Pulumi toolchain envctl drives, the base
+ * image, zellij and, for a spec with a `temporal` section, the Temporal CLI, server and search
+ * attributes. Each check is a function of injected seams (a command runner, a Docker API) so
+ * tests can simulate present and missing tools; none of them changes anything.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { docker, dockerReason, statusOf } from "../docker/client";
+import type { TemporalSpec } from "../spec/model";
+import { projectRoot, toolchainRoot } from "../core/toolchain";
+import { findOnPath } from "../core/toolchain";
+import { isExecutableFile } from "../spec/validate";
+
+/** One row of the report. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** A failed required check makes doctor exit 1; optional ones only inform. */
+  required: boolean;
+  /** The version or place found, or what is wrong. */
+  detail: string;
+  /** How to fix a failed check. */
+  fix?: string;
+}
+
+export interface RunResult {
+  /** Exit status; null when the program could not run or was killed. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The program does not exist (ENOENT). */
+  notFound: boolean;
+}
+
+/** Runs a program without a shell and collects its output; never rejects. */
+export type Runner = (
+  file: string,
+  args: string[],
+  opts?: { timeoutMs?: number; env?: Record<string, string> },
+) => Promise<RunResult>;
+
+export const runCommand: Runner = (file, args, opts = {}) =>
+  new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      {
+        timeout: opts.timeoutMs ?? 15_000,
+        env: { ...process.env, ...opts.env },
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: "utf8",
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ code: 0, stdout, stderr, notFound: false });
+        const code = (err as { code?: unknown }).code;
+        resolve({
+          code: typeof code === "number" ? code : null,
+          stdout,
+          stderr: stderr || err.message,
+          notFound: code === "ENOENT",
+        });
+      },
+    );
+  });
+
+/** The part of the Docker API doctor uses. */
+export interface DockerApi {
+  /** Where the engine is expected (socket path or DOCKER_HOST). */
+  where: string;
+  ping(): Promise<unknown>;
+  version(): Promise<{ Version?: string }>;
+  hasImage(ref: string): Promise<boolean>;
+}
+
+const DOCKER_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The shared dockerode client as a DockerApi. */
+export function dockerApi(): DockerApi {
+  const client = docker();
+  return {
+    where: process.env.DOCKER_HOST ?? "/var/run/docker.sock",
+    ping: () => withTimeout(client.ping(), DOCKER_TIMEOUT_MS, "the Docker engine"),
+    version: () => withTimeout(client.version(), DOCKER_TIMEOUT_MS, "the Docker engine"),
+    hasImage: async (ref) => {
+      try {
+        await withTimeout(client.getImage(ref).inspect(), DOCKER_TIMEOUT_MS, "the Docker engine");
+        return true;
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw err;
+      }
+    },
+  };
+}
+
+export interface DoctorSeams {
+  run: Runner;
+  /** PATH tools are looked up on. */
+  pathVar: string;
+  /** `.toolchain/bin` of the envctl checkout, where scripts/setup puts pulumi and its plugins. */
+  toolchainBin: string;
+  /** The @pulumi/pulumi version package.json pins: the CLI should report the same. */
+  pulumiVersion?: string;
+  docker: DockerApi;
+}
+
+export function defaultSeams(): DoctorSeams {
+  const root = projectRoot();
+  let pulumiVersion: string | undefined;
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
+    pulumiVersion = pkg.dependencies?.["@pulumi/pulumi"];
+  } catch {
+    pulumiVersion = undefined;
+  }
+  return {
+    run: runCommand,
+    pathVar: process.env.PATH ?? "",
+    toolchainBin: path.join(toolchainRoot(root), "bin"),
+    ...(pulumiVersion ? { pulumiVersion } : {}),
+    docker: dockerApi(),
+  };
+}
+
+const firstLine = (text: string): string => text.trim().split("\n")[0]?.trim() ?? "";
+
+export async function checkGit(run: Runner): Promise<Check> {
+  const r = await run("git", ["--version"]);
+  const version = /git version (\S+)/.exec(r.stdout)?.[1];
+  if (r.code === 0 && version) return { name: "git", ok: true, required: true, detail: version };
+  return {
+    name: "git",
+    ok: false,
+    required: true,
+    detail: r.notFound ? "not found on PATH" : `git --version failed: ${firstLine(r.stderr)}`,
+    fix: "install git (apt-get install git)",
+  };
+}
+
+const DOCKER_FIX = "start it: dockerd & / systemctl start docker (or: bash scripts/setup docker)";
+
+export async function checkDocker(api: DockerApi): Promise<Check> {
+  const name = "docker engine";
+  try {
+    await api.ping();
+    const v = await api.version();
+    return { name, ok: true, required: true, detail: `${v.Version ?? "?"} (${api.where})` };
+  } catch (err) {
+    return {
+      name,
+      ok: false,
+      required: true,
+      detail: `not reachable at ${api.where}: ${dockerReason(err)}`,
+      fix: DOCKER_FIX,
+    };
+  }
+}
+
+export const BASE_IMAGE = "debian:bookworm";
+
+/** Optional: only envctl's tests and the demo build FROM it. */
+export async function checkBaseImage(api: DockerApi, dockerOk: boolean): Promise<Check> {
+  const name = `base image ${BASE_IMAGE}`;
+  const fix = "bash scripts/setup image (only tests and the demo need it)";
+  if (!dockerOk) {
+    return {
+      name,
+      ok: false,
+      required: false,
+      detail: "not checked: Docker is not reachable",
+      fix,
+    };
+  }
+  try {
+    if (await api.hasImage(BASE_IMAGE))
+      return { name, ok: true, required: false, detail: "present" };
+    return { name, ok: false, required: false, detail: "not present", fix };
+  } catch (err) {
+    return { name, ok: false, required: false, detail: dockerReason(err), fix };
+  }
+}
+
+const TOOLCHAIN_FIX = "bash scripts/setup toolchain";
+
+/**
+ * The pulumi CLI envctl drives (`.toolchain/bin/pulumi`, else the one on PATH, as
+ * lib/engine/automation.ts picks it), the nodejs language host it starts programs with, and the
+ * launcher of dynamic providers. Plugins are found in the toolchain dir, beside the CLI, or on PATH.
+ */
+export async function checkPulumi(s: DoctorSeams): Promise<Check[]> {
+  const local = path.join(s.toolchainBin, "pulumi");
+  const cli = isExecutableFile(local) ? local : findOnPath("pulumi", s.pathVar);
+  const checks: Check[] = [];
+  if (!cli) {
+    checks.push({
+      name: "pulumi CLI",
+      ok: false,
+      required: true,
+      detail: `not installed (no ${local}, none on PATH)`,
+      fix: TOOLCHAIN_FIX,
+    });
+  } else {
+    const r = await s.run(cli, ["version"], {
+      timeoutMs: 30_000,
+      env: { PULUMI_SKIP_UPDATE_CHECK: "true" },
+    });
+    const version = firstLine(r.stdout);
+    if (r.code !== 0 || !/^v?\d+\.\d+\.\d+/.test(version)) {
+      checks.push({
+        name: "pulumi CLI",
+        ok: false,
+        required: true,
+        detail:
+          r.code !== 0
+            ? `${cli} version failed: ${firstLine(r.stderr)}`
+            : `${cli} reports no version (the Automation API refuses it)`,
+        fix: TOOLCHAIN_FIX,
+      });
+    } else {
+      const want = s.pulumiVersion && `v${s.pulumiVersion.replace(/^v/, "")}`;
+      const note = want && version !== want ? `; envctl pins ${want}` : "";
+      checks.push({
+        name: "pulumi CLI",
+        ok: true,
+        required: true,
+        detail: `${version} (${cli})${note}`,
+      });
+    }
+  }
+  const dirs = [s.toolchainBin, ...(cli ? [path.dirname(fs.realpathSync(cli))] : [])];
+  const plugin = (name: string, bin: string): Check => {
+    const found =
+      dirs.map((d) => path.join(d, bin)).find(isExecutableFile) ?? findOnPath(bin, s.pathVar);
+    return found
+      ? { name, ok: true, required: true, detail: found }
+      : {
+          name,
+          ok: false,
+          required: true,
+          detail: `${bin} not found (in ${s.toolchainBin}, beside pulumi, or on PATH)`,
+          fix: TOOLCHAIN_FIX,
+        };
+  };
+  checks.push(plugin("nodejs language host", "pulumi-language-nodejs"));
+  checks.push(plugin("dynamic provider launcher", "pulumi-resource-pulumi-nodejs"));
+  return checks;
+}
+
+export async function checkZellij(run: Runner): Promise<Check> {
+  const r = await run("zellij", ["--version"]);
+  if (r.code === 0) {
+    const version = /(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? firstLine(r.stdout);
+    return { name: "zellij", ok: true, required: false, detail: version };
+  }
+  return {
+    name: "zellij",
+    ok: false,
+    required: false,
+    detail: r.notFound ? "not installed" : `zellij --version failed: ${firstLine(r.stderr)}`,
+    fix: "install from https://zellij.dev; envctl open falls back to a shell",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporal
+
+/**
+ * Search attributes (name -> type) from `temporal operator search-attribute list`: the text
+ * table (`Name  Type` header, one attribute per line, `|` separators in older CLIs) or its
+ * `-o json` document (`systemAttributes` / `customAttributes` maps).
+ */
+export function parseSearchAttributes(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const text = output.trim();
+  if (text.startsWith("{")) {
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    for (const key of ["systemAttributes", "customAttributes"]) {
+      const attrs = doc[key];
+      if (attrs && typeof attrs === "object") {
+        for (const [name, type] of Object.entries(attrs as Record<string, unknown>)) {
+          out.set(name, String(type));
+        }
+      }
+    }
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    const cells = line.split(/[\s|]+/).filter(Boolean);
+    if (cells.length < 2 || /^-+$/.test(cells[0]!)) continue;
+    const [name, type] = [cells[0]!, cells[cells.length - 1]!];
+    if (name.toLowerCase() === "name" && type.toLowerCase() === "type") continue; // header
+    out.set(name, type);
+  }
+  return out;
+}
+
+/** `Keyword`, `KEYWORD`, `INDEXED_VALUE_TYPE_KEYWORD`, `IndexedValueTypeKeyword` are one type. */
+export function sameAttributeType(a: string, b: string): boolean {
+  const norm = (t: string): string =>
+    t
+      .replace(/^INDEXED_VALUE_TYPE_/i, "")
+      .replace(/^IndexedValueType/, "")
+      .replace(/[_-]/g, "")
+      .toLowerCase();
+  return norm(a) === norm(b);
+}
+
+const TEMPORAL_CLI_FIX =
+  "install the Temporal CLI (https://docs.temporal.io/cli: brew install temporal, or its release binary on PATH)";
+
+/** The CLI, the server at the spec's address, and every search attribute the spec lists. */
+export async function checkTemporal(run: Runner, t: TemporalSpec): Promise<Check[]> {
+  const v = await run("temporal", ["--version"]);
+  if (v.code !== 0) {
+    return [
+      {
+        name: "temporal CLI",
+        ok: false,
+        required: true,
+        detail: v.notFound
+          ? "not found on PATH (the spec's temporal section needs it; server and search attributes not checked)"
+          : `temporal --version failed: ${firstLine(v.stderr)}`,
+        fix: TEMPORAL_CLI_FIX,
+      },
+    ];
+  }
+  const version = /version (\S+)/.exec(v.stdout)?.[1] ?? firstLine(v.stdout);
+  const checks: Check[] = [{ name: "temporal CLI", ok: true, required: true, detail: version }];
+  const addr = ["--address", t.address];
+  const health = await run("temporal", ["operator", "cluster", "health", ...addr]);
+  if (health.code !== 0) {
+    checks.push({
+      name: "temporal server",
+      ok: false,
+      required: true,
+      detail: `not reachable at ${t.address}: ${firstLine(health.stderr) || firstLine(health.stdout)}`,
+      fix: `start it: temporal server start-dev (or point temporal.address at a running server)`,
+    });
+    return checks;
+  }
+  checks.push({
+    name: "temporal server",
+    ok: true,
+    required: true,
+    detail: `${firstLine(health.stdout) || "healthy"} at ${t.address}`,
+  });
+  const wanted = Object.entries(t.searchAttributes);
+  if (wanted.length === 0) return checks;
+  const list = await run("temporal", ["operator", "search-attribute", "list", ...addr]);
+  let present: Map<string, string> | undefined;
+  try {
+    present = list.code === 0 ? parseSearchAttributes(list.stdout) : undefined;
+  } catch {
+    present = undefined;
+  }
+  if (!present) {
+    checks.push({
+      name: "temporal search attributes",
+      ok: false,
+      required: true,
+      detail: `cannot list them at ${t.address}: ${firstLine(list.stderr) || "unreadable output"}`,
+      fix: `check by hand: temporal operator search-attribute list --address ${t.address}`,
+    });
+    return checks;
+  }
+  for (const [name, type] of wanted) {
+    const found = present.get(name);
+    const create = `temporal operator search-attribute create --name ${name} --type ${type} --address ${t.address}`;
+    const row = `search attribute ${name}`;
+    if (found === undefined) {
+      checks.push({
+        name: row,
+        ok: false,
+        required: true,
+        detail: `missing (${type})`,
+        fix: create,
+      });
+    } else if (!sameAttributeType(found, type)) {
+      checks.push({
+        name: row,
+        ok: false,
+        required: true,
+        detail: `is ${found}, the spec wants ${type}`,
+        fix: `temporal operator search-attribute remove --name ${name} --address ${t.address} --yes, then ${create}`,
+      });
+    } else {
+      checks.push({ name: row, ok: true, required: true, detail: type });
+    }
+  }
+  return checks;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Every check, in report order; the independent ones run at once. */
+export async function runDoctor(s: DoctorSeams, temporal?: TemporalSpec): Promise<Check[]> {
+  const [git, dockerCheck, pulumi, zellij, temporalChecks] = await Promise.all([
+    checkGit(s.run),
+    checkDocker(s.docker),
+    checkPulumi(s),
+    checkZellij(s.run),
+    temporal ? checkTemporal(s.run, temporal) : Promise.resolve([]),
+  ]);
+  const image = await checkBaseImage(s.docker, dockerCheck.ok);
+  return [git, dockerCheck, ...pulumi, image, zellij, ...temporalChecks];
+}
+
+/** 0 when every required check passes, 1 otherwise. */
+export function doctorExitCode(checks: Check[]): number {
+  return checks.every((c) => c.ok || !c.required) ? 0 : 1;
+}

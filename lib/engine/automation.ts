@@ -1,0 +1,193 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { UserError } from "../core/errors";
+import type { ResolvedEnv } from "../spec/model";
+import { backendUrl, passphraseEnv, type Home } from "../core/home";
+import { engineEnv, findOnPath, projectRoot, toolchainRoot } from "../core/toolchain";
+
+/** The Pulumi project every env's stack belongs to (Pulumi.yaml's `name`). */
+export const PROJECT = "envctl";
+
+/**
+ * Everything needed to drive the engine for one ENVCTL_HOME. The update path runs the pulumi
+ * binary directly (lib/engine/update.ts); the Automation API (~0.8 s of module loading, plus a
+ * `pulumi version`) is loaded only by the operations that use it, on first call of `workspace`.
+ */
+export interface Engine {
+  home: Home;
+  root: string;
+  /** The pulumi binary: the toolchain's (scripts/setup), else the one on PATH. */
+  pulumi: string;
+  /** Environment every pulumi process gets (backend, secrets, offline switches). */
+  env: Record<string, string>;
+  workspace(): Promise<LocalWorkspace>;
+}
+
+type Automation = typeof import("@pulumi/pulumi/automation");
+let automation: Promise<Automation> | undefined;
+function loadAutomation(): Promise<Automation> {
+  return (automation ??= import("@pulumi/pulumi/automation"));
+}
+
+/** The engine env as shell exports: `envctl env` prints these so `pulumi` by hand sees the same stacks. */
+export function engineVars(home: Home, root = projectRoot()): Record<string, string> {
+  return {
+    PULUMI_BACKEND_URL: backendUrl(home),
+    ...passphraseEnv(home),
+    ENVCTL_HOME: home.root,
+    ...engineEnv(root),
+  };
+}
+
+const NO_PULUMI =
+  "the Pulumi CLI is not installed: run `npm run setup` (builds it offline when needed)";
+
+function pulumiBinary(root: string): string {
+  const own = path.join(toolchainRoot(root), "bin", "pulumi");
+  if (fs.existsSync(own)) return own;
+  const onPath = findOnPath("pulumi");
+  if (!onPath) throw new UserError(NO_PULUMI);
+  return onPath;
+}
+
+async function createWorkspace(engine: Omit<Engine, "workspace">): Promise<LocalWorkspace> {
+  const { LocalWorkspace, PulumiCommand } = await loadAutomation();
+  const own = toolchainRoot(engine.root);
+  const pulumiCommand = engine.pulumi.startsWith(own + path.sep)
+    ? await PulumiCommand.get({ root: own })
+    : await PulumiCommand.get().catch(() => {
+        throw new UserError(NO_PULUMI);
+      });
+  return LocalWorkspace.create({ workDir: engine.root, pulumiCommand, envVars: engine.env });
+}
+
+/** Starts no process: the pulumi binary is found on disk, the workspace made on first use. */
+export function openEngine(home: Home): Promise<Engine> {
+  const root = projectRoot();
+  const base = { home, root, pulumi: pulumiBinary(root), env: engineVars(home, root) };
+  let workspace: Promise<LocalWorkspace> | undefined;
+  return Promise.resolve({ ...base, workspace: () => (workspace ??= createWorkspace(base)) });
+}
+
+/**
+ * Whether the env's stack exists. With the file backend this reads the backend's directory
+ * (`.pulumi/stacks/envctl/NAME.json`, no pulumi process); other backends are asked, and so is a
+ * file backend given as `file://~/…` or a relative path.
+ */
+export async function stackExists(engine: Engine, name: string): Promise<boolean> {
+  const url = engine.env.PULUMI_BACKEND_URL ?? "";
+  const root = url.startsWith("file://") ? url.slice("file://".length) : "";
+  // `file://~/…` and relative paths are pulumi's to expand: ask it.
+  if (path.isAbsolute(root)) {
+    const dir = path.join(root, ".pulumi", "stacks", PROJECT);
+    return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
+  }
+  return (await trySelectStack(engine, name)) !== undefined;
+}
+
+/** Maps Automation API failures to sentences a user can act on; anything else passes through. */
+export function mapEngineError(err: unknown, envName: string): unknown {
+  // By name: the Automation API's error classes are not loaded on the update path.
+  const kind = err instanceof Error ? err.name : "";
+  const text = err instanceof Error ? err.message : String(err);
+  if (kind === "StackNotFoundError") return new UserError(`env ${envName} does not exist`, 2);
+  if (kind === "StackAlreadyExistsError" || /stack '[^']*' already exists/i.test(text)) {
+    return new UserError(`env ${envName} already exists`, 1);
+  }
+  if (
+    kind === "ConcurrentUpdateError" ||
+    /locked|concurrent update|currently being updated/i.test(text)
+  ) {
+    return new UserError(
+      `env ${envName} is busy: another envctl or pulumi operation is running on it`,
+      1,
+      [`if none is running, recover with: envctl recover ${envName}`],
+    );
+  }
+  if (/no stack named|stack .* not found/i.test(text))
+    return new UserError(`env ${envName} does not exist`, 2);
+  if (/incorrect passphrase/i.test(text)) {
+    // Stack config files live beside Pulumi.yaml, one per env name: another ENVCTL_HOME or
+    // backend (with another passphrase) owns this name in this checkout.
+    return new UserError(
+      `env ${envName}: Pulumi.${envName}.yaml in the envctl checkout belongs to another ENVCTL_HOME or backend (its passphrase does not match)`,
+      1,
+      ["destroy the env from that ENVCTL_HOME, or choose another name"],
+    );
+  }
+  return err;
+}
+
+export async function selectStack(engine: Engine, name: string): Promise<Stack> {
+  try {
+    const { Stack } = await loadAutomation();
+    return await Stack.select(name, await engine.workspace());
+  } catch (err) {
+    throw mapEngineError(err, name);
+  }
+}
+
+/** Selects the env's stack when it exists (one pulumi process), else undefined. */
+export async function trySelectStack(engine: Engine, name: string): Promise<Stack | undefined> {
+  try {
+    const { Stack } = await loadAutomation();
+    return await Stack.select(name, await engine.workspace());
+  } catch (err) {
+    const notFound = err instanceof Error && err.name === "StackNotFoundError";
+    if (notFound || /no stack named/i.test(String(err))) return undefined;
+    throw mapEngineError(err, name);
+  }
+}
+
+export async function createStack(engine: Engine, name: string): Promise<Stack> {
+  try {
+    const { Stack } = await loadAutomation();
+    return await Stack.create(name, await engine.workspace());
+  } catch (err) {
+    throw mapEngineError(err, name);
+  }
+}
+
+/** The stack config that fully describes one env (stacks/index.ts reads it back). */
+export function stackConfig(env: ResolvedEnv): ConfigMap {
+  return { "envctl:kind": { value: env.kind }, "envctl:env": { value: JSON.stringify(env) } };
+}
+
+/**
+ * Puts the config values into the stack's settings file (`Pulumi.<stack>.yaml`, which holds the
+ * encryption salt `pulumi stack init` wrote). Plain values are written into the file directly,
+ * and only when they differ, so a lifecycle verb costs no extra pulumi process; secrets, or a
+ * stack without its file yet, go through `pulumi config set-all`.
+ */
+export async function ensureConfig(
+  engine: Engine,
+  stack: Stack | string,
+  config: ConfigMap,
+): Promise<boolean> {
+  const name = typeof stack === "string" ? stack : stack.name.split("/").pop()!;
+  const file = path.join(engine.root, `Pulumi.${name}.yaml`);
+  const plain = Object.values(config).every((v) => !v.secret);
+  if (fs.existsSync(file)) {
+    const doc =
+      (YAML.parse(fs.readFileSync(file, "utf8")) as {
+        config?: Record<string, unknown>;
+      } | null) ?? {};
+    const current = doc.config ?? {};
+    if (plain && Object.entries(config).every(([k, v]) => current[k] === v.value)) return false;
+    if (plain) {
+      doc.config = {
+        ...current,
+        ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
+      };
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, YAML.stringify(doc, { lineWidth: 0 }), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+      return true;
+    }
+  }
+  const target = typeof stack === "string" ? await selectStack(engine, name) : stack;
+  await target.setAllConfig(config);
+  return true;
+}

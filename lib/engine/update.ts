@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import TailFile from "@logdna/tail-file";
+import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
+import { type Engine, mapEngineError } from "./automation";
+
+export interface UpdateResult {
+  /** The stack's outputs as the engine reported them on the root resource. */
+  outputs: Record<string, unknown>;
+  changes: OpMap;
+  durationSeconds: number;
+}
+
+/**
+ * `pulumi up` for one stack, streaming engine events from the event log. Unlike the Automation
+ * API's Stack.up, it reads the stack outputs from the event stream instead of starting three more
+ * pulumi processes afterwards (outputs, secret outputs, history): a no-op up costs one process.
+ */
+export async function runUp(
+  engine: Engine,
+  stack: string,
+  opts: { onEvent?: (e: EngineEvent) => void; signal?: AbortSignal },
+): Promise<UpdateResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-events-"));
+  const logFile = path.join(dir, "events.json");
+  fs.writeFileSync(logFile, "");
+  let outputs: Record<string, unknown> = {};
+  let changes: OpMap = {};
+  let durationSeconds = 0;
+  const tail = new TailFile(logFile, { startPos: 0, pollFileIntervalMs: 100 });
+  await tail.start();
+  const lines = readline.createInterface({ input: tail });
+  const done = new Promise<void>((resolve) => lines.on("close", resolve));
+  lines.on("line", (line) => {
+    let event: EngineEvent;
+    try {
+      event = JSON.parse(line) as EngineEvent;
+    } catch {
+      return; // a partial line at shutdown
+    }
+    const meta = event.resOutputsEvent?.metadata;
+    if (meta?.type === "pulumi:pulumi:Stack" && meta.new?.outputs) outputs = meta.new.outputs;
+    if (event.summaryEvent) {
+      changes = event.summaryEvent.resourceChanges;
+      durationSeconds = event.summaryEvent.durationSeconds;
+    }
+    opts.onEvent?.(event);
+  });
+  const args = ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
+  args.push("--exec-kind", "auto.local", "--event-log", logFile);
+  try {
+    await runPulumi(engine, args, opts.signal);
+  } finally {
+    await tail.quit(); // reads what the engine wrote last, then stops polling
+    lines.close();
+    await done;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { outputs, changes, durationSeconds };
+}
+
+/**
+ * `pulumi stack init` for a new env: the stack, and its settings file beside Pulumi.yaml with the
+ * encryption salt (lib/engine/automation.ts ensureConfig writes the env's config into it).
+ */
+export async function initStack(
+  engine: Engine,
+  stack: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await runPulumi(
+    engine,
+    ["stack", "init", "--stack", stack, "--no-select", "--non-interactive"],
+    signal,
+  );
+}
+
+/** Thrown when a pulumi command fails; `stderr` holds what it said. */
+export class PulumiFailure extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs the workspace's pulumi binary with the engine env. An abort sends SIGINT, which the CLI
+ * handles by finishing in-flight operations and writing state, so the stack stays recoverable.
+ */
+function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(engine.pulumi, args, {
+      cwd: engine.root,
+      // PULUMI_DEBUG_COMMANDS enables --event-log, as the Automation API does.
+      env: { ...process.env, ...engine.env, PULUMI_DEBUG_COMMANDS: "true" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const onAbort = (): void => void child.kill("SIGINT");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      signal?.removeEventListener("abort", onAbort);
+      if (code === 0) return resolve();
+      const failure = new PulumiFailure(
+        `pulumi ${args[0]} exited with ${code}: ${stderr.trim()}`,
+        stderr,
+      );
+      const stackArg = args[args.indexOf("--stack") + 1] ?? "";
+      const mapped = mapEngineError(failure, stackArg);
+      reject(mapped instanceof Error ? mapped : failure);
+    });
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * What actually runs, compared with what an env's desired state says should: the basis of
+ * `list`, `status` and the lifecycle verbs' checks. One Docker call covers every env; daemons
+ * are checked through their pid files (pid + kernel start time), so no `pulumi` process runs.
+ */
+import * as path from "node:path";
+import { daemonStatus, truncateLogIfLarge } from "../../runtime/daemon";
+import { runningServices } from "./lifecycle";
+import { LABEL_ENV, LABEL_SERVICE } from "../../core/names";
+import type { EnvState, ResolvedEnv } from "../../spec/model";
+
+export interface ContainerState {
+  running: boolean;
+  /** Docker's state (running, exited, restarting, ...). */
+  status: string;
+  /** healthy / unhealthy / starting when the container has a health check. */
+  health?: string;
+  id: string;
+}
+
+/** env -> service -> container state, for every envctl container; undefined if Docker is down. */
+export type ContainerMap = Map<string, Map<string, ContainerState>>;
+
+export async function envctlContainers(): Promise<ContainerMap | undefined> {
+  const { docker } = await import("../../docker/client");
+  let list;
+  try {
+    list = await docker().listContainers({ all: true, filters: { label: [LABEL_ENV] } });
+  } catch {
+    return undefined;
+  }
+  const out: ContainerMap = new Map();
+  for (const c of list) {
+    const env = c.Labels[LABEL_ENV];
+    const svc = c.Labels[LABEL_SERVICE];
+    if (!env || !svc) continue;
+    const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1];
+    if (!out.has(env)) out.set(env, new Map());
+    out.get(env)!.set(svc, {
+      running: c.State === "running",
+      status: c.State,
+      id: c.Id.slice(0, 12),
+      ...(health ? { health: health === "health: starting" ? "starting" : health } : {}),
+    });
+  }
+  return out;
+}
+
+export interface ServiceReality {
+  name: string;
+  type: "container" | "process";
+  /** The desired state runs it. */
+  expected: boolean;
+  /** true / false, or undefined when it cannot be known (Docker unreachable). */
+  running: boolean | undefined;
+  /** A daemon whose pid file outlived it, or a container that exited. */
+  crashed: boolean;
+  /** `pid 123` / `container 3f2a…` / `exited` */
+  detail: string;
+  pid?: number;
+}
+
+export interface EnvReality {
+  desired: EnvState;
+  /** Derived from what runs; equals `desired` when reality agrees. */
+  actual: EnvState;
+  /** Why reality disagrees with the desired state, one reason per line. */
+  warnings: string[];
+  services: ServiceReality[];
+}
+
+export function envReality(
+  env: ResolvedEnv,
+  desired: EnvState,
+  containers: ContainerMap | undefined,
+): EnvReality {
+  const expected = runningServices(env.services, desired);
+  const services = env.services.map((svc): ServiceReality => {
+    const base = { name: svc.name, type: svc.type, expected: expected.has(svc.name) };
+    if (svc.type === "process") {
+      const st = daemonStatus(env.stateDir, svc.name);
+      return {
+        ...base,
+        running: st.running,
+        crashed: !!st.stale,
+        detail: st.running ? `pid ${st.pid}` : st.stale ? `died (pid ${st.pid ?? "?"})` : "-",
+        ...(st.pid !== undefined ? { pid: st.pid } : {}),
+      };
+    }
+    if (!containers)
+      return { ...base, running: undefined, crashed: false, detail: "Docker unreachable" };
+    const c = containers.get(env.name)?.get(svc.name);
+    if (!c) return { ...base, running: false, crashed: false, detail: "-" };
+    return {
+      ...base,
+      running: c.running,
+      crashed: !c.running,
+      detail: c.running ? `container ${c.id}` : `container ${c.status}`,
+    };
+  });
+
+  const warnings: string[] = [];
+  for (const s of services) {
+    if (s.running === undefined) continue;
+    if (s.expected && !s.running) {
+      warnings.push(
+        s.crashed
+          ? `${s.name} ${s.type === "process" ? "died" : "exited"}`
+          : `${s.name} not running`,
+      );
+    } else if (!s.expected && s.running) {
+      warnings.push(`${s.name} running while the env is ${desired}`);
+    }
+  }
+  if (!containers && env.services.some((s) => s.type === "container")) {
+    warnings.push("Docker is not reachable");
+  }
+  return {
+    desired,
+    actual: warnings.length === 0 ? desired : derive(env, services),
+    warnings,
+    services,
+  };
+}
+
+/** dust-hive's table: nothing runs -> stopped; only cold services -> cold; any other -> warm. */
+function derive(env: ResolvedEnv, services: ServiceReality[]): EnvState {
+  const cold = new Set(env.services.filter((s) => s.cold).map((s) => s.name));
+  const up = services.filter((s) => s.running);
+  if (up.length === 0) return "stopped";
+  return up.some((s) => !cold.has(s.name)) ? "warm" : "cold";
+}
+
+/**
+ * Daemons append to their logs for as long as they run; every command that looks at an env
+ * (list, status, the lifecycle verbs) truncates logs past 100 MB, keeping their last lines.
+ */
+export function trimLogs(env: ResolvedEnv): void {
+  for (const s of env.services) {
+    if (s.type === "process") {
+      try {
+        truncateLogIfLarge(path.join(env.stateDir, `${s.name}.log`));
+      } catch {
+        // unreadable or vanished: nothing to trim
+      }
+    }
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * Host daemons: long-running commands (dev servers, watchers) started in their own session and
+ * process group, outliving the envctl process that started them. Each has `<dir>/<name>.pid`
+ * (JSON) and `<dir>/<name>.log` (stdout and stderr, appended). Liveness checks compare the
+ * kernel's start time of the pid with the one recorded, so a recycled pid is never mistaken
+ * for the daemon. The start-time and process-group scans read Linux /proc; elsewhere they
+ * degrade to `kill(pid, 0)`.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { HealthTimeoutError, waitUntil } from "./probes";
+
+export interface DaemonSpec {
+  /** Service name; names the pid and log files. */
+  name: string;
+  /** Absolute per-env directory holding the pid and log files (created if missing). */
+  dir: string;
+  /** Working directory of the command. */
+  cwd: string;
+  /** Shell command, run with `/bin/sh -c`. */
+  cmd: string;
+  /** Merged over process.env; FORCE_COLOR=1 is always set so logs keep their colours. */
+  env: Record<string, string>;
+  /** A shell file (env.sh) sourced before the command; the daemon fails if it cannot be read. */
+  envFile?: string;
+}
+
+export interface DaemonState {
+  pid: number;
+  /** Equal to pid: the daemon leads its own process group. */
+  pgid: number;
+  startedAtMs: number;
+  logFile: string;
+  pidFile: string;
+}
+
+/** What the pid file holds. */
+interface PidRecord {
+  pid: number;
+  pgid: number;
+  startedAtMs: number;
+  cmd: string;
+  /** /proc/<pid>/stat field 22 (clock ticks since boot); absent where /proc is not available. */
+  startTicks?: number;
+}
+
+const DEFAULT_GRACE_MS = 5_000;
+const POLL_MS = 50;
+/** How long to wait for the group to vanish after SIGKILL before giving up. */
+const KILL_WAIT_MS = 3_000;
+const DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024;
+const KEEP_LOG_BYTES = 1024 * 1024;
+
+export function pidFilePath(dir: string, name: string): string {
+  return path.join(dir, `${name}.pid`);
+}
+
+/**
+ * The first-warm init steps' output, in the env's state dir beside the daemons' `<service>.log`
+ * files. Service names have no dots, so no service's log can be this file.
+ */
+export const INIT_LOG = "init.steps.log";
+
+export function logFilePath(dir: string, name: string): string {
+  return path.join(dir, `${name}.log`);
+}
+
+/**
+ * Starts `spec.cmd` detached (new session, so its own process group) with output appended to
+ * the log, writes the pid file and unrefs the child so the caller can exit. If the pid file
+ * names a live daemon, returns its state without starting another.
+ */
+export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
+  const pidFile = pidFilePath(spec.dir, spec.name);
+  const logFile = logFilePath(spec.dir, spec.name);
+  const existing = readPidFile(pidFile);
+  if (existing && isAlive(existing)) {
+    return {
+      pid: existing.pid,
+      pgid: existing.pgid,
+      startedAtMs: existing.startedAtMs,
+      logFile,
+      pidFile,
+    };
+  }
+
+  fs.mkdirSync(spec.dir, { recursive: true });
+  // The shell sources the env file itself so that its exports reach the command exactly as
+  // they would in an interactive `source env.sh`; `|| exit` because dash keeps going otherwise.
+  const script = spec.envFile ? `. ${shellQuote(spec.envFile)} || exit 1\n${spec.cmd}` : spec.cmd;
+  const logFd = fs.openSync(logFile, "a");
+  let pid: number;
+  try {
+    const child = spawn("/bin/sh", ["-c", script], {
+      cwd: spec.cwd,
+      env: { ...process.env, ...spec.env, FORCE_COLOR: "1" },
+      detached: true,
+      stdio: ["ignore", logFd, logFd],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", reject); // bad cwd, missing /bin/sh
+    });
+    if (child.pid === undefined) throw new Error(`failed to start ${spec.name}: no pid`);
+    pid = child.pid;
+    child.unref();
+  } finally {
+    fs.closeSync(logFd); // the child holds its own copy
+  }
+
+  const record: PidRecord = { pid, pgid: pid, startedAtMs: Date.now(), cmd: spec.cmd };
+  const ticks = readProcStat(pid)?.startTicks;
+  if (ticks !== undefined) record.startTicks = ticks;
+  writePidFile(pidFile, record);
+  return { pid, pgid: pid, startedAtMs: record.startedAtMs, logFile, pidFile };
+}
+
+/**
+ * SIGTERMs the daemon's process group, SIGKILLs it if anything is left after `graceMs`, and
+ * removes the pid file. Returns whether anything was running (false for a missing pid file).
+ */
+export async function stopDaemon(
+  dir: string,
+  name: string,
+  opts: { graceMs?: number } = {},
+): Promise<boolean> {
+  const pidFile = pidFilePath(dir, name);
+  const record = readPidFile(pidFile);
+  if (!record) {
+    fs.rmSync(pidFile, { force: true }); // an unreadable pid file is as good as none
+    return false;
+  }
+  const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const running = ownsGroup(record) && groupAlive(record.pgid);
+  if (running) {
+    signalGroup(record.pgid, "SIGTERM");
+    const gone = await waitForGroupExit(record.pgid, graceMs);
+    if (!gone) {
+      signalGroup(record.pgid, "SIGKILL");
+      if (!(await waitForGroupExit(record.pgid, KILL_WAIT_MS))) {
+        throw new Error(`${name}: process group ${record.pgid} survived SIGKILL`);
+      }
+    }
+  }
+  fs.rmSync(pidFile, { force: true });
+  return running;
+}
+
+/** `stale`: the pid file exists but its process is gone (crashed or killed). */
+export function daemonStatus(
+  dir: string,
+  name: string,
+): { running: boolean; pid?: number; stale?: boolean } {
+  const pidFile = pidFilePath(dir, name);
+  if (!fs.existsSync(pidFile)) return { running: false };
+  const record = readPidFile(pidFile);
+  if (!record) return { running: false, stale: true };
+  if (isAlive(record)) return { running: true, pid: record.pid };
+  return { running: false, pid: record.pid, stale: true };
+}
+
+/**
+ * When the log passes `maxBytes`, rewrites it in place as a marker line plus its last ~1 MB
+ * (at most half of maxBytes, from a line start). In place, not renamed: the daemon appends
+ * through an O_APPEND descriptor, so its next write lands at the new end. Lines the daemon
+ * writes between the read and the rewrite are lost.
+ */
+export function truncateLogIfLarge(logFile: string, maxBytes = DEFAULT_MAX_LOG_BYTES): boolean {
+  let size: number;
+  try {
+    size = fs.statSync(logFile).size;
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
+  }
+  if (size <= maxBytes) return false;
+  const keep = Math.min(KEEP_LOG_BYTES, Math.floor(maxBytes / 2));
+  const fd = fs.openSync(logFile, "r+");
+  try {
+    let tail = readRange(fd, size - keep, keep);
+    const newline = tail.indexOf(0x0a);
+    if (newline >= 0 && newline < tail.length - 1) tail = tail.subarray(newline + 1);
+    const marker = `--- envctl: log truncated at ${new Date().toISOString()} (was ${size} bytes) ---\n`;
+    fs.ftruncateSync(fd, 0);
+    const out = Buffer.concat([Buffer.from(marker), tail]);
+    fs.writeSync(fd, out, 0, out.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** The last `lines` lines of the log, like `tail -n`; "" when the file is missing. */
+export function tailLog(logFile: string, lines: number): string {
+  if (lines <= 0) return "";
+  let fd: number;
+  try {
+    fd = fs.openSync(logFile, "r");
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return "";
+    throw err;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const chunk = 64 * 1024;
+    let start = size;
+    let buf = Buffer.alloc(0);
+    // Read backwards until the buffer holds lines+1 newlines (the extra one ends the line
+    // before the first wanted; a trailing newline does not start a line).
+    for (;;) {
+      const trailing = buf.length > 0 && buf[buf.length - 1] === 0x0a ? 1 : 0;
+      if (start === 0 || countNewlines(buf) - trailing >= lines) break;
+      const from = Math.max(0, start - chunk);
+      buf = Buffer.concat([readRange(fd, from, start - from), buf]);
+      start = from;
+    }
+    const text = buf.toString("utf8");
+    const body = text.endsWith("\n") ? text.slice(0, -1) : text;
+    const all = body.split("\n");
+    const wanted = all.slice(Math.max(0, all.length - lines)).join("\n");
+    return text.endsWith("\n") ? `${wanted}\n` : wanted;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** pids of the live (non-zombie) members of a process group, from /proc; undefined off Linux. */
+export function processGroupMembers(pgid: number): number[] | undefined {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  const members: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat && stat.pgrp === pgid && stat.state !== "Z") members.push(Number(entry));
+  }
+  return members;
+}
+
+function isAlive(record: PidRecord): boolean {
+  if (!pidExists(record.pid)) return false;
+  const stat = readProcStat(record.pid);
+  if (!stat) return !fs.existsSync("/proc/self/stat"); // no /proc: kill(0) is all we have
+  if (stat.state === "Z") return false; // exited, waiting to be reaped
+  return record.startTicks === undefined || stat.startTicks === record.startTicks;
+}
+
+/**
+ * Whether signalling -pgid would reach the daemon's group rather than a stranger's. While any
+ * member lives the kernel won't hand out that id, so a group without its leader is still ours;
+ * but once the leader's pid belongs to a different process, that process may lead a new group.
+ */
+function ownsGroup(record: PidRecord): boolean {
+  if (isAlive(record)) return true;
+  const stat = readProcStat(record.pid);
+  return !stat || stat.state === "Z";
+}
+
+function groupAlive(pgid: number): boolean {
+  const members = processGroupMembers(pgid);
+  if (members) return members.length > 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, "EPERM");
+  }
+}
+
+async function waitForGroupExit(pgid: number, withinMs: number): Promise<boolean> {
+  try {
+    // Failures inside the start period are free, so the first one after it ends the wait.
+    await waitUntil(() => Promise.resolve(!groupAlive(pgid)), {
+      intervalMs: POLL_MS,
+      timeoutMs: 0,
+      retries: 1,
+      startPeriodMs: withinMs,
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof HealthTimeoutError) return false;
+    throw err;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (err) {
+    if (!isErrno(err, "ESRCH")) throw err; // gone already
+  }
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, "EPERM");
+  }
+}
+
+/** Fields of /proc/<pid>/stat, or undefined when it can't be read (gone, or not Linux). */
+function readProcStat(
+  pid: number,
+): { state: string; pgrp: number; startTicks: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) is parenthesised and may contain spaces or parens: split after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  const state = fields[0];
+  const pgrp = Number(fields[2]);
+  const startTicks = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(pgrp) || !Number.isFinite(startTicks)) {
+    return undefined;
+  }
+  return { state, pgrp, startTicks };
+}
+
+function readPidFile(pidFile: string): PidRecord | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(pidFile, "utf8"));
+  } catch {
+    return undefined; // missing or corrupt
+  }
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const r = raw as Partial<PidRecord>;
+  if (!isPid(r.pid) || !isPid(r.pgid)) return undefined;
+  const record: PidRecord = {
+    pid: r.pid,
+    pgid: r.pgid,
+    startedAtMs: typeof r.startedAtMs === "number" ? r.startedAtMs : 0,
+    cmd: typeof r.cmd === "string" ? r.cmd : "",
+  };
+  if (typeof r.startTicks === "number") record.startTicks = r.startTicks;
+  return record;
+}
+
+/** Write-then-rename so a reader never sees half a pid file. */
+function writePidFile(pidFile: string, record: PidRecord): void {
+  const tmp = `${pidFile}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+  fs.renameSync(tmp, pidFile);
+}
+
+function isPid(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v > 1;
+}
+
+/** Up to `length` bytes of the file at `position` (fewer at its end). */
+export function readRange(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let read = 0;
+  while (read < length) {
+    const n = fs.readSync(fd, buf, read, length - read, position + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return buf.subarray(0, read);
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (const byte of buf) if (byte === 0x0a) n++;
+  return n;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,310 @@
+/**
+ * `envctl validate`'s checks beyond the spec loader: which port block a new env would get and
+ * which of its host ports are taken right now, whether the programs process services and init
+ * steps run exist, and whether the directories they run in exist in the repo at the spec's base.
+ * Nothing here starts or creates anything; the catalog is only read. The shell command analysis
+ * is in shell-program.ts.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { topoOrder } from "../core/graph";
+import { BLOCK_SIZE, blockBase, busyPorts, hostPorts, MAX_BLOCK } from "./ports";
+import {
+  commandIssues,
+  dirIssue,
+  isExecutableFile,
+  simpleCommands,
+  type CommandContext,
+  type EntryKind,
+  type Findings,
+  type RepoTree,
+  type Word,
+} from "./commands";
+import type { BuildContext, EnvSpec, SpecIssue } from "./model";
+import { findOnPath } from "../core/toolchain";
+
+// The command, doctor and tests import these from here, where they were first written.
+export { commandIssues, dirIssue, isExecutableFile, simpleCommands };
+export type { CommandContext, EntryKind, Findings, RepoTree, Word };
+
+// ---------------------------------------------------------------------------------------------
+// the repo as the worktree will see it
+
+const GIT_MODES: Record<string, EntryKind> = {
+  "040000": "dir",
+  "160000": "dir", // a submodule
+  "100755": "executable",
+  "100644": "file",
+  "120000": "symlink",
+};
+
+/** The tree of `ref` in `repo`, asked of git; an issue when the repo or the ref is not there. */
+export function gitTree(repo: string, ref: string): RepoTree | SpecIssue {
+  const git = (...args: string[]): string =>
+    execFileSync("git", ["-C", repo, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  if (!fs.existsSync(repo)) return { path: "repo", message: `${repo} does not exist` };
+  try {
+    git("rev-parse", "--git-dir");
+  } catch {
+    return { path: "repo", message: `${repo} is not a git repository` };
+  }
+  try {
+    git("rev-parse", "--verify", "--quiet", `${ref}^{commit}`);
+  } catch {
+    return { path: "base", message: `"${ref}" is not a branch or commit in ${repo}` };
+  }
+  const cache = new Map<string, EntryKind | undefined>();
+  return {
+    root: repo,
+    ref,
+    entry(rel: string): EntryKind | undefined {
+      const p = path.posix.normalize(rel.split(path.sep).join("/")).replace(/\/+$/, "");
+      if (p === "." || p === "") return "dir";
+      if (p.startsWith("../") || p === ".." || p.startsWith("/")) return undefined;
+      if (!cache.has(p)) {
+        const line = git("ls-tree", "-z", ref, "--", p)
+          .split("\0")
+          .find((l) => l.endsWith(`\t${p}`));
+        cache.set(p, line === undefined ? undefined : GIT_MODES[line.split(" ")[0]!]);
+      }
+      return cache.get(p);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// port blocks
+
+/** A host port of the spec that was busy in a block the env cannot get. */
+export interface BusyPort {
+  block: number;
+  port: number;
+  /** `services.NAME.ports[i]` of every spec port landing on it. */
+  paths: string[];
+}
+
+export interface BlockChoice {
+  /** The block a new env would lease now; undefined when none is free. */
+  block?: number;
+  /** Busy ports in the unleased blocks below it, which is why it was skipped to. */
+  busy: BusyPort[];
+}
+
+/**
+ * The lowest block not in `leased` whose host ports are all free right now (what `up` would
+ * lease), and the busy ports that made it skip lower blocks.
+ */
+export async function chooseBlock(
+  services: EnvSpec["services"],
+  leased: Set<number>,
+  busy: (ports: number[]) => Promise<number[]> = busyPorts,
+): Promise<BlockChoice> {
+  const found: BusyPort[] = [];
+  for (let n = 0; n <= MAX_BLOCK; n++) {
+    if (leased.has(n)) continue;
+    const base = blockBase(n);
+    const taken = await busy(hostPorts(services, base));
+    if (taken.length === 0) return { block: n, busy: found };
+    for (const port of taken) {
+      const paths = services.flatMap((s) =>
+        s.ports.flatMap((p, i) =>
+          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
+        ),
+      );
+      found.push({ block: n, port, paths });
+    }
+  }
+  return { busy: found };
+}
+
+/** The choice as findings: a warning per busy port naming service and port, or an error. */
+export function blockFindings(choice: BlockChoice): Findings {
+  const then =
+    choice.block === undefined ? "no block is free" : `the env would get block ${choice.block}`;
+  const warnings = choice.busy.flatMap((b) =>
+    b.paths.map((p) => ({
+      path: p,
+      message: `host port ${b.port} is in use (block ${b.block}); ${then}`,
+    })),
+  );
+  const errors =
+    choice.block === undefined
+      ? [
+          {
+            path: "services",
+            message: `no free port block: every block 0..${MAX_BLOCK} is leased by another env or has host ports in use`,
+          },
+        ]
+      : [];
+  return { errors, warnings };
+}
+
+/** Host ports `base`..`base + 999` of block n. */
+export function blockRange(n: number): [number, number] {
+  const base = blockBase(n);
+  return [base, base + BLOCK_SIZE - 1];
+}
+
+/** A block another env holds, from the catalog. */
+export interface HeldBlock {
+  block: number;
+  env: string;
+}
+
+/**
+ * Blocks other envs hold, read from the catalog without creating or migrating it: nothing when
+ * the file does not exist, read-only otherwise (better-sqlite3's own readonly mode).
+ */
+export function heldBlocks(catalogFile: string): HeldBlock[] {
+  if (!fs.existsSync(catalogFile)) return [];
+  const db = new Database(catalogFile, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const rows = (sql: string): HeldBlock[] => {
+      try {
+        return db.prepare<[], HeldBlock>(sql).all();
+      } catch {
+        return []; // an older or empty catalog without the table
+      }
+    };
+    const held = [
+      ...rows("SELECT block, env FROM port_leases"),
+      ...rows("SELECT block, name AS env FROM envs WHERE block IS NOT NULL"),
+    ];
+    const seen = new Set<number>();
+    return held
+      .filter((h) => !seen.has(h.block) && seen.add(h.block))
+      .sort((a, b) => a.block - b.block);
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// everything
+
+export interface ValidateSeams {
+  /** Blocks other envs hold. */
+  held?: HeldBlock[];
+  /** PATH commands run with (default: envctl's own). */
+  pathVar?: string;
+  homeDir?: string;
+  busy?: (ports: number[]) => Promise<number[]>;
+}
+
+export interface ValidateReport extends Findings {
+  ok: boolean;
+  /** Start order (dependencies first). */
+  order: string[];
+  block?: number;
+}
+
+/** The checks `validate` runs on a spec the loader accepted. */
+export async function validateSpec(
+  spec: EnvSpec,
+  seams: ValidateSeams = {},
+): Promise<ValidateReport> {
+  const errors: SpecIssue[] = [];
+  const warnings: SpecIssue[] = [];
+  const add = (f: Findings): void => {
+    errors.push(...f.errors);
+    warnings.push(...f.warnings);
+  };
+  const topo = topoOrder(spec.services);
+  const order = topo.ok ? topo.order : spec.services.map((s) => s.name);
+
+  const treeOrIssue = gitTree(spec.repo, spec.base);
+  const tree = "entry" in treeOrIssue ? treeOrIssue : undefined;
+  if (!tree) errors.push(treeOrIssue as SpecIssue);
+  const pathVar = seams.pathVar ?? process.env.PATH ?? "";
+  const exportsPath = spec.exports.some((e) => e.name === "PATH");
+  const base = { pathVar, homeDir: seams.homeDir, ...(tree ? { tree } : {}) };
+
+  for (const s of spec.services) {
+    if (s.type === "container") {
+      const problem = s.build && buildIssue(s.name, s.build);
+      if (problem) errors.push(problem);
+      continue;
+    }
+    const at = `services.${s.name}`;
+    const problem = tree && dirIssue(`${at}.dir`, s.dir, tree);
+    if (problem) errors.push(problem);
+    add(
+      commandIssues(`${at}.cmd`, s.cmd, {
+        ...base,
+        ...(problem ? { tree: undefined } : {}),
+        dir: s.dir,
+        pathChanged: exportsPath || "PATH" in s.env,
+      }),
+    );
+  }
+  spec.init.forEach((st, i) => {
+    const at = `init.steps[${i}]`;
+    const problem = tree && dirIssue(`${at}.dir`, st.dir, tree);
+    if (problem) errors.push(problem);
+    add(
+      commandIssues(`${at}.run`, st.run, {
+        ...base,
+        ...(problem ? { tree: undefined } : {}),
+        dir: st.dir,
+        pathChanged: exportsPath,
+      }),
+    );
+  });
+  if (spec.temporal && spec.temporal.namespaces.length > 0 && !findOnPath("temporal", pathVar)) {
+    // Only the first warm needs it (spawn works without), and doctor reports it with the fix.
+    warnings.push({
+      path: "temporal.namespaces",
+      message: `"temporal" is not installed (not found on PATH); the first warm creates the namespaces with it (see envctl doctor)`,
+    });
+  }
+
+  const choice = await chooseBlock(
+    spec.services,
+    new Set((seams.held ?? []).map((h) => h.block)),
+    seams.busy,
+  );
+  add(blockFindings(choice));
+  return {
+    ok: errors.length === 0,
+    errors,
+    warnings,
+    order,
+    ...(choice.block !== undefined ? { block: choice.block } : {}),
+  };
+}
+
+/** A build context must be a directory holding the Dockerfile (both on the host, not in git). */
+function buildIssue(name: string, build: BuildContext): SpecIssue | undefined {
+  const at = `services.${name}.build`;
+  if (!fs.existsSync(build.context) || !fs.statSync(build.context).isDirectory()) {
+    return { path: at, message: `build context ${build.context} is not a directory` };
+  }
+  if (!fs.existsSync(path.resolve(build.context, build.dockerfile))) {
+    return { path: at, message: `no ${build.dockerfile} in the build context ${build.context}` };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the loader's report, back into issues
+
+const PATH_RE =
+  /^((?:[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])(?:\.[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])*): ([\s\S]*)$/;
+
+/** `services.web.ports[0]: must be ...` -> { path, message }; a line without a dot-path is a message. */
+export function parseIssue(line: string): SpecIssue {
+  const m = PATH_RE.exec(line);
+  return m ? { path: m[1]!, message: m[2]! } : { path: "", message: line };
+}
+
+/** Counts for the summary line: `3 services (2 containers, 1 process)`. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
