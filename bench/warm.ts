@@ -9,7 +9,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Catalog } from "../lib/catalog/catalog";
-import { blockBase, busyPorts, hostPorts, MAX_BLOCK } from "../lib/spec/ports";
+import { busyPorts } from "../lib/runtime/probes";
+import { blockBase, hostPorts, MAX_BLOCK } from "../lib/spec/ports";
 import { resolveEnv } from "../lib/kinds/devenv/resolve";
 import { formatIssue, loadSpecFile } from "../lib/spec/load";
 import type { EnvSpec } from "../lib/spec/model";

@@ -10,7 +10,8 @@ import {
 import { colors, type Colors } from "../ui/color";
 import { UserError } from "../../lib/core/errors";
 import type { TemporalSpec } from "../../lib/spec/model";
-import { loadSpec, seams, type CommandSeams } from "../context";
+import { seams, type CommandSeams } from "../context";
+import { loadSpec } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
 export interface DoctorOptions extends CommandSeams {

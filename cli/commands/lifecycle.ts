@@ -13,18 +13,10 @@ import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/engine/progress";
 import { initStack } from "../../lib/engine/update";
-import {
-  checkName,
-  checkRepo,
-  leaseFor,
-  loadSpec,
-  openCatalog,
-  envRecord,
-  recordEnv,
-  seams,
-  type CommandSeams,
-  type SpecSource,
-} from "../context";
+import { leaseFor } from "../../lib/catalog/leases";
+import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
+import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
+import { loadSpec, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 

@@ -14,15 +14,10 @@ import { UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import type { ResolvedEnv } from "../../lib/spec/model";
-import {
-  checkName,
-  checkRepo,
-  freeBlock,
-  loadSpec,
-  openCatalog,
-  seams,
-  type CommandSeams,
-} from "../context";
+import { freeBlock } from "../../lib/catalog/leases";
+import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkRepo } from "../../lib/kinds/devenv/env";
+import { loadSpec } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
 export interface PreviewOptions extends CommandSeams {

@@ -11,16 +11,10 @@ import { Progress } from "../../lib/engine/progress";
 import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
-import {
-  checkName,
-  checkRepo,
-  leaseFor,
-  loadSpec,
-  openCatalog,
-  recordEnv,
-  seams,
-  type CommandSeams,
-} from "../context";
+import { leaseFor } from "../../lib/catalog/leases";
+import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
+import { loadSpec } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 

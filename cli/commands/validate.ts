@@ -2,15 +2,10 @@ import { UserError } from "../../lib/core/errors";
 import { blockBase } from "../../lib/spec/ports";
 import { formatIssue } from "../../lib/spec/load";
 import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
-import {
-  blockRange,
-  heldBlocks,
-  parseIssue,
-  plural,
-  validateSpec,
-  type ValidateReport,
-} from "../../lib/spec/validate";
-import { loadSpec, seams, type CommandSeams } from "../context";
+import { blockRange, heldBlocks } from "../../lib/catalog/leases";
+import { parseIssue, plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
+import { seams, type CommandSeams } from "../context";
+import { loadSpec } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
 export interface ValidateOptions extends CommandSeams {

@@ -22,6 +22,8 @@ export interface BuildOptions {
   labels: Labels;
   /** Receives the build output line by line. */
   onLog?: (line: string) => void;
+  /** The Docker engine that builds (and keeps) the image; the local one when unset. */
+  dockerHost?: string;
 }
 
 /** How much of a failing step's output goes into the error message. */
@@ -37,7 +39,7 @@ export async function buildImage(opts: BuildOptions): Promise<{ imageId: string 
   const what = `building image ${opts.tag}`;
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker().buildImage(await packContext(opts.context, dockerfile), {
+    stream = await docker(opts.dockerHost).buildImage(await packContext(opts.context, dockerfile), {
       t: opts.tag,
       dockerfile,
       buildargs: opts.args,

@@ -1,4 +1,4 @@
-/** The Docker client shared by lib/docker*, and the error wording every operation uses. */
+/** A Docker client per engine endpoint, and the error wording every operation uses. */
 import Dockerode from "dockerode";
 
 export interface Labels {
@@ -17,14 +17,71 @@ export class DockerError extends Error {
   }
 }
 
-let client: Dockerode | undefined;
+/**
+ * Where a Docker engine answers: `unix:///var/run/docker.sock`, `tcp://HOST:PORT` or
+ * `ssh://USER@HOST[:PORT]` (docker's SSH transport). Unset means the local engine: DOCKER_HOST
+ * when set, else the local socket. Resources carry the endpoint as an input, so one program can
+ * drive engines on several hosts.
+ */
+export type DockerEndpoint = string | undefined;
 
-/** The shared client: DOCKER_HOST when set (docker-modem parses it), else the local socket. */
-export function docker(): Dockerode {
-  client ??= process.env.DOCKER_HOST
-    ? new Dockerode()
-    : new Dockerode({ socketPath: "/var/run/docker.sock" });
+const LOCAL_SOCKET = "/var/run/docker.sock";
+const clients = new Map<string, Dockerode>();
+
+/** Dockerode's options for an endpoint (exported for tests). */
+export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions {
+  const target = endpoint ?? process.env.DOCKER_HOST ?? `unix://${LOCAL_SOCKET}`;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new DockerError(
+      `Docker endpoint ${JSON.stringify(target)} is not a URL (unix://, tcp:// or ssh://)`,
+    );
+  }
+  switch (url.protocol) {
+    case "unix:":
+      return { socketPath: url.pathname || LOCAL_SOCKET };
+    case "tcp:":
+    case "http:":
+      return { protocol: "http", host: url.hostname, port: Number(url.port || 2375) };
+    case "https:":
+      return { protocol: "https", host: url.hostname, port: Number(url.port || 2376) };
+    case "ssh:":
+      return {
+        protocol: "ssh",
+        host: url.hostname,
+        port: Number(url.port || 22),
+        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+        ...(process.env.SSH_AUTH_SOCK ? { sshOptions: { agent: process.env.SSH_AUTH_SOCK } } : {}),
+      };
+    default:
+      throw new DockerError(
+        `Docker endpoint ${JSON.stringify(target)}: ${url.protocol} is not one of unix:, tcp:, ssh:`,
+      );
+  }
+}
+
+/** The client for one Docker engine, made once per endpoint and process. */
+export function docker(endpoint?: DockerEndpoint): Dockerode {
+  const key = endpoint ?? `local:${process.env.DOCKER_HOST ?? ""}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new Dockerode(clientOptions(endpoint));
+    clients.set(key, client);
+  }
   return client;
+}
+
+/** The address a published port of this engine is reached at from here. */
+export function publishedAddress(endpoint: DockerEndpoint): string {
+  const target = endpoint ?? process.env.DOCKER_HOST;
+  if (!target || target.startsWith("unix:")) return "127.0.0.1";
+  try {
+    return new URL(target).hostname || "127.0.0.1";
+  } catch {
+    return "127.0.0.1";
+  }
 }
 
 export interface JsonStreamEvent {

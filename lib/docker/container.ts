@@ -7,6 +7,7 @@ import {
   dockerFailure,
   dockerReason,
   followJsonStream,
+  publishedAddress,
   statusOf,
   type Labels,
 } from "./client";
@@ -44,6 +45,8 @@ export interface ContainerSpec {
   /** @default "unless-stopped" */
   restart?: "no" | "unless-stopped";
   ulimits?: Record<string, { soft: number; hard: number }>;
+  /** The Docker engine the container runs on (see lib/docker/client.ts); the local one when unset. */
+  dockerHost?: string;
 }
 
 export interface RunOptions {
@@ -99,39 +102,45 @@ export async function runContainer(
   opts: RunOptions = {},
 ): Promise<{ id: string }> {
   if (spec.health && spec.health.kind !== "command") probedHostPort(spec, spec.health); // fail before creating
+  const host = spec.dockerHost;
   await replaceStale(spec);
-  for (const v of spec.volumes) if (v.kind === "volume") await ensureVolume(v.source, spec.labels);
+  for (const v of spec.volumes) {
+    if (v.kind === "volume") await ensureVolume(v.source, spec.labels, host);
+  }
   const container = await create(spec);
   try {
     await container.start();
   } catch (err) {
     const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
-    throw await runFailure(spec.name, container.id, msg);
+    throw await runFailure(spec.name, container.id, msg, host);
   }
   const { health } = spec;
-  if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, opts.signal);
-  else if (health.kind === "command") await waitDockerHealthy(spec.name, health, opts.signal);
+  if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, host, opts.signal);
+  else if (health.kind === "command") await waitDockerHealthy(spec.name, health, host, opts.signal);
   else await waitProbe(spec, health, opts.signal);
   return { id: container.id };
 }
 
 /** Force-removes (kills) the container and its anonymous volumes. Gone already is fine. */
-export async function removeContainer(name: string): Promise<void> {
+export async function removeContainer(name: string, host?: string): Promise<void> {
   try {
-    await docker().getContainer(name).remove({ force: true, v: true });
+    await docker(host).getContainer(name).remove({ force: true, v: true });
   } catch (err) {
     if (statusOf(err) === 404) return;
     if (statusOf(err) === 409 && /already in progress/i.test(dockerReason(err))) {
-      return waitGone(name);
+      return waitGone(name, host);
     }
     throw dockerFailure(`removing container ${name}`, err);
   }
 }
 
-export async function inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+export async function inspectContainer(
+  name: string,
+  host?: string,
+): Promise<ContainerInfo | undefined> {
   let info: Dockerode.ContainerInspectInfo;
   try {
-    info = await docker().getContainer(name).inspect();
+    info = await docker(host).getContainer(name).inspect();
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw dockerFailure(`inspecting container ${name}`, err);
@@ -150,7 +159,7 @@ export async function inspectContainer(name: string): Promise<ContainerInfo | un
 }
 
 async function replaceStale(spec: ContainerSpec): Promise<void> {
-  const existing = await inspectContainer(spec.name);
+  const existing = await inspectContainer(spec.name, spec.dockerHost);
   if (!existing) return;
   const ours = Object.entries(spec.labels).every(([k, v]) => existing.labels[k] === v);
   if (!ours) {
@@ -159,13 +168,14 @@ async function replaceStale(spec: ContainerSpec): Promise<void> {
         `(${existing.id.slice(0, 12)}); remove it or choose another name`,
     );
   }
-  await removeContainer(spec.name);
+  await removeContainer(spec.name, spec.dockerHost);
 }
 
 async function create(spec: ContainerSpec): Promise<Dockerode.Container> {
   const options = createOptions(spec);
+  const host = spec.dockerHost;
   try {
-    return await docker().createContainer(options);
+    return await docker(host).createContainer(options);
   } catch (err) {
     const missingImage = statusOf(err) === 404 && /no such image/i.test(dockerReason(err));
     if (!missingImage || spec.image.startsWith("sha256:")) {
@@ -173,7 +183,7 @@ async function create(spec: ContainerSpec): Promise<Dockerode.Container> {
     }
   }
   try {
-    await pullImage(spec.image);
+    await pullImage(spec.image, host);
   } catch (err) {
     throw new DockerError(
       `creating container ${spec.name}: image ${spec.image} is not available locally ` +
@@ -181,7 +191,7 @@ async function create(spec: ContainerSpec): Promise<Dockerode.Container> {
     );
   }
   try {
-    return await docker().createContainer(options);
+    return await docker(host).createContainer(options);
   } catch (err) {
     throw dockerFailure(`creating container ${spec.name}`, err);
   }
@@ -250,13 +260,13 @@ function dockerHealthcheck(spec: ContainerSpec): Dockerode.HealthConfig {
 }
 
 /** Inspects the container and throws a ContainerRunError if waiting on it is pointless. */
-async function assertAlive(name: string): Promise<ContainerInfo> {
-  const info = await inspectContainer(name);
+async function assertAlive(name: string, host?: string): Promise<ContainerInfo> {
+  const info = await inspectContainer(name, host);
   if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
   if (info.restartCount > 0 || info.status === "restarting" || !info.running) {
     // Once restarted and running again, inspect reports exit code 0 for the run in progress.
     const stale = info.running && info.status !== "restarting";
-    const code = stale ? await lastExitCode(info.id) : info.exitCode;
+    const code = stale ? await lastExitCode(info.id, host) : info.exitCode;
     const restarts =
       info.restartCount > 0
         ? ` (restarted ${info.restartCount} time${info.restartCount > 1 ? "s" : ""})`
@@ -265,22 +275,29 @@ async function assertAlive(name: string): Promise<ContainerInfo> {
       name,
       info.id,
       `container ${name} exited${code === undefined ? "" : ` with code ${code}`}${restarts} before it was ready`,
+      host,
     );
   }
   if (info.health === "unhealthy") {
     throw await runFailure(
       name,
       info.id,
-      `container ${name} is unhealthy${await lastHealthOutput(name)}`,
+      `container ${name} is unhealthy${await lastHealthOutput(name, host)}`,
+      host,
     );
   }
   return info;
 }
 
-async function waitRunning(name: string, settleMs: number, signal?: AbortSignal): Promise<void> {
+async function waitRunning(
+  name: string,
+  settleMs: number,
+  host?: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const settled = Date.now() + settleMs;
   for (;;) {
-    await assertAlive(name);
+    await assertAlive(name, host);
     if (Date.now() >= settled) return;
     await sleep(POLL_MS, signal);
   }
@@ -289,6 +306,7 @@ async function waitRunning(name: string, settleMs: number, signal?: AbortSignal)
 async function waitDockerHealthy(
   name: string,
   h: HealthCheck,
+  host?: string,
   signal?: AbortSignal,
 ): Promise<void> {
   const interval = h.intervalMs > 0 ? h.intervalMs : 30_000; // Docker's defaults for zeros
@@ -298,11 +316,11 @@ async function waitDockerHealthy(
   const deadline = Date.now() + budget;
   const poll = Math.min(1_000, Math.max(POLL_MS, interval / 4));
   for (;;) {
-    const info = await assertAlive(name);
+    const info = await assertAlive(name, host);
     if (info.health === "healthy") return;
     if (Date.now() >= deadline) {
-      const msg = `container ${name} was not healthy after ${formatMs(budget)}${await lastHealthOutput(name)}`;
-      throw await runFailure(name, info.id, msg);
+      const msg = `container ${name} was not healthy after ${formatMs(budget)}${await lastHealthOutput(name, host)}`;
+      throw await runFailure(name, info.id, msg, host);
     }
     await sleep(poll, signal);
   }
@@ -323,19 +341,20 @@ function probedHostPort(spec: ContainerSpec, h: HealthCheck): number {
 
 async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSignal): Promise<void> {
   const hostPort = probedHostPort(spec, h);
-  const url = `http://127.0.0.1:${hostPort}${h.path ?? "/"}`;
+  const address = publishedAddress(spec.dockerHost);
+  const url = `http://${address}:${hostPort}${h.path ?? "/"}`;
   try {
     await waitUntil(
       async () => {
-        await assertAlive(spec.name);
+        await assertAlive(spec.name, spec.dockerHost);
         if (h.kind === "http") {
           const r = await probeHttp(url, h.timeoutMs);
           return { ok: r.ok, ...(r.error ? { detail: r.error } : {}) };
         }
-        const ok = await probeTcp("127.0.0.1", hostPort, h.timeoutMs);
+        const ok = await probeTcp(address, hostPort, h.timeoutMs);
         return {
           ok,
-          detail: `no TCP server answered on 127.0.0.1:${hostPort}`,
+          detail: `no TCP server answered on ${address}:${hostPort}`,
         };
       },
       // Slack on the per-check limit: the inspect before each probe takes time too.
@@ -349,20 +368,21 @@ async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSign
     );
   } catch (err) {
     if (!(err instanceof HealthTimeoutError)) throw err;
-    const id = (await inspectContainer(spec.name))?.id ?? "";
+    const id = (await inspectContainer(spec.name, spec.dockerHost))?.id ?? "";
     throw await runFailure(
       spec.name,
       id,
       `container ${spec.name} did not become healthy: ${err.message}`,
+      spec.dockerHost,
     );
   }
 }
 
 /** Exit code of the container's latest `die` event: the run that failed, not the one in progress. */
-async function lastExitCode(id: string): Promise<number | undefined> {
+async function lastExitCode(id: string, host?: string): Promise<number | undefined> {
   let code: number | undefined;
   try {
-    const stream = await docker().getEvents({
+    const stream = await docker(host).getEvents({
       since: 0,
       until: Date.now() / 1000, // a bounded query: the stream ends instead of following
       filters: { container: [id], event: ["die"] },
@@ -377,9 +397,9 @@ async function lastExitCode(id: string): Promise<number | undefined> {
   return code;
 }
 
-async function lastHealthOutput(name: string): Promise<string> {
+async function lastHealthOutput(name: string, host?: string): Promise<string> {
   try {
-    const info = await docker().getContainer(name).inspect();
+    const info = await docker(host).getContainer(name).inspect();
     const last = info.State.Health?.Log.at(-1);
     if (!last) return "";
     const out = last.Output.trim();
@@ -389,10 +409,15 @@ async function lastHealthOutput(name: string): Promise<string> {
   }
 }
 
-async function runFailure(name: string, id: string, message: string): Promise<ContainerRunError> {
+async function runFailure(
+  name: string,
+  id: string,
+  message: string,
+  host?: string,
+): Promise<ContainerRunError> {
   let logs: string;
   try {
-    logs = (await containerLogs(name, LOG_TAIL)).trimEnd();
+    logs = (await containerLogs(name, LOG_TAIL, host)).trimEnd();
   } catch (err) {
     return new ContainerRunError(
       `${message}\n(logs unavailable: ${dockerReason(err)})`,
@@ -411,9 +436,9 @@ async function runFailure(name: string, id: string, message: string): Promise<Co
   return new ContainerRunError(`${message}\n${body}`, name, id, logs);
 }
 
-async function waitGone(name: string): Promise<void> {
+async function waitGone(name: string, host?: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (!(await inspectContainer(name))) return;
+    if (!(await inspectContainer(name, host))) return;
     await sleep(POLL_MS);
   }
   throw new DockerError(`removing container ${name}: still present after 10s`);

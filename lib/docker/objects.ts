@@ -8,11 +8,12 @@ import { docker, dockerFailure, followJsonStream, statusOf, type Labels } from "
 export async function ensureNetwork(
   name: string,
   labels: Labels,
+  host?: string,
 ): Promise<{ id: string; name: string }> {
-  const existing = await inspectNetwork(name);
+  const existing = await inspectNetwork(name, host);
   if (existing) return { id: existing.Id, name };
   try {
-    const network = await docker().createNetwork({
+    const network = await docker(host).createNetwork({
       Name: name,
       Driver: "bridge",
       Labels: labels,
@@ -21,26 +22,29 @@ export async function ensureNetwork(
     return { id: network.id, name };
   } catch (err) {
     // Lost a race with a concurrent create: the other one's network is as good as ours.
-    const raced = statusOf(err) === 409 ? await inspectNetwork(name) : undefined;
+    const raced = statusOf(err) === 409 ? await inspectNetwork(name, host) : undefined;
     if (raced) return { id: raced.Id, name };
     throw dockerFailure(`creating network ${name}`, err);
   }
 }
 
-export async function removeNetwork(name: string): Promise<void> {
-  const existing = await inspectNetwork(name);
+export async function removeNetwork(name: string, host?: string): Promise<void> {
+  const existing = await inspectNetwork(name, host);
   if (!existing) return;
   try {
-    await docker().getNetwork(existing.Id).remove();
+    await docker(host).getNetwork(existing.Id).remove();
   } catch (err) {
     if (statusOf(err) === 404) return;
     throw dockerFailure(`removing network ${name}`, err);
   }
 }
 
-async function inspectNetwork(name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
+async function inspectNetwork(
+  name: string,
+  host?: string,
+): Promise<Dockerode.NetworkInspectInfo | undefined> {
   try {
-    const info: Dockerode.NetworkInspectInfo = await docker().getNetwork(name).inspect();
+    const info: Dockerode.NetworkInspectInfo = await docker(host).getNetwork(name).inspect();
     // The engine also matches ID prefixes; only an exact name counts as "exists".
     return info.Name === name ? info : undefined;
   } catch (err) {
@@ -49,25 +53,29 @@ async function inspectNetwork(name: string): Promise<Dockerode.NetworkInspectInf
   }
 }
 
-export async function ensureVolume(name: string, labels: Labels): Promise<{ name: string }> {
+export async function ensureVolume(
+  name: string,
+  labels: Labels,
+  host?: string,
+): Promise<{ name: string }> {
   try {
-    await docker().getVolume(name).inspect();
+    await docker(host).getVolume(name).inspect();
     return { name };
   } catch (err) {
     if (statusOf(err) !== 404) throw dockerFailure(`inspecting volume ${name}`, err);
   }
   try {
     // The engine returns the existing volume if a concurrent create won the race.
-    await docker().createVolume({ Name: name, Labels: labels });
+    await docker(host).createVolume({ Name: name, Labels: labels });
     return { name };
   } catch (err) {
     throw dockerFailure(`creating volume ${name}`, err);
   }
 }
 
-export async function removeVolume(name: string): Promise<void> {
+export async function removeVolume(name: string, host?: string): Promise<void> {
   try {
-    await docker().getVolume(name).remove();
+    await docker(host).getVolume(name).remove();
   } catch (err) {
     if (statusOf(err) === 404) return;
     throw dockerFailure(`removing volume ${name}`, err);
@@ -75,9 +83,9 @@ export async function removeVolume(name: string): Promise<void> {
 }
 
 /** The image's ID (`sha256:…`), or undefined if no local image matches `ref`. */
-export async function imageId(ref: string): Promise<string | undefined> {
+export async function imageId(ref: string, host?: string): Promise<string | undefined> {
   try {
-    return (await docker().getImage(ref).inspect()).Id;
+    return (await docker(host).getImage(ref).inspect()).Id;
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw dockerFailure(`inspecting image ${ref}`, err);
@@ -85,9 +93,9 @@ export async function imageId(ref: string): Promise<string | undefined> {
 }
 
 /** Removes the image (or just this tag of it). Gone already is fine; still in use is an error. */
-export async function removeImage(ref: string): Promise<void> {
+export async function removeImage(ref: string, host?: string): Promise<void> {
   try {
-    await docker().getImage(ref).remove();
+    await docker(host).getImage(ref).remove();
   } catch (err) {
     if (statusOf(err) === 404) return;
     throw dockerFailure(`removing image ${ref}`, err);
@@ -95,9 +103,9 @@ export async function removeImage(ref: string): Promise<void> {
 }
 
 /** Pulls `ref` from its registry, following the progress stream to the end. */
-export async function pullImage(ref: string): Promise<void> {
+export async function pullImage(ref: string, host?: string): Promise<void> {
   try {
-    const stream = await docker().pull(ref);
+    const stream = await docker(host).pull(ref);
     await followJsonStream(stream, (event) => {
       if (event.error) throw new Error(event.errorDetail?.message ?? event.error);
     });
@@ -110,13 +118,14 @@ export async function pullImage(ref: string): Promise<void> {
 export async function listByLabel(
   key: string,
   value: string,
+  host?: string,
 ): Promise<{ containers: string[]; volumes: string[]; networks: string[] }> {
   const filters = { label: [`${key}=${value}`] };
   try {
     const [containers, volumes, networks] = await Promise.all([
-      docker().listContainers({ all: true, filters }),
-      docker().listVolumes({ filters }),
-      docker().listNetworks({ filters }),
+      docker(host).listContainers({ all: true, filters }),
+      docker(host).listVolumes({ filters }),
+      docker(host).listNetworks({ filters }),
     ]);
     return {
       containers: containers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, "")),
@@ -129,8 +138,8 @@ export async function listByLabel(
 }
 
 /** The last `tail` lines of the container's stdout and stderr, interleaved as written. */
-export async function containerLogs(name: string, tail: number): Promise<string> {
-  const container = docker().getContainer(name);
+export async function containerLogs(name: string, tail: number, host?: string): Promise<string> {
+  const container = docker(host).getContainer(name);
   try {
     const info = await container.inspect();
     const raw = await container.logs({

@@ -6,10 +6,13 @@
  */
 import * as net from "node:net";
 import { z } from "zod";
-import type { DeviceCapabilities, HostRecord, NewHost } from "./catalog";
-
-export const HOST_STATUSES = ["unknown", "online", "offline"] as const;
-export type HostStatus = (typeof HOST_STATUSES)[number];
+import {
+  HOST_STATUSES,
+  type DeviceCapabilities,
+  type HostRecord,
+  type HostStatus,
+  type NewHost,
+} from "./model";
 
 /** One problem with the input: the field's dot-path (`port`, `devices.gpus[0].name`) and why. */
 export interface HostIssue {

@@ -15,11 +15,10 @@ import {
   tailLog,
   truncateLogIfLarge,
 } from "../runtime/daemon";
-import { HealthTimeoutError, formatMs, sleep, waitUntil } from "../runtime/probes";
-import { busyPorts } from "../spec/ports";
+import { HealthTimeoutError, formatMs, sleep, waitUntil, busyPorts } from "../runtime/probes";
 import { probeOnce } from "../runtime/probes";
 import type { HealthCheck, InitStep, ResolvedPort } from "../spec/model";
-import type { Handler } from "./index";
+import type { Handler } from "./types";
 
 type Props = Record<string, unknown>;
 

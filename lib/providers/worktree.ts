@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { simpleGit } from "simple-git";
+import { replaceOnAnyChange, type Handler, type Props } from "./types";
 
 /** Inputs of a Worktree resource: `git worktree add <dir> -b <branch> <base>` in `repo`. */
 export interface WorktreeInputs {
@@ -83,3 +84,19 @@ export async function worktreeExists(outs: WorktreeOutputs): Promise<boolean> {
   if (!fs.existsSync(outs.dir) || !fs.existsSync(outs.repo)) return false;
   return (await registeredWorktrees(outs.repo)).has(fs.realpathSync(outs.dir));
 }
+
+// ---------------------------------------------------------------------------------------------
+// the handler
+
+const worktreeKeys = ["repo", "dir", "branch", "base"];
+export const worktree: Handler = {
+  async create(inputs) {
+    const outs = await createWorktree(inputs as unknown as WorktreeOutputs);
+    return { id: outs.dir, outs: outs as unknown as Props };
+  },
+  diff: replaceOnAnyChange(worktreeKeys),
+  delete: (_id, props) => deleteWorktree(props as unknown as WorktreeOutputs),
+  async read(id, props) {
+    return (await worktreeExists(props as unknown as WorktreeOutputs)) ? { id, props } : undefined;
+  },
+};

@@ -12,9 +12,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import type { SpecIssue } from "./model";
 import { describeValue, SERVICE_NAME_RE } from "./schema";
 import {
+  type ComposeImport,
   type Ctx,
   fail,
   hostPath,
@@ -39,14 +39,7 @@ import {
 import { interpolateTree } from "./compose/interpolate";
 import { finish, mergeLayers } from "./compose/merge";
 
-export interface ComposeImport {
-  /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
-  services: Record<string, Record<string, unknown>>;
-  /** Problems that stop the import; paths read `FILE: services.db.ports[0]`. */
-  errors: SpecIssue[];
-  /** Keys envctl ignores on purpose (container_name, restart, networks, ...), each by name. */
-  warnings: SpecIssue[];
-}
+export type { ComposeImport } from "./compose/context";
 
 /** Compose keys envctl accepts and drops, with the reason the warning gives. */
 const IGNORED_SERVICE_KEYS: Record<string, string> = {

@@ -2,7 +2,6 @@
  * Port blocks: env n publishes its services on host ports base..base+999 with
  * base = 10000 + 1000·n; a container port's place in the block is its offset.
  */
-import * as net from "node:net";
 import type { PortMapping, ResolvedPort, ResolvedService, Service, SpecIssue } from "./model";
 
 /** The part of a service that port math looks at. */
@@ -72,33 +71,4 @@ export function offsetCollisions(services: Ported[]): SpecIssue[] {
     });
   }
   return issues;
-}
-
-/** Whether a TCP listen on host:port is refused because someone else has it. */
-function refused(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      resolve(err.code === "EADDRINUSE" || err.code === "EACCES");
-    });
-    server.listen({ port, host, exclusive: true }, () => {
-      server.close(() => resolve(false));
-    });
-  });
-}
-
-/**
- * Host ports that are already taken. Each port is probed on 0.0.0.0 and then 127.0.0.1 (a
- * loopback-only listener does not always block a wildcard bind); ports are probed in parallel.
- */
-export async function busyPorts(ports: number[]): Promise<number[]> {
-  const distinct = [...new Set(ports)];
-  for (const p of distinct) {
-    if (!Number.isInteger(p) || p < 1 || p > MAX_PORT) throw new RangeError(`invalid port ${p}`);
-  }
-  const busy = await Promise.all(
-    distinct.map(async (p) => (await refused(p, "0.0.0.0")) || (await refused(p, "127.0.0.1"))),
-  );
-  return distinct.filter((_, i) => busy[i]);
 }

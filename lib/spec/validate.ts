@@ -8,9 +8,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import Database from "better-sqlite3";
 import { topoOrder } from "../core/graph";
-import { BLOCK_SIZE, blockBase, busyPorts, hostPorts, MAX_BLOCK } from "./ports";
 import {
   commandIssues,
   dirIssue,
@@ -24,6 +22,8 @@ import {
 } from "./commands";
 import type { BuildContext, EnvSpec, SpecIssue } from "./model";
 import { findOnPath } from "../core/toolchain";
+import { chooseBlock, type BlockChoice, type HeldBlock } from "../catalog/leases";
+import { MAX_BLOCK } from "./ports";
 
 // The command, doctor and tests import these from here, where they were first written.
 export { commandIssues, dirIssue, isExecutableFile, simpleCommands };
@@ -81,48 +81,6 @@ export function gitTree(repo: string, ref: string): RepoTree | SpecIssue {
 // ---------------------------------------------------------------------------------------------
 // port blocks
 
-/** A host port of the spec that was busy in a block the env cannot get. */
-export interface BusyPort {
-  block: number;
-  port: number;
-  /** `services.NAME.ports[i]` of every spec port landing on it. */
-  paths: string[];
-}
-
-export interface BlockChoice {
-  /** The block a new env would lease now; undefined when none is free. */
-  block?: number;
-  /** Busy ports in the unleased blocks below it, which is why it was skipped to. */
-  busy: BusyPort[];
-}
-
-/**
- * The lowest block not in `leased` whose host ports are all free right now (what `up` would
- * lease), and the busy ports that made it skip lower blocks.
- */
-export async function chooseBlock(
-  services: EnvSpec["services"],
-  leased: Set<number>,
-  busy: (ports: number[]) => Promise<number[]> = busyPorts,
-): Promise<BlockChoice> {
-  const found: BusyPort[] = [];
-  for (let n = 0; n <= MAX_BLOCK; n++) {
-    if (leased.has(n)) continue;
-    const base = blockBase(n);
-    const taken = await busy(hostPorts(services, base));
-    if (taken.length === 0) return { block: n, busy: found };
-    for (const port of taken) {
-      const paths = services.flatMap((s) =>
-        s.ports.flatMap((p, i) =>
-          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
-        ),
-      );
-      found.push({ block: n, port, paths });
-    }
-  }
-  return { busy: found };
-}
-
 /** The choice as findings: a warning per busy port naming service and port, or an error. */
 export function blockFindings(choice: BlockChoice): Findings {
   const then =
@@ -143,47 +101,6 @@ export function blockFindings(choice: BlockChoice): Findings {
         ]
       : [];
   return { errors, warnings };
-}
-
-/** Host ports `base`..`base + 999` of block n. */
-export function blockRange(n: number): [number, number] {
-  const base = blockBase(n);
-  return [base, base + BLOCK_SIZE - 1];
-}
-
-/** A block another env holds, from the catalog. */
-export interface HeldBlock {
-  block: number;
-  env: string;
-}
-
-/**
- * Blocks other envs hold, read from the catalog without creating or migrating it: nothing when
- * the file does not exist, read-only otherwise (better-sqlite3's own readonly mode).
- */
-export function heldBlocks(catalogFile: string): HeldBlock[] {
-  if (!fs.existsSync(catalogFile)) return [];
-  const db = new Database(catalogFile, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma("busy_timeout = 5000");
-    const rows = (sql: string): HeldBlock[] => {
-      try {
-        return db.prepare<[], HeldBlock>(sql).all();
-      } catch {
-        return []; // an older or empty catalog without the table
-      }
-    };
-    const held = [
-      ...rows("SELECT block, env FROM port_leases"),
-      ...rows("SELECT block, name AS env FROM envs WHERE block IS NOT NULL"),
-    ];
-    const seen = new Set<number>();
-    return held
-      .filter((h) => !seen.has(h.block) && seen.add(h.block))
-      .sort((a, b) => a.block - b.block);
-  } finally {
-    db.close();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

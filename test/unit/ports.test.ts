@@ -2,12 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import fc from "fast-check";
+import { busyPorts } from "../../lib/runtime/probes";
 import {
   BLOCK_SIZE,
   BLOCK_START,
   MAX_BLOCK,
   blockBase,
-  busyPorts,
   defaultOffset,
   hostPorts,
   offsetCollisions,

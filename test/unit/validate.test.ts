@@ -12,14 +12,14 @@ import { validate } from "../../cli/commands/validate";
 import { Catalog } from "../../lib/catalog/catalog";
 import { resolveHome } from "../../lib/core/home";
 import { parseSpecText } from "../../lib/spec/load";
-import { blockBase, busyPorts, MAX_BLOCK } from "../../lib/spec/ports";
+import { busyPorts } from "../../lib/runtime/probes";
+import { blockBase, MAX_BLOCK } from "../../lib/spec/ports";
 import type { ContainerService, SpecIssue } from "../../lib/spec/model";
+import { chooseBlock, heldBlocks } from "../../lib/catalog/leases";
 import {
   blockFindings,
-  chooseBlock,
   commandIssues,
   gitTree,
-  heldBlocks,
   parseIssue,
   simpleCommands,
   validateSpec,

@@ -5,8 +5,17 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ComposeImport } from "../compose";
+import type { SpecIssue } from "../model";
 import { dotPath } from "../schema";
+
+export interface ComposeImport {
+  /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
+  services: Record<string, Record<string, unknown>>;
+  /** Problems that stop the import; paths read `FILE: services.db.ports[0]`. */
+  errors: SpecIssue[];
+  /** Keys envctl ignores on purpose (container_name, restart, networks, ...), each by name. */
+  warnings: SpecIssue[];
+}
 
 export const NOT_SUPPORTED = "not supported by envctl";
 

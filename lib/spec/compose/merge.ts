@@ -2,8 +2,7 @@
  * Files merged in order by compose's override rules (later values win, mappings merge by key,
  * ports add up, mounts replace by target), then each merged service in envctl.yaml form.
  */
-import type { ComposeImport } from "../compose";
-import { type HealthLayer, isObj, type Layer, type Obj } from "./context";
+import { type ComposeImport, type HealthLayer, isObj, type Layer, type Obj } from "./context";
 import { byTarget, uniquePorts } from "./fields";
 
 export function mergeLayers(a: Layer, b: Layer): Layer {

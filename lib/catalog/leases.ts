@@ -1,0 +1,122 @@
+/**
+ * Which port block an env gets: the lowest block no env holds whose host ports are all free
+ * right now. The port math is lib/spec/ports.ts; the lease table is the catalog's (catalog.ts).
+ */
+import * as fs from "node:fs";
+import Database from "better-sqlite3";
+import { UserError } from "../core/errors";
+import { busyPorts } from "../runtime/probes";
+import type { EnvSpec } from "../spec/model";
+import { BLOCK_SIZE, blockBase, hostPorts, MAX_BLOCK } from "../spec/ports";
+import type { Catalog } from "./catalog";
+
+/** A host port of the spec that was busy in a block the env cannot get. */
+export interface BusyPort {
+  block: number;
+  port: number;
+  /** `services.NAME.ports[i]` of every spec port landing on it. */
+  paths: string[];
+}
+
+export interface BlockChoice {
+  /** The block a new env would lease now; undefined when none is free. */
+  block?: number;
+  /** Busy ports in the unleased blocks below it, which is why it was skipped to. */
+  busy: BusyPort[];
+}
+
+/**
+ * The lowest block not in `leased` whose host ports are all free right now (what `up` would
+ * lease), and the busy ports that made it skip lower blocks.
+ */
+export async function chooseBlock(
+  services: EnvSpec["services"],
+  leased: Set<number>,
+  busy: (ports: number[]) => Promise<number[]> = busyPorts,
+): Promise<BlockChoice> {
+  const found: BusyPort[] = [];
+  for (let n = 0; n <= MAX_BLOCK; n++) {
+    if (leased.has(n)) continue;
+    const base = blockBase(n);
+    const taken = await busy(hostPorts(services, base));
+    if (taken.length === 0) return { block: n, busy: found };
+    for (const port of taken) {
+      const paths = services.flatMap((s) =>
+        s.ports.flatMap((p, i) =>
+          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
+        ),
+      );
+      found.push({ block: n, port, paths });
+    }
+  }
+  return { busy: found };
+}
+
+/** Host ports `base`..`base + 999` of block n. */
+export function blockRange(n: number): [number, number] {
+  const base = blockBase(n);
+  return [base, base + BLOCK_SIZE - 1];
+}
+
+/** A block another env holds, from the catalog. */
+export interface HeldBlock {
+  block: number;
+  env: string;
+}
+
+/**
+ * Blocks other envs hold, read from the catalog without creating or migrating it: nothing when
+ * the file does not exist, read-only otherwise (better-sqlite3's own readonly mode).
+ */
+export function heldBlocks(catalogFile: string): HeldBlock[] {
+  if (!fs.existsSync(catalogFile)) return [];
+  const db = new Database(catalogFile, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const rows = (sql: string): HeldBlock[] => {
+      try {
+        return db.prepare<[], HeldBlock>(sql).all();
+      } catch {
+        return []; // an older or empty catalog without the table
+      }
+    };
+    const held = [
+      ...rows("SELECT block, env FROM port_leases"),
+      ...rows("SELECT block, name AS env FROM envs WHERE block IS NOT NULL"),
+    ];
+    const seen = new Set<number>();
+    return held
+      .filter((h) => !seen.has(h.block) && seen.add(h.block))
+      .sort((a, b) => a.block - b.block);
+  } finally {
+    db.close();
+  }
+}
+
+/** The lowest block not in `skip` whose host ports for `spec` are all free right now. */
+export async function freeBlock(spec: EnvSpec, skip: Set<number>): Promise<number | undefined> {
+  return (await chooseBlock(spec.services, skip)).block;
+}
+
+/**
+ * Leases a port block for a new env: the lowest block whose host ports are all free right now.
+ * An env that already holds a lease keeps it. A block another process leases first is skipped.
+ */
+export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): Promise<number> {
+  const existing = catalog.getLease(name);
+  if (existing) return existing.block;
+  const skip = new Set(catalog.leases().map((l) => l.block));
+  for (;;) {
+    const n = await freeBlock(spec, skip);
+    if (n === undefined) {
+      throw new UserError(
+        `no free port block for ${name}: every block is leased or has busy host ports`,
+      );
+    }
+    try {
+      return catalog.leaseBlock(name, MAX_BLOCK, (b) => b === n).block;
+    } catch {
+      skip.add(n); // leased by a concurrent envctl between the scan and the insert
+    }
+  }
+}

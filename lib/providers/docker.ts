@@ -1,0 +1,109 @@
+/**
+ * Handlers for the Docker objects an env owns: network, volumes, images, containers. Each
+ * resource may carry `dockerHost` (a Docker endpoint, lib/docker/client.ts); without it the
+ * local engine is used, which is what every stack made before endpoints existed expects.
+ */
+import { changedKeys } from "../core/canonical";
+import * as docker from "../docker";
+import { contextHash } from "../docker/context-hash";
+import { replaceOnAnyChange, type Handler, type Props } from "./types";
+
+/** The engine a resource lives on; undefined is the local one. */
+const host = (props: Props): string | undefined =>
+  typeof props.dockerHost === "string" && props.dockerHost ? props.dockerHost : undefined;
+
+export const network: Handler = {
+  async create(inputs) {
+    const res = await docker.ensureNetwork(
+      inputs.name as string,
+      inputs.labels as docker.Labels,
+      host(inputs),
+    );
+    return { id: res.id, outs: { ...inputs, networkId: res.id } };
+  },
+  diff: replaceOnAnyChange(["name", "labels", "dockerHost"]),
+  delete: (_id, props) => docker.removeNetwork(props.name as string, host(props)),
+};
+
+export const volume: Handler = {
+  async create(inputs) {
+    await docker.ensureVolume(inputs.name as string, inputs.labels as docker.Labels, host(inputs));
+    return { id: inputs.name as string, outs: inputs };
+  },
+  diff: replaceOnAnyChange(["name", "labels", "dockerHost"]),
+  delete: (_id, props) => docker.removeVolume(props.name as string, host(props)),
+};
+
+const imageKeys = ["dockerHost", "context", "dockerfile", "args", "tag", "contextHash", "labels"];
+async function build(inputs: Props): Promise<Props> {
+  const res = await docker.buildImage({
+    context: inputs.context as string,
+    dockerfile: inputs.dockerfile as string,
+    args: inputs.args as Record<string, string>,
+    tag: inputs.tag as string,
+    labels: inputs.labels as docker.Labels,
+    ...(host(inputs) ? { dockerHost: host(inputs) } : {}),
+  });
+  // The hash the program saw may predate files the build just read; record what was built.
+  return { ...inputs, contextHash: contextHash(inputs.context as string), imageId: res.imageId };
+}
+export const image: Handler = {
+  async create(inputs) {
+    const outs = await build(inputs);
+    return { id: inputs.tag as string, outs };
+  },
+  diff(_id, olds, news) {
+    const changed = changedKeys(olds, news, imageKeys);
+    return Promise.resolve({
+      changes: changed.length > 0,
+      replaces: changed.includes("tag") ? ["tag"] : [],
+    });
+  },
+  async update(_id, _olds, news) {
+    return { outs: await build(news) };
+  },
+  delete: (_id, props) => docker.removeImage(props.tag as string, host(props)),
+};
+
+const containerKeys = [
+  "dockerHost",
+  "name",
+  "image",
+  "command",
+  "entrypoint",
+  "env",
+  "ports",
+  "volumes",
+  "network",
+  "aliases",
+  "labels",
+  "health",
+  "ulimits",
+];
+export const container: Handler = {
+  async create(inputs) {
+    const spec = inputs as unknown as docker.ContainerSpec;
+    try {
+      const res = await docker.runContainer(spec);
+      return { id: res.id, outs: { ...inputs, containerId: res.id } };
+    } catch (err) {
+      // A container that never became healthy is not recorded in state: remove it so nothing leaks.
+      await docker.removeContainer(spec.name, spec.dockerHost).catch(() => undefined);
+      throw err;
+    }
+  },
+  async diff(_id, olds, news) {
+    const replaces = changedKeys(olds, news, containerKeys);
+    // A container removed or stopped behind envctl's back is recreated by the next up.
+    if (replaces.length === 0) {
+      const info = await docker.inspectContainer(olds.name as string, host(olds));
+      if (!info || !info.running) replaces.push("containerId");
+    }
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+  },
+  delete: (_id, props) => docker.removeContainer(props.name as string, host(props)),
+  async read(id, props) {
+    const info = await docker.inspectContainer(props.name as string, host(props));
+    return info ? { id, props } : undefined;
+  },
+};
