@@ -228,7 +228,6 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     // Every step runs even when one fails; the first failure is reported.
     const failures: unknown[] = [];
     for (const step of steps) await step().catch((err: unknown) => failures.push(err));
-    for (const name of names) fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
     if (failures.length > 0) throw failures[0];
     fs.rmSync(home.root, { recursive: true, force: true });
     fs.rmSync(emptyHome.root, { recursive: true, force: true });

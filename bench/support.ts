@@ -114,7 +114,6 @@ export async function destroyEnv(home: Home, name: string, cwd: string): Promise
     const hint = `ENVCTL_HOME=${home.root} ${ENVCTL} destroy ${name} --yes --force`;
     throw new Error(`cleanup failed; finish it with: ${hint}\n${(err as Error).message}`);
   }
-  fs.rmSync(path.join(ROOT, `Pulumi.${name}.yaml`), { force: true });
 }
 
 /** Runs a child to completion and times it; rejects with its output on a non-zero exit. */

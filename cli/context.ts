@@ -4,6 +4,7 @@ import { Catalog, type EnvRecord } from "../lib/catalog/catalog";
 import { badInput } from "../lib/core/errors";
 import { resolveHome, type Home } from "../lib/core/home";
 import { validateEnvName } from "../lib/core/names";
+import { checkVerb, kindOf, type EnvVerb } from "../lib/kinds";
 
 /** Seams every command accepts, so tests can point a command at a temp home and directory. */
 export interface CommandSeams {
@@ -33,8 +34,11 @@ export function checkName(name: string): void {
   if (problem) throw badInput(`invalid env name "${name}": ${problem}`);
 }
 
-/** The env's catalog row; a name the catalog does not know is bad input (exit 2). */
-export function envRecord(home: Home, name: string): EnvRecord {
+/**
+ * The env's catalog row for `verb`: a name the catalog does not know is bad input (exit 2), a
+ * kind this envctl does not know or one `verb` does not apply to is a clear error.
+ */
+export function envRecord(home: Home, name: string, verb: EnvVerb): EnvRecord {
   const catalog = openCatalog(home);
   try {
     const rec = catalog.getEnv(name);
@@ -43,6 +47,7 @@ export function envRecord(home: Home, name: string): EnvRecord {
         "see `envctl list` for the envs in this ENVCTL_HOME; create one with `envctl spawn NAME`",
       ]);
     }
+    checkVerb(kindOf(rec.kind, `catalog: env ${name}`), verb, name);
     return rec;
   } finally {
     catalog.close();

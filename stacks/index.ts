@@ -1,24 +1,33 @@
 /**
  * The envctl Pulumi program. One stack per environment; the stack config holds everything the
  * program needs (`envctl:kind` and the resolved env as `envctl:env`), so `pulumi preview` run by
- * hand in this directory plans exactly what `envctl preview` plans.
+ * hand in the home's project directory plans exactly what `envctl preview` plans.
+ *
+ * The kind's program module (stacks/<kind>.ts) is loaded only for that kind: a devenv never
+ * loads a cloud SDK.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DevEnv } from "../components/devenv/devenv";
+import { kindOf, type KindDef } from "../lib/kinds";
 import type { ResolvedEnv } from "../lib/spec/model";
 
-const config = new pulumi.Config("envctl");
-const kind = config.require("kind");
+type Program = (env: ResolvedEnv) => pulumi.Output<Record<string, unknown>>;
+
+/** The program of one kind, loaded by name from this directory. */
+export function loadProgram(def: KindDef): Program {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(`./${def.program}`) as { program: Program }).program;
+}
 
 function build(): pulumi.Output<Record<string, unknown>> {
-  switch (kind) {
-    case "devenv": {
-      const env = config.requireObject<ResolvedEnv>("env");
-      return new DevEnv(env.name, env).outputs;
-    }
-    default:
-      throw new Error(`envctl:kind "${kind}" is not one of: devenv`);
+  const config = new pulumi.Config("envctl");
+  let def: KindDef;
+  try {
+    def = kindOf(config.require("kind"), "stack config envctl:kind");
+  } catch (err) {
+    // A RunError is reported as its message alone, without a stack trace.
+    throw new pulumi.RunError(err instanceof Error ? err.message : String(err));
   }
+  return loadProgram(def)(config.requireObject<ResolvedEnv>("env"));
 }
 
 export const env = build();

@@ -1,4 +1,6 @@
 import { engineVars } from "../../lib/engine/automation";
+import { ensureProject } from "../../lib/engine/project";
+import { projectRoot } from "../../lib/core/toolchain";
 import { seams, type CommandSeams } from "../context";
 
 export interface EnvOptions extends CommandSeams {
@@ -10,18 +12,26 @@ const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 /** Secrets are never printed: a passphrase from the environment is already in the caller's shell. */
 const SECRET_VARS = new Set(["PULUMI_CONFIG_PASSPHRASE"]);
 
-/** Prints the exports that make `pulumi` by hand see envctl's stacks: `eval "$(envctl env)"`. */
-export function env(opts: EnvOptions): Record<string, string> {
+/**
+ * Prints what makes `pulumi` by hand see envctl's stacks, for `eval "$(envctl env)"`: the engine
+ * exports, then a `cd` into this home's project directory (Pulumi.yaml and the stacks' settings
+ * files live there, not in the envctl installation). `--json` gives the variables and `project`.
+ */
+export function env(opts: EnvOptions): { vars: Record<string, string>; project: string } {
   const s = seams(opts);
   const vars = Object.fromEntries(
     Object.entries(engineVars(s.home)).filter(([k]) => !SECRET_VARS.has(k)),
   );
+  const project = ensureProject(s.home, projectRoot());
   s.out(
     opts.json
-      ? JSON.stringify(vars, null, 2)
-      : Object.entries(vars)
-          .map(([k, v]) => `export ${k}=${quote(v)}`)
-          .join("\n"),
+      ? JSON.stringify({ ...vars, ENVCTL_PROJECT: project }, null, 2)
+      : [
+          ...Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`),
+          `export ENVCTL_PROJECT=${quote(project)}`,
+          "# pulumi finds the envctl project and its stacks' settings in ENVCTL_PROJECT",
+          `cd ${quote(project)}`,
+        ].join("\n"),
   );
-  return vars;
+  return { vars, project };
 }

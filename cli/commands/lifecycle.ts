@@ -143,7 +143,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
   checkName(opts.name);
   const catalog = openCatalog(s.home);
   try {
-    const record = envRecord(s.home, opts.name);
+    const record = envRecord(s.home, opts.name, opts.verb);
     if (!record.resolved) {
       throw badInput(
         `env ${opts.name} has no recorded spec: run \`envctl up ${opts.name} -f SPEC\` once`,

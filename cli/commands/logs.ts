@@ -95,7 +95,7 @@ type Shown = { name: string } & ({ file: string } | { container: string });
  * one service, or the init log by its label.
  */
 function selectSources(home: Home, name: string, only: string | undefined): Shown[] {
-  const env = envRecord(home, name).resolved;
+  const env = envRecord(home, name, "logs").resolved;
   if (!env) {
     throw new UserError(`env ${name} has no services yet: its first \`envctl up\` did not finish`);
   }

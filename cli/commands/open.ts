@@ -44,7 +44,7 @@ export async function open(opts: OpenOptions): Promise<number> {
 }
 
 function findTarget(home: Home, name: string): Target {
-  const rec = envRecord(home, name);
+  const rec = envRecord(home, name, "open");
   const worktree = rec.worktreePath ?? rec.resolved?.worktreeDir;
   if (!worktree || !fs.existsSync(worktree)) {
     throw badInput(

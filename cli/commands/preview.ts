@@ -29,7 +29,7 @@ export interface PreviewOptions extends CommandSeams {
 
 /** A copy of the stack's config file (same encryption salt) with the proposed env config in it. */
 function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): string {
-  const current = path.join(engine.root, `Pulumi.${name}.yaml`);
+  const current = path.join(engine.project, `Pulumi.${name}.yaml`);
   const doc = (fs.existsSync(current) ? YAML.parse(fs.readFileSync(current, "utf8")) : {}) as {
     config?: Record<string, unknown>;
   };

@@ -32,7 +32,7 @@ interface Row extends ServiceReality {
 export async function status(opts: StatusOptions): Promise<number> {
   const s = seams(opts);
   checkName(opts.name);
-  const record = envRecord(s.home, opts.name);
+  const record = envRecord(s.home, opts.name, "status");
   const env = record.resolved;
   if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
   trimLogs(env);

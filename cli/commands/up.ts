@@ -15,6 +15,7 @@ import { leaseFor } from "../../lib/catalog/leases";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
 import { loadSpec } from "../../lib/spec/sources";
+import { checkVerb, kindOf } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -37,7 +38,9 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   try {
     const engine = await openEngine(s.home);
     const existed = await stackExists(engine, opts.name);
-    if (!existed && catalog.getEnv(opts.name)?.status === "destroying") {
+    const prior = catalog.getEnv(opts.name);
+    if (prior) checkVerb(kindOf(prior.kind, `catalog: env ${opts.name}`), "up", opts.name);
+    if (!existed && prior?.status === "destroying") {
       throw new UserError(
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
       );

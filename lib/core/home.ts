@@ -10,6 +10,8 @@ export interface Home {
   catalogFile: string;
   envsDir: string;
   worktreesDir: string;
+  /** This home's Pulumi project: Pulumi.yaml and the stacks' settings files (lib/engine/project.ts). */
+  projectDir: string;
 }
 
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): Home {
@@ -20,6 +22,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): Home {
     catalogFile: path.join(root, "catalog.db"),
     envsDir: path.join(root, "envs"),
     worktreesDir: path.join(root, "worktrees"),
+    projectDir: path.join(root, "project"),
   };
 }
 

@@ -6,9 +6,9 @@ import { UserError } from "../core/errors";
 import type { ResolvedEnv } from "../spec/model";
 import { backendUrl, passphraseEnv, type Home } from "../core/home";
 import { engineEnv, findOnPath, projectRoot, toolchainRoot } from "../core/toolchain";
+import { ensureProject, PROJECT } from "./project";
 
-/** The Pulumi project every env's stack belongs to (Pulumi.yaml's `name`). */
-export const PROJECT = "envctl";
+export { PROJECT } from "./project";
 
 /**
  * Everything needed to drive the engine for one ENVCTL_HOME. The update path runs the pulumi
@@ -17,7 +17,10 @@ export const PROJECT = "envctl";
  */
 export interface Engine {
   home: Home;
+  /** The envctl installation: the program, the toolchain. */
   root: string;
+  /** The home's project directory, where pulumi runs and the stacks' settings files live. */
+  project: string;
   /** The pulumi binary: the toolchain's (scripts/setup), else the one on PATH. */
   pulumi: string;
   /** Environment every pulumi process gets (backend, secrets, offline switches). */
@@ -60,13 +63,15 @@ async function createWorkspace(engine: Omit<Engine, "workspace">): Promise<Local
     : await PulumiCommand.get().catch(() => {
         throw new UserError(NO_PULUMI);
       });
-  return LocalWorkspace.create({ workDir: engine.root, pulumiCommand, envVars: engine.env });
+  return LocalWorkspace.create({ workDir: engine.project, pulumiCommand, envVars: engine.env });
 }
 
 /** Starts no process: the pulumi binary is found on disk, the workspace made on first use. */
 export function openEngine(home: Home): Promise<Engine> {
   const root = projectRoot();
-  const base = { home, root, pulumi: pulumiBinary(root), env: engineVars(home, root) };
+  const env = engineVars(home, root);
+  const project = ensureProject(home, root, (stack) => fileBackendHas(env, stack) === true);
+  const base = { home, root, project, pulumi: pulumiBinary(root), env };
   let workspace: Promise<LocalWorkspace> | undefined;
   return Promise.resolve({ ...base, workspace: () => (workspace ??= createWorkspace(base)) });
 }
@@ -77,14 +82,17 @@ export function openEngine(home: Home): Promise<Engine> {
  * file backend given as `file://~/…` or a relative path.
  */
 export async function stackExists(engine: Engine, name: string): Promise<boolean> {
-  const url = engine.env.PULUMI_BACKEND_URL ?? "";
+  return fileBackendHas(engine.env, name) ?? (await trySelectStack(engine, name)) !== undefined;
+}
+
+/** Whether a local file backend holds the stack; undefined when the backend is not one. */
+function fileBackendHas(env: Record<string, string>, name: string): boolean | undefined {
+  const url = env.PULUMI_BACKEND_URL ?? "";
   const root = url.startsWith("file://") ? url.slice("file://".length) : "";
   // `file://~/…` and relative paths are pulumi's to expand: ask it.
-  if (path.isAbsolute(root)) {
-    const dir = path.join(root, ".pulumi", "stacks", PROJECT);
-    return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
-  }
-  return (await trySelectStack(engine, name)) !== undefined;
+  if (!path.isAbsolute(root)) return undefined;
+  const dir = path.join(root, ".pulumi", "stacks", PROJECT);
+  return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
 }
 
 /** Maps Automation API failures to sentences a user can act on; anything else passes through. */
@@ -109,12 +117,13 @@ export function mapEngineError(err: unknown, envName: string): unknown {
   if (/no stack named|stack .* not found/i.test(text))
     return new UserError(`env ${envName} does not exist`, 2);
   if (/incorrect passphrase/i.test(text)) {
-    // Stack config files live beside Pulumi.yaml, one per env name: another ENVCTL_HOME or
-    // backend (with another passphrase) owns this name in this checkout.
+    // The home's settings file was made with another passphrase than the one in use now.
     return new UserError(
-      `env ${envName}: Pulumi.${envName}.yaml in the envctl checkout belongs to another ENVCTL_HOME or backend (its passphrase does not match)`,
+      `env ${envName}: the passphrase does not match the one its stack was created with`,
       1,
-      ["destroy the env from that ENVCTL_HOME, or choose another name"],
+      [
+        "set PULUMI_CONFIG_PASSPHRASE(_FILE) to the passphrase this ENVCTL_HOME's stacks were made with",
+      ],
     );
   }
   return err;
@@ -167,7 +176,7 @@ export async function ensureConfig(
   config: ConfigMap,
 ): Promise<boolean> {
   const name = typeof stack === "string" ? stack : stack.name.split("/").pop()!;
-  const file = path.join(engine.root, `Pulumi.${name}.yaml`);
+  const file = path.join(engine.project, `Pulumi.${name}.yaml`);
   const plain = Object.values(config).every((v) => !v.secret);
   if (fs.existsSync(file)) {
     const doc =

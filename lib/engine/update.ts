@@ -63,7 +63,7 @@ export async function runUp(
 }
 
 /**
- * `pulumi stack init` for a new env: the stack, and its settings file beside Pulumi.yaml with the
+ * `pulumi stack init` for a new env: the stack, and its settings file in the home's project with the
  * encryption salt (lib/engine/automation.ts ensureConfig writes the env's config into it).
  */
 export async function initStack(
@@ -95,7 +95,7 @@ export class PulumiFailure extends Error {
 function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(engine.pulumi, args, {
-      cwd: engine.root,
+      cwd: engine.project,
       // PULUMI_DEBUG_COMMANDS enables --event-log, as the Automation API does.
       env: { ...process.env, ...engine.env, PULUMI_DEBUG_COMMANDS: "true" },
       stdio: ["ignore", "ignore", "pipe"],

@@ -10,7 +10,6 @@ import { after, before, describe, it } from "node:test";
 import { destroy } from "../../cli/commands/destroy";
 import { preview } from "../../cli/commands/preview";
 import { up } from "../../cli/commands/up";
-import { engineVars } from "../../lib/engine/automation";
 import { Catalog } from "../../lib/catalog/catalog";
 import { UserError } from "../../lib/core/errors";
 import type { Home } from "../../lib/core/home";
@@ -51,7 +50,8 @@ function assertNothingLeft(home: Home, repo: string, name: string): void {
   } finally {
     catalog.close();
   }
-  assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "stack config left");
+  assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "stack config in the install");
+  assert.ok(!fs.existsSync(path.join(home.projectDir, `Pulumi.${name}.yaml`)), "stack config left");
   const stacks = path.join(home.stateDir, ".pulumi", "stacks", "envctl");
   assert.ok(!fs.existsSync(path.join(stacks, `${name}.json`)), "stack state left");
 }
@@ -98,15 +98,18 @@ describe("devenv on the real engine", { timeout: 15 * 60_000 }, () => {
       "progress lines streamed",
     );
 
-    // Pulumi by hand, with the exports `envctl env` prints, plans the same program: no changes.
+    // Pulumi by hand, as the README says (`eval "$(envctl env)"`, then pulumi), from anywhere:
+    // the same program and the same stack settings, so no changes. Nothing lands in the install.
+    assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "settings in the install");
+    assert.ok(fs.existsSync(path.join(home.projectDir, `Pulumi.${name}.yaml`)), "settings file");
     const byHand = spawnSync(
-      path.join(ROOT, ".toolchain", "bin", "pulumi"),
-      ["preview", "--stack", name, "--non-interactive"],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...engineVars(home) },
-        encoding: "utf8",
-      },
+      "bash",
+      [
+        "-c",
+        `eval "$(node ${JSON.stringify(path.join(ROOT, "dist", "cli", "index.js"))} env)" && ` +
+          `pulumi preview --stack ${name} --non-interactive`,
+      ],
+      { cwd: repo, env: { ...process.env, ENVCTL_HOME: home.root }, encoding: "utf8" },
     );
     assert.equal(byHand.status, 0, byHand.stderr);
     assert.match(byHand.stdout, /\d+ unchanged/);

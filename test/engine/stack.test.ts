@@ -31,12 +31,17 @@ describe("stacks without the Automation API", { timeout: 5 * 60_000 }, () => {
   it("init makes the stack and its settings file; its existence is read from the backend", async () => {
     const engine = await openEngine(home);
     assert.equal(engine.pulumi, path.join(toolchainRoot(engine.root), "bin", "pulumi"));
-    settings = path.join(engine.root, `Pulumi.${name}.yaml`);
+    settings = path.join(engine.project, `Pulumi.${name}.yaml`);
+    assert.equal(engine.project, home.projectDir);
     assert.equal(await stackExists(engine, name), false);
 
     await initStack(engine, name);
     assert.equal(await stackExists(engine, name), true);
     assert.match(fs.readFileSync(settings, "utf8"), /^encryptionsalt: /m);
+    assert.ok(
+      !fs.existsSync(path.join(engine.root, `Pulumi.${name}.yaml`)),
+      "written into the install",
+    );
     const automation = Object.keys(require.cache).some((k) => k.includes("automation/stack.js"));
     assert.equal(automation, false, "the Automation API was not loaded");
 

@@ -96,7 +96,11 @@ export function assertCreatedNothing(
     { containers: [], volumes: [], networks: [] },
     "docker objects created",
   );
-  assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "stack config file created");
+  assert.ok(!fs.existsSync(path.join(ROOT, `Pulumi.${name}.yaml`)), "stack config in the install");
+  assert.ok(
+    !fs.existsSync(path.join(home, "project", `Pulumi.${name}.yaml`)),
+    "stack config file created",
+  );
   // Listed rather than joined with `name`: names like ".." would point at the home itself.
   for (const dir of ["worktrees", "envs"]) {
     const full = path.join(home, dir);

@@ -182,7 +182,7 @@ export function seedEnv(home: Home, name: string, fields: Partial<ResolvedEnv> =
   try {
     catalog.upsertEnv({
       name,
-      kind: "test",
+      kind: "devenv",
       specHash: "h",
       host: "localhost",
       worktreePath: resolved.worktreeDir,

@@ -1,0 +1,105 @@
+/**
+ * Each ENVCTL_HOME has its own Pulumi project directory (`$ENVCTL_HOME/project`): Pulumi.yaml,
+ * and the stacks' settings files `Pulumi.<env>.yaml` (encryption salt + the env's config).
+ * Keeping them out of the envctl installation means two homes never share a settings file and a
+ * read-only or global install is never written to. The program itself stays in the install:
+ * `dist` and `node_modules` are symlinks to it, so `pulumi preview --stack NAME` run here by hand
+ * runs exactly the program envctl runs.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import type { Home } from "../core/home";
+
+/** The project every env's stack belongs to (Pulumi.yaml's `name`). */
+export const PROJECT = "envctl";
+
+/** The install's entries the project directory links to. */
+const LINKS = ["dist", "node_modules", "package.json"];
+
+/** Pulumi.yaml of a home's project: the install's, with `main` inside the linked `dist`. */
+export function projectYaml(installRoot: string): string {
+  const install = YAML.parse(fs.readFileSync(path.join(installRoot, "Pulumi.yaml"), "utf8")) as {
+    name?: string;
+    runtime?: unknown;
+    description?: string;
+    main?: string;
+  };
+  if (install.name !== PROJECT) {
+    throw new Error(`${installRoot}/Pulumi.yaml names project ${install.name}, not ${PROJECT}`);
+  }
+  return YAML.stringify({
+    name: PROJECT,
+    runtime: install.runtime ?? "nodejs",
+    description: install.description ?? "envctl environments",
+    main: install.main ?? "dist/stacks/index.js",
+  });
+}
+
+function link(target: string, at: string): void {
+  let current: string | undefined;
+  try {
+    current = fs.readlinkSync(at);
+  } catch {
+    current = undefined;
+  }
+  if (current === target) return;
+  fs.rmSync(at, { force: true, recursive: false });
+  const tmp = `${at}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(target, tmp);
+  fs.renameSync(tmp, at); // atomic: a concurrent envctl never sees the link missing
+}
+
+function writeIfChanged(file: string, text: string): void {
+  if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Makes (or repairs) the home's project directory for the install at `installRoot`, and moves
+ * in the settings files an earlier envctl wrote beside the install's Pulumi.yaml for stacks that
+ * `owns` says belong to this home. Returns the directory.
+ */
+export function ensureProject(
+  home: Home,
+  installRoot: string,
+  owns: (stack: string) => boolean = () => false,
+): string {
+  const dir = home.projectDir;
+  fs.mkdirSync(dir, { recursive: true });
+  writeIfChanged(path.join(dir, "Pulumi.yaml"), projectYaml(installRoot));
+  for (const entry of LINKS) link(path.join(installRoot, entry), path.join(dir, entry));
+  adoptLegacySettings(dir, installRoot, owns);
+  return dir;
+}
+
+/** `Pulumi.<stack>.yaml` settings files in `dir` (not Pulumi.yaml itself). */
+export function settingsFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^Pulumi\..+\.ya?ml$/.test(f) && f !== "Pulumi.yaml" && f !== "Pulumi.yml");
+}
+
+/**
+ * Settings files of envctl before per-home projects lived in the install. One whose stack is
+ * this home's and that the project lacks is copied in (it holds the encryption salt the
+ * stack's secrets were made with). The original stays: another home may own the same name.
+ */
+function adoptLegacySettings(
+  dir: string,
+  installRoot: string,
+  owns: (stack: string) => boolean,
+): void {
+  if (path.resolve(installRoot) === path.resolve(dir)) return;
+  for (const file of settingsFiles(installRoot)) {
+    const stack = file.replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+    const into = path.join(dir, `Pulumi.${stack}.yaml`);
+    if (fs.existsSync(into) || !owns(stack)) continue;
+    fs.copyFileSync(path.join(installRoot, file), into);
+    fs.chmodSync(into, 0o600);
+  }
+}
