@@ -1,0 +1,105 @@
+/**
+ * A Docker client per engine endpoint (lib/docker/client.ts): endpoint URLs map to dockerode
+ * options, and a resource's `dockerHost` input sends its calls to that engine and no other.
+ * A small HTTP server stands in for a remote engine's API (tcp://), recording what it is asked.
+ */
+import assert from "node:assert/strict";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { clientOptions, docker, DockerError, publishedAddress } from "../../lib/docker/client";
+import { handlers } from "../../lib/providers";
+
+describe("Docker endpoints", () => {
+  it("maps unix, tcp, https and ssh URLs to dockerode options", () => {
+    assert.deepEqual(clientOptions("unix:///run/user/1000/docker.sock"), {
+      socketPath: "/run/user/1000/docker.sock",
+    });
+    assert.deepEqual(clientOptions("tcp://10.0.1.5:2375"), {
+      protocol: "http",
+      host: "10.0.1.5",
+      port: 2375,
+    });
+    assert.deepEqual(clientOptions("https://docker.example:2376"), {
+      protocol: "https",
+      host: "docker.example",
+      port: 2376,
+    });
+    const ssh = clientOptions("ssh://deploy@203.0.113.7:2222");
+    assert.equal(ssh.protocol, "ssh");
+    assert.equal(ssh.host, "203.0.113.7");
+    assert.equal(ssh.port, 2222);
+    assert.equal(ssh.username, "deploy");
+    assert.equal(clientOptions("ssh://box").port, 22);
+  });
+
+  it("an unset endpoint is the local engine: DOCKER_HOST, else the socket", () => {
+    const saved = process.env.DOCKER_HOST;
+    try {
+      delete process.env.DOCKER_HOST;
+      assert.deepEqual(clientOptions(undefined), { socketPath: "/var/run/docker.sock" });
+      process.env.DOCKER_HOST = "tcp://127.0.0.1:2399";
+      assert.equal(clientOptions(undefined).port, 2399);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
+  it("rejects what is not an endpoint, naming it", () => {
+    assert.throws(() => clientOptions("docker.example:2375"), DockerError);
+    assert.throws(() => clientOptions("ftp://x"), /ftp: is not one of unix:, tcp:, ssh:/);
+  });
+
+  it("one client per endpoint; published ports are reached on the endpoint's host", () => {
+    assert.equal(docker("tcp://10.9.9.9:2375"), docker("tcp://10.9.9.9:2375"));
+    assert.notEqual(docker("tcp://10.9.9.9:2375"), docker("tcp://10.9.9.8:2375"));
+    assert.equal(publishedAddress("ssh://deploy@203.0.113.7"), "203.0.113.7");
+    assert.equal(publishedAddress("unix:///var/run/docker.sock"), "127.0.0.1");
+  });
+});
+
+describe("a resource's dockerHost input picks the engine", () => {
+  const seen: string[] = [];
+  let server: http.Server;
+  let endpoint = "";
+  before(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url?.split("?")[0]}`);
+      req.resume();
+      res.setHeader("content-type", "application/json");
+      if (req.method === "GET" && req.url?.startsWith("/networks/")) {
+        res.statusCode = 404;
+        return res.end(JSON.stringify({ message: "network not found" }));
+      }
+      if (req.method === "POST" && req.url?.startsWith("/networks/create")) {
+        res.statusCode = 201;
+        return res.end(JSON.stringify({ Id: "net-on-remote" }));
+      }
+      res.statusCode = 500;
+      res.end(JSON.stringify({ message: "unexpected" }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    endpoint = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  it("creates the network on the endpoint's engine, and records the endpoint", async () => {
+    const res = await handlers.network!.create({
+      name: "envctl-remote",
+      labels: { "envctl.env": "remote" },
+      dockerHost: endpoint,
+    });
+    assert.equal(res.id, "net-on-remote");
+    assert.equal(res.outs.dockerHost, endpoint);
+    assert.deepEqual(seen, ["GET /networks/envctl-remote", "POST /networks/create"]);
+  });
+
+  it("moving a resource to another engine replaces it; no endpoint on either side is no change", async () => {
+    const olds = { name: "n", labels: {} };
+    const moved = await handlers.network!.diff("id", olds, { ...olds, dockerHost: endpoint });
+    assert.deepEqual(moved.replaces, ["dockerHost"]);
+    const same = await handlers.network!.diff("id", olds, { ...olds });
+    assert.equal(same.changes, false);
+  });
+});
