@@ -9,6 +9,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { LATEST_SCHEMA, migrate, readSchemaVersion, refuseNewer } from "./migrations";
 import type { HostCatalog } from "../hosts/catalog";
+import { upgradeEnv } from "../kinds/devenv/upgrade";
 import { ENV_STATES, type EnvState, type ResolvedEnv } from "../spec/model";
 
 export const ENV_STATUSES = ["creating", "ready", "failed", "destroying"] as const;
@@ -97,7 +98,11 @@ function toEnv(row: EnvRow): EnvRecord {
     outputs:
       row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
     state: (ENV_STATES as readonly string[]).includes(row.state) ? (row.state as EnvState) : "warm",
-    resolved: row.env_json === null ? null : (JSON.parse(row.env_json) as ResolvedEnv),
+    // Rows outlive the envctl that wrote them: read them in the current shape.
+    resolved:
+      row.env_json === null
+        ? null
+        : upgradeEnv(JSON.parse(row.env_json), `envs.${row.name}.env_json`),
   };
 }
 

@@ -216,7 +216,7 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: spec.labels,
     ExposedPorts: exposed,
-    ...(spec.health?.kind === "command" ? { Healthcheck: dockerHealthcheck(spec) } : {}),
+    ...(spec.health?.kind === "command" ? { Healthcheck: commandHealthcheck(spec) } : {}),
     HostConfig: {
       PortBindings: bindings,
       Mounts: spec.volumes.map((v) => ({
@@ -243,15 +243,23 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
   };
 }
 
-function dockerHealthcheck(spec: ContainerSpec): Dockerode.HealthConfig {
-  const h = spec.health as HealthCheck;
-  if (!h.command) {
+function commandHealthcheck(spec: ContainerSpec): Dockerode.HealthConfig {
+  if (!spec.health?.command) {
     throw new DockerError(`container ${spec.name}: a health check of kind command needs a command`);
   }
+  return dockerHealthcheck(spec.health)!;
+}
+
+/**
+ * The HEALTHCHECK Docker is given for `health`: only a `command` check becomes one. An http or
+ * tcp check is envctl's own probe from the host, which Docker never sees (undefined).
+ */
+export function dockerHealthcheck(h: HealthCheck | undefined): Dockerode.HealthConfig | undefined {
+  if (h?.kind !== "command") return undefined;
   // The engine takes nanoseconds and rejects non-zero values under 1ms.
   const ns = (ms: number): number => (ms > 0 ? Math.max(1, ms) * 1e6 : 0);
   return {
-    Test: ["CMD-SHELL", h.command],
+    Test: ["CMD-SHELL", h.command ?? ""],
     Interval: ns(h.intervalMs),
     Timeout: ns(h.timeoutMs),
     Retries: h.retries,

@@ -20,5 +20,11 @@ export {
 } from "./objects";
 export { buildImage } from "./build";
 export type { BuildOptions } from "./build";
-export { ContainerRunError, inspectContainer, removeContainer, runContainer } from "./container";
+export {
+  ContainerRunError,
+  dockerHealthcheck,
+  inspectContainer,
+  removeContainer,
+  runContainer,
+} from "./container";
 export type { ContainerInfo, ContainerSpec, RunOptions } from "./container";

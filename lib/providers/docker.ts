@@ -3,9 +3,10 @@
  * resource may carry `dockerHost` (a Docker endpoint, lib/docker/client.ts); without it the
  * local engine is used, which is what every stack made before endpoints existed expects.
  */
-import { changedKeys } from "../core/canonical";
+import { canonicalJson, changedKeys } from "../core/canonical";
 import * as docker from "../docker";
 import { contextHash } from "../docker/context-hash";
+import type { HealthCheck } from "../spec/model";
 import { replaceOnAnyChange, type Handler, type Props } from "./types";
 
 /** The engine a resource lives on; undefined is the local one. */
@@ -65,6 +66,7 @@ export const image: Handler = {
   delete: (_id, props) => docker.removeImage(props.tag as string, host(props)),
 };
 
+/** Inputs Docker sees: a change means a new container. */
 const containerKeys = [
   "dockerHost",
   "name",
@@ -77,9 +79,27 @@ const containerKeys = [
   "network",
   "aliases",
   "labels",
-  "health",
   "ulimits",
 ];
+
+/**
+ * Which changed inputs need a new container (`replaces`) and which an update just records
+ * (`updates`). Of `health`, Docker only sees a `command` check (its HEALTHCHECK); an http or tcp
+ * check is envctl's own probe, read when it waits for a new container, so changing it (its
+ * timing, path or port, or adding or dropping it) recreates nothing.
+ */
+export function containerChanges(
+  olds: Props,
+  news: Props,
+): { replaces: string[]; updates: string[] } {
+  const replaces = changedKeys(olds, news, containerKeys);
+  if (changedKeys(olds, news, ["health"]).length === 0) return { replaces, updates: [] };
+  const seen = (p: Props): string =>
+    canonicalJson(docker.dockerHealthcheck(p.health as HealthCheck | undefined));
+  if (seen(olds) !== seen(news)) return { replaces: [...replaces, "health"].sort(), updates: [] };
+  return { replaces, updates: ["health"] };
+}
+
 export const container: Handler = {
   async create(inputs) {
     const spec = inputs as unknown as docker.ContainerSpec;
@@ -93,14 +113,21 @@ export const container: Handler = {
     }
   },
   async diff(_id, olds, news) {
-    const replaces = changedKeys(olds, news, containerKeys);
+    const { replaces, updates } = containerChanges(olds, news);
     // A container removed or stopped behind envctl's back is recreated by the next up.
     if (replaces.length === 0) {
       const info = await docker.inspectContainer(olds.name as string, host(olds));
       if (!info || !info.running) replaces.push("containerId");
     }
-    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+    return {
+      changes: replaces.length + updates.length > 0,
+      replaces,
+      deleteBeforeReplace: true,
+    };
   },
+  // Only envctl-side inputs reach here (containerChanges): store them, keep the container.
+  update: (_id, olds, news) =>
+    Promise.resolve({ outs: { ...news, containerId: olds.containerId } }),
   delete: (_id, props) => docker.removeContainer(props.name as string, host(props)),
   async read(id, props) {
     const info = await docker.inspectContainer(props.name as string, host(props));

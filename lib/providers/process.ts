@@ -103,17 +103,23 @@ export function processRunning(props: Props): boolean {
   return st.running && (props.pid === undefined || st.pid === props.pid);
 }
 
-const processKeys = [
-  "name",
-  "stateDir",
-  "cwd",
-  "cmd",
-  "vars",
-  "envFile",
-  "envShHash",
-  "ports",
-  "health",
-];
+/** Inputs the daemon (or its start) sees: a change restarts it. */
+const processKeys = ["name", "stateDir", "cwd", "cmd", "vars", "envFile", "envShHash", "ports"];
+
+/**
+ * Which changed inputs restart the daemon (`replaces`) and which an update just records
+ * (`updates`). `health` only says how envctl waits for a new daemon to be ready (status probes
+ * read the catalog's copy), so a running daemon keeps running when it changes.
+ */
+export function processChanges(
+  olds: Props,
+  news: Props,
+): { replaces: string[]; updates: string[] } {
+  return {
+    replaces: changedKeys(olds, news, processKeys),
+    updates: changedKeys(olds, news, ["health"]),
+  };
+}
 
 export const processHandler: Handler = {
   async create(inputs) {
@@ -121,11 +127,17 @@ export const processHandler: Handler = {
     return { id: `${outs.stateDir}/${outs.name}`, outs: outs as unknown as Props };
   },
   diff(_id, olds, news) {
-    const replaces = changedKeys(olds, news, processKeys);
+    const { replaces, updates } = processChanges(olds, news);
     // A daemon that died (or was killed by hand) is restarted by the next up.
     if (!processRunning(olds)) replaces.push("pid");
-    return Promise.resolve({ changes: replaces.length > 0, replaces, deleteBeforeReplace: true });
+    return Promise.resolve({
+      changes: replaces.length + updates.length > 0,
+      replaces,
+      deleteBeforeReplace: true,
+    });
   },
+  // Only `health` reaches here (processChanges): record it, keep the daemon and its pid.
+  update: (_id, olds, news) => Promise.resolve({ outs: { ...news, pid: olds.pid } }),
   async delete(_id, props) {
     await stopDaemon(props.stateDir as string, props.name as string);
   },

@@ -146,8 +146,16 @@ export type ResolvedContainer = Omit<ContainerService, "ports"> & { ports: Resol
 export type ResolvedProcess = Omit<ProcessService, "ports"> & { ports: ResolvedPort[] };
 export type ResolvedService = ResolvedContainer | ResolvedProcess;
 
+/**
+ * The shape version of a stored ResolvedEnv (stack config, catalog). Stored envs outlive the code
+ * that wrote them: lib/kinds/devenv/upgrade.ts brings any older version to this one.
+ */
+export const RESOLVED_ENV_VERSION = 2;
+
 /** What goes into stack config: the spec bound to one env, one block and one home. */
 export interface ResolvedEnv {
+  /** Shape version; envs stored before it existed are version 1. */
+  schemaVersion: typeof RESOLVED_ENV_VERSION;
   name: string;
   kind: "devenv";
   /** ENVCTL_HOME the env belongs to. */

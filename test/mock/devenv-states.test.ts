@@ -62,6 +62,7 @@ const api: ResolvedProcess = {
 
 function env(state: EnvState, init = true): ResolvedEnv {
   return {
+    schemaVersion: 2,
     name: ENV,
     kind: "devenv",
     home: "/home/dev/.envctl",

@@ -6,6 +6,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../../components/devenv/devenv";
+import { upgradeEnv } from "../../lib/kinds/devenv/upgrade";
 import type {
   HealthCheck,
   ResolvedContainer,
@@ -81,6 +82,7 @@ const worker: ResolvedContainer = {
 
 function makeEnv(name: string, services: ResolvedService[]): ResolvedEnv {
   return {
+    schemaVersion: 2,
     name,
     kind: "devenv",
     home: "/home/dev/.envctl",
@@ -311,6 +313,13 @@ describe("DevEnv under mocks", () => {
       if (k === key(T.DevEnv, ENV)) continue; // its outputs list services in spec order
       assert.deepEqual(again.regs.get(k), r, k);
     }
+  });
+
+  it("an env stored before versioning (v1), once upgraded, registers the very same inputs", async () => {
+    const { schemaVersion: _version, ...v1 } = makeEnv(ENV, [db, web, worker]);
+    const old = await construct(ENV, upgradeEnv(JSON.parse(JSON.stringify(v1))));
+    assert.deepEqual([...old.regs.keys()].sort(), [...c.regs.keys()].sort());
+    for (const [k, r] of c.regs) assert.deepEqual(old.regs.get(k), r, k);
   });
 });
 

@@ -161,6 +161,7 @@ export function seedEnv(home: Home, name: string, fields: Partial<ResolvedEnv> =
   const stateDir = envDir(home, name);
   fs.mkdirSync(stateDir, { recursive: true });
   const resolved: ResolvedEnv = {
+    schemaVersion: 2,
     name,
     kind: "devenv",
     home: home.root,

@@ -8,6 +8,8 @@ import Database from "better-sqlite3";
 import fc from "fast-check";
 import { Catalog, openCatalog, type Lease, type UpsertEnv } from "../../lib/catalog/catalog";
 import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog/migrations";
+import { UserError } from "../../lib/core/errors";
+import { RESOLVED_ENV_VERSION } from "../../lib/spec/model";
 
 let home: string;
 const open: Catalog[] = [];
@@ -362,6 +364,25 @@ describe("env index", () => {
       nested: { deep: ["x"] },
     });
     assert.throws(() => c.setOutputs("nope", {}), /"nope".*not in the catalog/);
+  });
+
+  it("reads a stored resolved env through upgradeEnv: v1 rows come back current, newer rows are refused", () => {
+    const c = cat();
+    c.upsertEnv(env("old"));
+    c.upsertEnv(env("future"));
+    const v1 = { name: "old", kind: "devenv", state: "cold", services: [] };
+    const db = raw();
+    const put = db.prepare("UPDATE envs SET state = ?, env_json = ? WHERE name = ?");
+    put.run("cold", JSON.stringify(v1), "old");
+    put.run("warm", JSON.stringify({ ...v1, name: "future", schemaVersion: 99 }), "future");
+    db.close();
+
+    assert.deepEqual(c.getEnv("old")?.resolved, { ...v1, schemaVersion: RESOLVED_ENV_VERSION });
+    const newer = (err: unknown): boolean =>
+      err instanceof UserError &&
+      /^envs\.future\.env_json has schema version 99, newer than this envctl's 2/.test(err.message);
+    assert.throws(() => c.getEnv("future"), newer);
+    assert.throws(() => c.listEnvs(), newer);
   });
 
   it("setStatus updates a present env and throws for a missing one", () => {

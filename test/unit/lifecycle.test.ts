@@ -27,6 +27,7 @@ const svc = (name: string, type: "container" | "process", cold = false, dependsO
 
 function env(stateDir: string): ResolvedEnv {
   return {
+    schemaVersion: 2,
     name: "e",
     kind: "devenv",
     home: "/h",

@@ -2,7 +2,14 @@ import * as path from "node:path";
 import { envDir, type Home } from "../../core/home";
 import { branchName } from "../../core/names";
 import { blockBase, resolveServices } from "../../spec/ports";
-import type { EnvSpec, EnvState, InitStep, ResolvedEnv, ResolvedService } from "../../spec/model";
+import {
+  RESOLVED_ENV_VERSION,
+  type EnvSpec,
+  type EnvState,
+  type InitStep,
+  type ResolvedEnv,
+  type ResolvedService,
+} from "../../spec/model";
 import { renderEnvSh, renderTemplate, shellValue, templateContext } from "../../spec/template";
 
 /**
@@ -52,6 +59,7 @@ export function resolveEnv(
   }
   init.push(...spec.init.map((st) => ({ ...st, run: render(st.run) })));
   return {
+    schemaVersion: RESOLVED_ENV_VERSION,
     ...partial,
     services,
     envSh: renderEnvSh({ name, home: home.root }, spec.exports, ctx),
