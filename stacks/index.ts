@@ -18,16 +18,22 @@ export function loadProgram(def: KindDef): Program {
   return (require(`./${def.program}`) as { program: Program }).program;
 }
 
-function build(): pulumi.Output<Record<string, unknown>> {
-  const config = new pulumi.Config("envctl");
-  let def: KindDef;
+/** A RunError is reported as its message alone, without a stack trace. */
+function reported<T>(read: () => T): T {
   try {
-    def = kindOf(config.require("kind"), "stack config envctl:kind");
+    return read();
   } catch (err) {
-    // A RunError is reported as its message alone, without a stack trace.
     throw new pulumi.RunError(err instanceof Error ? err.message : String(err));
   }
-  return loadProgram(def)(config.requireObject<ResolvedEnv>("env"));
+}
+
+function build(): pulumi.Output<Record<string, unknown>> {
+  const config = new pulumi.Config("envctl");
+  const def = reported(() => kindOf(config.require("kind"), "stack config envctl:kind"));
+  const env = reported(() =>
+    def.upgrade(config.requireObject<unknown>("env"), "stack config envctl:env"),
+  );
+  return loadProgram(def)(env);
 }
 
 export const env = build();

@@ -44,6 +44,8 @@ export interface KindDef {
   schema(): import("zod").ZodType;
   /** A validated spec bound to a name, port block, home and desired state: the stack's config. */
   resolve(name: string, spec: EnvSpec, block: number, home: Home, state?: EnvState): ResolvedEnv;
+  /** A stored resolved env (stack config, catalog) of any known schema version, made current. */
+  upgrade(raw: unknown, where: string): ResolvedEnv;
   /** Module under stacks/ whose `program(env)` builds the stack. */
   program: string;
 }
@@ -57,6 +59,8 @@ const REGISTRY: Record<Kind, KindDef> = {
     schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
     resolve: (...args) =>
       (require("./devenv/resolve") as typeof import("./devenv/resolve")).resolveEnv(...args),
+    upgrade: (raw, where) =>
+      (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
     program: "devenv",
   },
 };

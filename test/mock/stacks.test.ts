@@ -49,6 +49,20 @@ describe("stacks/index: one program per kind", () => {
     );
   });
 
+  it("an env stored by a newer envctl is refused by name, before any resource", async () => {
+    await pulumi.runtime.setMocks({
+      newResource: () => assert.fail("no resource may be registered for a newer env"),
+      call: () => assert.fail("unexpected call"),
+    });
+    const future = JSON.stringify({ ...JSON.parse(demoEnv()), schemaVersion: 99 });
+    assert.throws(
+      () => loadEntry({ "envctl:kind": "devenv", "envctl:env": future }),
+      (err: unknown) =>
+        err instanceof pulumi.RunError &&
+        /^stack config envctl:env has schema version 99, newer than/.test(err.message),
+    );
+  });
+
   it("kind devenv builds the DevEnv component from envctl:env", async () => {
     const types: string[] = [];
     await pulumi.runtime.setMocks({
