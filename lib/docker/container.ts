@@ -1,25 +1,14 @@
 /** Container lifecycle: create + start + wait until ready, inspect, force-remove. */
 import type Dockerode from "dockerode";
 import type { HealthCheck } from "../spec/model";
-import {
-  DockerError,
-  docker,
-  dockerFailure,
-  dockerReason,
-  followJsonStream,
-  publishedAddress,
-  statusOf,
-  type Labels,
-} from "./client";
-import { containerLogs, ensureVolume, pullImage } from "./objects";
-import {
-  HealthTimeoutError,
-  formatMs,
-  probeHttp,
-  probeTcp,
-  sleep,
-  waitUntil,
-} from "../runtime/probes";
+import { DockerError, docker, dockerFailure, dockerReason, statusOf, type Labels } from "./client";
+import { inspectContainer } from "./inspect";
+import { ensureVolume, pullImage } from "./objects";
+import { probedHostPort, runFailure, waitDockerHealthy, waitProbe, waitRunning } from "./readiness";
+import { sleep } from "../runtime/probes";
+
+export { ContainerRunError } from "./readiness";
+export { inspectContainer, type ContainerInfo } from "./inspect";
 
 export interface ContainerSpec {
   /** Docker container name, e.g. `envctl-demo-web`. */
@@ -56,37 +45,6 @@ export interface RunOptions {
   settleMs?: number;
 }
 
-export interface ContainerInfo {
-  id: string;
-  running: boolean;
-  /** `starting` / `healthy` / `unhealthy` when the container has a Docker health check. */
-  health?: string;
-  /** The image as requested at create time (reference or ID). */
-  image: string;
-  /** The ID of the image the container runs. */
-  imageId: string;
-  /** Docker's state: created, running, restarting, exited, … */
-  status: string;
-  exitCode: number;
-  restartCount: number;
-  labels: Labels;
-}
-
-/** A container that was created but never became ready. It is left in place. */
-export class ContainerRunError extends DockerError {
-  override readonly name = "ContainerRunError";
-  constructor(
-    message: string,
-    readonly container: string,
-    readonly id: string,
-    /** The log tail included in the message. */
-    readonly logs: string,
-  ) {
-    super(message);
-  }
-}
-
-const LOG_TAIL = 20;
 const POLL_MS = 100;
 
 /**
@@ -132,30 +90,6 @@ export async function removeContainer(name: string, host?: string): Promise<void
     }
     throw dockerFailure(`removing container ${name}`, err);
   }
-}
-
-export async function inspectContainer(
-  name: string,
-  host?: string,
-): Promise<ContainerInfo | undefined> {
-  let info: Dockerode.ContainerInspectInfo;
-  try {
-    info = await docker(host).getContainer(name).inspect();
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw dockerFailure(`inspecting container ${name}`, err);
-  }
-  return {
-    id: info.Id,
-    running: info.State.Running,
-    ...(info.State.Health ? { health: info.State.Health.Status } : {}),
-    image: info.Config.Image,
-    imageId: info.Image,
-    status: info.State.Status,
-    exitCode: info.State.ExitCode,
-    restartCount: info.RestartCount,
-    labels: info.Config.Labels ?? {},
-  };
 }
 
 async function replaceStale(spec: ContainerSpec): Promise<void> {
@@ -265,183 +199,6 @@ export function dockerHealthcheck(h: HealthCheck | undefined): Dockerode.HealthC
     Retries: h.retries,
     StartPeriod: ns(h.startPeriodMs),
   };
-}
-
-/** Inspects the container and throws a ContainerRunError if waiting on it is pointless. */
-async function assertAlive(name: string, host?: string): Promise<ContainerInfo> {
-  const info = await inspectContainer(name, host);
-  if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
-  if (info.restartCount > 0 || info.status === "restarting" || !info.running) {
-    // Once restarted and running again, inspect reports exit code 0 for the run in progress.
-    const stale = info.running && info.status !== "restarting";
-    const code = stale ? await lastExitCode(info.id, host) : info.exitCode;
-    const restarts =
-      info.restartCount > 0
-        ? ` (restarted ${info.restartCount} time${info.restartCount > 1 ? "s" : ""})`
-        : "";
-    throw await runFailure(
-      name,
-      info.id,
-      `container ${name} exited${code === undefined ? "" : ` with code ${code}`}${restarts} before it was ready`,
-      host,
-    );
-  }
-  if (info.health === "unhealthy") {
-    throw await runFailure(
-      name,
-      info.id,
-      `container ${name} is unhealthy${await lastHealthOutput(name, host)}`,
-      host,
-    );
-  }
-  return info;
-}
-
-async function waitRunning(
-  name: string,
-  settleMs: number,
-  host?: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const settled = Date.now() + settleMs;
-  for (;;) {
-    await assertAlive(name, host);
-    if (Date.now() >= settled) return;
-    await sleep(POLL_MS, signal);
-  }
-}
-
-async function waitDockerHealthy(
-  name: string,
-  h: HealthCheck,
-  host?: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const interval = h.intervalMs > 0 ? h.intervalMs : 30_000; // Docker's defaults for zeros
-  const timeout = h.timeoutMs > 0 ? h.timeoutMs : 30_000;
-  const retries = h.retries > 0 ? h.retries : 3;
-  const budget = h.startPeriodMs + (retries + 1) * (interval + timeout) + 5_000;
-  const deadline = Date.now() + budget;
-  const poll = Math.min(1_000, Math.max(POLL_MS, interval / 4));
-  for (;;) {
-    const info = await assertAlive(name, host);
-    if (info.health === "healthy") return;
-    if (Date.now() >= deadline) {
-      const msg = `container ${name} was not healthy after ${formatMs(budget)}${await lastHealthOutput(name, host)}`;
-      throw await runFailure(name, info.id, msg, host);
-    }
-    await sleep(poll, signal);
-  }
-}
-
-/** The host port an http/tcp check probes: where `health.port` (else the first tcp port) is published. */
-function probedHostPort(spec: ContainerSpec, h: HealthCheck): number {
-  const mapping = spec.ports.find(
-    (p) => p.protocol === "tcp" && (h.port === undefined || p.container === h.port),
-  );
-  if (!mapping) {
-    throw new DockerError(
-      `container ${spec.name}: ${h.kind} health check port ${h.port ?? "(none)"} is not published`,
-    );
-  }
-  return mapping.host;
-}
-
-async function waitProbe(spec: ContainerSpec, h: HealthCheck, signal?: AbortSignal): Promise<void> {
-  const hostPort = probedHostPort(spec, h);
-  const address = publishedAddress(spec.dockerHost);
-  const url = `http://${address}:${hostPort}${h.path ?? "/"}`;
-  try {
-    await waitUntil(
-      async () => {
-        await assertAlive(spec.name, spec.dockerHost);
-        if (h.kind === "http") {
-          const r = await probeHttp(url, h.timeoutMs);
-          return { ok: r.ok, ...(r.error ? { detail: r.error } : {}) };
-        }
-        const ok = await probeTcp(address, hostPort, h.timeoutMs);
-        return {
-          ok,
-          detail: `no TCP server answered on ${address}:${hostPort}`,
-        };
-      },
-      // Slack on the per-check limit: the inspect before each probe takes time too.
-      {
-        intervalMs: h.intervalMs,
-        timeoutMs: h.timeoutMs + 2_000,
-        retries: h.retries,
-        startPeriodMs: h.startPeriodMs,
-        ...(signal ? { signal } : {}),
-      },
-    );
-  } catch (err) {
-    if (!(err instanceof HealthTimeoutError)) throw err;
-    const id = (await inspectContainer(spec.name, spec.dockerHost))?.id ?? "";
-    throw await runFailure(
-      spec.name,
-      id,
-      `container ${spec.name} did not become healthy: ${err.message}`,
-      spec.dockerHost,
-    );
-  }
-}
-
-/** Exit code of the container's latest `die` event: the run that failed, not the one in progress. */
-async function lastExitCode(id: string, host?: string): Promise<number | undefined> {
-  let code: number | undefined;
-  try {
-    const stream = await docker(host).getEvents({
-      since: 0,
-      until: Date.now() / 1000, // a bounded query: the stream ends instead of following
-      filters: { container: [id], event: ["die"] },
-    });
-    await followJsonStream(stream, (event) => {
-      const attr = (event as { Actor?: { Attributes?: { exitCode?: string } } }).Actor?.Attributes;
-      if (attr?.exitCode !== undefined) code = Number(attr.exitCode);
-    });
-  } catch {
-    // Best effort: the message just leaves the code out.
-  }
-  return code;
-}
-
-async function lastHealthOutput(name: string, host?: string): Promise<string> {
-  try {
-    const info = await docker(host).getContainer(name).inspect();
-    const last = info.State.Health?.Log.at(-1);
-    if (!last) return "";
-    const out = last.Output.trim();
-    return ` (health check exit code ${last.ExitCode}${out ? `: ${out.split("\n").slice(-3).join(" / ")}` : ""})`;
-  } catch {
-    return "";
-  }
-}
-
-async function runFailure(
-  name: string,
-  id: string,
-  message: string,
-  host?: string,
-): Promise<ContainerRunError> {
-  let logs: string;
-  try {
-    logs = (await containerLogs(name, LOG_TAIL, host)).trimEnd();
-  } catch (err) {
-    return new ContainerRunError(
-      `${message}\n(logs unavailable: ${dockerReason(err)})`,
-      name,
-      id,
-      "",
-    );
-  }
-  const body = logs
-    ? `last ${LOG_TAIL} log lines:\n${logs
-        .split("\n")
-        .slice(-LOG_TAIL)
-        .map((l) => `  | ${l}`)
-        .join("\n")}`
-    : "(no log output)";
-  return new ContainerRunError(`${message}\n${body}`, name, id, logs);
 }
 
 async function waitGone(name: string, host?: string): Promise<void> {
