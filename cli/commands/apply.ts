@@ -2,15 +2,10 @@
  * The one path every env-changing command takes: write the resolved env into stack config, run
  * `up` on the env's stack, and record the outcome (desired state, outputs) in the catalog.
  */
-import {
-  ensureConfig,
-  mapEngineError,
-  stackConfig,
-  type Engine,
-} from "../../lib/engine/automation";
+import { ensureConfig, stackConfig, type Engine } from "../../lib/engine/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { Catalog } from "../../lib/catalog/catalog";
-import { UserError } from "../../lib/core/errors";
+import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { runUp } from "../../lib/engine/update";
@@ -48,18 +43,15 @@ export async function applyEnv(args: {
     // What runs now is a mix of the old and the new state: record the new one as desired so
     // list shows the difference, and the same verb again finishes the job.
     catalog.setDesired(env.name, env);
-    const mapped = mapEngineError(err, env.name);
-    if (mapped instanceof UserError) throw mapped;
-    const cancelled = s.signal?.aborted;
-    throw new UserError(
-      cancelled ? `${verb} of ${env.name} was interrupted` : `${verb} of ${env.name} failed`,
-      1,
-      [
-        ...progress.diagnostics,
+    throw engineFailure(err, {
+      verb,
+      env: env.name,
+      diagnostics: progress.diagnostics,
+      interrupted: s.signal?.aborted,
+      recovery:
         args.recovery ??
-          `the env is recoverable: fix the cause and run \`envctl ${verb} ${env.name}\` again, or \`envctl destroy ${env.name}\``,
-      ],
-    );
+        `the env is recoverable: fix the cause and run \`envctl ${verb} ${env.name}\` again, or \`envctl destroy ${env.name}\``,
+    });
   }
   const outputs = (result.outputs.env ?? {}) as Record<string, unknown>;
   catalog.setOutputs(env.name, outputs);

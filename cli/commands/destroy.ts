@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
 import { simpleGit } from "simple-git";
-import { mapEngineError, openEngine, trySelectStack } from "../../lib/engine/automation";
+import { openEngine, trySelectStack } from "../../lib/engine/automation";
+import { engineFailure } from "../../lib/engine/errors";
 import { envDir } from "../../lib/core/home";
 import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
@@ -56,15 +57,16 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
       if (!opts.json) s.log(`destroying env ${opts.name}`);
       try {
         await stack.destroy({ onEvent: progress.onEvent, signal: s.signal });
+        await (await engine.workspace()).removeStack(opts.name);
       } catch (err) {
-        const mapped = mapEngineError(err, opts.name);
-        if (mapped instanceof UserError) throw mapped;
-        throw new UserError(`destroy of ${opts.name} failed`, 1, [
-          ...progress.diagnostics,
-          `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed`,
-        ]);
+        throw engineFailure(err, {
+          verb: "destroy",
+          env: opts.name,
+          diagnostics: progress.diagnostics,
+          interrupted: s.signal?.aborted,
+          recovery: `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed`,
+        });
       }
-      await (await engine.workspace()).removeStack(opts.name);
     }
     catalog.removeEnv(opts.name); // and its lease
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });

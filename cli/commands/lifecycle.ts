@@ -12,6 +12,7 @@ import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/r
 import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/engine/progress";
+import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
@@ -122,7 +123,7 @@ async function rollback(
     await (await engine.workspace()).removeStack(name);
   } catch (err) {
     left.push(
-      `the stack could not be destroyed (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); run \`envctl destroy ${name} --force\``,
+      `the stack could not be destroyed (${(err instanceof UserError ? [err.message] : engineReasons(err)).join("; ")}); run \`envctl destroy ${name} --force\``,
     );
     return left;
   }

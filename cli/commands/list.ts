@@ -3,6 +3,7 @@ import {
   envReality,
   trimLogs,
   type ContainerMap,
+  type DockerTrouble,
   type EnvReality,
 } from "../../lib/kinds/devenv/reality";
 import { openCatalog, seams, type CommandSeams } from "../context";
@@ -27,7 +28,7 @@ export async function list(opts: ListOptions): Promise<void> {
     catalog.close();
   }
   const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
-  let containers: ContainerMap | undefined = new Map();
+  let containers: ContainerMap | DockerTrouble | undefined = new Map();
   if (needDocker) {
     const { envctlContainers } = await import("../../lib/kinds/devenv/reality");
     containers = await envctlContainers();

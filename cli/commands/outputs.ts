@@ -1,4 +1,5 @@
 import { openEngine, selectStack } from "../../lib/engine/automation";
+import { engineFailure } from "../../lib/engine/errors";
 import { checkName, seams, type CommandSeams } from "../context";
 import { jsonDoc, servicesTable } from "../ui/output";
 
@@ -13,7 +14,10 @@ export async function outputs(opts: OutputsOptions): Promise<Record<string, unkn
   checkName(opts.name);
   const engine = await openEngine(s.home);
   const stack = await selectStack(engine, opts.name);
-  const out = ((await stack.outputs()).env?.value as Record<string, unknown> | undefined) ?? {};
+  const all = await stack.outputs().catch((err: unknown) => {
+    throw engineFailure(err, { verb: "reading the outputs", env: opts.name });
+  });
+  const out = (all.env?.value as Record<string, unknown> | undefined) ?? {};
   s.out(opts.json ? jsonDoc("outputs", { env: opts.name, outputs: out }) : servicesTable(out));
   return out;
 }

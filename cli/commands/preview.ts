@@ -4,13 +4,13 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import {
   createStack,
-  mapEngineError,
   openEngine,
   stackConfig,
   trySelectStack,
   type Engine,
 } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
+import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import type { ResolvedEnv } from "../../lib/spec/model";
@@ -71,9 +71,12 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     try {
       res = await stack.preview({ onEvent: progress.onEvent, configFile, signal: s.signal });
     } catch (err) {
-      const mapped = mapEngineError(err, opts.name);
-      if (mapped instanceof UserError) throw mapped;
-      throw new UserError(`preview of ${opts.name} failed`, 1, progress.diagnostics);
+      throw engineFailure(err, {
+        verb: "preview",
+        env: opts.name,
+        diagnostics: progress.diagnostics,
+        interrupted: s.signal?.aborted,
+      });
     } finally {
       fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
     }

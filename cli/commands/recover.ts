@@ -1,5 +1,5 @@
-import { mapEngineError, openEngine, selectStack } from "../../lib/engine/automation";
-import { UserError } from "../../lib/core/errors";
+import { openEngine, selectStack } from "../../lib/engine/automation";
+import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import { checkName, seams, type CommandSeams } from "../context";
 
@@ -21,10 +21,11 @@ export async function recover(opts: RecoverOptions): Promise<void> {
   try {
     await stack.refresh({ onEvent: progress.onEvent, clearPendingCreates: true });
   } catch (err) {
-    const mapped = mapEngineError(err, opts.name);
-    throw mapped instanceof UserError
-      ? mapped
-      : new UserError(`recover of ${opts.name} failed`, 1, progress.diagnostics);
+    throw engineFailure(err, {
+      verb: "recover",
+      env: opts.name,
+      diagnostics: progress.diagnostics,
+    });
   }
   s.log(
     `env ${opts.name} recovered: run \`envctl up ${opts.name}\` or \`envctl destroy ${opts.name}\``,

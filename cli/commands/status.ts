@@ -44,7 +44,8 @@ export async function status(opts: StatusOptions): Promise<number> {
       const svc = byName.get(r.name)!;
       const ports = Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host]));
       if (!r.running) return { ...r, health: "-", ports };
-      const docker = containers?.get(env.name)?.get(r.name)?.health;
+      const docker =
+        containers instanceof Map ? containers.get(env.name)?.get(r.name)?.health : undefined;
       const h = await health(env, svc, docker);
       return { ...r, ...h, ports };
     }),

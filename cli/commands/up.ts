@@ -7,6 +7,7 @@ import {
   stackExists,
 } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
+import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { initStack } from "../../lib/engine/update";
@@ -70,7 +71,17 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       await ensureConfig(engine, stack, stackConfig(env));
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       const previewProgress = new Progress(s.log, true);
-      await stack.preview({ onEvent: previewProgress.onEvent, signal: s.signal });
+      try {
+        await stack.preview({ onEvent: previewProgress.onEvent, signal: s.signal });
+      } catch (err) {
+        rl.close();
+        throw engineFailure(err, {
+          verb: "preview",
+          env: opts.name,
+          diagnostics: previewProgress.diagnostics,
+          interrupted: s.signal?.aborted,
+        });
+      }
       const answer = await rl.question(`apply these changes to ${opts.name}? [y/N] `);
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) throw new UserError("cancelled; nothing changed", 1);

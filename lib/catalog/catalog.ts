@@ -48,6 +48,11 @@ export type UpsertEnv = Omit<EnvRecord, "createdAtMs" | "updatedAtMs" | "state" 
   nowMs?: number;
 };
 
+/** leaseBlock found no block it may lease: every one is leased or rejected by `accept`. */
+export class NoFreeBlockError extends Error {
+  override readonly name = "NoFreeBlockError";
+}
+
 /** Waits this long for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 15_000; // generous: many envctl processes may start at once on a loaded machine
 
@@ -176,13 +181,16 @@ export class Catalog {
     };
   }
 
-  /** Open (creating the file and its directory if needed) and migrate to the latest schema. */
-  static open(file: string): Catalog {
+  /**
+   * Open (creating the file and its directory if needed) and migrate to the latest schema.
+   * `busyTimeoutMs` (default 15 s) is how long a write waits for another process's lock.
+   */
+  static open(file: string, opts: { busyTimeoutMs?: number } = {}): Catalog {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
     try {
       // busy_timeout first: switching to WAL and migrating both need locks others may hold.
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
       db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
       migrate(db);
@@ -216,6 +224,11 @@ export class Catalog {
     }
   }
 
+  /** The catalog's file, for messages. */
+  get file(): string {
+    return this.db.name;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -241,7 +254,7 @@ export class Catalog {
    * returns true; returns the existing lease if env already has one. `accept` is asked about
    * free blocks only, lowest first, and must be synchronous (callers pre-compute which blocks
    * have busy host ports). Pick and insert share one IMMEDIATE transaction, so two processes
-   * never get the same block. Throws when no block is free.
+   * never get the same block. Throws a NoFreeBlockError when no block is free.
    */
   leaseBlock(
     env: string,
@@ -266,7 +279,7 @@ export class Catalog {
           return toLease(this.stmts.insertLease.get(block, env, Date.now())!);
         }
         const leased = [...taken].filter((b) => b <= maxBlock).length;
-        throw new Error(
+        throw new NoFreeBlockError(
           `no free port block for env "${env}": all ${maxBlock + 1} blocks (0..${maxBlock}) are ` +
             `taken (${leased} leased by other envs, ${rejected} with host ports in use)`,
         );

@@ -8,7 +8,7 @@ import { UserError } from "../core/errors";
 import { busyPorts } from "../runtime/probes";
 import type { EnvSpec } from "../spec/model";
 import { BLOCK_SIZE, blockBase, hostPorts, MAX_BLOCK } from "../spec/ports";
-import type { Catalog } from "./catalog";
+import { NoFreeBlockError, type Catalog } from "./catalog";
 
 /** A host port of the spec that was busy in a block the env cannot get. */
 export interface BusyPort {
@@ -99,8 +99,40 @@ export async function freeBlock(spec: EnvSpec, skip: Set<number>): Promise<numbe
 }
 
 /**
+ * Whether leasing block n failed only because another envctl leased it after the scan: the
+ * IMMEDIATE transaction then finds it taken (and `accept` rejects every other block), or, should
+ * the insert race anyway, the block's primary key refuses it.
+ */
+function takenMeanwhile(err: unknown): boolean {
+  if (err instanceof NoFreeBlockError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    err instanceof Database.SqliteError &&
+    (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") &&
+    /port_leases\.block/.test(err.message)
+  );
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED (and their extended codes): another process holds the catalog. */
+function catalogBusy(err: unknown, catalog: Catalog): UserError | undefined {
+  if (!(err instanceof Database.SqliteError) || !/^SQLITE_(BUSY|LOCKED)/.test(err.code)) {
+    return undefined;
+  }
+  return new UserError(
+    `the envctl catalog ${catalog.file} is busy (${err.code}): another process kept it locked`,
+    1,
+    [
+      "run the command again once the other envctl is done",
+      "if none is running, look for a process holding the file open (e.g. `fuser -v " +
+        `${catalog.file}\`) and stop it`,
+    ],
+  );
+}
+
+/**
  * Leases a port block for a new env: the lowest block whose host ports are all free right now.
- * An env that already holds a lease keeps it. A block another process leases first is skipped.
+ * An env that already holds a lease keeps it. A block another process leases first is skipped;
+ * a busy catalog or any other SQLite error is reported as itself.
  */
 export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): Promise<number> {
   const existing = catalog.getLease(name);
@@ -115,7 +147,8 @@ export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): P
     }
     try {
       return catalog.leaseBlock(name, MAX_BLOCK, (b) => b === n).block;
-    } catch {
+    } catch (err) {
+      if (!takenMeanwhile(err)) throw catalogBusy(err, catalog) ?? err;
       skip.add(n); // leased by a concurrent envctl between the scan and the insert
     }
   }

@@ -123,6 +123,32 @@ export function statusOf(err: unknown): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
+/** Errors of connecting to the engine: no socket, nobody listening, no permission, no route. */
+const CONNECT_CODES = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "EACCES",
+  "EPERM",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * Whether envctl could not connect to the engine at all (as opposed to the engine answering
+ * with an error): a connect/getaddrinfo failure with one of CONNECT_CODES and no HTTP status.
+ * An ENOENT from reading a file (a build context, say) is not one.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  if (statusOf(err) !== undefined || typeof e?.code !== "string") return false;
+  const connecting =
+    e.syscall === undefined || e.syscall === "connect" || e.syscall === "getaddrinfo";
+  return connecting && CONNECT_CODES.has(e.code);
+}
+
 /** The engine's own words for a failure, without dockerode's "(HTTP code 404) …" wrapping. */
 export function dockerReason(err: unknown): string {
   if (err instanceof DockerError) return err.message;
@@ -135,8 +161,9 @@ export function dockerReason(err: unknown): string {
   const json = e?.json as { message?: unknown } | string | null | undefined;
   if (json && typeof json === "object" && typeof json.message === "string") return json.message;
   if (typeof json === "string" && json.trim()) return json.trim();
-  if (e?.code === "ENOENT" || e?.code === "ECONNREFUSED" || e?.code === "EACCES") {
-    return `cannot reach the Docker engine (${String(e.message)}); is it running?`;
+  if (isConnectionFailure(err)) {
+    const denied = e?.code === "EACCES" || e?.code === "EPERM";
+    return `cannot reach the Docker engine (${String(e?.message)}); ${denied ? "may this user use its socket (the docker group)?" : "is it running?"}`;
   }
   // Streamed calls (pull, build) carry no parsed body; unwrap dockerode's message instead.
   if (err instanceof Error) return err.message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim();

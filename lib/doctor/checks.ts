@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { docker, dockerReason, statusOf } from "../docker/client";
+import { DockerError, docker, dockerReason, isConnectionFailure, statusOf } from "../docker/client";
 import type { TemporalSpec } from "../spec/model";
 import { projectRoot, toolchainRoot } from "../core/toolchain";
 import { findOnPath } from "../core/toolchain";
@@ -79,21 +79,28 @@ const DOCKER_TIMEOUT_MS = 5000;
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    // ETIMEDOUT: no answer at all counts as not reachable (lib/docker/client.ts isConnectionFailure).
+    const err = Object.assign(new Error(`${what} did not answer within ${ms} ms`), {
+      code: "ETIMEDOUT",
+    });
+    timer = setTimeout(() => reject(err), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The shared dockerode client as a DockerApi. */
+/**
+ * The shared dockerode client as a DockerApi, made on first call: a DOCKER_HOST that is not a
+ * Docker endpoint fails the check with its own message instead of failing doctor.
+ */
 export function dockerApi(): DockerApi {
-  const client = docker();
   return {
     where: process.env.DOCKER_HOST ?? "/var/run/docker.sock",
-    ping: () => withTimeout(client.ping(), DOCKER_TIMEOUT_MS, "the Docker engine"),
-    version: () => withTimeout(client.version(), DOCKER_TIMEOUT_MS, "the Docker engine"),
+    ping: async (): Promise<unknown> =>
+      withTimeout<unknown>(docker().ping(), DOCKER_TIMEOUT_MS, "the Docker engine"),
+    version: async () => withTimeout(docker().version(), DOCKER_TIMEOUT_MS, "the Docker engine"),
     hasImage: async (ref) => {
       try {
-        await withTimeout(client.getImage(ref).inspect(), DOCKER_TIMEOUT_MS, "the Docker engine");
+        await withTimeout(docker().getImage(ref).inspect(), DOCKER_TIMEOUT_MS, "the Docker engine");
         return true;
       } catch (err) {
         if (statusOf(err) === 404) return false;
@@ -158,12 +165,26 @@ export async function checkDocker(api: DockerApi): Promise<Check> {
     const v = await api.version();
     return { name, ok: true, required: true, detail: `${v.Version ?? "?"} (${api.where})` };
   } catch (err) {
+    if (isConnectionFailure(err)) {
+      return {
+        name,
+        ok: false,
+        required: true,
+        detail: `not reachable at ${api.where}: ${dockerReason(err)}`,
+        fix: DOCKER_FIX,
+      };
+    }
+    // Reached but failing, or not an endpoint at all: the engine's (or the setting's) own words.
+    const status = statusOf(err);
     return {
       name,
       ok: false,
       required: true,
-      detail: `not reachable at ${api.where}: ${dockerReason(err)}`,
-      fix: DOCKER_FIX,
+      detail: `${api.where}: ${status ? `the engine answered HTTP ${status}: ` : ""}${dockerReason(err)}`,
+      fix:
+        err instanceof DockerError && status === undefined
+          ? "set DOCKER_HOST to unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST, or unset it"
+          : "see the Docker engine's log (journalctl -u docker, or dockerd's output)",
     };
   }
 }
@@ -179,7 +200,7 @@ export async function checkBaseImage(api: DockerApi, dockerOk: boolean): Promise
       name,
       ok: false,
       required: false,
-      detail: "not checked: Docker is not reachable",
+      detail: "not checked: the Docker engine check failed",
       fix,
     };
   }

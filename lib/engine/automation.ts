@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import type { ConfigMap, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "../core/errors";
+import { mapEngineError } from "./errors";
 import type { ResolvedEnv } from "../spec/model";
 import { backendUrl, passphraseEnv, type Home } from "../core/home";
 import { engineEnv, findOnPath, projectRoot, toolchainRoot } from "../core/toolchain";
@@ -93,40 +94,6 @@ function fileBackendHas(env: Record<string, string>, name: string): boolean | un
   if (!path.isAbsolute(root)) return undefined;
   const dir = path.join(root, ".pulumi", "stacks", PROJECT);
   return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
-}
-
-/** Maps Automation API failures to sentences a user can act on; anything else passes through. */
-export function mapEngineError(err: unknown, envName: string): unknown {
-  // By name: the Automation API's error classes are not loaded on the update path.
-  const kind = err instanceof Error ? err.name : "";
-  const text = err instanceof Error ? err.message : String(err);
-  if (kind === "StackNotFoundError") return new UserError(`env ${envName} does not exist`, 2);
-  if (kind === "StackAlreadyExistsError" || /stack '[^']*' already exists/i.test(text)) {
-    return new UserError(`env ${envName} already exists`, 1);
-  }
-  if (
-    kind === "ConcurrentUpdateError" ||
-    /locked|concurrent update|currently being updated/i.test(text)
-  ) {
-    return new UserError(
-      `env ${envName} is busy: another envctl or pulumi operation is running on it`,
-      1,
-      [`if none is running, recover with: envctl recover ${envName}`],
-    );
-  }
-  if (/no stack named|stack .* not found/i.test(text))
-    return new UserError(`env ${envName} does not exist`, 2);
-  if (/incorrect passphrase/i.test(text)) {
-    // The home's settings file was made with another passphrase than the one in use now.
-    return new UserError(
-      `env ${envName}: the passphrase does not match the one its stack was created with`,
-      1,
-      [
-        "set PULUMI_CONFIG_PASSPHRASE(_FILE) to the passphrase this ENVCTL_HOME's stacks were made with",
-      ],
-    );
-  }
-  return err;
 }
 
 export async function selectStack(engine: Engine, name: string): Promise<Stack> {

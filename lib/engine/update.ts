@@ -5,7 +5,8 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import TailFile from "@logdna/tail-file";
 import type { EngineEvent, OpMap } from "@pulumi/pulumi/automation";
-import { type Engine, mapEngineError } from "./automation";
+import type { Engine } from "./automation";
+import { mapEngineError, PulumiFailure } from "./errors";
 
 export interface UpdateResult {
   /** The stack's outputs as the engine reported them on the root resource. */
@@ -18,6 +19,7 @@ export interface UpdateResult {
  * `pulumi up` for one stack, streaming engine events from the event log. Unlike the Automation
  * API's Stack.up, it reads the stack outputs from the event stream instead of starting three more
  * pulumi processes afterwards (outputs, secret outputs, history): a no-op up costs one process.
+ * A failed update rejects with a PulumiFailure; lib/engine/errors.ts `engineFailure` words it.
  */
 export async function runUp(
   engine: Engine,
@@ -71,26 +73,26 @@ export async function initStack(
   stack: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  await runPulumi(
-    engine,
-    ["stack", "init", "--stack", stack, "--no-select", "--non-interactive"],
-    signal,
-  );
-}
-
-/** Thrown when a pulumi command fails; `stderr` holds what it said. */
-export class PulumiFailure extends Error {
-  constructor(
-    message: string,
-    readonly stderr: string,
-  ) {
-    super(message);
+  try {
+    await runPulumi(
+      engine,
+      ["stack", "init", "--stack", stack, "--no-select", "--non-interactive"],
+      signal,
+    );
+  } catch (err) {
+    throw mapEngineError(err, stack);
   }
 }
+
+/** Keeps the end of what a pulumi process prints (its Diagnostics section comes last). */
+const OUTPUT_LIMIT = 256 * 1024;
+const keepTail = (text: string): string =>
+  text.length > OUTPUT_LIMIT ? text.slice(-OUTPUT_LIMIT) : text;
 
 /**
  * Runs the workspace's pulumi binary with the engine env. An abort sends SIGINT, which the CLI
  * handles by finishing in-flight operations and writing state, so the stack stays recoverable.
+ * Rejects with a PulumiFailure holding what the process printed.
  */
 function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -98,23 +100,20 @@ function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promis
       cwd: engine.project,
       // PULUMI_DEBUG_COMMANDS enables --event-log, as the Automation API does.
       env: { ...process.env, ...engine.env, PULUMI_DEBUG_COMMANDS: "true" },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let stdout = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = keepTail(stderr + d)));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = keepTail(stdout + d)));
     const onAbort = (): void => void child.kill("SIGINT");
     signal?.addEventListener("abort", onAbort, { once: true });
     child.on("error", reject);
     child.on("close", (code) => {
       signal?.removeEventListener("abort", onAbort);
       if (code === 0) return resolve();
-      const failure = new PulumiFailure(
-        `pulumi ${args[0]} exited with ${code}: ${stderr.trim()}`,
-        stderr,
-      );
-      const stackArg = args[args.indexOf("--stack") + 1] ?? "";
-      const mapped = mapEngineError(failure, stackArg);
-      reject(mapped instanceof Error ? mapped : failure);
+      const command = args.slice(0, args[0] === "stack" ? 2 : 1).join(" ");
+      reject(new PulumiFailure(command, code, stderr, stdout));
     });
   });
 }

@@ -1,4 +1,7 @@
-/** Failures mid-operation: a service that never gets healthy, and an interrupted up. */
+/**
+ * Failures mid-operation: a service that never gets healthy, an interrupted up, and a stack
+ * whose Pulumi checkpoint is corrupt.
+ */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -8,6 +11,7 @@ import { recover } from "../../cli/commands/recover";
 import { up } from "../../cli/commands/up";
 import { Catalog } from "../../lib/catalog/catalog";
 import { UserError } from "../../lib/core/errors";
+import { assertNoTrace, envctl, said } from "../support/cli";
 import {
   capture,
   dockerLeftovers,
@@ -109,5 +113,53 @@ describe("failures leave the env recoverable", { timeout: 10 * 60_000 }, () => {
     await destroy({ name, home, cwd: repo, yes: true, ...capture().seams });
     assert.deepEqual(dockerLeftovers(name), { containers: [], volumes: [], networks: [] });
     assert.equal(worktreeDirs(repo).length, 1);
+  });
+
+  it("a corrupt checkpoint fails up, destroy and recover with pulumi's own reason", async () => {
+    const repo = makeRepo({ files: { "envctl.yaml": "services:\n  app:\n    cmd: sleep 600\n" } });
+    const name = envName("ckpt");
+    names.push(name);
+    const file = path.join(repo, "envctl.yaml");
+    await up({ name, file, yes: true, home, cwd: repo, ...capture().seams });
+    const checkpoint = path.join(home.stateDir, ".pulumi", "stacks", "envctl", `${name}.json`);
+    const good = fs.readFileSync(checkpoint);
+    fs.writeFileSync(checkpoint, good.subarray(0, 200)); // cut mid-document
+    try {
+      const reason = /failed to load checkpoint: .*unexpected end of JSON input/;
+      await assert.rejects(
+        up({ name, file, yes: true, home, cwd: repo, ...capture().seams }),
+        (err: unknown) => {
+          assert.ok(err instanceof UserError, String(err));
+          assert.equal(err.exitCode, 1);
+          assert.equal(err.message, `up of ${name} failed`);
+          const text = err.details.join("\n");
+          assert.match(text, reason, "pulumi's reason is shown");
+          assert.match(text, /\.json\.bak|pulumi stack import/, "says how to restore the state");
+          assert.match(text, /envctl up .* again/, "the verb's own recovery hint stays");
+          return true;
+        },
+      );
+      for (const [verb, run] of [
+        [
+          "destroy",
+          () => destroy({ name, home, cwd: repo, yes: true, force: true, log: () => {} }),
+        ],
+        ["recover", () => recover({ name, home, cwd: repo, log: () => {} })],
+      ] as const) {
+        await assert.rejects(run(), (err: unknown) => {
+          assert.ok(err instanceof UserError, `${verb}: ${String(err)}`);
+          assert.match([err.message, ...err.details].join("\n"), reason, verb);
+          return true;
+        });
+      }
+      // The built CLI prints it too, without a stack trace.
+      const r = await envctl(["up", name, "-y"], { home: home.root, cwd: repo });
+      assert.equal(r.code, 1, said(r));
+      assertNoTrace(r);
+      assert.match(r.stderr, new RegExp(`envctl: up of ${name} failed`), said(r));
+      assert.match(r.stderr, reason, said(r));
+    } finally {
+      fs.writeFileSync(checkpoint, good);
+    }
   });
 });

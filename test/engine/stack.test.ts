@@ -7,14 +7,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import {
-  mapEngineError,
-  openEngine,
-  selectStack,
-  stackExists,
-  trySelectStack,
-} from "../../lib/engine/automation";
+import { openEngine, selectStack, stackExists, trySelectStack } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
+import { mapEngineError } from "../../lib/engine/errors";
 import { toolchainRoot } from "../../lib/core/toolchain";
 import { initStack } from "../../lib/engine/update";
 import { envName, tempHome } from "../support/env";

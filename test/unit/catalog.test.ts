@@ -7,8 +7,10 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { Catalog, openCatalog, type Lease, type UpsertEnv } from "../../lib/catalog/catalog";
-import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog/migrations";
+import { leaseFor } from "../../lib/catalog/leases";
 import { UserError } from "../../lib/core/errors";
+import type { EnvSpec } from "../../lib/spec/model";
+import { LATEST_SCHEMA, MIGRATIONS, migrate } from "../../lib/catalog/migrations";
 import { RESOLVED_ENV_VERSION } from "../../lib/spec/model";
 
 let home: string;
@@ -311,6 +313,73 @@ describe("port leases", () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe("leaseFor and the catalog's own errors", () => {
+  // No ports: every block's host ports are free, so the scan always picks the lowest unleased one.
+  const spec = { services: [] } as unknown as EnvSpec;
+
+  /** Runs `before` ahead of the first leaseBlock call and counts the calls. */
+  function onFirstLease(c: Catalog, before: () => void, after = (): void => {}): () => number {
+    const leaseBlock = c.leaseBlock.bind(c);
+    let calls = 0;
+    c.leaseBlock = (...args) => {
+      if (calls++ === 0) before();
+      try {
+        return leaseBlock(...args);
+      } finally {
+        if (calls === 1) after();
+      }
+    };
+    return () => calls;
+  }
+
+  it("only a block leased meanwhile is skipped: SQLITE_BUSY is a busy catalog, no block leased", async () => {
+    // Another envctl leases the scanned block between the scan and the insert: the next one.
+    const mine = cat(path.join(home, "taken", "catalog.db"));
+    const other = cat(path.join(home, "taken", "catalog.db"));
+    const tries = onFirstLease(mine, () => other.leaseBlock("other", 9));
+    assert.equal(await leaseFor(mine, "mine", spec), 1);
+    assert.equal(tries(), 2);
+
+    const file = path.join(home, "catalog.db");
+    const c = Catalog.open(file, { busyTimeoutMs: 20 });
+    open.push(c);
+    const holder = raw(file);
+    holder.exec("BEGIN IMMEDIATE"); // another process writing
+    // The lock goes away right after the failed attempt: a retry on the next block would succeed.
+    const calls = onFirstLease(
+      c,
+      () => {},
+      () => holder.exec("ROLLBACK"),
+    );
+    try {
+      await assert.rejects(leaseFor(c, "mine", spec), (err: unknown) => {
+        assert.ok(err instanceof UserError, String(err));
+        assert.equal(err.exitCode, 1);
+        assert.match(err.message, /catalog .*catalog\.db is busy \(SQLITE_BUSY\)/);
+        assert.match(err.details.join("\n"), /run the command again/);
+        return true;
+      });
+    } finally {
+      if (holder.inTransaction) holder.exec("ROLLBACK");
+      holder.close();
+    }
+    assert.equal(calls(), 1, "no second block was tried");
+    assert.deepEqual(c.leases(), []);
+  });
+
+  it("any other SQLite error is rethrown as itself, not skipped", async () => {
+    cat().close(); // create and migrate the file
+    const ro = Catalog.openReadOnly(path.join(home, "catalog.db"));
+    open.push(ro);
+    const calls = onFirstLease(ro, () => {});
+    await assert.rejects(
+      leaseFor(ro, "mine", spec),
+      (err: unknown) =>
+        err instanceof Database.SqliteError && err.code === "SQLITE_READONLY" && calls() === 1,
     );
   });
 });

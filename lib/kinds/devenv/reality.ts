@@ -18,16 +18,26 @@ export interface ContainerState {
   id: string;
 }
 
-/** env -> service -> container state, for every envctl container; undefined if Docker is down. */
+/** env -> service -> container state, for every envctl container. */
 export type ContainerMap = Map<string, Map<string, ContainerState>>;
 
-export async function envctlContainers(): Promise<ContainerMap | undefined> {
-  const { docker } = await import("../../docker/client");
+/** The engine was reached but failed to list containers: its own words. */
+export class DockerTrouble {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * What Docker runs for envctl: the map, undefined when the engine cannot be reached at all (no
+ * socket, connection refused), or a DockerTrouble when it answered with an error.
+ */
+export async function envctlContainers(): Promise<ContainerMap | DockerTrouble | undefined> {
+  const { docker, dockerFailure, isConnectionFailure } = await import("../../docker/client");
   let list;
   try {
     list = await docker().listContainers({ all: true, filters: { label: [LABEL_ENV] } });
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isConnectionFailure(err)) return undefined;
+    return new DockerTrouble(dockerFailure("listing containers", err).message);
   }
   const out: ContainerMap = new Map();
   for (const c of list) {
@@ -51,7 +61,7 @@ export interface ServiceReality {
   type: "container" | "process";
   /** The desired state runs it. */
   expected: boolean;
-  /** true / false, or undefined when it cannot be known (Docker unreachable). */
+  /** true / false, or undefined when it cannot be known (Docker unreachable or failing). */
   running: boolean | undefined;
   /** A daemon whose pid file outlived it, or a container that exited. */
   crashed: boolean;
@@ -72,8 +82,10 @@ export interface EnvReality {
 export function envReality(
   env: ResolvedEnv,
   desired: EnvState,
-  containers: ContainerMap | undefined,
+  /** undefined: Docker is not reachable; a DockerTrouble: it failed to say. */
+  containers: ContainerMap | DockerTrouble | undefined,
 ): EnvReality {
+  const known = containers instanceof Map ? containers : undefined;
   const expected = runningServices(env.services, desired);
   const services = env.services.map((svc): ServiceReality => {
     const base = { name: svc.name, type: svc.type, expected: expected.has(svc.name) };
@@ -87,9 +99,11 @@ export function envReality(
         ...(st.pid !== undefined ? { pid: st.pid } : {}),
       };
     }
-    if (!containers)
-      return { ...base, running: undefined, crashed: false, detail: "Docker unreachable" };
-    const c = containers.get(env.name)?.get(svc.name);
+    if (!known) {
+      const detail = containers ? "unknown (Docker error)" : "Docker unreachable";
+      return { ...base, running: undefined, crashed: false, detail };
+    }
+    const c = known.get(env.name)?.get(svc.name);
     if (!c) return { ...base, running: false, crashed: false, detail: "-" };
     return {
       ...base,
@@ -112,8 +126,12 @@ export function envReality(
       warnings.push(`${s.name} running while the env is ${desired}`);
     }
   }
-  if (!containers && env.services.some((s) => s.type === "container")) {
-    warnings.push("Docker is not reachable");
+  if (!known && env.services.some((s) => s.type === "container")) {
+    warnings.push(
+      containers instanceof DockerTrouble
+        ? `Docker: ${containers.reason}`
+        : "Docker is not reachable",
+    );
   }
   return {
     desired,
