@@ -24,9 +24,9 @@ import type {
   TemporalSpec,
   VolumeMount,
 } from "./model";
+import { dotPath } from "../core/dot-path";
 import {
   describeValue,
-  dotPath,
   isBindSource,
   specSchema,
   zodIssues,

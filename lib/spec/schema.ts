@@ -7,6 +7,7 @@
  * `path: message` lines and only invents messages for type mismatches and unknown keys.
  */
 import { z } from "zod";
+import { dotPath, valueAt } from "../core/dot-path";
 import type { SpecIssue } from "./model";
 
 export const SERVICE_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
@@ -426,15 +427,6 @@ function isTypeMismatch(i: ZodIssue): boolean {
   return i.code === "invalid_union" && i.errors.every((b) => b.every(isTypeMismatch));
 }
 
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let cur = root;
-  for (const seg of at) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return cur;
-}
-
 function expectedName(expected: string): string {
   if (expected === "object" || expected === "record") return "a mapping";
   if (expected === "array") return "a list";
@@ -499,15 +491,4 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length]!;
-}
-
-/** `["services", "web", "ports", 0]` -> `services.web.ports[0]`. */
-export function dotPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of segments) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(String(seg))) out += out ? `.${String(seg)}` : String(seg);
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
 }

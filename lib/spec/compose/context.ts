@@ -6,7 +6,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import type { SpecIssue } from "../model";
-import { dotPath } from "../schema";
+import { dotPath } from "../../core/dot-path";
 
 export interface ComposeImport {
   /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
