@@ -1,11 +1,10 @@
 import { engineVars } from "../../lib/engine/automation";
+import { shellQuote } from "../../lib/core/shell";
 import { seams, type CommandSeams } from "../context";
 
 export interface EnvOptions extends CommandSeams {
   json?: boolean;
 }
-
-const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /** Secrets are never printed: a passphrase from the environment is already in the caller's shell. */
 const SECRET_VARS = new Set(["PULUMI_CONFIG_PASSPHRASE"]);
@@ -20,7 +19,7 @@ export function env(opts: EnvOptions): Record<string, string> {
     opts.json
       ? JSON.stringify(vars, null, 2)
       : Object.entries(vars)
-          .map(([k, v]) => `export ${k}=${quote(v)}`)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
           .join("\n"),
   );
   return vars;

@@ -3,7 +3,7 @@
  * which of its host ports are taken right now, whether the programs process services and init
  * steps run exist, and whether the directories they run in exist in the repo at the spec's base.
  * Nothing here starts or creates anything; the catalog is only read. The shell command analysis
- * is in shell-program.ts.
+ * is in commands.ts.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,12 +13,10 @@ import {
   commandIssues,
   dirIssue,
   isExecutableFile,
-  simpleCommands,
   type CommandContext,
   type EntryKind,
   type Findings,
   type RepoTree,
-  type Word,
 } from "./commands";
 import type { BuildContext, EnvSpec, SpecIssue } from "./model";
 import { findOnPath } from "../core/toolchain";
@@ -26,8 +24,8 @@ import { chooseBlock, type BlockChoice, type HeldBlock } from "../catalog/leases
 import { MAX_BLOCK } from "./ports";
 
 // The command, doctor and tests import these from here, where they were first written.
-export { commandIssues, dirIssue, isExecutableFile, simpleCommands };
-export type { CommandContext, EntryKind, Findings, RepoTree, Word };
+export { commandIssues, dirIssue, isExecutableFile };
+export type { CommandContext, EntryKind, Findings, RepoTree };
 
 // ---------------------------------------------------------------------------------------------
 // the repo as the worktree will see it

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { importCompose, isComposeFile, shellSplit } from "../../lib/spec/compose";
+import { importCompose, isComposeFile } from "../../lib/spec/compose";
 import { formatIssue, loadComposeFiles, parseSpecText } from "../../lib/spec/load";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "compose");
@@ -584,7 +584,10 @@ test("command and entrypoint strings split into words as compose does", (t) => {
     "a b",
   ]);
   assert.deepEqual(r.services.r!.entrypoint, ["/docker-entrypoint.sh"]);
-  assert.equal(shellSplit(`echo "open`), undefined);
+  const open = importText(t, `services:\n  r: { image: redis, command: 'echo "open' }\n`);
+  assert.deepEqual(issues(open.errors), [
+    'compose.yml: services.r.command: unterminated quote in "echo \\"open"',
+  ]);
 });
 
 test("build mapping: context, dockerfile and list args; image next to build is dropped", (t) => {

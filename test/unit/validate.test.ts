@@ -1,5 +1,5 @@
 /**
- * `envctl validate`: shell-word splitting, program lookup on PATH and in the repo at the base,
+ * `envctl validate`: program lookup on PATH and in the repo at the base,
  * directory checks, port-block choice against leases and real busy ports, the read-only catalog
  * read, and the command itself through its seams (temp homes and real temp git repos).
  */
@@ -21,7 +21,6 @@ import {
   commandIssues,
   gitTree,
   parseIssue,
-  simpleCommands,
   validateSpec,
   type CommandContext,
   type RepoTree,
@@ -58,33 +57,6 @@ function treeOf(dir: string, ref = "HEAD"): RepoTree {
 }
 
 const fmt = (issues: SpecIssue[]): string[] => issues.map((i) => `${i.path}: ${i.message}`);
-
-describe("simpleCommands", () => {
-  it("splits at operators, unquotes words, drops redirections and comments", () => {
-    const words = simpleCommands(
-      `A=1 B="x y" cargo run --bin 'a b' 2>&1 | tee log && cd x; echo "$HOME" # note`,
-    ).map((c) => c.map((w) => (w.dynamic ? `<${w.text}>` : w.text)));
-    assert.deepEqual(words, [
-      ["A=1", "B=x y", "cargo", "run", "--bin", "a b"],
-      ["tee", "log"],
-      ["cd", "x"],
-      ["echo", "<$HOME>"],
-    ]);
-  });
-
-  it("keeps templates and command substitutions as one dynamic word", () => {
-    const [cmd] = simpleCommands(`{{ ports.web }} --x $(which node) done`);
-    assert.deepEqual(
-      cmd!.map((w) => [w.text, w.dynamic]),
-      [
-        ["{{ ports.web }}", true],
-        ["--x", false],
-        ["$(which node)", true],
-        ["done", false],
-      ],
-    );
-  });
-});
 
 describe("findOnPath", () => {
   it("finds executables only, in PATH order", () => {
