@@ -3,9 +3,9 @@ import { blockBase } from "../../lib/spec/ports";
 import { formatIssue } from "../../lib/spec/load";
 import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { blockRange, heldBlocks } from "../../lib/catalog/leases";
-import { parseIssue, plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
+import { plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
 import { seams, type CommandSeams } from "../context";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, SpecError } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
 export interface ValidateOptions extends CommandSeams {
@@ -26,10 +26,10 @@ export async function validate(opts: ValidateOptions): Promise<number> {
     loaded = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
-    // `invalid spec FILE` carries one `path: message` line per issue; anything else is one problem.
+    // An invalid spec carries its issues; anything else (no spec file, bad flags) is one problem.
     const errors =
-      err.message.startsWith("invalid spec") && err.details.length > 0
-        ? err.details.map(parseIssue)
+      err instanceof SpecError
+        ? err.issues
         : [{ path: "", message: [err.message, ...err.details].join("; ") }];
     if (opts.json) {
       s.out(

@@ -79,7 +79,7 @@ export function importCompose(files: string[]): ComposeImport {
     }
   }
   if (merged.size === 0 && out.errors.length === 0) {
-    out.errors.push({ path: path.basename(files[0]!), message: "no services defined" });
+    out.errors.push({ file: path.basename(files[0]!), path: "", message: "no services defined" });
   }
   for (const [name, layer] of merged) {
     out.services[name] = finish(name, layer, { dir, declared, out });
@@ -106,7 +106,9 @@ function readCompose(ctx: Ctx, file: string): Obj | undefined {
     const pos = yamlError.linePos?.[0];
     const reason = yamlError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     ctx.out.errors.push({
-      path: pos ? `${ctx.base}:${pos.line}:${pos.col}` : ctx.base,
+      file: ctx.base,
+      path: "",
+      ...(pos ? { line: pos.line, column: pos.col } : {}),
       message: `invalid YAML: ${reason}`,
     });
     return undefined;

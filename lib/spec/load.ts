@@ -42,9 +42,14 @@ export interface ParseResult {
 
 const DEFAULTS = { intervalMs: 1000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 };
 
-/** `services.web: must ...`; an issue about the whole document is just its message. */
+/**
+ * `services.web: must ...`, after the file when it is not the spec (`compose.yml: services...`,
+ * `.env:3: ...`); an issue about the whole document is just its message.
+ */
 export function formatIssue(i: SpecIssue): string {
-  return i.path ? `${i.path}: ${i.message}` : i.message;
+  const file = i.file && [i.file, i.line, i.column].filter((x) => x !== undefined).join(":");
+  const where = [file, i.path].filter(Boolean).join(": ");
+  return where ? `${where}: ${i.message}` : i.message;
 }
 
 export function loadSpecFile(file: string): ParseResult {

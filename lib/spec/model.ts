@@ -9,6 +9,11 @@ export interface SpecIssue {
   path: string;
   /** What is wrong, as a sentence fragment. */
   message: string;
+  /** The file it is in when that is not the spec itself: a compose file, an env file (base name). */
+  file?: string;
+  /** Line (and column) in `file`, for problems that have no dot-path (YAML syntax, env files). */
+  line?: number;
+  column?: number;
 }
 
 export type HealthKind = "command" | "http" | "tcp";

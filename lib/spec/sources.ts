@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { badInput } from "../core/errors";
+import { badInput, UserError } from "../core/errors";
 import { projectRoot } from "../core/toolchain";
 import { isComposeFile } from "./compose";
 import { formatIssue, loadComposeFiles, loadSpecFile, type ParseResult } from "./load";
@@ -14,6 +14,17 @@ import type { EnvSpec, SpecIssue } from "./model";
 export interface SpecSource {
   file?: string | string[];
   preset?: string;
+}
+
+/** An invalid spec (exit 2): one detail line per issue, and the issues themselves for --json. */
+export class SpecError extends UserError {
+  constructor(
+    file: string,
+    readonly issues: SpecIssue[],
+  ) {
+    super(`invalid spec ${file}`, 2, issues.map(formatIssue));
+    this.name = "SpecError";
+  }
 }
 
 /** The presets shipped with envctl (directories holding an envctl.yaml). */
@@ -64,7 +75,7 @@ export function loadSpec(
     res = loadSpecFile(specFile);
   }
   if (res.errors.length > 0 || !res.spec) {
-    throw badInput(`invalid spec ${specFile}`, res.errors.map(formatIssue));
+    throw new SpecError(specFile, res.errors);
   }
   return { spec: res.spec, file: specFile, warnings: res.warnings };
 }

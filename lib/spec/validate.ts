@@ -207,18 +207,6 @@ function buildIssue(name: string, build: BuildContext): SpecIssue | undefined {
   return undefined;
 }
 
-// ---------------------------------------------------------------------------------------------
-// the loader's report, back into issues
-
-const PATH_RE =
-  /^((?:[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])(?:\.[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])*): ([\s\S]*)$/;
-
-/** `services.web.ports[0]: must be ...` -> { path, message }; a line without a dot-path is a message. */
-export function parseIssue(line: string): SpecIssue {
-  const m = PATH_RE.exec(line);
-  return m ? { path: m[1]!, message: m[2]! } : { path: "", message: line };
-}
-
 /** Counts for the summary line: `3 services (2 containers, 1 process)`. */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;

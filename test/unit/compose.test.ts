@@ -417,7 +417,9 @@ x-anchors: {}
 test("loadComposeFiles reports import errors by compose file, not as schema errors", (t) => {
   const dir = tmpDir(t, { "compose.yml": "services:\n  db: { image: x, profiles: [dev] }\n" });
   assert.deepEqual(loadComposeFiles([path.join(dir, "compose.yml")]), {
-    errors: [{ path: "compose.yml: services.db.profiles", message: "not supported by envctl" }],
+    errors: [
+      { file: "compose.yml", path: "services.db.profiles", message: "not supported by envctl" },
+    ],
     warnings: [],
   });
 });
@@ -425,8 +427,10 @@ test("loadComposeFiles reports import errors by compose file, not as schema erro
 test("malformed documents: YAML syntax, non-mapping services, invalid service names", (t) => {
   const yaml = importText(t, "services:\n  db: { image: x\n");
   assert.equal(yaml.errors.length, 1);
-  assert.match(yaml.errors[0]!.path, /^compose\.yml:3:1$/);
-  assert.match(yaml.errors[0]!.message, /^invalid YAML: /);
+  const { message, ...where } = yaml.errors[0]!;
+  assert.deepEqual(where, { file: "compose.yml", path: "", line: 3, column: 1 });
+  assert.match(message, /^invalid YAML: /);
+  assert.match(issues(yaml.errors)[0]!, /^compose\.yml:3:1: invalid YAML: /);
   assert.deepEqual(
     issues(importText(t, "services:\n  db: postgres\n  qdrant_primary: { image: q }\n").errors),
     [

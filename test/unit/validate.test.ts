@@ -20,7 +20,6 @@ import {
   blockFindings,
   commandIssues,
   gitTree,
-  parseIssue,
   validateSpec,
   type CommandContext,
   type RepoTree,
@@ -295,27 +294,6 @@ describe("heldBlocks", () => {
   });
 });
 
-describe("parseIssue", () => {
-  it("splits a dot-path from its message; a bare message keeps an empty path", () => {
-    assert.deepEqual(parseIssue("services.web.ports[0]: must be 1..65535"), {
-      path: "services.web.ports[0]",
-      message: "must be 1..65535",
-    });
-    assert.deepEqual(parseIssue('services["a b"].cmd: x: y'), {
-      path: 'services["a b"].cmd',
-      message: "x: y",
-    });
-    assert.deepEqual(parseIssue("cannot read /x/envctl.yaml: no such file"), {
-      path: "",
-      message: "cannot read /x/envctl.yaml: no such file",
-    });
-    assert.deepEqual(parseIssue("/x/envctl.yaml:3:4: invalid YAML: bad"), {
-      path: "",
-      message: "/x/envctl.yaml:3:4: invalid YAML: bad",
-    });
-  });
-});
-
 describe("validateSpec", () => {
   const load = (dir: string, text: string) => {
     const r = parseSpecText(text, { file: path.join(dir, "envctl.yaml") });
@@ -388,13 +366,21 @@ interface JsonReport {
 
 async function run(
   spec: string,
-  o: { json?: boolean; files?: Record<string, string>; exec?: string[]; home?: string } = {},
+  o: {
+    json?: boolean;
+    files?: Record<string, string>;
+    exec?: string[];
+    home?: string;
+    /** Where the spec is written, passed as `-f` (default: ./envctl.yaml, no -f). */
+    file?: string;
+  } = {},
 ): Promise<{ code: number; out: string; json?: JsonReport; home: string; repo: string }> {
-  const dir = repo({ "envctl.yaml": spec, ...o.files }, o.exec);
+  const dir = repo({ [o.file ?? "envctl.yaml"]: spec, ...o.files }, o.exec);
   const home = o.home ?? temp("home");
   const c = capture();
   const code = await validate({
     json: o.json,
+    ...(o.file !== undefined ? { file: o.file } : {}),
     cwd: dir,
     home: resolveHome({ ENVCTL_HOME: home }),
     ...c.seams,
@@ -480,6 +466,36 @@ describe("envctl validate", () => {
       ["services.b.ports[0]"],
     );
     assert.match(r.json!.errors[0]!.message, /offset 233 .*collides with services\.a port 7233/);
+  });
+
+  it("--json: a compose file's issues carry their dot-path, the file apart", async () => {
+    const bad = "services:\n  db: { image: x, ports: ['70000:5432'] }\n";
+    const r = await run(bad, { json: true, file: "docker-compose.yml" });
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.json!.errors, [
+      {
+        path: "services.db.ports[0]",
+        file: "docker-compose.yml",
+        message: "ports must be 1..65535, got 70000:5432",
+      },
+    ]);
+    const human = await run(bad, { file: "docker-compose.yml" });
+    assert.match(
+      human.out,
+      /^ {2}docker-compose\.yml: services\.db\.ports\[0\]: ports must be 1\.\.65535/m,
+    );
+    const ok = await run("services:\n  db: { image: x, restart: always }\n", {
+      json: true,
+      file: "docker-compose.yml",
+    });
+    assert.equal(ok.code, 0);
+    assert.deepEqual(ok.json!.warnings, [
+      {
+        path: "services.db.restart",
+        file: "docker-compose.yml",
+        message: '"restart" is ignored: envctl starts and stops services with the env\'s state',
+      },
+    ]);
   });
 
   it("a process whose program is missing, and one whose script is not executable", async () => {
