@@ -16,7 +16,7 @@ import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
-import { loadSpec, type SpecSource } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -33,7 +33,7 @@ export interface SpawnOptions extends CommandSeams, SpecSource {
 export async function spawn(opts: SpawnOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
   const catalog = openCatalog(s.home);

@@ -14,14 +14,12 @@ import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
-export interface UpOptions extends CommandSeams {
+export interface UpOptions extends CommandSeams, SpecSource {
   name: string;
-  file?: string | string[];
-  preset?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -30,7 +28,7 @@ export interface UpOptions extends CommandSeams {
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
 
   const catalog = openCatalog(s.home);

@@ -5,12 +5,10 @@ import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { blockRange, heldBlocks } from "../../lib/catalog/leases";
 import { plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
 import { seams, type CommandSeams } from "../context";
-import { loadSpec, SpecError } from "../../lib/spec/sources";
+import { loadSpec, SpecError, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
-export interface ValidateOptions extends CommandSeams {
-  file?: string | string[];
-  preset?: string;
+export interface ValidateOptions extends CommandSeams, SpecSource {
   json?: boolean;
 }
 
@@ -23,7 +21,7 @@ export async function validate(opts: ValidateOptions): Promise<number> {
   const s = seams(opts);
   let loaded: ReturnType<typeof loadSpec>;
   try {
-    loaded = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+    loaded = loadSpec(specSource(opts), s.cwd);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     // An invalid spec carries its issues; anything else (no spec file, bad flags) is one problem.

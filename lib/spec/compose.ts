@@ -87,11 +87,6 @@ export function importCompose(files: string[]): ComposeImport {
   return out;
 }
 
-/** Whether a spec path names a compose file rather than an envctl.yaml. */
-export function isComposeFile(file: string): boolean {
-  return /(^|[/.-])(docker-)?compose[^/]*\.ya?ml$/.test(file);
-}
-
 function readCompose(ctx: Ctx, file: string): Obj | undefined {
   let text: string;
   try {

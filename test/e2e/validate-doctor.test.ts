@@ -114,6 +114,39 @@ describe("envctl validate", { concurrency: true }, () => {
     assert.deepEqual(fs.readdirSync(home), []);
   });
 
+  it("a compose file named stack.yml is read as compose; --format overrides; a bad one is exit 2", async () => {
+    const { home, repo } = sandbox({
+      "stack.yml": [
+        "services:",
+        "  a: { image: x, ports: ['7233:7233'] }",
+        "  b: { image: x, ports: ['8233:8233'] }",
+      ].join("\n"),
+    });
+    const r = await envctl(["validate", "--json", "-f", "stack.yml"], { home, cwd: repo });
+    assert.equal(r.code, 2, said(r));
+    const doc = JSON.parse(r.stdout) as ValidateDoc;
+    assert.deepEqual(
+      doc.errors.map((e) => e.path),
+      ["services.b.ports[0]"],
+    );
+    assert.match(doc.errors[0]!.message, /offset 233 .*services\.a port 7233/);
+
+    const forced = await envctl(["validate", "-f", "stack.yml", "--format", "envctl"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(forced.code, 2, said(forced));
+    assert.match(forced.stdout, /^ {2}services\.a\.ports\[0\]: must be a container port/m);
+
+    const bad = await envctl(["validate", "-f", "stack.yml", "--format", "yaml"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(bad.code, 2, said(bad));
+    assert.match(bad.stdout, /--format must be "compose" or "envctl", got "yaml"/);
+    assert.deepEqual(fs.readdirSync(home), []);
+  });
+
   it("a process whose program is not installed: exit 2, the path and the program named", async () => {
     const { home, repo } = sandbox({
       "envctl.yaml": "services:\n  front:\n    cmd: NODE_ENV=dev envctl-no-such-tool --dev\n",

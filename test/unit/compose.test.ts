@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { importCompose, isComposeFile } from "../../lib/spec/compose";
+import { importCompose } from "../../lib/spec/compose";
 import { formatIssue, loadComposeFiles, parseSpecText } from "../../lib/spec/load";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "compose");
@@ -41,12 +41,6 @@ function withEnv(t: TestContext, vars: Record<string, string | undefined>): void
   apply(vars);
   t.after(() => apply(saved));
 }
-
-test("isComposeFile tells compose files from envctl.yaml", () => {
-  assert.equal(isComposeFile("/x/docker-compose.yml"), true);
-  assert.equal(isComposeFile("/x/compose.override.yaml"), true);
-  assert.equal(isComposeFile("/x/envctl.yaml"), false);
-});
 
 describe("dust-hive's base compose plus its per-env override", () => {
   const files = [
