@@ -14,6 +14,7 @@ import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/engine/progress";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
+import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
@@ -46,6 +47,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
     }
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     const block = await leaseFor(catalog, opts.name, spec);
+    for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     try {
       await initStack(engine, opts.name, s.signal);
     } catch (err) {

@@ -12,6 +12,7 @@ import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
+import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
@@ -42,6 +43,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     }
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
+    for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     const env = resolveEnv(opts.name, spec, block, s.home);
     if (!existed) {
       try {

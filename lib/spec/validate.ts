@@ -1,6 +1,6 @@
 /**
  * `envctl validate`'s checks beyond the spec loader: which port block a new env would get and
- * which of its host ports are taken right now, whether the programs process services and init
+ * which of its host ports are taken right now (or refused by browsers), whether the programs process services and init
  * steps run exist, and whether the directories they run in exist in the repo at the spec's base.
  * Nothing here starts or creates anything; the catalog is only read. The shell command analysis
  * is in commands.ts.
@@ -21,7 +21,7 @@ import {
 import type { BuildContext, EnvSpec, SpecIssue } from "./model";
 import { findOnPath } from "../core/toolchain";
 import { chooseBlock, type BlockChoice, type HeldBlock } from "../catalog/leases";
-import { MAX_BLOCK } from "./ports";
+import { MAX_BLOCK, unsafePorts } from "./ports";
 
 // The command, doctor and tests import these from here, where they were first written.
 export { commandIssues, dirIssue, isExecutableFile };
@@ -186,6 +186,7 @@ export async function validateSpec(
     seams.busy,
   );
   add(blockFindings(choice));
+  if (choice.block !== undefined) warnings.push(...unsafePorts(spec.services, choice.block));
   return {
     ok: errors.length === 0,
     errors,

@@ -329,6 +329,20 @@ describe("validateSpec", () => {
     ]);
   });
 
+  it("a host port browsers refuse in the block the env would get is a warning", async () => {
+    const dir = repo({ "README.md": "x" });
+    const spec = load(dir, "services:\n  web: { image: x, ports: [8080] }\n");
+    const first = await validateSpec(spec, { busy: free });
+    assert.equal(first.ok, true);
+    assert.equal(first.block, 0);
+    assert.deepEqual(fmt(first.warnings), [
+      "services.web.ports[0]: host port 10080 (block 0 + 80) is refused by browsers (ERR_UNSAFE_PORT); set an offset",
+    ]);
+    const next = await validateSpec(spec, { busy: free, held: [{ block: 0, env: "x" }] });
+    assert.equal(next.block, 1);
+    assert.deepEqual(next.warnings, []);
+  });
+
   it("a repo that is not git, or a base that does not exist, is an error like up's", async () => {
     const plain = temp("plain");
     const spec = load(plain, "services:\n  web: { image: x }\n");
