@@ -41,8 +41,8 @@ export interface RepoTree {
   entry(rel: string): EntryKind | undefined;
 }
 
-/** `, but it exists in REPO and is not committed` when that is why the tree lacks it. */
-function uncommitted(tree: RepoTree, rel: string): string {
+/** ` (it exists in REPO but is not committed)` when that is why the tree lacks `rel`. */
+export function uncommitted(tree: RepoTree, rel: string): string {
   return fs.existsSync(path.join(tree.root, rel))
     ? ` (it exists in ${tree.root} but is not committed)`
     : "";

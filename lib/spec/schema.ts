@@ -248,13 +248,6 @@ export const serviceSchema = z
     if (type === "process") {
       if (s.cmd === undefined)
         ctx.addIssue({ code: "custom", message: 'a process service needs "cmd"' });
-      if (s.dir !== undefined && (s.dir.startsWith("/") || s.dir.split("/").includes(".."))) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["dir"],
-          message: "must be a path inside the worktree (relative, without ..)",
-        });
-      }
       return;
     }
     if (s.image !== undefined && s.build !== undefined) {

@@ -66,8 +66,7 @@ export function loadSpec(
       throw badInput(`unknown preset "${src.preset}"`, [`presets: ${presetNames().join(", ")}`]);
     }
     specFile = path.join(projectRoot(), "presets", src.preset, "envctl.yaml");
-    res = loadSpecFile(specFile);
-    if (res.spec) res.spec.repo = cwd;
+    res = loadSpecFile(specFile, { repo: cwd });
   } else {
     const abs =
       files.length > 0

@@ -356,6 +356,33 @@ describe("validateSpec", () => {
     ]);
   });
 
+  it("a spec in a subdirectory: programs, dirs and build contexts as the worktree has them", async () => {
+    const dir = repo(
+      {
+        "deploy/envctl.yaml": "",
+        "deploy/serve.sh": "#!/bin/sh\n",
+        "deploy/db/Dockerfile": "FROM scratch\n",
+        "deploy/conf/app.conf": "x\n",
+      },
+      ["deploy/serve.sh"],
+    );
+    fs.mkdirSync(path.join(dir, "deploy/img"));
+    fs.writeFileSync(path.join(dir, "deploy/img/Dockerfile"), "FROM scratch\n"); // not committed
+    const text = [
+      "repo: ..",
+      "services:",
+      "  api: { cmd: ./serve.sh }",
+      "  db: { build: ./db, volumes: ['./conf:/conf', './data:/data', '/etc/hosts:/h'] }",
+      "  img: { build: ./img }",
+    ].join("\n");
+    const r = parseSpecText(text, { file: path.join(dir, "deploy", "envctl.yaml") });
+    assert.ok(r.spec, JSON.stringify(r.errors));
+    assert.deepEqual(fmt((await validateSpec(r.spec, { busy: free })).errors), [
+      `services.db.volumes[1]: bind source "deploy/data" is not in the repo at HEAD, so the env's worktree will not have it`,
+      `services.img.build: no directory "deploy/img" in the repo at HEAD (it exists in ${dir} but is not committed)`,
+    ]);
+  });
+
   it("a build context without its Dockerfile is an error", async () => {
     const dir = repo({ "img/README": "x" });
     const spec = load(dir, "services:\n  web: { build: ./img }\n  api: { build: ./none }\n");

@@ -25,6 +25,7 @@ export function resolveEnv(
     block,
     base,
     repo: spec.repo,
+    root: spec.root,
     baseRef: spec.base,
     branch: branchName(name),
     worktreeDir: path.join(home.worktreesDir, name),
