@@ -13,6 +13,7 @@ const { version } = require("../../package.json") as { version: string };
 interface SpecFlags {
   file?: string[];
   preset?: string;
+  format?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -41,7 +42,11 @@ function program(signal: AbortSignal): Command {
         "spec file: envctl.yaml, or compose files (repeat -f for overrides)",
         collect,
       )
-      .option("--preset <name>", "use a preset shipped with envctl (dust, demo, ...)");
+      .option("--preset <name>", "use a preset shipped with envctl (dust, demo, ...)")
+      .option(
+        "--format <format>",
+        "read the -f files as compose or envctl (default: told by their content)",
+      );
 
   specOptions(cmd.command("up <name>"))
     .description("create or update an env from its spec and warm it")

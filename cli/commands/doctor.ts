@@ -11,12 +11,10 @@ import { colors, type Colors } from "../ui/color";
 import { UserError } from "../../lib/core/errors";
 import type { TemporalSpec } from "../../lib/spec/model";
 import { seams, type CommandSeams } from "../context";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
-export interface DoctorOptions extends CommandSeams {
-  file?: string | string[];
-  preset?: string;
+export interface DoctorOptions extends CommandSeams, SpecSource {
   json?: boolean;
   /** Colour the marks. @default from NO_COLOR, FORCE_COLOR and whether stdout is a terminal */
   color?: boolean;
@@ -51,13 +49,14 @@ function specChecks(
   const asked = opts.file !== undefined || opts.preset !== undefined;
   if (!asked && !fs.existsSync(path.join(cwd, "envctl.yaml"))) return {};
   try {
-    const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, cwd);
+    const { spec } = loadSpec(specSource(opts), cwd);
     return spec.temporal ? { temporal: spec.temporal } : {};
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     const flags = [
       ...[opts.file ?? []].flat().map((f) => `-f ${f}`),
       ...(opts.preset ? [`--preset ${opts.preset}`] : []),
+      ...(opts.format ? [`--format ${opts.format}`] : []),
     ].join(" ");
     return {
       problem: {

@@ -1,13 +1,12 @@
 import { engineVars } from "../../lib/engine/automation";
 import { ensureProject } from "../../lib/engine/project";
 import { projectRoot } from "../../lib/core/toolchain";
+import { shellQuote } from "../../lib/core/shell";
 import { seams, type CommandSeams } from "../context";
 
 export interface EnvOptions extends CommandSeams {
   json?: boolean;
 }
-
-const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /** Secrets are never printed: a passphrase from the environment is already in the caller's shell. */
 const SECRET_VARS = new Set(["PULUMI_CONFIG_PASSPHRASE"]);
@@ -27,10 +26,10 @@ export function env(opts: EnvOptions): { vars: Record<string, string>; project: 
     opts.json
       ? JSON.stringify({ ...vars, ENVCTL_PROJECT: project }, null, 2)
       : [
-          ...Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`),
-          `export ENVCTL_PROJECT=${quote(project)}`,
+          ...Object.entries(vars).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+          `export ENVCTL_PROJECT=${shellQuote(project)}`,
           "# pulumi finds the envctl project and its stacks' settings in ENVCTL_PROJECT",
-          `cd ${quote(project)}`,
+          `cd ${shellQuote(project)}`,
         ].join("\n"),
   );
   return { vars, project };

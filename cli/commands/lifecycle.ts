@@ -15,9 +15,10 @@ import { Progress } from "../../lib/engine/progress";
 import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
+import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
-import { loadSpec, type SpecSource } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -34,7 +35,7 @@ export interface SpawnOptions extends CommandSeams, SpecSource {
 export async function spawn(opts: SpawnOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
   const catalog = openCatalog(s.home);
@@ -47,6 +48,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
     }
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     const block = await leaseFor(catalog, opts.name, spec);
+    for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     try {
       await initStack(engine, opts.name, s.signal);
     } catch (err) {

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { badInput, UserError } from "../../lib/core/errors";
 import { envDir, type Home } from "../../lib/core/home";
-import { shellValue } from "../../lib/spec/template";
+import { shellQuote } from "../../lib/core/shell";
 import { findOnPath } from "../../lib/core/toolchain";
 import { parseSessions, sessionName, zellijLayout } from "../../lib/kinds/devenv/zellij";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
@@ -100,15 +100,15 @@ async function openShell(
 ): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-open-"));
   const rcfile = path.join(dir, "bashrc");
-  const envSh = shellValue(t.envSh);
+  const envSh = shellQuote(t.envSh, { minimal: true });
   fs.writeFileSync(
     rcfile,
     [
       `# envctl open ${t.name}: the user's ~/.bashrc, then the env's exports.`,
       "if [ -f ~/.bashrc ]; then . ~/.bashrc; fi",
       `if [ -f ${envSh} ]; then . ${envSh}; fi`,
-      `export ENVCTL_ENV=${shellValue(t.name)}`,
-      `PS1=${shellValue(`(envctl:${t.name}) `)}"\${PS1-}"`,
+      `export ENVCTL_ENV=${shellQuote(t.name, { minimal: true })}`,
+      `PS1=${shellQuote(`(envctl:${t.name}) `, { minimal: true })}"\${PS1-}"`,
       "",
     ].join("\n"),
   );

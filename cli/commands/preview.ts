@@ -17,13 +17,11 @@ import type { ResolvedEnv } from "../../lib/spec/model";
 import { freeBlock } from "../../lib/catalog/leases";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
-export interface PreviewOptions extends CommandSeams {
+export interface PreviewOptions extends CommandSeams, SpecSource {
   name: string;
-  file?: string | string[];
-  preset?: string;
   json?: boolean;
 }
 
@@ -49,7 +47,7 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
 export async function preview(opts: PreviewOptions): Promise<{ changes: Record<string, number> }> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
   const catalog = openCatalog(s.home);
   let engine: Engine | undefined;

@@ -13,17 +13,16 @@ import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
+import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { checkVerb, kindOf } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
-export interface UpOptions extends CommandSeams {
+export interface UpOptions extends CommandSeams, SpecSource {
   name: string;
-  file?: string | string[];
-  preset?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -32,7 +31,7 @@ export interface UpOptions extends CommandSeams {
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
-  const { spec, warnings } = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+  const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
 
   const catalog = openCatalog(s.home);
@@ -48,6 +47,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     }
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
+    for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     const env = resolveEnv(opts.name, spec, block, s.home);
     if (!existed) {
       try {

@@ -3,14 +3,12 @@ import { blockBase } from "../../lib/spec/ports";
 import { formatIssue } from "../../lib/spec/load";
 import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { blockRange, heldBlocks } from "../../lib/catalog/leases";
-import { parseIssue, plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
+import { plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
 import { seams, type CommandSeams } from "../context";
-import { loadSpec } from "../../lib/spec/sources";
+import { loadSpec, SpecError, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
 
-export interface ValidateOptions extends CommandSeams {
-  file?: string | string[];
-  preset?: string;
+export interface ValidateOptions extends CommandSeams, SpecSource {
   json?: boolean;
 }
 
@@ -23,13 +21,13 @@ export async function validate(opts: ValidateOptions): Promise<number> {
   const s = seams(opts);
   let loaded: ReturnType<typeof loadSpec>;
   try {
-    loaded = loadSpec({ file: opts.file, preset: opts.preset }, s.cwd);
+    loaded = loadSpec(specSource(opts), s.cwd);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
-    // `invalid spec FILE` carries one `path: message` line per issue; anything else is one problem.
+    // An invalid spec carries its issues; anything else (no spec file, bad flags) is one problem.
     const errors =
-      err.message.startsWith("invalid spec") && err.details.length > 0
-        ? err.details.map(parseIssue)
+      err instanceof SpecError
+        ? err.issues
         : [{ path: "", message: [err.message, ...err.details].join("; ") }];
     if (opts.json) {
       s.out(

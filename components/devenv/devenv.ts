@@ -84,7 +84,7 @@ export class DevEnv extends pulumi.ComponentResource {
         {
           env: env.name,
           service: svc,
-          worktree: { repo: env.repo, path: this.worktree.path },
+          worktree: { root: env.root ?? env.repo, path: this.worktree.path },
           dependsOn: [this.worktree.resource],
         },
         {
@@ -163,6 +163,7 @@ export class DevEnv extends pulumi.ComponentResource {
             network: network.output<string>("name"),
             volumes,
             image: images[svcName]!.image,
+            worktree: { root: env.root ?? env.repo, dir: env.worktreeDir },
             dependsOn: [
               this.worktree.resource,
               network,

@@ -1,8 +1,8 @@
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextHash } from "../../lib/docker/context-hash";
 import { containerName, envLabels, imageTag } from "../../lib/core/names";
 import type { ResolvedContainer } from "../../lib/spec/model";
+import { inWorktree } from "../../lib/spec/worktree-paths";
 import { EnvctlResource } from "./dynamic";
 
 export interface ContainerServiceArgs {
@@ -18,13 +18,8 @@ export interface ContainerServiceArgs {
   image: pulumi.Input<string>;
   /** Upstream resources (healthy services, the image, volumes) that must exist first. */
   dependsOn: pulumi.Resource[];
-}
-
-/** Maps a path inside the main repo to the same path inside the env's worktree. */
-export function inWorktree(p: string, repo: string, worktreeDir: string): string {
-  const rel = path.relative(repo, p);
-  if (rel.startsWith("..") || path.isAbsolute(rel)) return p;
-  return path.join(worktreeDir, rel);
+  /** The checkout (root) bind mounts are written against and the env's worktree (dir). */
+  worktree?: { root: string; dir: string };
 }
 
 /**
@@ -36,7 +31,8 @@ export function serviceImage(
   args: {
     env: string;
     service: ResolvedContainer;
-    worktree?: { repo: string; path: pulumi.Output<string> };
+    /** The checkout's top level (EnvSpec.root) and the worktree the build reads instead. */
+    worktree?: { root: string; path: pulumi.Output<string> };
     dependsOn: pulumi.Resource[];
   },
   opts: pulumi.CustomResourceOptions,
@@ -45,7 +41,7 @@ export function serviceImage(
   if (!svc.build) return { image: svc.image! };
   const b = svc.build;
   const context = args.worktree
-    ? args.worktree.path.apply((dir) => inWorktree(b.context, args.worktree!.repo, dir))
+    ? args.worktree.path.apply((dir) => inWorktree(b.context, args.worktree!.root, dir))
     : pulumi.output(b.context);
   const built = new EnvctlResource(
     "Image",
@@ -84,8 +80,14 @@ export class ContainerService extends pulumi.ComponentResource {
     super("envctl:devenv:ContainerService", name, {}, opts);
     const svc = args.service;
     const labels = envLabels(args.env, svc.name);
+    const wt = args.worktree;
     const volumes = svc.volumes.map((v) => ({
-      source: v.kind === "volume" ? args.volumes[v.source]! : v.source,
+      source:
+        v.kind === "volume"
+          ? args.volumes[v.source]!
+          : wt
+            ? inWorktree(v.source, wt.root, wt.dir)
+            : v.source,
       target: v.target,
       readOnly: v.readOnly,
       kind: v.kind,

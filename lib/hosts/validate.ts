@@ -6,6 +6,7 @@
  */
 import * as net from "node:net";
 import { z } from "zod";
+import { dotPath, valueAt } from "../core/dot-path";
 import {
   HOST_STATUSES,
   type DeviceCapabilities,
@@ -257,22 +258,6 @@ function zodHostIssues(
         return [{ path, message: issue.message }];
     }
   });
-}
-
-/** `["devices", "gpus", 0, "name"]` -> `devices.gpus[0].name`. */
-function dotPath(segments: readonly PropertyKey[]): string {
-  return segments
-    .map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`))
-    .join("");
-}
-
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let cur = root;
-  for (const seg of at) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return cur;
 }
 
 function article(expected: string): string {

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { changedKeys } from "../core/canonical";
+import { shellQuote } from "../core/shell";
 import {
   daemonStatus,
   INIT_LOG,
@@ -241,15 +242,11 @@ function runStep(
 ): Promise<number> {
   const fd = fs.openSync(log, "a");
   return new Promise<number>((resolve) => {
-    const child = spawn(
-      "/bin/sh",
-      ["-c", `. '${p.envFile.replace(/'/g, `'\\''`)}' || exit 1\n${step.run}`],
-      {
-        cwd: path.join(p.worktree, step.dir),
-        env: { ...process.env, FORCE_COLOR: "1" },
-        stdio: ["ignore", fd, fd],
-      },
-    );
+    const child = spawn("/bin/sh", ["-c", `. ${shellQuote(p.envFile)} || exit 1\n${step.run}`], {
+      cwd: path.join(p.worktree, step.dir),
+      env: { ...process.env, FORCE_COLOR: "1" },
+      stdio: ["ignore", fd, fd],
+    });
     child.on("error", (err) => {
       fs.appendFileSync(log, `${err.message}\n`);
       resolve(127);

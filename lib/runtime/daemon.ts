@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { shellQuote } from "../core/shell";
 import { HealthTimeoutError, waitUntil } from "./probes";
 
 export interface DaemonSpec {
@@ -374,10 +375,6 @@ function countNewlines(buf: Buffer): number {
   let n = 0;
   for (const byte of buf) if (byte === 0x0a) n++;
   return n;
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function isErrno(err: unknown, code: string): boolean {

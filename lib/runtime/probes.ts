@@ -6,6 +6,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import { spawn } from "node:child_process";
+import { shellQuote } from "../core/shell";
 import type { HealthCheck, ResolvedPort } from "../spec/model";
 
 /** Thrown by {@link waitUntil} once a check has failed `retries` counted times. */
@@ -264,7 +265,7 @@ export function probeCommand(
   timeoutMs: number,
 ): Promise<ProbeResult> {
   const script = host.envFile
-    ? `. '${host.envFile.replace(/'/g, `'\\''`)}' >/dev/null 2>&1 || exit 1\n${command}`
+    ? `. ${shellQuote(host.envFile)} >/dev/null 2>&1 || exit 1\n${command}`
     : command;
   return new Promise((resolve) => {
     let out = "";

@@ -8,115 +8,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ENV_VAR_RE } from "./schema";
 import type { SpecIssue } from "./model";
+import { shellWords, type Word } from "../core/shell";
 import { findOnPath } from "../core/toolchain";
 
 export interface Findings {
   errors: SpecIssue[];
   warnings: SpecIssue[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// shell words
-
-/** One word of a shell command line; `dynamic` when the shell (or a template) decides its value. */
-export interface Word {
-  text: string;
-  dynamic: boolean;
-}
-
-/**
- * Splits a `/bin/sh` command line into simple commands (at `&&`, `||`, `;`, `|`, `&`, newlines
- * and parentheses) made of unquoted words. Redirections and comments are dropped. Enough to find
- * the program a command runs; not a full shell parser (no here-documents, no aliases).
- */
-export function simpleCommands(line: string): Word[][] {
-  const out: Word[][] = [];
-  let cmd: Word[] = [];
-  let text = "";
-  let inWord = false;
-  let dynamic = false;
-  let redirect = false; // the next word is a redirection target
-  const endWord = (): void => {
-    if (inWord) {
-      if (redirect) redirect = false;
-      else cmd.push({ text, dynamic });
-    }
-    text = "";
-    inWord = false;
-    dynamic = false;
-  };
-  const endCmd = (): void => {
-    endWord();
-    redirect = false;
-    if (cmd.length > 0) out.push(cmd);
-    cmd = [];
-  };
-  /** Index of the character that closes a `$(`/`{{` group opened before `from`. */
-  const closing = (from: number, open: string, close: string): number => {
-    let depth = 1;
-    for (let j = from; j < line.length; j++) {
-      if (line.startsWith(open, j)) depth++;
-      else if (line.startsWith(close, j) && --depth === 0) return j;
-    }
-    return line.length;
-  };
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      const stop = end < 0 ? line.length : end;
-      text += line.slice(i + 1, stop);
-      inWord = true;
-      i = stop;
-    } else if (c === '"') {
-      inWord = true;
-      for (i++; i < line.length && line[i] !== '"'; i++) {
-        const d = line[i]!;
-        if (d === "\\" && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) {
-          text += line[++i];
-        } else {
-          if (d === "$" || d === "`") dynamic = true;
-          text += d;
-        }
-      }
-    } else if (c === "\\") {
-      if (i + 1 < line.length && line[i + 1] !== "\n") {
-        text += line[i + 1];
-        inWord = true;
-      }
-      i++;
-    } else if (line.startsWith("{{", i) || line.startsWith("$(", i) || c === "`") {
-      const [open, close] = c === "`" ? ["\0", "`"] : c === "{" ? ["{{", "}}"] : ["(", ")"];
-      const end = closing(i + (c === "`" ? 1 : 2), open, close);
-      text += line.slice(i, end + close.length);
-      inWord = true;
-      dynamic = true;
-      i = end + close.length - 1;
-    } else if (c === "$") {
-      text += c;
-      inWord = true;
-      dynamic = true;
-    } else if (c === " " || c === "\t") {
-      endWord();
-    } else if (c === "#" && !inWord) {
-      while (i + 1 < line.length && line[i + 1] !== "\n") i++;
-    } else if (c === ">" || c === "<" || (c === "&" && line[i + 1] === ">")) {
-      if (inWord && /^\d+$/.test(text)) {
-        text = ""; // a file descriptor number: `2>`
-        inWord = false;
-      } else endWord();
-      while (i + 1 < line.length && "<>&|".includes(line[i + 1]!)) i++;
-      redirect = true;
-      // `2>&1`: the target is the descriptor right after, read as the next word
-    } else if ("\n;&|()".includes(c)) {
-      endCmd();
-    } else {
-      text += c;
-      inWord = true;
-    }
-  }
-  endCmd();
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,8 +41,8 @@ export interface RepoTree {
   entry(rel: string): EntryKind | undefined;
 }
 
-/** `, but it exists in REPO and is not committed` when that is why the tree lacks it. */
-function uncommitted(tree: RepoTree, rel: string): string {
+/** ` (it exists in REPO but is not committed)` when that is why the tree lacks `rel`. */
+export function uncommitted(tree: RepoTree, rel: string): string {
   return fs.existsSync(path.join(tree.root, rel))
     ? ` (it exists in ${tree.root} but is not committed)`
     : "";
@@ -205,7 +102,7 @@ export function commandIssues(at: string, cmd: string, ctx: CommandContext): Fin
   const found: Findings = { errors: [], warnings: [] };
   let dir: string | undefined = ctx.dir;
   let sourced: string | undefined;
-  for (const words of simpleCommands(cmd)) {
+  for (const words of shellWords(cmd, { operators: true }).commands) {
     const rest = programWords(words);
     if (rest === undefined) return found; // the shell decides what runs
     const head = rest[0];

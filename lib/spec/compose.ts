@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
+import { shellWords } from "../core/shell";
 import { describeValue, SERVICE_NAME_RE } from "./schema";
 import {
   type ComposeImport,
@@ -78,17 +79,12 @@ export function importCompose(files: string[]): ComposeImport {
     }
   }
   if (merged.size === 0 && out.errors.length === 0) {
-    out.errors.push({ path: path.basename(files[0]!), message: "no services defined" });
+    out.errors.push({ file: path.basename(files[0]!), path: "", message: "no services defined" });
   }
   for (const [name, layer] of merged) {
     out.services[name] = finish(name, layer, { dir, declared, out });
   }
   return out;
-}
-
-/** Whether a spec path names a compose file rather than an envctl.yaml. */
-export function isComposeFile(file: string): boolean {
-  return /(^|[/.-])(docker-)?compose[^/]*\.ya?ml$/.test(file);
 }
 
 function readCompose(ctx: Ctx, file: string): Obj | undefined {
@@ -105,7 +101,9 @@ function readCompose(ctx: Ctx, file: string): Obj | undefined {
     const pos = yamlError.linePos?.[0];
     const reason = yamlError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     ctx.out.errors.push({
-      path: pos ? `${ctx.base}:${pos.line}:${pos.col}` : ctx.base,
+      file: ctx.base,
+      path: "",
+      ...(pos ? { line: pos.line, column: pos.col } : {}),
       message: `invalid YAML: ${reason}`,
     });
     return undefined;
@@ -294,8 +292,9 @@ function build(ctx: Ctx, at: Path, v: unknown): Layer["build"] {
 function commandWords(ctx: Ctx, at: Path, v: unknown): string[] | undefined {
   let words: string[] | undefined;
   if (typeof v === "string") {
-    words = shellSplit(v);
-    if (!words) return void fail(ctx, at, `unterminated quote in ${JSON.stringify(v)}`);
+    const split = shellWords(v);
+    if (split.unterminated) return void fail(ctx, at, `unterminated quote in ${JSON.stringify(v)}`);
+    words = split.commands.flat().map((w) => w.text);
   } else if (Array.isArray(v) && v.every((w) => typeof w === "string" || typeof w === "number")) {
     words = v.map(String);
   } else {
@@ -304,39 +303,5 @@ function commandWords(ctx: Ctx, at: Path, v: unknown): string[] | undefined {
   if (words.length === 0) {
     return void fail(ctx, at, "an empty command (clearing the image's) is not supported");
   }
-  return words;
-}
-
-/** Shell-like word splitting: quotes and backslashes, no expansion. Undefined if a quote is open. */
-export function shellSplit(s: string): string[] | undefined {
-  const words: string[] = [];
-  let cur = "";
-  let inWord = false;
-  let quote: string | undefined;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else cur += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = undefined;
-      else if (c === "\\" && '"\\$`'.includes(s[i + 1] ?? "x")) cur += s[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === "\\" && i + 1 < s.length) {
-      cur += s[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      [cur, inWord] = ["", false];
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (quote) return undefined;
-  if (inWord) words.push(cur);
   return words;
 }

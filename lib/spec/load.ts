@@ -12,6 +12,7 @@ import { offsetCollisions } from "./ports";
 import { canonicalJson } from "../core/canonical";
 import { checkTemplate } from "./template";
 import { importCompose } from "./compose";
+import { checkoutRoot, fromSpecDir, inCheckout, outsideWorktree } from "./worktree-paths";
 import type {
   BuildContext,
   EnvSpec,
@@ -24,9 +25,9 @@ import type {
   TemporalSpec,
   VolumeMount,
 } from "./model";
+import { dotPath } from "../core/dot-path";
 import {
   describeValue,
-  dotPath,
   isBindSource,
   specSchema,
   zodIssues,
@@ -41,13 +42,26 @@ export interface ParseResult {
 }
 
 const DEFAULTS = { intervalMs: 1000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 };
+const OUTSIDE = "must be a path inside the worktree (relative to the spec's directory)";
 
-/** `services.web: must ...`; an issue about the whole document is just its message. */
+/**
+ * `services.web: must ...`, after the file when it is not the spec (`compose.yml: services...`,
+ * `.env:3: ...`); an issue about the whole document is just its message.
+ */
 export function formatIssue(i: SpecIssue): string {
-  return i.path ? `${i.path}: ${i.message}` : i.message;
+  const file = i.file && [i.file, i.line, i.column].filter((x) => x !== undefined).join(":");
+  const where = [file, i.path].filter(Boolean).join(": ");
+  return where ? `${where}: ${i.message}` : i.message;
 }
 
-export function loadSpecFile(file: string): ParseResult {
+/** Where a spec is read from; `repo` overrides the spec's own (a preset runs on the cwd's repo). */
+export interface SpecOrigin {
+  file: string;
+  /** The repo's path, when the spec is not part of it: its dirs then start at the repo's root. */
+  repo?: string;
+}
+
+export function loadSpecFile(file: string, opts: Omit<SpecOrigin, "file"> = {}): ParseResult {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -58,7 +72,7 @@ export function loadSpecFile(file: string): ParseResult {
       warnings: [],
     };
   }
-  return parseSpecText(text, { file: abs });
+  return parseSpecText(text, { ...opts, file: abs });
 }
 
 function readReason(err: unknown): string {
@@ -69,7 +83,7 @@ function readReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function parseSpecText(text: string, opts: { file: string }): ParseResult {
+export function parseSpecText(text: string, opts: SpecOrigin): ParseResult {
   const warnings: SpecIssue[] = [];
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -110,7 +124,7 @@ export function parseSpecText(text: string, opts: { file: string }): ParseResult
   const merged = withComposeServices(data as Record<string, unknown>, dir);
   warnings.push(...merged.warnings);
   if (merged.errors.length > 0) return { errors: merged.errors, warnings };
-  return parseSpecData(merged.data, dir, warnings);
+  return parseSpecData(merged.data, { dir, repo: opts.repo }, warnings);
 }
 
 /** Compose files given directly (`envctl up NAME -f docker-compose.yml -f override.yml`). */
@@ -127,12 +141,16 @@ export function loadComposeFiles(files: string[]): ParseResult {
   });
 }
 
-function parseSpecData(data: unknown, dir: string, warnings: SpecIssue[]): ParseResult {
+function parseSpecData(
+  data: unknown,
+  where: { dir: string; repo?: string | undefined },
+  warnings: SpecIssue[],
+): ParseResult {
   const parsed = specSchema.safeParse(data);
   if (!parsed.success) {
     return { errors: zodIssues(parsed.error.issues, [], data), warnings };
   }
-  const { spec, depPaths } = normalize(parsed.data, dir);
+  const { spec, depPaths } = normalize(parsed.data, where);
   const errors = checkRules(spec, depPaths, parsed.data, warnings);
   return errors.length > 0 ? { errors, warnings } : { spec, errors, warnings };
 }
@@ -192,16 +210,25 @@ function withComposeServices(
 /** Where each entry of a service's dependsOn was written, for error paths. */
 type DepPaths = Map<string, { name: string; path: string }[]>;
 
-function normalize(doc: SpecDoc, dir: string): { spec: EnvSpec; depPaths: DepPaths } {
+function normalize(
+  doc: SpecDoc,
+  where: { dir: string; repo?: string | undefined },
+): { spec: EnvSpec; depPaths: DepPaths } {
+  const { dir } = where;
+  const repo = where.repo ?? path.resolve(dir, doc.repo ?? ".");
+  const root = checkoutRoot(repo) ?? repo;
+  // Dirs are written relative to the spec; a spec outside the repo (a preset) starts at its root.
+  const prefix = (where.repo === undefined ? inCheckout(root, dir) : undefined) ?? ".";
   const depPaths: DepPaths = new Map();
   const services = Object.entries(doc.services ?? {}).map(([name, s]) => {
     const deps = dependencies(name, s);
     depPaths.set(name, deps);
-    return normalizeService(name, s, dir, deps);
+    return normalizeService(name, s, { dir, prefix }, deps);
   });
-  const init = initSteps(doc.init);
+  const init = initSteps(doc.init, prefix);
   const spec: EnvSpec = {
-    repo: path.resolve(dir, doc.repo ?? "."),
+    repo,
+    root,
     base: doc.base ?? "HEAD",
     services,
     exports: exportVars(doc.exports),
@@ -227,13 +254,17 @@ function exportVars(e: SpecDoc["exports"]): ExportVar[] {
   return Array.isArray(e) ? e.flatMap((g) => one(g.vars, g.section)) : one(e);
 }
 
-function initSteps(i: SpecDoc["init"]): InitStep[] {
+function initSteps(i: SpecDoc["init"], prefix: string): InitStep[] {
   if (i === undefined) return [];
   const steps = Array.isArray(i) ? i : i.steps;
   return steps.map((st, n) =>
     typeof st === "string"
-      ? { name: `step-${n + 1}`, run: st, dir: "." }
-      : { name: st.name ?? `step-${n + 1}`, run: st.run, dir: st.dir ?? "." },
+      ? { name: `step-${n + 1}`, run: st, dir: fromSpecDir(prefix, ".") }
+      : {
+          name: st.name ?? `step-${n + 1}`,
+          run: st.run,
+          dir: fromSpecDir(prefix, st.dir ?? "."),
+        },
   );
 }
 
@@ -272,7 +303,7 @@ function dependencies(name: string, s: ServiceDoc): { name: string; path: string
 function normalizeService(
   name: string,
   s: ServiceDoc,
-  dir: string,
+  { dir, prefix }: { dir: string; prefix: string },
   deps: { name: string }[],
 ): Service {
   const ports = (s.ports ?? []).map((p): PortMapping =>
@@ -293,7 +324,12 @@ function normalizeService(
     ...(s.health !== undefined ? { health: healthCheck(s.health, ports[0]?.container) } : {}),
   };
   if ((s.type ?? (s.cmd !== undefined ? "process" : "container")) === "process") {
-    return { ...common, type: "process", cmd: s.cmd!, dir: path.normalize(s.dir ?? ".") };
+    return {
+      ...common,
+      type: "process",
+      cmd: s.cmd!,
+      dir: fromSpecDir(prefix, path.normalize(s.dir ?? ".")),
+    };
   }
   const out: Service = {
     ...common,
@@ -397,6 +433,9 @@ function checkRules(
       seen.add(d.name);
     }
     errors.push(...healthPortIssues(s));
+    if (s.type === "process" && outsideWorktree(s.dir)) {
+      errors.push({ path: `services.${s.name}.dir`, message: OUTSIDE });
+    }
   }
 
   // Self-dependencies and unknown names are reported above; the graph only sees the rest.
@@ -458,12 +497,7 @@ function initIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
     if (stepNames.has(st.name))
       out.push({ path: `init.steps[${i}].name`, message: `duplicate step "${st.name}"` });
     stepNames.add(st.name);
-    if (st.dir.startsWith("/") || st.dir.split("/").includes("..")) {
-      out.push({
-        path: `init.steps[${i}].dir`,
-        message: "must be a path inside the worktree (relative, without ..)",
-      });
-    }
+    if (outsideWorktree(st.dir)) out.push({ path: `init.steps[${i}].dir`, message: OUTSIDE });
   });
   return out;
 }

@@ -9,6 +9,11 @@ export interface SpecIssue {
   path: string;
   /** What is wrong, as a sentence fragment. */
   message: string;
+  /** The file it is in when that is not the spec itself: a compose file, an env file (base name). */
+  file?: string;
+  /** Line (and column) in `file`, for problems that have no dot-path (YAML syntax, env files). */
+  line?: number;
+  column?: number;
 }
 
 export type HealthKind = "command" | "http" | "tcp";
@@ -85,7 +90,7 @@ export interface ContainerService extends ServiceBase {
 export interface ProcessService extends ServiceBase {
   type: "process";
   cmd: string;
-  /** Working directory relative to the worktree root. */
+  /** Working directory relative to the worktree root (written relative to the spec's dir). */
   dir: string;
 }
 
@@ -96,7 +101,7 @@ export interface InitStep {
   name: string;
   /** Shell command, run with env.sh sourced. */
   run: string;
-  /** Directory relative to the worktree root. */
+  /** Directory relative to the worktree root (written relative to the spec's dir). */
   dir: string;
 }
 
@@ -120,6 +125,11 @@ export interface TemporalSpec {
 export interface EnvSpec {
   /** Absolute path of the git repository the env's worktree is made from. */
   repo: string;
+  /**
+   * Top level of the checkout `repo` is in (`repo` when none): the worktree mirrors it, so host
+   * paths under it (build contexts, bind mounts) are the same places in the worktree.
+   */
+  root: string;
   /** Branch (or commit) the env's branch starts from. */
   base: string;
   /** Services in spec order. */
@@ -165,6 +175,8 @@ export interface ResolvedEnv {
   base: number;
   repo: string;
   baseRef: string;
+  /** The checkout's top level (EnvSpec.root); absent in envs resolved before it was kept: repo. */
+  root?: string;
   branch: string;
   worktreeDir: string;
   /** Desired state; each lifecycle verb is an `up` with another value here. */

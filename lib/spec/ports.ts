@@ -72,3 +72,38 @@ export function offsetCollisions(services: Ported[]): SpecIssue[] {
   }
   return issues;
 }
+
+/**
+ * Ports Chrome and Firefox refuse to open (ERR_UNSAFE_PORT; Chrome's kRestrictedPorts, Firefox's
+ * gBadPortList): a web service published on one cannot be opened in a browser. Only 10080 (block
+ * 0 + 80) is in any block, but the list is kept whole so it can be checked against the browsers'.
+ */
+export const UNSAFE_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6697, 10080,
+]);
+
+/**
+ * A warning per tcp port that lands on a browser-refused host port in block `block` (udp ports
+ * are never opened by a browser). Only the env's actual block matters: 80 is fine in block 1.
+ */
+export function unsafePorts(services: Ported[], block: number): SpecIssue[] {
+  const base = blockBase(block);
+  return services.flatMap((s) =>
+    s.ports.flatMap((p, i): SpecIssue[] => {
+      const host = base + p.offset;
+      if (p.protocol !== "tcp" || !UNSAFE_PORTS.has(host)) return [];
+      const fix =
+        p.offset === defaultOffset(p.container) ? "set an offset" : "choose another offset";
+      return [
+        {
+          path: `services.${s.name}.ports[${i}]`,
+          message: `host port ${host} (block ${block} + ${p.offset}) is refused by browsers (ERR_UNSAFE_PORT); ${fix}`,
+        },
+      ];
+    }),
+  );
+}

@@ -7,6 +7,7 @@
  * `path: message` lines and only invents messages for type mismatches and unknown keys.
  */
 import { z } from "zod";
+import { dotPath, valueAt } from "../core/dot-path";
 import type { SpecIssue } from "./model";
 
 export const SERVICE_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
@@ -247,13 +248,6 @@ export const serviceSchema = z
     if (type === "process") {
       if (s.cmd === undefined)
         ctx.addIssue({ code: "custom", message: 'a process service needs "cmd"' });
-      if (s.dir !== undefined && (s.dir.startsWith("/") || s.dir.split("/").includes(".."))) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["dir"],
-          message: "must be a path inside the worktree (relative, without ..)",
-        });
-      }
       return;
     }
     if (s.image !== undefined && s.build !== undefined) {
@@ -426,15 +420,6 @@ function isTypeMismatch(i: ZodIssue): boolean {
   return i.code === "invalid_union" && i.errors.every((b) => b.every(isTypeMismatch));
 }
 
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let cur = root;
-  for (const seg of at) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return cur;
-}
-
 function expectedName(expected: string): string {
   if (expected === "object" || expected === "record") return "a mapping";
   if (expected === "array") return "a list";
@@ -499,15 +484,4 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length]!;
-}
-
-/** `["services", "web", "ports", 0]` -> `services.web.ports[0]`. */
-export function dotPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of segments) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(String(seg))) out += out ? `.${String(seg)}` : String(seg);
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
 }

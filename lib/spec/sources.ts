@@ -1,12 +1,12 @@
 /**
- * Where a spec comes from: `-f` files (an envctl.yaml, or compose files) or a preset shipped
- * with envctl. Every issue is reported with its dot-path (exit 2).
+ * Where a spec comes from: `-f` files (an envctl.yaml, or compose files, told apart by content)
+ * or a preset shipped with envctl. Every issue is reported with its dot-path (exit 2).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { badInput } from "../core/errors";
+import { badInput, UserError } from "../core/errors";
 import { projectRoot } from "../core/toolchain";
-import { isComposeFile } from "./compose";
+import { isSpecFormat, SPEC_FORMATS, specFormat, type SpecFormat } from "./format";
 import { formatIssue, loadComposeFiles, loadSpecFile, type ParseResult } from "./load";
 import type { EnvSpec, SpecIssue } from "./model";
 
@@ -14,6 +14,24 @@ import type { EnvSpec, SpecIssue } from "./model";
 export interface SpecSource {
   file?: string | string[];
   preset?: string;
+  /** `compose` or `envctl`: how to read the `-f` files instead of telling by their content. */
+  format?: string;
+}
+
+/** Just the spec's source out of a command's options (which carry seams and flags too). */
+export function specSource(o: SpecSource): SpecSource {
+  return { file: o.file, preset: o.preset, format: o.format };
+}
+
+/** An invalid spec (exit 2): one detail line per issue, and the issues themselves for --json. */
+export class SpecError extends UserError {
+  constructor(
+    file: string,
+    readonly issues: SpecIssue[],
+  ) {
+    super(`invalid spec ${file}`, 2, issues.map(formatIssue));
+    this.name = "SpecError";
+  }
 }
 
 /** The presets shipped with envctl (directories holding an envctl.yaml). */
@@ -27,8 +45,9 @@ export function presetNames(): string[] {
 }
 
 /**
- * Loads and validates a spec; every issue is reported with its dot-path (exit 2). Compose files
- * (one or several `-f`) are imported; a preset's repo is the git repository envctl runs in.
+ * Loads and validates a spec; every issue is reported with its dot-path (exit 2). Each `-f` file
+ * is read as compose or envctl.yaml by its content (format.ts) unless `format` says; several
+ * files are compose files merged in order. A preset's repo is the git repository envctl runs in.
  */
 export function loadSpec(
   source: SpecSource | string | undefined,
@@ -37,34 +56,47 @@ export function loadSpec(
   const src: SpecSource =
     typeof source === "string" || source === undefined ? { file: source } : source;
   const files = src.file === undefined ? [] : Array.isArray(src.file) ? src.file : [src.file];
+  const format = src.format === undefined ? undefined : checkFormat(src.format);
   let res: ParseResult;
   let specFile: string;
   if (src.preset !== undefined) {
     if (files.length > 0) throw badInput("--preset and -f are exclusive: pick one");
+    if (format !== undefined) throw badInput("--format is for -f files, not presets");
     if (!presetNames().includes(src.preset)) {
       throw badInput(`unknown preset "${src.preset}"`, [`presets: ${presetNames().join(", ")}`]);
     }
     specFile = path.join(projectRoot(), "presets", src.preset, "envctl.yaml");
-    res = loadSpecFile(specFile);
-    if (res.spec) res.spec.repo = cwd;
-  } else if (files.length > 1 || (files.length === 1 && isComposeFile(files[0]!))) {
-    const abs = files.map((f) => path.resolve(cwd, f));
-    if (!abs.every(isComposeFile) && abs.length > 1) {
+    res = loadSpecFile(specFile, { repo: cwd });
+  } else {
+    const abs =
+      files.length > 0
+        ? files.map((f) => path.resolve(cwd, f))
+        : [path.resolve(cwd, "envctl.yaml")];
+    if (files.length === 0 && !fs.existsSync(abs[0]!)) {
+      throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
+    }
+    // envctl.yaml is always one file, so several are compose files unless one clearly is not.
+    const fallback = abs.length > 1 ? "compose" : "envctl";
+    const formats = abs.map((f) => format ?? specFormat(f, fallback));
+    const odd = formats.indexOf("envctl");
+    if (abs.length > 1 && format === "envctl") {
+      throw badInput("--format envctl reads one file; several -f files are compose files");
+    }
+    if (abs.length > 1 && odd >= 0) {
       throw badInput(
-        "several -f files must all be compose files (docker-compose.yml, compose.override.yml, ...)",
+        `several -f files must all be compose files; ${files[odd]} reads as an envctl.yaml`,
+        ["pass --format compose to read it as compose anyway"],
       );
     }
     specFile = abs[0]!;
-    res = loadComposeFiles(abs);
-  } else {
-    specFile = path.resolve(cwd, files[0] ?? "envctl.yaml");
-    if (files.length === 0 && !fs.existsSync(specFile)) {
-      throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
-    }
-    res = loadSpecFile(specFile);
+    res = formats[0] === "compose" ? loadComposeFiles(abs) : loadSpecFile(specFile);
   }
-  if (res.errors.length > 0 || !res.spec) {
-    throw badInput(`invalid spec ${specFile}`, res.errors.map(formatIssue));
-  }
+  if (res.errors.length > 0 || !res.spec) throw new SpecError(specFile, res.errors);
   return { spec: res.spec, file: specFile, warnings: res.warnings };
+}
+
+function checkFormat(format: string): SpecFormat {
+  if (isSpecFormat(format)) return format;
+  const names = SPEC_FORMATS.map((f) => `"${f}"`).join(" or ");
+  throw badInput(`--format must be ${names}, got "${format}"`);
 }

@@ -1,9 +1,9 @@
 /**
  * `envctl validate`'s checks beyond the spec loader: which port block a new env would get and
- * which of its host ports are taken right now, whether the programs process services and init
+ * which of its host ports are taken right now (or refused by browsers), whether the programs process services and init
  * steps run exist, and whether the directories they run in exist in the repo at the spec's base.
  * Nothing here starts or creates anything; the catalog is only read. The shell command analysis
- * is in shell-program.ts.
+ * is in commands.ts.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,21 +13,21 @@ import {
   commandIssues,
   dirIssue,
   isExecutableFile,
-  simpleCommands,
+  uncommitted,
   type CommandContext,
   type EntryKind,
   type Findings,
   type RepoTree,
-  type Word,
 } from "./commands";
-import type { BuildContext, EnvSpec, SpecIssue } from "./model";
+import type { BuildContext, ContainerService, EnvSpec, SpecIssue } from "./model";
 import { findOnPath } from "../core/toolchain";
 import { chooseBlock, type BlockChoice, type HeldBlock } from "../catalog/leases";
-import { MAX_BLOCK } from "./ports";
+import { MAX_BLOCK, unsafePorts } from "./ports";
+import { inCheckout } from "./worktree-paths";
 
 // The command, doctor and tests import these from here, where they were first written.
-export { commandIssues, dirIssue, isExecutableFile, simpleCommands };
-export type { CommandContext, EntryKind, Findings, RepoTree, Word };
+export { commandIssues, dirIssue, isExecutableFile };
+export type { CommandContext, EntryKind, Findings, RepoTree };
 
 // ---------------------------------------------------------------------------------------------
 // the repo as the worktree will see it
@@ -136,7 +136,8 @@ export async function validateSpec(
   const topo = topoOrder(spec.services);
   const order = topo.ok ? topo.order : spec.services.map((s) => s.name);
 
-  const treeOrIssue = gitTree(spec.repo, spec.base);
+  // Relative paths are looked up from the checkout's top level: the worktree mirrors it.
+  const treeOrIssue = gitTree(spec.root, spec.base);
   const tree = "entry" in treeOrIssue ? treeOrIssue : undefined;
   if (!tree) errors.push(treeOrIssue as SpecIssue);
   const pathVar = seams.pathVar ?? process.env.PATH ?? "";
@@ -145,8 +146,9 @@ export async function validateSpec(
 
   for (const s of spec.services) {
     if (s.type === "container") {
-      const problem = s.build && buildIssue(s.name, s.build);
+      const problem = s.build && buildIssue(s.name, s.build, tree);
       if (problem) errors.push(problem);
+      if (tree) errors.push(...bindIssues(s, tree));
       continue;
     }
     const at = `services.${s.name}`;
@@ -188,6 +190,7 @@ export async function validateSpec(
     seams.busy,
   );
   add(blockFindings(choice));
+  if (choice.block !== undefined) warnings.push(...unsafePorts(spec.services, choice.block));
   return {
     ok: errors.length === 0,
     errors,
@@ -197,8 +200,15 @@ export async function validateSpec(
   };
 }
 
-/** A build context must be a directory holding the Dockerfile (both on the host, not in git). */
-function buildIssue(name: string, build: BuildContext): SpecIssue | undefined {
+/**
+ * A build context must be a directory holding the Dockerfile; one inside the repo is built from
+ * the env's worktree, so it must be committed at the base too.
+ */
+function buildIssue(
+  name: string,
+  build: BuildContext,
+  tree: RepoTree | undefined,
+): SpecIssue | undefined {
   const at = `services.${name}.build`;
   if (!fs.existsSync(build.context) || !fs.statSync(build.context).isDirectory()) {
     return { path: at, message: `build context ${build.context} is not a directory` };
@@ -206,19 +216,26 @@ function buildIssue(name: string, build: BuildContext): SpecIssue | undefined {
   if (!fs.existsSync(path.resolve(build.context, build.dockerfile))) {
     return { path: at, message: `no ${build.dockerfile} in the build context ${build.context}` };
   }
-  return undefined;
+  const rel = tree && inCheckout(tree.root, build.context);
+  if (!tree || rel === undefined) return undefined;
+  const problem = dirIssue(at, rel, tree);
+  if (problem) return problem;
+  const file = path.posix.join(rel, build.dockerfile);
+  if (tree.entry(file) !== undefined) return undefined;
+  const message = `no ${build.dockerfile} in the build context "${rel}" in the repo at ${tree.ref}`;
+  return { path: at, message: message + uncommitted(tree, file) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// the loader's report, back into issues
-
-const PATH_RE =
-  /^((?:[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])(?:\.[A-Za-z0-9_-]+|\[(?:\d+|"(?:[^"\\]|\\.)*")\])*): ([\s\S]*)$/;
-
-/** `services.web.ports[0]: must be ...` -> { path, message }; a line without a dot-path is a message. */
-export function parseIssue(line: string): SpecIssue {
-  const m = PATH_RE.exec(line);
-  return m ? { path: m[1]!, message: m[2]! } : { path: "", message: line };
+/** A bind source inside the repo is mounted from the env's worktree: it must be committed. */
+function bindIssues(s: ContainerService, tree: RepoTree): SpecIssue[] {
+  return s.volumes.flatMap((v, i): SpecIssue[] => {
+    const rel = v.kind === "bind" ? inCheckout(tree.root, v.source) : undefined;
+    if (rel === undefined || tree.entry(rel) !== undefined) return [];
+    const message = `bind source "${rel}" is not in the repo at ${tree.ref}, so the env's worktree will not have it`;
+    return [
+      { path: `services.${s.name}.volumes[${i}]`, message: message + uncommitted(tree, rel) },
+    ];
+  });
 }
 
 /** Counts for the summary line: `3 services (2 containers, 1 process)`. */

@@ -4,10 +4,13 @@
  * stack and create nothing; one real-engine round trip checks the `--json` contract end to end.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
+import { Catalog } from "../../lib/catalog/catalog";
 import { ENV_NAME_MAX } from "../../lib/core/names";
+import { MAX_BLOCK } from "../../lib/spec/ports";
 import { assertCreatedNothing, assertNoTrace, envctl, said } from "../support/cli";
 import {
   branches,
@@ -334,3 +337,87 @@ describe(
     });
   },
 );
+
+describe("a host port browsers refuse: spawn and up warn", { timeout: 10 * 60_000 }, () => {
+  const name = envName("unsafe");
+  const spec = `services:\n  web:\n    image: ${IMAGE}\n    command: sleep infinity\n    ports: [8080]\n`;
+  const home = tempDir("home");
+  const repo = makeRepo({ files: { "envctl.yaml": spec } });
+  after(async () => {
+    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+    if (r.code !== 0 && !/does not exist/.test(r.stderr))
+      process.stderr.write(`cleanup destroy: ${said(r)}\n`);
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  it("block 0 + 80 = 10080: a warning naming service and dot-path; destroy leaves nothing", async () => {
+    // Leased beforehand, so the env gets block 0 whatever else holds host ports here.
+    const catalog = Catalog.open(path.join(home, "catalog.db"));
+    catalog.leaseBlock(name, MAX_BLOCK, (b) => b === 0);
+    catalog.close();
+    const warning =
+      /^warning: services\.web\.ports\[0\]: host port 10080 \(block 0 \+ 80\) is refused by browsers \(ERR_UNSAFE_PORT\); set an offset$/m;
+
+    const spawned = await envctl(["spawn", name, "-f", "envctl.yaml", "--no-open"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(spawned.code, 0, said(spawned));
+    assert.match(spawned.stderr, warning, said(spawned));
+    // Warm publishes 10080, which something else on this machine may hold: the warning comes
+    // before the update either way.
+    const warmed = await envctl(["up", name, "-f", "envctl.yaml", "--yes"], { home, cwd: repo });
+    assertNoTrace(warmed);
+    assert.match(warmed.stderr, warning, said(warmed));
+
+    const down = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+    assert.equal(down.code, 0, said(down));
+    assertCreatedNothing(home, repo, name, true);
+  });
+});
+
+describe("a spec in a subdirectory of its repo, up for real", { timeout: 10 * 60_000 }, () => {
+  const name = envName("subdir");
+  const home = tempDir("home");
+  const repo = makeRepo({
+    files: {
+      "presets/app/envctl.yaml": [
+        "services:",
+        "  app:",
+        "    build: ./img",
+        "    command: sleep infinity",
+        '    volumes: ["./conf:/conf:ro"]',
+      ].join("\n"),
+      "presets/app/img/Dockerfile": `FROM ${IMAGE}\nCOPY built.txt /built.txt\n`,
+      "presets/app/img/built.txt": "built from presets/app/img\n",
+      "presets/app/conf/app.conf": "committed\n",
+    },
+  });
+  after(async () => {
+    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+    if (r.code !== 0 && !/does not exist/.test(r.stderr))
+      process.stderr.write(`cleanup destroy: ${said(r)}\n`);
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+
+  it("up -f presets/app/envctl.yaml from the repo root builds and mounts from the worktree", async () => {
+    // The checkout's copy changes after the commit: the env must see the worktree's.
+    fs.writeFileSync(path.join(repo, "presets/app/conf/app.conf"), "checkout\n");
+    const r = await envctl(["up", name, "-f", "presets/app/envctl.yaml", "--yes"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(r.code, 0, said(r));
+    assertNoTrace(r);
+    const cat = (file: string): string =>
+      execFileSync("docker", ["exec", `envctl-${name}-app`, "cat", file], { encoding: "utf8" });
+    assert.equal(cat("/built.txt"), "built from presets/app/img\n");
+    assert.equal(cat("/conf/app.conf"), "committed\n");
+
+    const down = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+    assert.equal(down.code, 0, said(down));
+    assertCreatedNothing(home, repo, name, true);
+  });
+});

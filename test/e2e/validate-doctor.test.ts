@@ -14,7 +14,7 @@ import { busyPorts } from "../../lib/runtime/probes";
 import { blockBase, MAX_BLOCK } from "../../lib/spec/ports";
 import { findOnPath } from "../../lib/core/toolchain";
 import { envctl as runEnvctl, said, type Run } from "../support/cli";
-import { git, makeRepo, tempDir } from "../support/env";
+import { DEMO, git, makeRepo, tempDir } from "../support/env";
 
 /** The built CLI in a child process, colours off (doctor's marks are matched as text). */
 function envctl(
@@ -112,6 +112,63 @@ describe("envctl validate", { concurrency: true }, () => {
     assert.equal(byPath["services"], "dependency cycle: a -> b -> a");
     assert.match(byPath["services.b.ports[0]"]!, /offset 233 .*services\.a port 7233/);
     assert.deepEqual(fs.readdirSync(home), []);
+  });
+
+  it("a compose file named stack.yml is read as compose; --format overrides; a bad one is exit 2", async () => {
+    const { home, repo } = sandbox({
+      "stack.yml": [
+        "services:",
+        "  a: { image: x, ports: ['7233:7233'] }",
+        "  b: { image: x, ports: ['8233:8233'] }",
+      ].join("\n"),
+    });
+    const r = await envctl(["validate", "--json", "-f", "stack.yml"], { home, cwd: repo });
+    assert.equal(r.code, 2, said(r));
+    const doc = JSON.parse(r.stdout) as ValidateDoc;
+    assert.deepEqual(
+      doc.errors.map((e) => e.path),
+      ["services.b.ports[0]"],
+    );
+    assert.match(doc.errors[0]!.message, /offset 233 .*services\.a port 7233/);
+
+    const forced = await envctl(["validate", "-f", "stack.yml", "--format", "envctl"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(forced.code, 2, said(forced));
+    assert.match(forced.stdout, /^ {2}services\.a\.ports\[0\]: must be a container port/m);
+
+    const bad = await envctl(["validate", "-f", "stack.yml", "--format", "yaml"], {
+      home,
+      cwd: repo,
+    });
+    assert.equal(bad.code, 2, said(bad));
+    assert.match(bad.stdout, /--format must be "compose" or "envctl", got "yaml"/);
+    assert.deepEqual(fs.readdirSync(home), []);
+  });
+
+  it("from a repo root, a spec in a subdirectory has its paths checked from its directory", async () => {
+    const demo = Object.fromEntries(
+      fs
+        .readdirSync(DEMO, { recursive: true, encoding: "utf8" })
+        .filter((f) => fs.statSync(path.join(DEMO, f)).isFile())
+        .map((f) => [`presets/demo/${f}`, fs.readFileSync(path.join(DEMO, f), "utf8")]),
+    );
+    const { home, repo } = sandbox({
+      ...demo,
+      "deploy/envctl.yaml": "repo: ..\nservices:\n  api: { cmd: ./serve.sh, dir: api }\n",
+      "deploy/api/serve.sh": "#!/bin/sh\n",
+    });
+    fs.chmodSync(path.join(repo, "deploy/api/serve.sh"), 0o755);
+    git(repo, "add", "-A");
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "chmod");
+    for (const spec of ["presets/demo/envctl.yaml", "deploy/envctl.yaml"]) {
+      const r = await envctl(["validate", "--json", "-f", spec], { home, cwd: repo });
+      assert.equal(r.code, 0, said(r));
+      const doc = JSON.parse(r.stdout) as ValidateDoc;
+      assert.deepEqual(doc.errors, [], spec);
+      assert.doesNotMatch(r.stdout, /not a directory|no directory|does not exist/, spec);
+    }
   });
 
   it("a process whose program is not installed: exit 2, the path and the program named", async () => {

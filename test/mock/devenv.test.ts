@@ -190,7 +190,7 @@ describe("DevEnv under mocks", () => {
     });
   });
 
-  it("web container runs the built image; worker keeps its command and bind mount", () => {
+  it("web container runs the built image; worker keeps its command, its bind mount is in the worktree", () => {
     assert.deepEqual(plain(reg(c, T.Container, `${ENV}-web`)), {
       name: `envctl-${ENV}-web`,
       image: `sha256:${ENV}-web-image`,
@@ -208,7 +208,8 @@ describe("DevEnv under mocks", () => {
       command: ["node", "worker.js"],
       env: {},
       ports: [],
-      volumes: [{ source: "/src/shop/jobs", target: "/jobs", readOnly: true, kind: "bind" }],
+      // The repo's jobs/ as the env's worktree has it, like the build context.
+      volumes: [{ source: `${WORKTREE}/jobs`, target: "/jobs", readOnly: true, kind: "bind" }],
       network: `envctl-${ENV}`,
       aliases: ["worker"],
       labels: { "envctl.env": ENV, "envctl.service": "worker" },

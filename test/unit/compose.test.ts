@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { importCompose, isComposeFile, shellSplit } from "../../lib/spec/compose";
+import { importCompose } from "../../lib/spec/compose";
 import { formatIssue, loadComposeFiles, parseSpecText } from "../../lib/spec/load";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "compose");
@@ -41,12 +41,6 @@ function withEnv(t: TestContext, vars: Record<string, string | undefined>): void
   apply(vars);
   t.after(() => apply(saved));
 }
-
-test("isComposeFile tells compose files from envctl.yaml", () => {
-  assert.equal(isComposeFile("/x/docker-compose.yml"), true);
-  assert.equal(isComposeFile("/x/compose.override.yaml"), true);
-  assert.equal(isComposeFile("/x/envctl.yaml"), false);
-});
 
 describe("dust-hive's base compose plus its per-env override", () => {
   const files = [
@@ -417,7 +411,9 @@ x-anchors: {}
 test("loadComposeFiles reports import errors by compose file, not as schema errors", (t) => {
   const dir = tmpDir(t, { "compose.yml": "services:\n  db: { image: x, profiles: [dev] }\n" });
   assert.deepEqual(loadComposeFiles([path.join(dir, "compose.yml")]), {
-    errors: [{ path: "compose.yml: services.db.profiles", message: "not supported by envctl" }],
+    errors: [
+      { file: "compose.yml", path: "services.db.profiles", message: "not supported by envctl" },
+    ],
     warnings: [],
   });
 });
@@ -425,8 +421,10 @@ test("loadComposeFiles reports import errors by compose file, not as schema erro
 test("malformed documents: YAML syntax, non-mapping services, invalid service names", (t) => {
   const yaml = importText(t, "services:\n  db: { image: x\n");
   assert.equal(yaml.errors.length, 1);
-  assert.match(yaml.errors[0]!.path, /^compose\.yml:3:1$/);
-  assert.match(yaml.errors[0]!.message, /^invalid YAML: /);
+  const { message, ...where } = yaml.errors[0]!;
+  assert.deepEqual(where, { file: "compose.yml", path: "", line: 3, column: 1 });
+  assert.match(message, /^invalid YAML: /);
+  assert.match(issues(yaml.errors)[0]!, /^compose\.yml:3:1: invalid YAML: /);
   assert.deepEqual(
     issues(importText(t, "services:\n  db: postgres\n  qdrant_primary: { image: q }\n").errors),
     [
@@ -584,7 +582,10 @@ test("command and entrypoint strings split into words as compose does", (t) => {
     "a b",
   ]);
   assert.deepEqual(r.services.r!.entrypoint, ["/docker-entrypoint.sh"]);
-  assert.equal(shellSplit(`echo "open`), undefined);
+  const open = importText(t, `services:\n  r: { image: redis, command: 'echo "open' }\n`);
+  assert.deepEqual(issues(open.errors), [
+    'compose.yml: services.r.command: unterminated quote in "echo \\"open"',
+  ]);
 });
 
 test("build mapping: context, dockerfile and list args; image next to build is dropped", (t) => {

@@ -15,8 +15,9 @@ const DOC_ENV_SH = fs.readFileSync(
 );
 const home = resolveHome({ ENVCTL_HOME: "/home/u/.envctl" });
 
+/** As `--preset dust` loads it: on the repo envctl runs in, its dirs starting at that repo's root. */
 function load(): EnvSpec {
-  const r = loadSpecFile(PRESET);
+  const r = loadSpecFile(PRESET, { repo: "/src/dust" });
   assert.deepEqual(r.errors.map(formatIssue), []);
   assert.deepEqual(r.warnings.map(formatIssue), []);
   return r.spec!;

@@ -267,6 +267,12 @@ describe("host validation", () => {
       "devices.cpu.ram_gb",
       /unknown field/,
     ],
+    [
+      "unknown field with a space, quoted as spec paths quote it",
+      { devices: { cpu: { cores: 1, ramGb: 1, "ram gb": 1 }, gpus: [] } },
+      'devices.cpu["ram gb"]',
+      /unknown field/,
+    ],
   ];
   for (const [what, over, at, message] of bad) {
     it(`names the field: ${what} -> ${at}`, () => {

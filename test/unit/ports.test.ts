@@ -12,6 +12,8 @@ import {
   hostPorts,
   offsetCollisions,
   resolveServices,
+  UNSAFE_PORTS,
+  unsafePorts,
 } from "../../lib/spec/ports";
 import type { ContainerService, PortMapping } from "../../lib/spec/model";
 
@@ -185,4 +187,51 @@ test("busyPorts reports ports held on 127.0.0.1 and 0.0.0.0, and not free ones",
 test("busyPorts rejects impossible ports", async () => {
   await assert.rejects(busyPorts([0]), RangeError);
   await assert.rejects(busyPorts([70000]), RangeError);
+});
+
+/** The browsers' list (Chrome's kRestrictedPorts, Firefox's gBadPortList), written out again. */
+const BROWSER_UNSAFE = [
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6697, 10080,
+];
+
+test("UNSAFE_PORTS is the browsers' list, exactly", () => {
+  assert.deepEqual(
+    [...UNSAFE_PORTS].sort((a, b) => a - b),
+    BROWSER_UNSAFE,
+  );
+});
+
+test("unsafePorts: a tcp host port browsers refuse is a warning naming service and dot-path", () => {
+  const services = [
+    svc("db", [tcp(5432)]),
+    svc("web", [tcp(3000, 0), tcp(8080)]),
+    svc("dns", [{ container: 8053, offset: 80, protocol: "udp" }]),
+  ];
+  assert.deepEqual(unsafePorts(services, 0), [
+    {
+      path: "services.web.ports[1]",
+      message:
+        "host port 10080 (block 0 + 80) is refused by browsers (ERR_UNSAFE_PORT); set an offset",
+    },
+  ]);
+  assert.deepEqual(unsafePorts(services, 1), [], "11080 is fine");
+  const explicit = unsafePorts([svc("web", [tcp(3000, 80)])], 0);
+  assert.match(explicit[0]!.message, /; choose another offset$/);
+});
+
+test("unsafePorts warns exactly for the host ports in the list (any block, any offset)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: MAX_BLOCK }),
+      fc.integer({ min: 0, max: 999 }),
+      (b, o) => {
+        const hits = unsafePorts([svc("s", [tcp(1000 + o, o)])], b);
+        assert.equal(hits.length, UNSAFE_PORTS.has(blockBase(b) + o) ? 1 : 0);
+      },
+    ),
+  );
 });

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { formatIssue, loadSpecFile, parseSpecText, specHash } from "../../lib/spec/load";
 import type { EnvSpec } from "../../lib/spec/model";
+import { makeRepo } from "../support/env";
 
 const FILE = "/work/proj/envctl.yaml";
 const parse = (text: string) => parseSpecText(text, { file: FILE });
@@ -198,6 +199,7 @@ test("normalization fills defaults and resolves paths against the spec's directo
   assert.deepEqual(r.warnings, []);
   const expected: EnvSpec = {
     repo: path.dirname(dir),
+    root: path.dirname(dir), // not in a git checkout: the repo itself
     base: "HEAD",
     services: [
       {
@@ -258,6 +260,59 @@ test("normalization fills defaults and resolves paths against the spec's directo
     initAfter: ["db", "web"],
   };
   assert.deepEqual(r.spec, expected);
+});
+
+test("a spec in a subdirectory of its repo: dirs are relative to its place in the worktree", (t) => {
+  const repo = makeRepo({ files: { "deploy/dev/envctl.yaml": "" } });
+  const other = makeRepo({ files: { "README.md": "x\n" } });
+  t.after(() => {
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(other, { recursive: true, force: true });
+  });
+  const file = path.join(repo, "deploy", "dev", "envctl.yaml");
+  const text = [
+    "services:",
+    "  db: { build: ./db }",
+    "  web: { cmd: ./run.sh, dir: web }",
+    "  front: { cmd: npm start, dir: ../../front }",
+    "  here: { cmd: ./x }",
+    "init: [./seed.sh, { run: make, dir: ../tools }]",
+  ].join("\n");
+  const r = parseSpecText(text, { file });
+  assert.deepEqual(r.errors, []);
+  const spec = r.spec!;
+  assert.equal(spec.repo, path.dirname(file));
+  assert.equal(spec.root, repo, "the worktree mirrors the checkout's top level");
+  const dirs = Object.fromEntries(
+    spec.services.map((s) => [s.name, s.type === "process" ? s.dir : s.build?.context]),
+  );
+  assert.deepEqual(dirs, {
+    db: path.join(repo, "deploy/dev/db"),
+    web: "deploy/dev/web",
+    front: "front",
+    here: "deploy/dev",
+  });
+  assert.deepEqual(
+    spec.init.map((st) => st.dir),
+    ["deploy/dev", "deploy/tools"],
+  );
+  // A repo elsewhere (or a preset's, the repo envctl runs in): dirs start at its root.
+  const elsewhere = `repo: ${other}\nservices:\n  web: { cmd: ./run.sh, dir: web }\ninit: [make]\n`;
+  const away = parseSpecText(elsewhere, { file }).spec!;
+  assert.equal(away.root, other);
+  assert.deepEqual(
+    [away.services[0]!.type === "process" && away.services[0]!.dir, away.init[0]!.dir],
+    ["web", "."],
+  );
+  // Leaving the worktree is an error, wherever the spec is.
+  const out = parseSpecText(
+    "services:\n  x: { cmd: ls, dir: ../../../x }\ninit: [{ run: ls, dir: /tmp }]\n",
+    { file },
+  );
+  assert.deepEqual(out.errors.map(formatIssue), [
+    "init.steps[0].dir: must be a path inside the worktree (relative to the spec's directory)",
+    "services.x.dir: must be a path inside the worktree (relative to the spec's directory)",
+  ]);
 });
 
 test("build mapping form and base", () => {

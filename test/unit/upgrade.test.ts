@@ -10,6 +10,7 @@ import { RESOLVED_ENV_VERSION, type EnvSpec } from "../../lib/spec/model";
 const timing = { intervalMs: 250, timeoutMs: 5_000, retries: 30, startPeriodMs: 0 };
 const spec: EnvSpec = {
   repo: "/src/shop",
+  root: "/src/shop",
   base: "main",
   services: [
     {

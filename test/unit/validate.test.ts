@@ -1,5 +1,5 @@
 /**
- * `envctl validate`: shell-word splitting, program lookup on PATH and in the repo at the base,
+ * `envctl validate`: program lookup on PATH and in the repo at the base,
  * directory checks, port-block choice against leases and real busy ports, the read-only catalog
  * read, and the command itself through its seams (temp homes and real temp git repos).
  */
@@ -20,8 +20,6 @@ import {
   blockFindings,
   commandIssues,
   gitTree,
-  parseIssue,
-  simpleCommands,
   validateSpec,
   type CommandContext,
   type RepoTree,
@@ -58,33 +56,6 @@ function treeOf(dir: string, ref = "HEAD"): RepoTree {
 }
 
 const fmt = (issues: SpecIssue[]): string[] => issues.map((i) => `${i.path}: ${i.message}`);
-
-describe("simpleCommands", () => {
-  it("splits at operators, unquotes words, drops redirections and comments", () => {
-    const words = simpleCommands(
-      `A=1 B="x y" cargo run --bin 'a b' 2>&1 | tee log && cd x; echo "$HOME" # note`,
-    ).map((c) => c.map((w) => (w.dynamic ? `<${w.text}>` : w.text)));
-    assert.deepEqual(words, [
-      ["A=1", "B=x y", "cargo", "run", "--bin", "a b"],
-      ["tee", "log"],
-      ["cd", "x"],
-      ["echo", "<$HOME>"],
-    ]);
-  });
-
-  it("keeps templates and command substitutions as one dynamic word", () => {
-    const [cmd] = simpleCommands(`{{ ports.web }} --x $(which node) done`);
-    assert.deepEqual(
-      cmd!.map((w) => [w.text, w.dynamic]),
-      [
-        ["{{ ports.web }}", true],
-        ["--x", false],
-        ["$(which node)", true],
-        ["done", false],
-      ],
-    );
-  });
-});
 
 describe("findOnPath", () => {
   it("finds executables only, in PATH order", () => {
@@ -323,27 +294,6 @@ describe("heldBlocks", () => {
   });
 });
 
-describe("parseIssue", () => {
-  it("splits a dot-path from its message; a bare message keeps an empty path", () => {
-    assert.deepEqual(parseIssue("services.web.ports[0]: must be 1..65535"), {
-      path: "services.web.ports[0]",
-      message: "must be 1..65535",
-    });
-    assert.deepEqual(parseIssue('services["a b"].cmd: x: y'), {
-      path: 'services["a b"].cmd',
-      message: "x: y",
-    });
-    assert.deepEqual(parseIssue("cannot read /x/envctl.yaml: no such file"), {
-      path: "",
-      message: "cannot read /x/envctl.yaml: no such file",
-    });
-    assert.deepEqual(parseIssue("/x/envctl.yaml:3:4: invalid YAML: bad"), {
-      path: "",
-      message: "/x/envctl.yaml:3:4: invalid YAML: bad",
-    });
-  });
-});
-
 describe("validateSpec", () => {
   const load = (dir: string, text: string) => {
     const r = parseSpecText(text, { file: path.join(dir, "envctl.yaml") });
@@ -379,6 +329,20 @@ describe("validateSpec", () => {
     ]);
   });
 
+  it("a host port browsers refuse in the block the env would get is a warning", async () => {
+    const dir = repo({ "README.md": "x" });
+    const spec = load(dir, "services:\n  web: { image: x, ports: [8080] }\n");
+    const first = await validateSpec(spec, { busy: free });
+    assert.equal(first.ok, true);
+    assert.equal(first.block, 0);
+    assert.deepEqual(fmt(first.warnings), [
+      "services.web.ports[0]: host port 10080 (block 0 + 80) is refused by browsers (ERR_UNSAFE_PORT); set an offset",
+    ]);
+    const next = await validateSpec(spec, { busy: free, held: [{ block: 0, env: "x" }] });
+    assert.equal(next.block, 1);
+    assert.deepEqual(next.warnings, []);
+  });
+
   it("a repo that is not git, or a base that does not exist, is an error like up's", async () => {
     const plain = temp("plain");
     const spec = load(plain, "services:\n  web: { image: x }\n");
@@ -389,6 +353,33 @@ describe("validateSpec", () => {
     const onBranch = load(dir, "base: feature\nservices:\n  web: { image: x }\n");
     assert.deepEqual(fmt((await validateSpec(onBranch, { busy: free })).errors), [
       `base: "feature" is not a branch or commit in ${dir}`,
+    ]);
+  });
+
+  it("a spec in a subdirectory: programs, dirs and build contexts as the worktree has them", async () => {
+    const dir = repo(
+      {
+        "deploy/envctl.yaml": "",
+        "deploy/serve.sh": "#!/bin/sh\n",
+        "deploy/db/Dockerfile": "FROM scratch\n",
+        "deploy/conf/app.conf": "x\n",
+      },
+      ["deploy/serve.sh"],
+    );
+    fs.mkdirSync(path.join(dir, "deploy/img"));
+    fs.writeFileSync(path.join(dir, "deploy/img/Dockerfile"), "FROM scratch\n"); // not committed
+    const text = [
+      "repo: ..",
+      "services:",
+      "  api: { cmd: ./serve.sh }",
+      "  db: { build: ./db, volumes: ['./conf:/conf', './data:/data', '/etc/hosts:/h'] }",
+      "  img: { build: ./img }",
+    ].join("\n");
+    const r = parseSpecText(text, { file: path.join(dir, "deploy", "envctl.yaml") });
+    assert.ok(r.spec, JSON.stringify(r.errors));
+    assert.deepEqual(fmt((await validateSpec(r.spec, { busy: free })).errors), [
+      `services.db.volumes[1]: bind source "deploy/data" is not in the repo at HEAD, so the env's worktree will not have it`,
+      `services.img.build: no directory "deploy/img" in the repo at HEAD (it exists in ${dir} but is not committed)`,
     ]);
   });
 
@@ -416,13 +407,21 @@ interface JsonReport {
 
 async function run(
   spec: string,
-  o: { json?: boolean; files?: Record<string, string>; exec?: string[]; home?: string } = {},
+  o: {
+    json?: boolean;
+    files?: Record<string, string>;
+    exec?: string[];
+    home?: string;
+    /** Where the spec is written, passed as `-f` (default: ./envctl.yaml, no -f). */
+    file?: string;
+  } = {},
 ): Promise<{ code: number; out: string; json?: JsonReport; home: string; repo: string }> {
-  const dir = repo({ "envctl.yaml": spec, ...o.files }, o.exec);
+  const dir = repo({ [o.file ?? "envctl.yaml"]: spec, ...o.files }, o.exec);
   const home = o.home ?? temp("home");
   const c = capture();
   const code = await validate({
     json: o.json,
+    ...(o.file !== undefined ? { file: o.file } : {}),
     cwd: dir,
     home: resolveHome({ ENVCTL_HOME: home }),
     ...c.seams,
@@ -508,6 +507,36 @@ describe("envctl validate", () => {
       ["services.b.ports[0]"],
     );
     assert.match(r.json!.errors[0]!.message, /offset 233 .*collides with services\.a port 7233/);
+  });
+
+  it("--json: a compose file's issues carry their dot-path, the file apart", async () => {
+    const bad = "services:\n  db: { image: x, ports: ['70000:5432'] }\n";
+    const r = await run(bad, { json: true, file: "docker-compose.yml" });
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.json!.errors, [
+      {
+        path: "services.db.ports[0]",
+        file: "docker-compose.yml",
+        message: "ports must be 1..65535, got 70000:5432",
+      },
+    ]);
+    const human = await run(bad, { file: "docker-compose.yml" });
+    assert.match(
+      human.out,
+      /^ {2}docker-compose\.yml: services\.db\.ports\[0\]: ports must be 1\.\.65535/m,
+    );
+    const ok = await run("services:\n  db: { image: x, restart: always }\n", {
+      json: true,
+      file: "docker-compose.yml",
+    });
+    assert.equal(ok.code, 0);
+    assert.deepEqual(ok.json!.warnings, [
+      {
+        path: "services.db.restart",
+        file: "docker-compose.yml",
+        message: '"restart" is ignored: envctl starts and stops services with the env\'s state',
+      },
+    ]);
   });
 
   it("a process whose program is missing, and one whose script is not executable", async () => {

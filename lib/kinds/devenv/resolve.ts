@@ -10,7 +10,8 @@ import {
   type ResolvedEnv,
   type ResolvedService,
 } from "../../spec/model";
-import { renderEnvSh, renderTemplate, shellValue, templateContext } from "../../spec/template";
+import { shellQuote } from "../../core/shell";
+import { renderEnvSh, renderTemplate, templateContext } from "../../spec/template";
 
 /**
  * Binds a validated spec to one env name, port block, home and desired state: the stack's
@@ -31,6 +32,7 @@ export function resolveEnv(
     block,
     base,
     repo: spec.repo,
+    root: spec.root,
     baseRef: spec.base,
     branch: branchName(name),
     worktreeDir: path.join(home.worktreesDir, name),
@@ -47,9 +49,9 @@ export function resolveEnv(
   });
   const init: InitStep[] = [];
   if (spec.temporal && spec.temporal.namespaces.length > 0) {
-    const address = shellValue(spec.temporal.address);
+    const address = shellQuote(spec.temporal.address, { minimal: true });
     const script = spec.temporal.namespaces
-      .map((n) => shellValue(render(n)))
+      .map((n) => shellQuote(render(n), { minimal: true }))
       .map(
         (ns) =>
           `temporal operator namespace describe --address ${address} --namespace ${ns} >/dev/null 2>&1 || temporal operator namespace create --address ${address} --namespace ${ns}`,

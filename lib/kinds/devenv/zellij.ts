@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { logFilePath } from "../../runtime/daemon";
 import { containerName } from "../../core/names";
-import { shellValue } from "../../spec/template";
+import { shellQuote } from "../../core/shell";
 
 /** The zellij session of an env. */
 export const sessionName = (env: string): string => `envctl-${env}`;
@@ -32,10 +32,10 @@ export interface LayoutInput {
  */
 export function zellijLayout(input: LayoutInput): string {
   const tail = String(input.tail ?? 100);
-  const envSh = shellValue(path.join(input.stateDir, "env.sh"));
+  const envSh = shellQuote(path.join(input.stateDir, "env.sh"), { minimal: true });
   const shellScript =
     `if [ -f ${envSh} ]; then . ${envSh}; fi; ` +
-    `export ENVCTL_ENV=${shellValue(input.name)}; exec ${shellValue(input.shell)}`;
+    `export ENVCTL_ENV=${shellQuote(input.name, { minimal: true })}; exec ${shellQuote(input.shell, { minimal: true })}`;
   const tabs = [
     tab("shell", input.worktree, "/bin/sh", ["-c", shellScript], true),
     ...input.services.map((svc) =>

@@ -6,12 +6,12 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import type { SpecIssue } from "../model";
-import { dotPath } from "../schema";
+import { dotPath } from "../../core/dot-path";
 
 export interface ComposeImport {
   /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
   services: Record<string, Record<string, unknown>>;
-  /** Problems that stop the import; paths read `FILE: services.db.ports[0]`. */
+  /** Problems that stop the import, each with its file (base name) and dot-path. */
   errors: SpecIssue[];
   /** Keys envctl ignores on purpose (container_name, restart, networks, ...), each by name. */
   warnings: SpecIssue[];
@@ -28,13 +28,16 @@ export interface PortOut {
   protocol: "tcp" | "udp";
 }
 
+/** Where an issue is: the file and the dot-path in it. */
+export type Where = Pick<SpecIssue, "file" | "path" | "line">;
+
 export interface VolumeOut {
   /** Undefined for an anonymous volume, named after merging. */
   source?: string;
   target: string;
   read_only: boolean;
   named: boolean;
-  at: string;
+  at: Where;
 }
 
 export interface HealthLayer {
@@ -45,12 +48,12 @@ export interface HealthLayer {
   timeout?: string;
   retries?: number;
   start_period?: string;
-  at: string;
+  at: Where;
 }
 
 /** One file's contribution to a service, before merging. */
 export interface Layer {
-  image?: { value: string; at: string };
+  image?: { value: string; at: Where };
   build?: { context?: string; dockerfile?: string; args: Record<string, string> };
   command?: string[];
   entrypoint?: string[];
@@ -73,13 +76,12 @@ export interface Ctx {
   vars: Record<string, string | undefined>;
 }
 
-export const where = (ctx: Ctx, at: Path): string =>
-  at.length ? `${ctx.base}: ${dotPath(at)}` : ctx.base;
+export const where = (ctx: Ctx, at: Path): Where => ({ file: ctx.base, path: dotPath(at) });
 export const fail = (ctx: Ctx, at: Path, message: string): void => {
-  ctx.out.errors.push({ path: where(ctx, at), message });
+  ctx.out.errors.push({ ...where(ctx, at), message });
 };
 export const warn = (ctx: Ctx, at: Path, message: string): void => {
-  ctx.out.warnings.push({ path: where(ctx, at), message });
+  ctx.out.warnings.push({ ...where(ctx, at), message });
 };
 export const isObj = (v: unknown): v is Obj =>
   v !== null && typeof v === "object" && !Array.isArray(v);

@@ -78,7 +78,7 @@ export function projectVars(dir: string, out: Ctx["out"]): Ctx["vars"] {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "EISDIR") return { ...process.env };
-    out.errors.push({ path: ".env", message: `cannot read ${file}: ${readError(err)}` });
+    out.errors.push({ file: ".env", path: "", message: `cannot read ${file}: ${readError(err)}` });
     return { ...process.env };
   }
   const ctx: Ctx = { base: ".env", dir, out, vars: process.env };
@@ -94,18 +94,18 @@ function parseEnvFile(
 ): Record<string, string> {
   const vars: Record<string, string> = {};
   text.split(/\r?\n/).forEach((line, n) => {
-    const at = `${name}:${n + 1}`;
+    const at = { file: name, line: n + 1, path: "" };
     const trimmed = line.trim();
     if (!trimmed || trimmed.startsWith("#")) return;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(.*))?$/.exec(trimmed);
-    if (!m) return void ctx.out.errors.push({ path: at, message: "must be KEY=VALUE" });
+    if (!m) return void ctx.out.errors.push({ ...at, message: "must be KEY=VALUE" });
     const [, key = "", raw] = m;
     const env = { ...ctx.vars, ...earlier, ...vars };
     if (raw === undefined) {
       if (env[key] !== undefined) vars[key] = env[key];
       else
         ctx.out.warnings.push({
-          path: at,
+          ...at,
           message: `"${key}" has no value and is not set in the environment; dropped`,
         });
       return;
@@ -113,7 +113,7 @@ function parseEnvFile(
     const q = raw[0];
     if (q === "'" || q === '"') {
       const end = q === "'" ? raw.indexOf("'", 1) : closingDoubleQuote(raw);
-      if (end < 0) return void ctx.out.errors.push({ path: at, message: "unterminated quote" });
+      if (end < 0) return void ctx.out.errors.push({ ...at, message: "unterminated quote" });
       const body = raw.slice(1, end);
       vars[key] = q === "'" ? body : (interpolate(ctx, unescapeDouble(body), [], env, at) ?? body);
     } else {

@@ -3,7 +3,7 @@
  * syntax, ranges) to offsets in the env's port block, volumes to named volumes or bind mounts,
  * healthcheck (with Go durations) and depends_on.
  */
-import { shellValue } from "../template";
+import { shellQuote } from "../../core/shell";
 import { describeValue } from "../schema";
 import {
   type Ctx,
@@ -228,7 +228,9 @@ function healthTest(ctx: Ctx, at: Path, v: unknown): string | null | undefined {
   const [kind, ...rest] = words ?? [];
   if (kind === "NONE") return null;
   if ((kind === "CMD" || kind === "CMD-SHELL") && rest.length > 0) {
-    return kind === "CMD" ? rest.map(shellValue).join(" ") : rest.join(" ");
+    return kind === "CMD"
+      ? rest.map((w) => shellQuote(w, { minimal: true })).join(" ")
+      : rest.join(" ");
   }
   return void fail(
     ctx,

@@ -3,7 +3,7 @@
  * ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, ${VAR+alt}, and $$ for a literal $. An unset variable
  * becomes "" with a warning; a failed `?` or a malformed reference is an error.
  */
-import { type Ctx, isObj, type Path, where } from "./context";
+import { type Ctx, isObj, type Path, where, type Where } from "./context";
 
 /** Variables by name, as `process.env` has them. */
 type Env = Record<string, string | undefined>;
@@ -25,14 +25,14 @@ export function interpolate(
   text: string,
   at: Path,
   env: Env,
-  loc = where(ctx, at),
+  loc: Where = where(ctx, at),
 ): string | undefined {
   try {
     return expandText(text, env, (name) =>
-      ctx.out.warnings.push({ path: loc, message: `variable ${name} is not set; using ""` }),
+      ctx.out.warnings.push({ ...loc, message: `variable ${name} is not set; using ""` }),
     );
   } catch (err) {
-    ctx.out.errors.push({ path: loc, message: (err as Error).message });
+    ctx.out.errors.push({ ...loc, message: (err as Error).message });
     return undefined;
   }
 }

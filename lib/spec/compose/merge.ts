@@ -49,7 +49,7 @@ export function finish(
   if (l.build) {
     if (l.image) {
       out.warnings.push({
-        path: l.image.at,
+        ...l.image.at,
         message: '"image" is ignored next to "build": envctl tags the images it builds',
       });
     }
@@ -68,7 +68,7 @@ export function finish(
   const volumes = l.volumes.map((v) => {
     if (v.named && !declared.has(v.source!)) {
       out.errors.push({
-        path: v.at,
+        ...v.at,
         message: `volume "${v.source}" is not declared in the top-level "volumes"`,
       });
     }
@@ -76,7 +76,7 @@ export function finish(
       return { source: v.source, target: v.target, read_only: v.read_only };
     const source = `${name}-anon-${++anon}`;
     out.warnings.push({
-      path: v.at,
+      ...v.at,
       message: `anonymous volume at ${v.target} becomes the named volume "${source}", kept with the env`,
     });
     return { source, target: v.target, read_only: v.read_only };
@@ -93,7 +93,7 @@ function healthOut(h: HealthLayer, out: ComposeImport): Obj | undefined {
   if (h.disable || h.test === null) return undefined;
   if (h.test === undefined) {
     out.warnings.push({
-      path: h.at,
+      ...h.at,
       message:
         'has no "test" and envctl cannot see the image\'s HEALTHCHECK; set health in envctl.yaml',
     });
