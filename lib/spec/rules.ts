@@ -1,0 +1,135 @@
+/** Rule checks across a normalized spec's services: dependencies, templates, init steps, ports. */
+import { topoOrder } from "../core/graph";
+import { offsetCollisions } from "./ports";
+import { checkTemplate } from "./template";
+import { outsideWorktree } from "./worktree-paths";
+import type { EnvSpec, Service, SpecIssue } from "./model";
+import { type SpecDoc } from "./schema";
+
+import { OUTSIDE, type DepPaths } from "./normalize";
+
+export function checkRules(
+  spec: EnvSpec,
+  depPaths: DepPaths,
+  doc: SpecDoc,
+  warnings: SpecIssue[],
+): SpecIssue[] {
+  const errors: SpecIssue[] = [];
+  const byName = new Map(spec.services.map((s) => [s.name, s]));
+  errors.push(...templateIssues(spec, doc), ...initIssues(spec, doc));
+  for (const s of spec.services) {
+    const seen = new Set<string>();
+    for (const d of depPaths.get(s.name) ?? []) {
+      const target = byName.get(d.name);
+      if (d.name === s.name)
+        errors.push({ path: d.path, message: "a service cannot depend on itself" });
+      else if (!target) errors.push({ path: d.path, message: `unknown service "${d.name}"` });
+      else if (seen.has(d.name))
+        warnings.push({ path: d.path, message: `duplicate dependency "${d.name}"` });
+      else if (s.cold && !target.cold) {
+        errors.push({
+          path: d.path,
+          message: `${s.name} runs while the env is cold but "${d.name}" only runs warm; mark ${d.name} cold: true or drop the dependency`,
+        });
+      } else if (!target.health) {
+        warnings.push({
+          path: d.path,
+          message: `"${d.name}" has no health check; ${s.name} starts as soon as ${d.name} is running`,
+        });
+      }
+      seen.add(d.name);
+    }
+    errors.push(...healthPortIssues(s));
+    if (s.type === "process" && outsideWorktree(s.dir)) {
+      errors.push({ path: `services.${s.name}.dir`, message: OUTSIDE });
+    }
+  }
+
+  // Self-dependencies and unknown names are reported above; the graph only sees the rest.
+  const graph = spec.services.map((s) => ({
+    name: s.name,
+    dependsOn: s.dependsOn.filter((d) => d !== s.name && byName.has(d)),
+  }));
+  const topo = topoOrder(graph);
+  if (!topo.ok) {
+    const members = [...topo.cycle, topo.cycle[0]!];
+    errors.push({ path: "services", message: `dependency cycle: ${members.join(" -> ")}` });
+  }
+  errors.push(...offsetCollisions(spec.services));
+  return errors;
+}
+
+/** Every `{{...}}` must resolve against this spec. */
+function templateIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  const check = (at: string, text: string): void => {
+    const problem = checkTemplate(text, spec);
+    if (problem) out.push({ path: at, message: problem });
+  };
+  if (Array.isArray(doc.exports)) {
+    doc.exports.forEach((g, i) => {
+      for (const [k, v] of Object.entries(g.vars)) check(`exports[${i}].vars.${k}`, String(v));
+    });
+  } else {
+    for (const [k, v] of Object.entries(doc.exports ?? {})) check(`exports.${k}`, String(v));
+  }
+  const seen = new Map<string, string>();
+  spec.exports.forEach((v) => {
+    if (seen.has(v.name)) out.push({ path: "exports", message: `${v.name} is exported twice` });
+    seen.set(v.name, v.value);
+  });
+  for (const s of spec.services) {
+    if (s.type === "process") check(`services.${s.name}.cmd`, s.cmd);
+    for (const [k, v] of Object.entries(s.env)) check(`services.${s.name}.env.${k}`, v);
+  }
+  const steps = Array.isArray(doc.init) ? doc.init : doc.init?.steps;
+  spec.init.forEach((st, i) => {
+    const at = Array.isArray(doc.init) ? `init[${i}]` : `init.steps[${i}]`;
+    check(typeof steps?.[i] === "string" ? at : `${at}.run`, st.run);
+  });
+  spec.temporal?.namespaces.forEach((n, i) => check(`temporal.namespaces[${i}]`, n));
+  return out;
+}
+
+function initIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  const names = new Set(spec.services.map((s) => s.name));
+  if (doc.init && !Array.isArray(doc.init)) {
+    (doc.init.after ?? []).forEach((a, i) => {
+      if (!names.has(a)) out.push({ path: `init.after[${i}]`, message: `unknown service "${a}"` });
+    });
+  }
+  const stepNames = new Set<string>();
+  spec.init.forEach((st, i) => {
+    if (stepNames.has(st.name))
+      out.push({ path: `init.steps[${i}].name`, message: `duplicate step "${st.name}"` });
+    stepNames.add(st.name);
+    if (outsideWorktree(st.dir)) out.push({ path: `init.steps[${i}].dir`, message: OUTSIDE });
+  });
+  return out;
+}
+
+function healthPortIssues(s: Service): SpecIssue[] {
+  const h = s.health;
+  if (!h || h.kind === "command") return [];
+  const field = h.kind === "tcp" ? "tcp" : "port";
+  const at = `services.${s.name}.health`;
+  if (h.port === undefined) {
+    return [{ path: `${at}.http`, message: 'the service publishes no ports; add one to "ports"' }];
+  }
+  const listed = s.ports.filter((p) => p.container === h.port);
+  if (listed.length === 0) {
+    return [
+      { path: `${at}.${field}`, message: `port ${h.port} is not one of the service's ports` },
+    ];
+  }
+  if (!listed.some((p) => p.protocol === "tcp")) {
+    return [
+      {
+        path: `${at}.${field}`,
+        message: `port ${h.port} is published as udp; ${h.kind} checks need tcp`,
+      },
+    ];
+  }
+  return [];
+}
