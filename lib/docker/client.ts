@@ -30,7 +30,10 @@ const clients = new Map<string, Dockerode>();
 
 /** Dockerode's options for an endpoint (exported for tests). */
 export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions {
-  const target = endpoint ?? process.env.DOCKER_HOST ?? `unix://${LOCAL_SOCKET}`;
+  // The local engine named by DOCKER_HOST: docker-modem reads it with its companions
+  // (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, npipe://, ...), as the docker CLI does.
+  if (endpoint === undefined && process.env.DOCKER_HOST) return {};
+  const target = endpoint ?? `unix://${LOCAL_SOCKET}`;
   let url: URL;
   try {
     url = new URL(target);

@@ -67,11 +67,24 @@ async function createWorkspace(engine: Omit<Engine, "workspace">): Promise<Local
   return LocalWorkspace.create({ workDir: engine.project, pulumiCommand, envVars: engine.env });
 }
 
+/**
+ * The home's project directory, made or repaired, with the settings files an earlier envctl
+ * left in the install adopted for the stacks this home's backend holds. Every entry point that
+ * runs pulumi (the verbs, `envctl env`) goes through here.
+ */
+export function homeProject(
+  home: Home,
+  root = projectRoot(),
+  env: Record<string, string> = engineVars(home, root),
+): string {
+  return ensureProject(home, root, (stack) => fileBackendHas(env, stack) === true);
+}
+
 /** Starts no process: the pulumi binary is found on disk, the workspace made on first use. */
 export function openEngine(home: Home): Promise<Engine> {
   const root = projectRoot();
   const env = engineVars(home, root);
-  const project = ensureProject(home, root, (stack) => fileBackendHas(env, stack) === true);
+  const project = homeProject(home, root, env);
   const base = { home, root, project, pulumi: pulumiBinary(root), env };
   let workspace: Promise<LocalWorkspace> | undefined;
   return Promise.resolve({ ...base, workspace: () => (workspace ??= createWorkspace(base)) });

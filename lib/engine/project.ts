@@ -6,16 +6,39 @@
  * `dist` and `node_modules` are symlinks to it, so `pulumi preview --stack NAME` run here by hand
  * runs exactly the program envctl runs.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { UserError } from "../core/errors";
 import type { Home } from "../core/home";
 
 /** The project every env's stack belongs to (Pulumi.yaml's `name`). */
 export const PROJECT = "envctl";
 
-/** The install's entries the project directory links to. */
-const LINKS = ["dist", "node_modules", "package.json"];
+/**
+ * The install's entries the project directory links to: the program, its dependencies (where
+ * @pulumi/pulumi resolves from, so a hoisted install works too) and package.json.
+ */
+function linkTargets(installRoot: string): Record<string, string> {
+  const own = path.join(installRoot, "node_modules");
+  let deps = own;
+  if (!fs.existsSync(path.join(own, "@pulumi", "pulumi"))) {
+    try {
+      // <node_modules>/@pulumi/pulumi/package.json -> <node_modules>
+      deps = path.resolve(require.resolve("@pulumi/pulumi/package.json"), "..", "..", "..");
+    } catch {
+      deps = own;
+    }
+  }
+  return {
+    dist: path.join(installRoot, "dist"),
+    node_modules: deps,
+    "package.json": path.join(installRoot, "package.json"),
+  };
+}
+
+const unique = (p: string): string => `${p}.${process.pid}.${crypto.randomUUID()}.tmp`;
 
 /** Pulumi.yaml of a home's project: the install's, with `main` inside the linked `dist`. */
 export function projectYaml(installRoot: string): string {
@@ -36,24 +59,34 @@ export function projectYaml(installRoot: string): string {
   });
 }
 
+/** Points `at` at `target`; the rename replaces an older link atomically. */
 function link(target: string, at: string): void {
+  if (!fs.existsSync(target)) {
+    throw new UserError(`the envctl installation is incomplete: ${target} does not exist`, 1, [
+      "run `npm run setup` (or `npm run build`) in the envctl installation",
+    ]);
+  }
   let current: string | undefined;
   try {
     current = fs.readlinkSync(at);
-  } catch {
-    current = undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EINVAL") {
+      // A real file or directory (e.g. an `npm install` run by hand in the project dir).
+      throw new UserError(`${at} is not the link envctl keeps there`, 1, [
+        `move it away (envctl links it to ${target}), then run envctl again`,
+      ]);
+    }
   }
   if (current === target) return;
-  fs.rmSync(at, { force: true, recursive: false });
-  const tmp = `${at}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true });
+  const tmp = unique(at);
   fs.symlinkSync(target, tmp);
-  fs.renameSync(tmp, at); // atomic: a concurrent envctl never sees the link missing
+  fs.renameSync(tmp, at);
 }
 
 function writeIfChanged(file: string, text: string): void {
   if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return;
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = unique(file);
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
 }
@@ -70,8 +103,13 @@ export function ensureProject(
 ): string {
   const dir = home.projectDir;
   fs.mkdirSync(dir, { recursive: true });
+  if (fs.realpathSync(dir) === fs.realpathSync(installRoot)) {
+    throw new UserError(`ENVCTL_HOME's project directory ${dir} is the envctl installation itself`);
+  }
   writeIfChanged(path.join(dir, "Pulumi.yaml"), projectYaml(installRoot));
-  for (const entry of LINKS) link(path.join(installRoot, entry), path.join(dir, entry));
+  for (const [entry, target] of Object.entries(linkTargets(installRoot))) {
+    link(target, path.join(dir, entry));
+  }
   adoptLegacySettings(dir, installRoot, owns);
   return dir;
 }
@@ -94,12 +132,13 @@ function adoptLegacySettings(
   installRoot: string,
   owns: (stack: string) => boolean,
 ): void {
-  if (path.resolve(installRoot) === path.resolve(dir)) return;
   for (const file of settingsFiles(installRoot)) {
     const stack = file.replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
     const into = path.join(dir, `Pulumi.${stack}.yaml`);
     if (fs.existsSync(into) || !owns(stack)) continue;
-    fs.copyFileSync(path.join(installRoot, file), into);
-    fs.chmodSync(into, 0o600);
+    const tmp = unique(into);
+    fs.copyFileSync(path.join(installRoot, file), tmp);
+    fs.chmodSync(tmp, 0o600);
+    fs.renameSync(tmp, into); // a concurrent envctl sees the whole file or none
   }
 }

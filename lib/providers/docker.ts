@@ -4,7 +4,7 @@
  * local engine is used, which is what every stack made before endpoints existed expects.
  */
 import { canonicalJson, changedKeys } from "../core/canonical";
-import * as docker from "../docker";
+import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
 import type { HealthCheck } from "../spec/model";
 import { replaceOnAnyChange, type Handler, type Props } from "./types";

@@ -1,7 +1,7 @@
 /** Helpers for engine tests that touch Docker: CLI access, free host ports, leak sweeps. */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as net from "node:net";
-import { listByLabel, removeContainer, removeNetwork, removeVolume } from "../../lib/docker";
+import { listByLabel, removeContainer, removeNetwork, removeVolume } from "../../lib/docker/index";
 
 export function dockerAvailable(): boolean {
   return spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0;

@@ -23,7 +23,7 @@ import {
   removeVolume,
   runContainer,
   type ContainerSpec,
-} from "../../lib/docker";
+} from "../../lib/docker/index";
 import type { HealthCheck } from "../../lib/spec/model";
 import { probeHttp } from "../../lib/runtime/probes";
 import { cli, cleanupByLabel, dockerAvailable, freePort, leftovers } from "./docker-helpers";

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as YAML from "yaml";
+import { UserError } from "../../lib/core/errors";
 import { resolveHome } from "../../lib/core/home";
 import { projectRoot } from "../../lib/core/toolchain";
 import { openEngine, stackExists } from "../../lib/engine/automation";
@@ -33,7 +34,7 @@ function fakeInstall(): string {
   fs.copyFileSync(path.join(projectRoot(), "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
   fs.writeFileSync(path.join(dir, "package.json"), "{}\n");
   fs.mkdirSync(path.join(dir, "dist", "stacks"), { recursive: true });
-  fs.mkdirSync(path.join(dir, "node_modules"));
+  fs.mkdirSync(path.join(dir, "node_modules", "@pulumi", "pulumi"), { recursive: true });
   return dir;
 }
 
@@ -56,6 +57,40 @@ describe("the home's project directory", () => {
     const moved = fakeInstall();
     ensureProject(h, moved);
     assert.equal(fs.readlinkSync(path.join(dir, "dist")), path.join(moved, "dist"));
+  });
+
+  it("a real directory where a link belongs, or a missing program, is a clear error", () => {
+    const h = home();
+    const install = fakeInstall();
+    const dir = ensureProject(h, install);
+    fs.rmSync(path.join(dir, "node_modules"));
+    fs.mkdirSync(path.join(dir, "node_modules")); // say, an `npm install` run there by hand
+    assert.throws(
+      () => ensureProject(h, install),
+      (err: unknown) =>
+        err instanceof UserError &&
+        /node_modules is not the link envctl keeps there/.test(err.message),
+    );
+    const broken = fakeInstall();
+    fs.rmSync(path.join(broken, "dist"), { recursive: true });
+    assert.throws(
+      () => ensureProject(home(), broken),
+      (err: unknown) => err instanceof UserError && /installation is incomplete/.test(err.message),
+    );
+  });
+
+  it("a hoisted install links the node_modules @pulumi/pulumi resolves from", () => {
+    const install = fakeInstall();
+    fs.rmSync(path.join(install, "node_modules"), { recursive: true });
+    const dir = ensureProject(home(), install);
+    const deps = fs.readlinkSync(path.join(dir, "node_modules"));
+    assert.ok(fs.existsSync(path.join(deps, "@pulumi", "pulumi", "package.json")), deps);
+  });
+
+  it("refuses a project directory that is the installation itself", () => {
+    const install = fakeInstall();
+    const h = { ...home(), projectDir: install };
+    assert.throws(() => ensureProject(h, install), /is the envctl installation itself/);
   });
 
   it("refuses an install whose Pulumi.yaml is another project", () => {

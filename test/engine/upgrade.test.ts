@@ -97,9 +97,12 @@ function baselineInstall(): string {
   return dir;
 }
 
-/** What `git pull && npm run build` leaves: this checkout's program in the same directory. */
+/**
+ * What `git pull` and a build leave: this checkout's program in the same directory, written
+ * over the old output the way a bare `tsc` does (the old dist/lib/*.js stay beside the new
+ * folders, e.g. dist/lib/docker.js next to dist/lib/docker/).
+ */
 function upgrade(install: string): void {
-  fs.rmSync(path.join(install, "dist"), { recursive: true, force: true });
   fs.cpSync(path.join(ROOT, "dist"), path.join(install, "dist"), { recursive: true });
   for (const f of ["Pulumi.yaml", "package.json"]) {
     fs.copyFileSync(path.join(ROOT, f), path.join(install, f));
@@ -138,6 +141,19 @@ describe("upgrading envctl keeps existing stacks", { timeout: 20 * 60_000 }, () 
 
     upgrade(install);
     assert.ok(fs.existsSync(path.join(install, "dist", "lib", "providers", "index.js")));
+    assert.ok(fs.existsSync(path.join(install, "dist", "lib", "docker.js")), "old output kept");
+
+    // First thing after the upgrade, Pulumi by hand after `eval "$(envctl env)"`, from anywhere:
+    // the settings file is adopted and the plan is "N unchanged".
+    const envctl = path.join(install, "dist", "cli", "index.js");
+    const byHand = spawnSync(
+      "bash",
+      ["-c", `eval "$(node '${envctl}' env)" && pulumi preview --stack ${name} --non-interactive`],
+      { cwd: repo, env: childEnv(home), encoding: "utf8" },
+    );
+    assert.equal(byHand.status, 0, byHand.stdout + byHand.stderr);
+    assert.match(byHand.stdout, /\d+ unchanged/);
+    assert.doesNotMatch(byHand.stdout, /to (create|update|replace|delete)/);
 
     const pre = await cli(install, ["preview", name, "-f", "compat.yaml", "--json"], home, repo);
     assert.equal(pre.code, 0, said(pre));
@@ -152,17 +168,6 @@ describe("upgrading envctl keeps existing stacks", { timeout: 20 * 60_000 }, () 
     const moved = path.join(home, "project", `Pulumi.${name}.yaml`);
     assert.ok(fs.existsSync(moved), "settings file adopted into the home's project");
     assert.equal(salt(moved), salt(legacy));
-
-    // Pulumi by hand, after `eval "$(envctl env)"`, from anywhere: the same "N unchanged".
-    const envctl = path.join(install, "dist", "cli", "index.js");
-    const byHand = spawnSync(
-      "bash",
-      ["-c", `eval "$(node '${envctl}' env)" && pulumi preview --stack ${name} --non-interactive`],
-      { cwd: repo, env: childEnv(home), encoding: "utf8" },
-    );
-    assert.equal(byHand.status, 0, byHand.stdout + byHand.stderr);
-    assert.match(byHand.stdout, /\d+ unchanged/);
-    assert.doesNotMatch(byHand.stdout, /to (create|update|replace|delete)/);
 
     // The upgraded envctl still drives the stack: a no-op up, then destroy.
     const again = await cli(

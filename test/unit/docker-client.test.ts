@@ -33,13 +33,18 @@ describe("Docker endpoints", () => {
     assert.equal(clientOptions("ssh://box").port, 22);
   });
 
-  it("an unset endpoint is the local engine: DOCKER_HOST, else the socket", () => {
+  it("an unset endpoint is the local engine: DOCKER_HOST as docker-modem reads it, else the socket", () => {
     const saved = process.env.DOCKER_HOST;
     try {
       delete process.env.DOCKER_HOST;
       assert.deepEqual(clientOptions(undefined), { socketPath: "/var/run/docker.sock" });
+      // DOCKER_HOST (and its TLS companions) is docker-modem's to read, as the docker CLI does.
       process.env.DOCKER_HOST = "tcp://127.0.0.1:2399";
-      assert.equal(clientOptions(undefined).port, 2399);
+      assert.deepEqual(clientOptions(undefined), {});
+      assert.equal(
+        (docker(undefined).modem as unknown as { port?: number | string }).port?.toString(),
+        "2399",
+      );
     } finally {
       if (saved === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = saved;

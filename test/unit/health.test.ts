@@ -9,7 +9,7 @@ import {
   sleep,
   waitUntil,
 } from "../../lib/runtime/probes";
-import { demuxLogs } from "../../lib/docker";
+import { demuxLogs } from "../../lib/docker/index";
 
 const fast = { intervalMs: 5, timeoutMs: 1_000, retries: 3, startPeriodMs: 0 };
 
