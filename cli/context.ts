@@ -1,7 +1,7 @@
 /** What every command shares: its seams, the env-name check and the catalog. */
 import * as fs from "node:fs";
 import { Catalog, type EnvRecord } from "../lib/catalog/catalog";
-import { badInput } from "../lib/core/errors";
+import { badInput, UserError } from "../lib/core/errors";
 import { resolveHome, type Home } from "../lib/core/home";
 import { validateEnvName } from "../lib/core/names";
 import { checkVerb, kindOf, type EnvVerb } from "../lib/kinds";
@@ -48,6 +48,7 @@ export function envRecord(home: Home, name: string, verb: EnvVerb): EnvRecord {
       ]);
     }
     checkVerb(kindOf(rec.kind, `catalog: env ${name}`), verb, name);
+    if (rec.unreadable) throw new UserError(`env ${name}: ${rec.unreadable}`);
     return rec;
   } finally {
     catalog.close();

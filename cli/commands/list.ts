@@ -47,7 +47,7 @@ export async function list(opts: ListOptions): Promise<void> {
           kind: e.kind,
           state: reality?.actual ?? e.state,
           desired: e.state,
-          warnings: reality?.warnings ?? [],
+          warnings: e.unreadable ? [e.unreadable] : (reality?.warnings ?? []),
           status: e.status,
           host: e.host,
           block: e.block,
@@ -76,7 +76,7 @@ export async function list(opts: ListOptions): Promise<void> {
       ["name", "state", "ports", "branch", "services", "worktree"],
       rows.map(({ e, reality }) => [
         e.name,
-        stateCell(e.state, e.status, reality),
+        e.unreadable ? `? ⚠\n(${e.unreadable})` : stateCell(e.state, e.status, reality),
         ports(e.block),
         e.branch ?? "-",
         reality ? servicesCell(reality) : "-",

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { LATEST_SCHEMA, migrate, readSchemaVersion, refuseNewer } from "./migrations";
 import type { HostCatalog } from "../hosts/catalog";
-import { upgradeEnv } from "../kinds/devenv/upgrade";
+import { UserError } from "../core/errors";
+import { kindOf } from "../kinds";
 import { ENV_STATES, type EnvState, type ResolvedEnv } from "../spec/model";
 
 export const ENV_STATUSES = ["creating", "ready", "failed", "destroying"] as const;
@@ -17,7 +18,7 @@ export type EnvStatus = (typeof ENV_STATUSES)[number];
 
 export interface EnvRecord {
   name: string;
-  /** What the env was built from (e.g. `compose`, `preset:node`). */
+  /** The stack kind (lib/kinds), as stored: a kind this envctl does not know stays readable. */
   kind: string;
   /** Hash of the normalized spec, to tell whether `up` has anything to do. */
   specHash: string;
@@ -35,6 +36,11 @@ export interface EnvRecord {
   state: EnvState;
   /** The resolved env last given to the stack: lifecycle verbs re-apply it with another state. */
   resolved: ResolvedEnv | null;
+  /**
+   * Why `resolved` could not be read (a kind this envctl does not know, or a schema version
+   * newer than it knows). One such row does not stop the others from being listed.
+   */
+  unreadable?: string;
 }
 
 export interface Lease {
@@ -103,12 +109,22 @@ function toEnv(row: EnvRow): EnvRecord {
     outputs:
       row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
     state: (ENV_STATES as readonly string[]).includes(row.state) ? (row.state as EnvState) : "warm",
-    // Rows outlive the envctl that wrote them: read them in the current shape.
-    resolved:
-      row.env_json === null
-        ? null
-        : upgradeEnv(JSON.parse(row.env_json), `envs.${row.name}.env_json`),
+    ...readResolved(row),
   };
+}
+
+/** Rows outlive the envctl that wrote them: the resolved env in the current shape, by its kind. */
+function readResolved(row: EnvRow): Pick<EnvRecord, "resolved" | "unreadable"> {
+  if (row.env_json === null) return { resolved: null };
+  const where = `envs.${row.name}.env_json`;
+  try {
+    return {
+      resolved: kindOf(row.kind, `envs.${row.name}.kind`).upgrade(JSON.parse(row.env_json), where),
+    };
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return { resolved: null, unreadable: err.message };
+  }
 }
 
 function assertStatus(status: string, where: string): EnvStatus {

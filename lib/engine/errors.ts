@@ -87,7 +87,7 @@ function knownCondition(err: unknown, envName: string): UserError | undefined {
   }
   if (
     kind === "ConcurrentUpdateError" ||
-    /locked|concurrent update|currently being updated/i.test(text)
+    /stack is currently locked|concurrent update|currently being updated/i.test(text)
   ) {
     return new UserError(
       `env ${envName} is busy: another envctl or pulumi operation is running on it`,

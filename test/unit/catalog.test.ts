@@ -38,7 +38,7 @@ function raw(file = path.join(home, "catalog.db")): Database.Database {
 function env(name: string, over: Partial<UpsertEnv> = {}): UpsertEnv {
   return {
     name,
-    kind: "compose",
+    kind: "devenv",
     specHash: "sha256:aaa",
     host: "localhost",
     worktreePath: `/src/${name}`,
@@ -435,7 +435,7 @@ describe("env index", () => {
     assert.throws(() => c.setOutputs("nope", {}), /"nope".*not in the catalog/);
   });
 
-  it("reads a stored resolved env through upgradeEnv: v1 rows come back current, newer rows are refused", () => {
+  it("reads a stored resolved env through its kind's upgrade: v1 rows come back current, a newer row is unreadable on its own", () => {
     const c = cat();
     c.upsertEnv(env("old"));
     c.upsertEnv(env("future"));
@@ -450,8 +450,17 @@ describe("env index", () => {
     const newer = (err: unknown): boolean =>
       err instanceof UserError &&
       /^envs\.future\.env_json has schema version 99, newer than this envctl's 2/.test(err.message);
-    assert.throws(() => c.getEnv("future"), newer);
-    assert.throws(() => c.listEnvs(), newer);
+    const future = c.getEnv("future");
+    assert.equal(future?.resolved, null);
+    assert.ok(newer(new UserError(future?.unreadable ?? "")), future?.unreadable);
+    // The other rows still list.
+    assert.deepEqual(
+      c.listEnvs().map((e) => [e.name, e.resolved === null, e.unreadable !== undefined]),
+      [
+        ["future", true, true],
+        ["old", false, false],
+      ],
+    );
   });
 
   it("setStatus updates a present env and throws for a missing one", () => {

@@ -111,6 +111,19 @@ describe("engineFailure", () => {
     }
   });
 
+  it("a resource's own error that mentions 'locked' is reported as itself, not as busy", () => {
+    const err = engineFailure(
+      new PulumiFailure(
+        "up",
+        255,
+        "error: update failed\n  pulumi-nodejs:dynamic/envctl:Container (rv2-db):\n    error: account locked by the registry\n",
+      ),
+      ctx,
+    );
+    assert.doesNotMatch(err.message, /busy/);
+    assert.match(err.details.join("\n"), /account locked by the registry/);
+  });
+
   it("interrupted, a UserError as it is, and an error that is not pulumi's by its message", () => {
     const cancelled = engineFailure(new PulumiFailure("up", 255, "error: update canceled\n"), {
       ...ctx,

@@ -663,7 +663,7 @@ describe("HostCatalog", () => {
     const env = (name: string, host: string): void => {
       c.upsertEnv({
         name,
-        kind: "compose",
+        kind: "devenv",
         specHash: "h",
         host,
         worktreePath: null,

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { list } from "../../cli/commands/list";
 import { status } from "../../cli/commands/status";
 import { UserError } from "../../lib/core/errors";
 import { checkVerb, ENV_VERBS, isKind, kindOf, KINDS, type KindDef } from "../../lib/kinds";
@@ -56,5 +57,23 @@ describe("kinds registry", () => {
       (err: unknown) =>
         err instanceof UserError && /^catalog: env demo: unknown kind "hivesink"/.test(err.message),
     );
+  });
+
+  it("list shows a row of an unknown kind as unreadable and still lists the others", async () => {
+    const home = tempHome();
+    seedEnv(home, "good");
+    seedEnv(home, "odd");
+    const db = new Database(home.catalogFile);
+    db.prepare("UPDATE envs SET kind = 'hivesink' WHERE name = 'odd'").run();
+    db.close();
+    let out = "";
+    await list({ home, json: true, log: () => undefined, out: (t) => (out += t) });
+    const doc = JSON.parse(out) as { envs: { name: string; warnings: string[] }[] };
+    assert.deepEqual(
+      doc.envs.map((e) => e.name),
+      ["good", "odd"],
+    );
+    assert.deepEqual(doc.envs[0]!.warnings, []);
+    assert.match(doc.envs[1]!.warnings.join(), /envs\.odd\.kind: unknown kind "hivesink"/);
   });
 });
