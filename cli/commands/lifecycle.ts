@@ -9,7 +9,6 @@ import { badInput, UserError } from "../../lib/core/errors";
 import { envDir } from "../../lib/core/home";
 import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/kinds/devenv/lifecycle";
 import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/reality";
-import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/engine/progress";
 import { engineReasons } from "../../lib/engine/errors";
@@ -17,8 +16,10 @@ import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
-import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
+import { checkRepo } from "../../lib/kinds/devenv/env";
+import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
+import { kindOf, SPEC_KIND } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -55,7 +56,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       catalog.releaseLease(opts.name);
       throw err;
     }
-    const env = resolveEnv(opts.name, spec, block, s.home, "cold");
+    const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home, "cold");
     recordEnv(catalog, env, spec, "creating");
     catalog.setDesired(opts.name, env);
     if (!opts.json) {

@@ -12,12 +12,12 @@ import {
 import { UserError } from "../../lib/core/errors";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
-import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { freeBlock } from "../../lib/catalog/leases";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
+import { kindOf, SPEC_KIND } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 
 export interface PreviewOptions extends CommandSeams, SpecSource {
@@ -60,7 +60,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     const block =
       lease?.block ?? (await freeBlock(spec, new Set(catalog.leases().map((l) => l.block))));
     if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
-    const env = resolveEnv(opts.name, spec, block, s.home);
+    const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
     const stack = selected ?? (await createStack(engine, opts.name));
     temporaryStack = !existed;
     const configFile = proposedConfigFile(engine, opts.name, env);

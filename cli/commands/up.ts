@@ -9,15 +9,15 @@ import {
 import { UserError } from "../../lib/core/errors";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
-import { resolveEnv } from "../../lib/kinds/devenv/resolve";
 import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
-import { checkRepo, recordEnv } from "../../lib/kinds/devenv/env";
+import { checkRepo } from "../../lib/kinds/devenv/env";
+import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
-import { checkVerb, kindOf } from "../../lib/kinds";
+import { checkVerb, kindOf, SPEC_KIND } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -39,7 +39,8 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const engine = await openEngine(s.home);
     const existed = await stackExists(engine, opts.name);
     const prior = catalog.getEnv(opts.name);
-    if (prior) checkVerb(kindOf(prior.kind, `catalog: env ${opts.name}`), "up", opts.name);
+    const def = kindOf(prior?.kind ?? SPEC_KIND, `catalog: env ${opts.name}`);
+    checkVerb(def, "up", opts.name);
     if (!existed && prior?.status === "destroying") {
       throw new UserError(
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
@@ -48,7 +49,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
-    const env = resolveEnv(opts.name, spec, block, s.home);
+    const env = def.resolve(opts.name, spec, block, s.home);
     if (!existed) {
       try {
         await initStack(engine, opts.name, s.signal);

@@ -6,6 +6,7 @@ import { blockRange, heldBlocks } from "../../lib/catalog/leases";
 import { plural, validateSpec, type ValidateReport } from "../../lib/spec/validate";
 import { seams, type CommandSeams } from "../context";
 import { loadSpec, SpecError, specSource, type SpecSource } from "../../lib/spec/sources";
+import { busyPorts } from "../../lib/runtime/probes";
 import { jsonDoc } from "../ui/output";
 
 export interface ValidateOptions extends CommandSeams, SpecSource {
@@ -48,7 +49,10 @@ export async function validate(opts: ValidateOptions): Promise<number> {
   }
 
   const { spec, file } = loaded;
-  const report = await validateSpec(spec, { held: heldBlocks(s.home.catalogFile) });
+  const report = await validateSpec(spec, {
+    held: heldBlocks(s.home.catalogFile),
+    busy: busyPorts,
+  });
   const warnings = [...loaded.warnings, ...report.warnings];
   if (opts.json) {
     s.out(

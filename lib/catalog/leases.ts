@@ -7,61 +7,15 @@ import Database from "better-sqlite3";
 import { UserError } from "../core/errors";
 import { busyPorts } from "../runtime/probes";
 import type { EnvSpec } from "../spec/model";
-import { BLOCK_SIZE, blockBase, hostPorts, MAX_BLOCK } from "../spec/ports";
+import { BLOCK_SIZE, blockBase, chooseBlock, MAX_BLOCK, type HeldBlock } from "../spec/ports";
+
+export { chooseBlock, type BlockChoice, type BusyPort, type HeldBlock } from "../spec/ports";
 import { NoFreeBlockError, type Catalog } from "./catalog";
-
-/** A host port of the spec that was busy in a block the env cannot get. */
-export interface BusyPort {
-  block: number;
-  port: number;
-  /** `services.NAME.ports[i]` of every spec port landing on it. */
-  paths: string[];
-}
-
-export interface BlockChoice {
-  /** The block a new env would lease now; undefined when none is free. */
-  block?: number;
-  /** Busy ports in the unleased blocks below it, which is why it was skipped to. */
-  busy: BusyPort[];
-}
-
-/**
- * The lowest block not in `leased` whose host ports are all free right now (what `up` would
- * lease), and the busy ports that made it skip lower blocks.
- */
-export async function chooseBlock(
-  services: EnvSpec["services"],
-  leased: Set<number>,
-  busy: (ports: number[]) => Promise<number[]> = busyPorts,
-): Promise<BlockChoice> {
-  const found: BusyPort[] = [];
-  for (let n = 0; n <= MAX_BLOCK; n++) {
-    if (leased.has(n)) continue;
-    const base = blockBase(n);
-    const taken = await busy(hostPorts(services, base));
-    if (taken.length === 0) return { block: n, busy: found };
-    for (const port of taken) {
-      const paths = services.flatMap((s) =>
-        s.ports.flatMap((p, i) =>
-          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
-        ),
-      );
-      found.push({ block: n, port, paths });
-    }
-  }
-  return { busy: found };
-}
 
 /** Host ports `base`..`base + 999` of block n. */
 export function blockRange(n: number): [number, number] {
   const base = blockBase(n);
   return [base, base + BLOCK_SIZE - 1];
-}
-
-/** A block another env holds, from the catalog. */
-export interface HeldBlock {
-  block: number;
-  env: string;
 }
 
 /**
@@ -95,7 +49,7 @@ export function heldBlocks(catalogFile: string): HeldBlock[] {
 
 /** The lowest block not in `skip` whose host ports for `spec` are all free right now. */
 export async function freeBlock(spec: EnvSpec, skip: Set<number>): Promise<number | undefined> {
-  return (await chooseBlock(spec.services, skip)).block;
+  return (await chooseBlock(spec.services, skip, busyPorts)).block;
 }
 
 /**

@@ -32,8 +32,8 @@ const clients = new Map<string, Dockerode>();
 export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions {
   // The local engine named by DOCKER_HOST: docker-modem reads it with its companions
   // (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, npipe://, ...), as the docker CLI does.
-  if (endpoint === undefined && process.env.DOCKER_HOST) return {};
-  const target = endpoint ?? `unix://${LOCAL_SOCKET}`;
+  const fromEnv = endpoint === undefined ? process.env.DOCKER_HOST : undefined;
+  const target = endpoint ?? (fromEnv || `unix://${LOCAL_SOCKET}`);
   let url: URL;
   try {
     url = new URL(target);
@@ -41,6 +41,9 @@ export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions
     throw new DockerError(
       `Docker endpoint ${JSON.stringify(target)} is not a URL (unix://, tcp:// or ssh://)`,
     );
+  }
+  if (fromEnv && ["unix:", "tcp:", "http:", "https:", "ssh:", "npipe:"].includes(url.protocol)) {
+    return {};
   }
   switch (url.protocol) {
     case "unix:":

@@ -16,6 +16,9 @@ import type { EnvSpec, EnvState, ResolvedEnv } from "../spec/model";
 export const KINDS = ["devenv"] as const;
 export type Kind = (typeof KINDS)[number];
 
+/** The kind an envctl.yaml, compose file or preset makes. */
+export const SPEC_KIND: Kind = "devenv";
+
 /** The CLI verbs that act on an existing env. */
 export const ENV_VERBS = [
   "up",

@@ -2,7 +2,14 @@
  * Port blocks: env n publishes its services on host ports base..base+999 with
  * base = 10000 + 1000·n; a container port's place in the block is its offset.
  */
-import type { PortMapping, ResolvedPort, ResolvedService, Service, SpecIssue } from "./model";
+import type {
+  EnvSpec,
+  PortMapping,
+  ResolvedPort,
+  ResolvedService,
+  Service,
+  SpecIssue,
+} from "./model";
 
 /** The part of a service that port math looks at. */
 type Ported = { name: string; ports: PortMapping[] };
@@ -106,4 +113,56 @@ export function unsafePorts(services: Ported[], block: number): SpecIssue[] {
       ];
     }),
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// choosing a block
+
+/** A block another env holds, from the catalog. */
+export interface HeldBlock {
+  block: number;
+  env: string;
+}
+
+/** A host port of the spec that was busy in a block the env cannot get. */
+export interface BusyPort {
+  block: number;
+  port: number;
+  /** `services.NAME.ports[i]` of every spec port landing on it. */
+  paths: string[];
+}
+
+export interface BlockChoice {
+  /** The block a new env would lease now; undefined when none is free. */
+  block?: number;
+  /** Busy ports in the unleased blocks below it, which is why it was skipped to. */
+  busy: BusyPort[];
+}
+
+/**
+ * The lowest block not in `leased` whose host ports are all free right now (what `up` would
+ * lease), and the busy ports that made it skip lower blocks.
+ */
+export async function chooseBlock(
+  services: EnvSpec["services"],
+  leased: Set<number>,
+  /** Which of the given host ports are taken (lib/runtime/probes busyPorts, or a test double). */
+  busy: (ports: number[]) => Promise<number[]>,
+): Promise<BlockChoice> {
+  const found: BusyPort[] = [];
+  for (let n = 0; n <= MAX_BLOCK; n++) {
+    if (leased.has(n)) continue;
+    const base = blockBase(n);
+    const taken = await busy(hostPorts(services, base));
+    if (taken.length === 0) return { block: n, busy: found };
+    for (const port of taken) {
+      const paths = services.flatMap((s) =>
+        s.ports.flatMap((p, i) =>
+          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
+        ),
+      );
+      found.push({ block: n, port, paths });
+    }
+  }
+  return { busy: found };
 }

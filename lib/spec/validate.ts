@@ -21,8 +21,8 @@ import {
 } from "./commands";
 import type { BuildContext, ContainerService, EnvSpec, SpecIssue } from "./model";
 import { findOnPath } from "../core/toolchain";
-import { chooseBlock, type BlockChoice, type HeldBlock } from "../catalog/leases";
-import { MAX_BLOCK, unsafePorts } from "./ports";
+
+import { chooseBlock, MAX_BLOCK, type BlockChoice, type HeldBlock, unsafePorts } from "./ports";
 import { inCheckout } from "./worktree-paths";
 
 // The command, doctor and tests import these from here, where they were first written.
@@ -112,7 +112,8 @@ export interface ValidateSeams {
   /** PATH commands run with (default: envctl's own). */
   pathVar?: string;
   homeDir?: string;
-  busy?: (ports: number[]) => Promise<number[]>;
+  /** Which host ports are taken now (the CLI passes lib/runtime/probes busyPorts). */
+  busy: (ports: number[]) => Promise<number[]>;
 }
 
 export interface ValidateReport extends Findings {
@@ -123,10 +124,7 @@ export interface ValidateReport extends Findings {
 }
 
 /** The checks `validate` runs on a spec the loader accepted. */
-export async function validateSpec(
-  spec: EnvSpec,
-  seams: ValidateSeams = {},
-): Promise<ValidateReport> {
+export async function validateSpec(spec: EnvSpec, seams: ValidateSeams): Promise<ValidateReport> {
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
   const add = (f: Findings): void => {

@@ -106,6 +106,23 @@ describe("source layout", () => {
     assert.deepEqual(bad, []);
   });
 
+  it("has no import circles between domains (lib/<folder>, cli, components, stacks)", () => {
+    const domain = (f: string): string => {
+      const parts = rel(f).split(path.sep);
+      return parts[0] === "lib" ? `lib/${parts[1]}` : parts[0]!;
+    };
+    const domains = new Map<string, Set<string>>();
+    for (const [f, deps] of graph) {
+      const from = domain(f);
+      const to = domains.get(from) ?? new Set<string>();
+      for (const d of deps) if (domain(d) !== from) to.add(domain(d));
+      domains.set(from, to);
+    }
+    const g = new Map([...domains].map(([k, v]) => [k, [...v]]));
+    assert.ok(g.size >= 12, [...g.keys()].join(", "));
+    assert.deepEqual(circles(g), []);
+  });
+
   it("lib/ holds folders only, one per domain", () => {
     const loose = fs.readdirSync(path.join(ROOT, "lib")).filter((e) => e.endsWith(".ts"));
     assert.deepEqual(loose, []);

@@ -266,7 +266,7 @@ describe("port block choice", () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(blockBase(n) + 917, "0.0.0.0", resolve));
     try {
-      const choice = await chooseBlock(services, new Set());
+      const choice = await chooseBlock(services, new Set(), busyPorts);
       assert.equal(choice.block, n + 1);
       assert.deepEqual(choice.busy.at(-1), {
         block: n,

@@ -1,9 +1,7 @@
-/** What a devenv needs before its stack is updated: a usable repo and its catalog row. */
+/** What a devenv needs before anything is created: a usable repo holding the base ref. */
 import * as fs from "node:fs";
-import type { Catalog, EnvStatus } from "../../catalog/catalog";
 import { badInput } from "../../core/errors";
-import { specHash } from "../../spec/load";
-import type { EnvSpec, ResolvedEnv } from "../../spec/model";
+import type { EnvSpec } from "../../spec/model";
 
 /** The spec's repo must be a git repository holding the base ref: checked before anything is created. */
 export async function checkRepo(spec: EnvSpec): Promise<void> {
@@ -17,24 +15,4 @@ export async function checkRepo(spec: EnvSpec): Promise<void> {
   } catch {
     throw badInput(`base: "${spec.base}" is not a branch or commit in ${spec.repo}`);
   }
-}
-
-/** Inserts or refreshes an env's catalog row before its stack is updated. */
-export function recordEnv(
-  catalog: Catalog,
-  env: ResolvedEnv,
-  spec: EnvSpec,
-  status: EnvStatus,
-): void {
-  catalog.upsertEnv({
-    name: env.name,
-    kind: env.kind,
-    specHash: specHash(spec),
-    host: "localhost",
-    worktreePath: env.worktreeDir,
-    branch: env.branch,
-    block: env.block,
-    status,
-    outputs: catalog.getEnv(env.name)?.outputs ?? null,
-  });
 }
