@@ -146,7 +146,7 @@ export async function validateSpec(spec: EnvSpec, seams: ValidateSeams): Promise
     if (s.type === "container") {
       const problem = s.build && buildIssue(s.name, s.build, tree);
       if (problem) errors.push(problem);
-      if (tree) errors.push(...bindIssues(s, tree));
+      if (tree) warnings.push(...bindIssues(s, tree));
       continue;
     }
     const at = `services.${s.name}`;
@@ -229,7 +229,7 @@ function bindIssues(s: ContainerService, tree: RepoTree): SpecIssue[] {
   return s.volumes.flatMap((v, i): SpecIssue[] => {
     const rel = v.kind === "bind" ? inCheckout(tree.root, v.source) : undefined;
     if (rel === undefined || tree.entry(rel) !== undefined) return [];
-    const message = `bind source "${rel}" is not in the repo at ${tree.ref}, so the env's worktree will not have it`;
+    const message = `bind source "${rel}" is not in the repo at ${tree.ref}, so the env's worktree will not have it (Docker mounts an empty directory)`;
     return [
       { path: `services.${s.name}.volumes[${i}]`, message: message + uncommitted(tree, rel) },
     ];
