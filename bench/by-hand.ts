@@ -3,7 +3,7 @@
  * without envctl. Containers with plain `docker run -d`, daemons with `sh -c CMD` in a new
  * session (setsid), each one started once everything it depends on is healthy (independent
  * services in parallel, as envctl does), health polled by hand at the spec's interval: TCP
- * connect, HTTP GET, or `docker exec` of the command check. The probes are lib/health's, so a
+ * connect, HTTP GET, or `docker exec` of the command check. The probes are lib/runtime/probes', so a
  * Docker proxy that accepts a connection before the container listens is not taken for health.
  */
 import { spawn } from "node:child_process";

@@ -460,7 +460,7 @@ export async function hostsBench(opts: HostsBenchOptions = {}): Promise<BenchRes
       }
       if (op === "heartbeat") {
         notes.push(
-          `host check probes ${target} (TCP connect held 150 ms by lib/health's settle wait, ` +
+          `host check probes ${target} (TCP connect held 150 ms by lib/runtime/probes' settle wait, ` +
             `then GET /_ping): ${ms(median(probeMs))} of it (its own elapsedMs, median), then ` +
             `writes the status and the heartbeat`,
         );

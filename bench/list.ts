@@ -4,7 +4,7 @@
  *
  * The envs look like real ones to `list`: each catalog row holds a resolved env and a desired
  * state (bench/fixtures/list/envctl.yaml bound to its port block). Warm envs have their
- * containers (labelled like envctl's) and daemons (started through lib/daemon) running, cold
+ * containers (labelled like envctl's) and daemons (started through lib/runtime/daemon) running, cold
  * envs their cold daemon, stopped envs nothing; so `list` finds live containers and pid files
  * and every env reads as its desired state. The stacks are made with the pulumi CLI (no `up`),
  * since `pulumi stack ls` only reads the backend. Run alone: `node dist/bench/list.js`.

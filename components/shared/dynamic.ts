@@ -2,8 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * A dynamic provider whose serialized form is only a trampoline: each method loads
- * lib/providers from the envctl checkout at run time (ENVCTL_ROOT, or the project directory the
- * engine runs plugins in). Handler code can change without every resource showing a diff.
+ * lib/providers from the envctl installation at run time (ENVCTL_ROOT, or the directory the
+ * engine runs plugins in: the home's project, whose dist/ links to the installation). Handler
+ * code can change without every resource showing a diff. The functions below are serialized
+ * into every resource's state: changing their text shows up as a diff on every stack.
  */
 const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
 

@@ -9,7 +9,6 @@ import { busyPorts } from "../runtime/probes";
 import type { EnvSpec } from "../spec/model";
 import { BLOCK_SIZE, blockBase, chooseBlock, MAX_BLOCK, type HeldBlock } from "../spec/ports";
 
-export { chooseBlock, type BlockChoice, type BusyPort, type HeldBlock } from "../spec/ports";
 import { NoFreeBlockError, type Catalog } from "./catalog";
 
 /** Host ports `base`..`base + 999` of block n. */

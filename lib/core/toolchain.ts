@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** The envctl checkout (holds Pulumi.yaml, package.json and the compiled program). */
+/** The envctl installation (holds Pulumi.yaml, package.json and the compiled program). */
 export function projectRoot(): string {
   // dist/lib/core/toolchain.js -> ../../.. ; lib/core/toolchain.ts (tsx) -> ../..
   let dir = __dirname;

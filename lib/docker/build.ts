@@ -5,7 +5,7 @@ import dockerignore from "@balena/dockerignore";
 import { DockerError, docker, dockerFailure, followJsonStream, type Labels } from "./client";
 import { imageId } from "./objects";
 
-// tar-fs ships with dockerode, which uses it for the same job; it has no type declarations.
+// tar-fs is what dockerode itself packs contexts with (declared here too); it has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tarFs = require("tar-fs") as {
   pack(cwd: string, opts: { ignore?: (name: string) => boolean }): NodeJS.ReadableStream;

@@ -2,7 +2,7 @@
  * The Docker calls behind envctl's dynamic-provider resources. Every function is idempotent
  * (ensureX reuses, removeX of something already gone succeeds) and every object created
  * carries the labels passed in, so leak checks can find it with {@link listByLabel}.
- * This module is the public face; the code lives in ./docker-*.
+ * This module is the public face; the code lives beside it in lib/docker/.
  */
 export { DockerError, docker, dockerFailure, dockerReason, statusOf } from "./client";
 export type { Labels } from "./client";

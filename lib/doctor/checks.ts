@@ -15,7 +15,7 @@ export * from "./types";
 export { checkTemporal, parseSearchAttributes, sameAttributeType } from "./temporal";
 import { projectRoot, toolchainRoot } from "../core/toolchain";
 import { findOnPath } from "../core/toolchain";
-import { isExecutableFile } from "../spec/validate";
+import { isExecutableFile } from "../spec/commands";
 
 /** The part of the Docker API doctor uses. */
 export interface DockerApi {
@@ -66,7 +66,7 @@ export interface DoctorSeams {
   run: Runner;
   /** PATH tools are looked up on. */
   pathVar: string;
-  /** `.toolchain/bin` of the envctl checkout, where scripts/setup puts pulumi and its plugins. */
+  /** `.toolchain/bin` of the envctl installation, where scripts/setup puts pulumi and its plugins. */
   toolchainBin: string;
   /** The @pulumi/pulumi version package.json pins: the CLI should report the same. */
   pulumiVersion?: string;

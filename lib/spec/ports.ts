@@ -81,7 +81,7 @@ export function offsetCollisions(services: Ported[]): SpecIssue[] {
 }
 
 /**
- * Ports Chrome and Firefox refuse to open (ERR_UNSAFE_PORT; Chrome's kRestrictedPorts, Firefox's
+ * Ports Chrome and Firefox refuse to open (ERR_UNSAFE_PORT; the Fetch standard's bad ports: Chrome's kRestrictedPorts, Firefox's
  * gBadPortList): a web service published on one cannot be opened in a browser. Only 10080 (block
  * 0 + 80) is in any block, but the list is kept whole so it can be checked against the browsers'.
  */
@@ -90,7 +90,7 @@ export const UNSAFE_PORTS: ReadonlySet<number> = new Set([
   103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
   512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
   995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
-  6669, 6697, 10080,
+  6669, 6679, 6697, 10080,
 ]);
 
 /**

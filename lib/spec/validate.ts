@@ -12,9 +12,7 @@ import { topoOrder } from "../core/graph";
 import {
   commandIssues,
   dirIssue,
-  isExecutableFile,
   uncommitted,
-  type CommandContext,
   type EntryKind,
   type Findings,
   type RepoTree,
@@ -24,10 +22,6 @@ import { findOnPath } from "../core/toolchain";
 
 import { chooseBlock, MAX_BLOCK, type BlockChoice, type HeldBlock, unsafePorts } from "./ports";
 import { inCheckout } from "./worktree-paths";
-
-// The command, doctor and tests import these from here, where they were first written.
-export { commandIssues, dirIssue, isExecutableFile };
-export type { CommandContext, EntryKind, Findings, RepoTree };
 
 // ---------------------------------------------------------------------------------------------
 // the repo as the worktree will see it

@@ -15,15 +15,10 @@ import { parseSpecText } from "../../lib/spec/load";
 import { busyPorts } from "../../lib/runtime/probes";
 import { blockBase, MAX_BLOCK } from "../../lib/spec/ports";
 import type { ContainerService, SpecIssue } from "../../lib/spec/model";
-import { chooseBlock, heldBlocks } from "../../lib/catalog/leases";
-import {
-  blockFindings,
-  commandIssues,
-  gitTree,
-  validateSpec,
-  type CommandContext,
-  type RepoTree,
-} from "../../lib/spec/validate";
+import { heldBlocks } from "../../lib/catalog/leases";
+import { chooseBlock } from "../../lib/spec/ports";
+import { commandIssues, type CommandContext, type RepoTree } from "../../lib/spec/commands";
+import { blockFindings, gitTree, validateSpec } from "../../lib/spec/validate";
 import { findOnPath } from "../../lib/core/toolchain";
 import { capture, git, makeRepo, scratchDirs } from "../support/env";
 
