@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog/catalog";
 import { ENV_NAME_MAX } from "../../lib/core/names";
 import { MAX_BLOCK } from "../../lib/spec/ports";
-import { assertCreatedNothing, assertNoTrace, envctl, said } from "../support/cli";
+import { assertCreatedNothing, assertNoTrace, envctl, envSandbox, said } from "../support/cli";
 import {
   branches,
   dockerLeftovers,
@@ -265,17 +265,7 @@ describe(
       "      interval: 200ms",
       "",
     ].join("\n");
-    const home = tempDir("home");
-    const repo = makeRepo({ files: { "envctl.yaml": spec } });
-
-    after(async () => {
-      // Always tear down, even when an assertion failed half way.
-      const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
-      if (r.code !== 0 && !/does not exist/.test(r.stderr))
-        process.stderr.write(`cleanup destroy: ${said(r)}\n`);
-      fs.rmSync(home, { recursive: true, force: true });
-      fs.rmSync(repo, { recursive: true, force: true });
-    });
+    const { home, repo } = envSandbox(name, { "envctl.yaml": spec });
 
     it("stdout carries exactly one JSON document per command and destroy leaves nothing", async () => {
       const upRun = await envctl(["up", name, "-f", "envctl.yaml", "--yes", "--json"], {
@@ -341,15 +331,7 @@ describe(
 describe("a host port browsers refuse: spawn and up warn", { timeout: 10 * 60_000 }, () => {
   const name = envName("unsafe");
   const spec = `services:\n  web:\n    image: ${IMAGE}\n    command: sleep infinity\n    ports: [8080]\n`;
-  const home = tempDir("home");
-  const repo = makeRepo({ files: { "envctl.yaml": spec } });
-  after(async () => {
-    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
-    if (r.code !== 0 && !/does not exist/.test(r.stderr))
-      process.stderr.write(`cleanup destroy: ${said(r)}\n`);
-    fs.rmSync(home, { recursive: true, force: true });
-    fs.rmSync(repo, { recursive: true, force: true });
-  });
+  const { home, repo } = envSandbox(name, { "envctl.yaml": spec });
 
   it("block 0 + 80 = 10080: a warning naming service and dot-path; destroy leaves nothing", async () => {
     // Leased beforehand, so the env gets block 0 whatever else holds host ports here.
@@ -379,27 +361,17 @@ describe("a host port browsers refuse: spawn and up warn", { timeout: 10 * 60_00
 
 describe("a spec in a subdirectory of its repo, up for real", { timeout: 10 * 60_000 }, () => {
   const name = envName("subdir");
-  const home = tempDir("home");
-  const repo = makeRepo({
-    files: {
-      "presets/app/envctl.yaml": [
-        "services:",
-        "  app:",
-        "    build: ./img",
-        "    command: sleep infinity",
-        '    volumes: ["./conf:/conf:ro"]',
-      ].join("\n"),
-      "presets/app/img/Dockerfile": `FROM ${IMAGE}\nCOPY built.txt /built.txt\n`,
-      "presets/app/img/built.txt": "built from presets/app/img\n",
-      "presets/app/conf/app.conf": "committed\n",
-    },
-  });
-  after(async () => {
-    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
-    if (r.code !== 0 && !/does not exist/.test(r.stderr))
-      process.stderr.write(`cleanup destroy: ${said(r)}\n`);
-    fs.rmSync(home, { recursive: true, force: true });
-    fs.rmSync(repo, { recursive: true, force: true });
+  const { home, repo } = envSandbox(name, {
+    "presets/app/envctl.yaml": [
+      "services:",
+      "  app:",
+      "    build: ./img",
+      "    command: sleep infinity",
+      '    volumes: ["./conf:/conf:ro"]',
+    ].join("\n"),
+    "presets/app/img/Dockerfile": `FROM ${IMAGE}\nCOPY built.txt /built.txt\n`,
+    "presets/app/img/built.txt": "built from presets/app/img\n",
+    "presets/app/conf/app.conf": "committed\n",
   });
 
   it("up -f presets/app/envctl.yaml from the repo root builds and mounts from the worktree", async () => {

@@ -14,19 +14,21 @@ import { up } from "../../cli/commands/up";
 import { envDir } from "../../lib/core/home";
 import { containerName } from "../../lib/core/names";
 import { daemonStatus } from "../../lib/runtime/daemon";
-import { capture, dockerLeftovers, envName, makeRepo, ROOT, tempHome } from "../support/env";
+import {
+  capture,
+  dockerLeftovers,
+  envName,
+  makeRepo,
+  PONG_CONTAINER,
+  ROOT,
+  tempHome,
+} from "../support/env";
 
 /** `probe`: timeout and interval of the tcp and http checks; `idle`: the command check's interval. */
 const spec = (p: { probe: [string, string]; idle: string }): string => `base: main
 services:
   cache:
-    image: debian:bookworm
-    command:
-      - perl
-      - -MIO::Socket::INET
-      - -e
-      - '$s = IO::Socket::INET->new(LocalPort => 6379, Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "PONG"; close $c }'
-    ports: [6379]
+${PONG_CONTAINER}
     health: { tcp: 6379, timeout: ${p.probe[0]}, interval: ${p.probe[1]} }
   idle:
     image: debian:bookworm

@@ -20,6 +20,7 @@ import {
   envName,
   git,
   makeRepo,
+  PONG_CONTAINER,
   ROOT,
   tempDir,
   worktreeDirs,
@@ -31,13 +32,7 @@ const BASELINE = "67ee1f0";
 const SPEC = `base: main
 services:
   cache:
-    image: debian:bookworm
-    command:
-      - perl
-      - -MIO::Socket::INET
-      - -e
-      - '$s = IO::Socket::INET->new(LocalPort => 6379, Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "+PONG\\r\\n"; close $c }'
-    ports: [6379]
+${PONG_CONTAINER}
     volumes: ["cachedata:/data"]
     health: { tcp: 6379, interval: 250ms }
   watch:

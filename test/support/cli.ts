@@ -4,7 +4,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Catalog } from "../../lib/catalog/catalog";
-import { branches, dockerLeftovers, ROOT, worktreeDirs } from "./env";
+import { after } from "node:test";
+import { branches, dockerLeftovers, makeRepo, ROOT, tempDir, worktreeDirs } from "./env";
 
 const BIN = path.join(ROOT, "bin", "envctl");
 
@@ -106,4 +107,24 @@ export function assertCreatedNothing(
     const full = path.join(home, dir);
     assert.deepEqual(fs.existsSync(full) ? fs.readdirSync(full) : [], [], `${dir}/ not empty`);
   }
+}
+
+/**
+ * A temp home and a repo holding `files` for env `name`, torn down after the calling test file
+ * even when an assertion failed half way: the env destroyed with --force, both dirs removed.
+ */
+export function envSandbox(
+  name: string,
+  files: Record<string, string>,
+): { home: string; repo: string } {
+  const home = tempDir("home");
+  const repo = makeRepo({ files });
+  after(async () => {
+    const r = await envctl(["destroy", name, "--yes", "--force"], { home, cwd: repo });
+    if (r.code !== 0 && !/does not exist/.test(r.stderr))
+      process.stderr.write(`cleanup destroy: ${said(r)}\n`);
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+  return { home, repo };
 }

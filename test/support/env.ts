@@ -13,6 +13,20 @@ import type { ResolvedEnv } from "../../lib/spec/model";
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const DEMO = path.join(ROOT, "presets", "demo");
 
+/**
+ * The body of a spec's container service that answers TCP on 6379 (perl on debian:bookworm,
+ * the quickest real TCP server the base image has), indented for `services.NAME:`.
+ */
+export const PONG_CONTAINER = [
+  "    image: debian:bookworm",
+  "    command:",
+  "      - perl",
+  "      - -MIO::Socket::INET",
+  "      - -e",
+  `      - '$s = IO::Socket::INET->new(LocalPort => 6379, Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { print $c "+PONG\\r\\n"; close $c }'`,
+  "    ports: [6379]",
+].join("\n");
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `envctl-${prefix}-`));
 }
