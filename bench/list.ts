@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Catalog } from "../lib/catalog/catalog";
+import { homeProject } from "../lib/engine/automation";
 import { startDaemon, stopDaemon } from "../lib/runtime/daemon";
 import { runningServices } from "../lib/kinds/devenv/lifecycle";
 import { containerName, LABEL_ENV, LABEL_SERVICE } from "../lib/core/names";
@@ -68,7 +69,7 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     label,
     file: PULUMI,
     args,
-    cwd: ROOT,
+    cwd: home.projectDir, // where pulumi finds the project and its stacks' settings
     env,
   });
   const docker = (label: string, ...args: string[]): Cmd => ({
@@ -86,7 +87,8 @@ export async function listBench(opts: ListBenchOptions = {}): Promise<BenchResul
     const spec = parsed.spec;
 
     log(`list: creating ${count} stacks and catalog rows in ${home.root}`);
-    // --no-select: do not change the selected stack of the checkout others work in.
+    homeProject(home);
+    // --no-select: leave the project's selected stack alone.
     await inBatches(names, 4, (name) =>
       run(
         pulumi(

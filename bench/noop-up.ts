@@ -15,7 +15,6 @@ import {
   PULUMI,
   reserveLowBlocks,
   result,
-  ROOT,
   run,
   runAlone,
   timeSides,
@@ -73,7 +72,7 @@ export async function noopUpBench(opts: NoopUpBenchOptions = {}): Promise<BenchR
         label: "pulumi up",
         file: PULUMI,
         args: ["up", "--yes", "--skip-preview", "--stack", name],
-        cwd: ROOT,
+        cwd: home.projectDir, // the home's project holds the stack's settings
         env,
       },
       (out) => {
