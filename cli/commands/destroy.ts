@@ -1,11 +1,13 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
-import { simpleGit } from "simple-git";
 import { openEngine, trySelectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
 import { envDir } from "../../lib/core/home";
 import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
+import type { EnvRecord } from "../../lib/catalog/catalog";
+import { FORCE_VAR } from "../../lib/core/names";
+import { unsavedWork } from "../../lib/providers/worktree";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc } from "../ui/output";
 
@@ -17,10 +19,21 @@ export interface DestroyOptions extends CommandSeams {
 }
 
 /** Uncommitted changes in the env's worktree (empty when clean or gone). */
-export async function dirtyFiles(worktree: string | null | undefined): Promise<string[]> {
-  if (!worktree || !fs.existsSync(worktree)) return [];
-  const status = await simpleGit(worktree).status();
-  return status.files.map((f) => `${f.working_dir}${f.index} ${f.path}`.trim());
+/** What removing the env's worktree would lose, as lines for the refusal (none: nothing). */
+export async function unsavedLines(record: EnvRecord | undefined): Promise<string[]> {
+  if (!record?.worktreePath || !record.branch || !record.resolved) return [];
+  const work = await unsavedWork({
+    repo: record.resolved.repo,
+    dir: record.worktreePath,
+    branch: record.branch,
+    base: record.resolved.baseRef,
+  });
+  return [
+    ...work.files.slice(0, 20),
+    ...(work.commits > 0
+      ? [`${work.commits} commit(s) on ${record.branch} that no other branch holds`]
+      : []),
+  ];
 }
 
 /** Removes every container, volume, network, worktree, lease and catalog row the env owns. */
@@ -37,12 +50,12 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
         "see `envctl list` for the envs in this ENVCTL_HOME",
       ]);
     }
-    const dirty = await dirtyFiles(record?.worktreePath);
-    if (dirty.length > 0 && !opts.force) {
+    const unsaved = await unsavedLines(record);
+    if (unsaved.length > 0 && !opts.force) {
       throw new UserError(
-        `env ${opts.name} has uncommitted changes in ${record!.worktreePath}; commit them or pass --force`,
+        `env ${opts.name} has work in ${record!.worktreePath} that exists nowhere else; commit and push it, or pass --force`,
         1,
-        dirty.slice(0, 20),
+        unsaved,
       );
     }
     if (!opts.yes && !opts.json && process.stdin.isTTY) {
@@ -56,6 +69,8 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
     if (stack) {
       if (!opts.json) s.log(`destroying env ${opts.name}`);
       try {
+        // The worktree handler removes a worktree holding unsaved work only when forced.
+        if (opts.force) stack.workspace.envVars[FORCE_VAR] = "1";
         await stack.destroy({ onEvent: progress.onEvent, signal: s.signal });
         await (await engine.workspace()).removeStack(opts.name);
       } catch (err) {

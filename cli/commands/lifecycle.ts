@@ -15,6 +15,7 @@ import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
+import { FORCE_VAR } from "../../lib/core/names";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
@@ -122,6 +123,8 @@ async function rollback(
   try {
     const stack = await selectStack(engine, name);
     const progress = new Progress(s.log, false);
+    // Nothing in the half-made env is the user's yet: its worktree goes even if services wrote to it.
+    stack.workspace.envVars[FORCE_VAR] = "1";
     await stack.destroy({ onEvent: progress.onEvent });
     await (await engine.workspace()).removeStack(name);
   } catch (err) {

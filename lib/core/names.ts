@@ -37,3 +37,9 @@ export const branchName = (env: string): string => `${env}-workspace`;
 export function envLabels(env: string, service?: string): Record<string, string> {
   return service ? { [LABEL_ENV]: env, [LABEL_SERVICE]: service } : { [LABEL_ENV]: env };
 }
+
+/**
+ * Set to "1" in the engine's environment when the user asked to lose work (`destroy --force`, or
+ * the undo of a failed spawn): the worktree handler then removes a worktree with unsaved work.
+ */
+export const FORCE_VAR = "ENVCTL_FORCE";

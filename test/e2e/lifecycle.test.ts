@@ -374,7 +374,7 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     fs.writeFileSync(path.join(sb.home, "worktrees", name, "wip.txt"), "unsaved\n");
     const refused = await sb.run(["destroy", name, "--yes"]);
     assert.equal(refused.code, 1, said(refused));
-    assert.match(refused.stderr, /uncommitted changes/);
+    assert.match(refused.stderr, /that exists nowhere else; commit and push it, or pass --force/);
     assert.match(refused.stderr, /wip\.txt/);
     assert.ok(pids.every(alive), "nothing stopped by a refused destroy");
     await sb.ok(["destroy", name, "--yes", "--force"]);

@@ -69,7 +69,7 @@ describe("failures leave the env recoverable", { timeout: 10 * 60_000 }, () => {
       destroy({ name, home, cwd: repo, yes: true, ...capture().seams }),
       (err: unknown) =>
         err instanceof UserError &&
-        /uncommitted changes/.test(err.message) &&
+        /that exists nowhere else/.test(err.message) &&
         err.details.some((d) => d.includes("wip.txt")),
     );
     assert.equal(dockerLeftovers(name).containers.length, 1, "a refused destroy touches nothing");
