@@ -1,8 +1,7 @@
 /** What every command shares: its seams, the env-name check and the catalog. */
-import * as fs from "node:fs";
 import { Catalog, type EnvRecord } from "../lib/catalog/catalog";
 import { badInput, UserError } from "../lib/core/errors";
-import { resolveHome, type Home } from "../lib/core/home";
+import { privateDir, resolveHome, type Home } from "../lib/core/home";
 import { validateEnvName } from "../lib/core/names";
 import { checkVerb, kindOf, type EnvVerb } from "../lib/kinds";
 
@@ -56,6 +55,6 @@ export function envRecord(home: Home, name: string, verb: EnvVerb): EnvRecord {
 }
 
 export function openCatalog(home: Home): Catalog {
-  fs.mkdirSync(home.root, { recursive: true });
+  privateDir(home.root);
   return Catalog.open(home.catalogFile);
 }

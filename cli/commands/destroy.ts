@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
-import { openEngine, trySelectStack } from "../../lib/engine/automation";
+import { forgetStack, openEngine, trySelectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
 import { envDir } from "../../lib/core/home";
 import { badInput, UserError } from "../../lib/core/errors";
@@ -73,6 +73,7 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
         if (opts.force) stack.workspace.envVars[FORCE_VAR] = "1";
         await stack.destroy({ onEvent: progress.onEvent, signal: s.signal });
         await (await engine.workspace()).removeStack(opts.name);
+        forgetStack(engine, opts.name);
       } catch (err) {
         throw engineFailure(err, {
           verb: "destroy",

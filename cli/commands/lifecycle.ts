@@ -3,7 +3,13 @@
  * state in its config: spawn (worktree + cold), warm, cool, start, stop.
  */
 import * as fs from "node:fs";
-import { openEngine, selectStack, stackExists, type Engine } from "../../lib/engine/automation";
+import {
+  forgetStack,
+  openEngine,
+  selectStack,
+  stackExists,
+  type Engine,
+} from "../../lib/engine/automation";
 import type { Catalog } from "../../lib/catalog/catalog";
 import { badInput, UserError } from "../../lib/core/errors";
 import { envDir } from "../../lib/core/home";
@@ -127,6 +133,7 @@ async function rollback(
     stack.workspace.envVars[FORCE_VAR] = "1";
     await stack.destroy({ onEvent: progress.onEvent });
     await (await engine.workspace()).removeStack(name);
+    forgetStack(engine, name);
   } catch (err) {
     left.push(
       `the stack could not be destroyed (${(err instanceof UserError ? [err.message] : engineReasons(err)).join("; ")}); run \`envctl destroy ${name} --force\``,

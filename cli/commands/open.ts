@@ -77,7 +77,7 @@ async function openZellij(
     ]);
   }
   const layout = path.join(t.stateDir, "zellij.kdl");
-  fs.mkdirSync(t.stateDir, { recursive: true });
+  fs.mkdirSync(t.stateDir, { recursive: true, mode: 0o700 });
   const shell = process.env.SHELL || "/bin/bash";
   fs.writeFileSync(layout, zellijLayout({ ...t, shell }));
   // list-sessions exits 1 when there are none: its output is all that matters.

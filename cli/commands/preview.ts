@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import {
+  forgetStack,
   createStack,
   openEngine,
   stackConfig,
@@ -94,7 +95,12 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     return { changes };
   } finally {
     if (engine && temporaryStack)
-      await (await engine.workspace()).removeStack(opts.name).catch(() => undefined);
+      await (
+        await engine.workspace()
+      )
+        .removeStack(opts.name)
+        .then(() => forgetStack(engine!, opts.name))
+        .catch(() => undefined);
     catalog.close();
   }
 }

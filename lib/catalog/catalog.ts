@@ -205,6 +205,7 @@ export class Catalog {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
     try {
+      fs.chmodSync(file, 0o600); // env rows hold resolved envs, variables included
       // busy_timeout first: switching to WAL and migrating both need locks others may hold.
       db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
       db.pragma("journal_mode = WAL");

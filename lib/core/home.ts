@@ -26,6 +26,18 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): Home {
   };
 }
 
+/**
+ * Makes `dir` (and its parents) readable by this user only: ENVCTL_HOME holds stack state,
+ * catalog rows and logs with the env's variables in clear. An existing directory this user owns
+ * is tightened to 0700.
+ */
+export function privateDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.statSync(dir);
+  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o700);
+  return dir;
+}
+
 export function envDir(home: Home, name: string): string {
   return path.join(home.envsDir, name);
 }
@@ -33,7 +45,8 @@ export function envDir(home: Home, name: string): string {
 /** The Pulumi backend: PULUMI_BACKEND_URL when set (s3://, Pulumi Cloud), else a file backend in the home. */
 export function backendUrl(home: Home, env: NodeJS.ProcessEnv = process.env): string {
   if (env.PULUMI_BACKEND_URL) return env.PULUMI_BACKEND_URL;
-  fs.mkdirSync(home.stateDir, { recursive: true });
+  privateDir(home.root);
+  privateDir(home.stateDir);
   return `file://${home.stateDir}`;
 }
 
@@ -53,7 +66,7 @@ export function passphraseEnv(
   }
   const file = path.join(home.root, "passphrase");
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(home.root, { recursive: true });
+    privateDir(home.root);
     const secret = crypto.randomBytes(32).toString("base64url");
     try {
       fs.writeFileSync(file, secret + "\n", { mode: 0o600, flag: "wx" });

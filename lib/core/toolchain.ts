@@ -33,6 +33,28 @@ export function engineEnv(root = projectRoot()): Record<string, string> {
   };
 }
 
+/**
+ * The environment of a process started for the user (a daemon, an init step, a host-side health
+ * command): envctl's engine settings removed (PULUMI_*, ENVCTL_ROOT, ENVCTL_FORCE, the toolchain
+ * on PATH), so the backend, the passphrase file and pulumi itself are not handed to user code.
+ */
+export function userEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  const root = env.ENVCTL_ROOT;
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k.startsWith("PULUMI_")) continue;
+    if (k === "ENVCTL_ROOT" || k === "ENVCTL_FORCE" || k === "ENVCTL_PROJECT") continue;
+    out[k] = v;
+  }
+  if (root && out.PATH) {
+    const bin = path.join(toolchainRoot(root), "bin");
+    out.PATH = out.PATH.split(path.delimiter)
+      .filter((d) => d !== bin)
+      .join(path.delimiter);
+  }
+  return out;
+}
+
 /** Where `cmd` resolves on `envPath` (a PATH string), like `command -v`; empty entries are skipped. */
 export function findOnPath(cmd: string, envPath = process.env.PATH ?? ""): string | undefined {
   for (const dir of envPath.split(path.delimiter)) {

@@ -99,14 +99,40 @@ export async function stackExists(engine: Engine, name: string): Promise<boolean
   return fileBackendHas(engine.env, name) ?? (await trySelectStack(engine, name)) !== undefined;
 }
 
-/** Whether a local file backend holds the stack; undefined when the backend is not one. */
-function fileBackendHas(env: Record<string, string>, name: string): boolean | undefined {
+/** The `.pulumi` directory of a local file backend given by absolute path, else undefined. */
+function fileBackendDir(env: Record<string, string>): string | undefined {
   const url = env.PULUMI_BACKEND_URL ?? "";
   const root = url.startsWith("file://") ? url.slice("file://".length) : "";
-  // `file://~/…` and relative paths are pulumi's to expand: ask it.
-  if (!path.isAbsolute(root)) return undefined;
-  const dir = path.join(root, ".pulumi", "stacks", PROJECT);
-  return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(dir, name + ext)));
+  // `file://~/…` and relative paths are pulumi's to expand.
+  return path.isAbsolute(root) ? path.join(root, ".pulumi") : undefined;
+}
+
+/** Whether a local file backend holds the stack; undefined when the backend is not one. */
+function fileBackendHas(env: Record<string, string>, name: string): boolean | undefined {
+  const dir = fileBackendDir(env);
+  if (!dir) return undefined;
+  const stacks = path.join(dir, "stacks", PROJECT);
+  return [".json", ".json.gz"].some((ext) => fs.existsSync(path.join(stacks, name + ext)));
+}
+
+/**
+ * After `stack rm`: the file backend keeps the removed stack's update history, checkpoint
+ * backups and a `.bak` of its checkpoint; they hold the env's state (variables included) and
+ * would grow without end. Removes them; other backends keep their own history.
+ */
+export function forgetStack(engine: Pick<Engine, "env">, name: string): void {
+  const dir = fileBackendDir(engine.env);
+  if (!dir || fileBackendHas(engine.env, name)) return;
+  for (const sub of ["history", "backups"]) {
+    fs.rmSync(path.join(dir, sub, PROJECT, name), { recursive: true, force: true });
+  }
+  const stacks = path.join(dir, "stacks", PROJECT);
+  if (!fs.existsSync(stacks)) return;
+  for (const f of fs.readdirSync(stacks)) {
+    if (f.startsWith(`${name}.json`) && f.includes(".bak")) {
+      fs.rmSync(path.join(stacks, f), { force: true });
+    }
+  }
 }
 
 export async function selectStack(engine: Engine, name: string): Promise<Stack> {

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { UserError } from "../core/errors";
-import type { Home } from "../core/home";
+import { privateDir, type Home } from "../core/home";
 
 /** The project every env's stack belongs to (Pulumi.yaml's `name`). */
 export const PROJECT = "envctl";
@@ -102,7 +102,8 @@ export function ensureProject(
   owns: (stack: string) => boolean = () => false,
 ): string {
   const dir = home.projectDir;
-  fs.mkdirSync(dir, { recursive: true });
+  privateDir(home.root);
+  privateDir(dir);
   if (fs.realpathSync(dir) === fs.realpathSync(installRoot)) {
     throw new UserError(`ENVCTL_HOME's project directory ${dir} is the envctl installation itself`);
   }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { changedKeys } from "../core/canonical";
 import { shellQuote } from "../core/shell";
+import { userEnv } from "../core/toolchain";
 import {
   daemonStatus,
   INIT_LOG,
@@ -180,7 +181,7 @@ export const fileHandler: Handler = {
 };
 
 function writeFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, content, { mode: 0o600 });
   fs.renameSync(tmp, file);
@@ -216,7 +217,7 @@ export async function runInit(p: {
   const done = readInitMarker(p.stateDir);
   if (done) return { ...done, skipped: true };
   const log = path.join(p.stateDir, INIT_LOG);
-  fs.mkdirSync(p.stateDir, { recursive: true });
+  fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
   for (const step of p.steps) {
     fs.appendFileSync(
       log,
@@ -240,11 +241,11 @@ function runStep(
   p: { worktree: string; envFile: string },
   log: string,
 ): Promise<number> {
-  const fd = fs.openSync(log, "a");
+  const fd = fs.openSync(log, "a", 0o600);
   return new Promise<number>((resolve) => {
     const child = spawn("/bin/sh", ["-c", `. ${shellQuote(p.envFile)} || exit 1\n${step.run}`], {
       cwd: path.join(p.worktree, step.dir),
-      env: { ...process.env, FORCE_COLOR: "1" },
+      env: { ...userEnv(), FORCE_COLOR: "1" },
       stdio: ["ignore", fd, fd],
     });
     child.on("error", (err) => {

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { shellQuote } from "../core/shell";
+import { userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
 
 export interface DaemonSpec {
@@ -86,16 +87,16 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
     };
   }
 
-  fs.mkdirSync(spec.dir, { recursive: true });
+  fs.mkdirSync(spec.dir, { recursive: true, mode: 0o700 });
   // The shell sources the env file itself so that its exports reach the command exactly as
   // they would in an interactive `source env.sh`; `|| exit` because dash keeps going otherwise.
   const script = spec.envFile ? `. ${shellQuote(spec.envFile)} || exit 1\n${spec.cmd}` : spec.cmd;
-  const logFd = fs.openSync(logFile, "a");
+  const logFd = fs.openSync(logFile, "a", 0o600);
   let pid: number;
   try {
     const child = spawn("/bin/sh", ["-c", script], {
       cwd: spec.cwd,
-      env: { ...process.env, ...spec.env, FORCE_COLOR: "1" },
+      env: { ...userEnv(), ...spec.env, FORCE_COLOR: "1" },
       detached: true,
       stdio: ["ignore", logFd, logFd],
     });
@@ -351,7 +352,7 @@ function readPidFile(pidFile: string): PidRecord | undefined {
 /** Write-then-rename so a reader never sees half a pid file. */
 function writePidFile(pidFile: string, record: PidRecord): void {
   const tmp = `${pidFile}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+  fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   fs.renameSync(tmp, pidFile);
 }
 

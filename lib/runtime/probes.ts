@@ -7,6 +7,7 @@ import * as https from "node:https";
 import * as net from "node:net";
 import { spawn } from "node:child_process";
 import { shellQuote } from "../core/shell";
+import { userEnv } from "../core/toolchain";
 import type { HealthCheck, ResolvedPort } from "../spec/model";
 
 /** Thrown by {@link waitUntil} once a check has failed `retries` counted times. */
@@ -271,6 +272,7 @@ export function probeCommand(
     let out = "";
     const child = spawn("/bin/sh", ["-c", script], {
       cwd: host.cwd,
+      env: userEnv(),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
