@@ -27,6 +27,7 @@ import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { kindOf, SPEC_KIND } from "../../lib/kinds";
+import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -46,6 +47,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
+  await preflight(spec);
   const catalog = openCatalog(s.home);
   try {
     const engine = await openEngine(s.home);

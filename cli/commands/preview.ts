@@ -19,6 +19,7 @@ import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { kindOf, SPEC_KIND } from "../../lib/kinds";
+import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 
 export interface PreviewOptions extends CommandSeams, SpecSource {
@@ -50,6 +51,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   checkName(opts.name);
   const { spec } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
+  await preflight(spec);
   const catalog = openCatalog(s.home);
   let engine: Engine | undefined;
   let temporaryStack = false;

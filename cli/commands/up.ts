@@ -18,6 +18,7 @@ import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { checkVerb, kindOf, SPEC_KIND } from "../../lib/kinds";
+import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
@@ -33,6 +34,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   checkName(opts.name);
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
+  await preflight(spec);
 
   const catalog = openCatalog(s.home);
   try {

@@ -18,7 +18,9 @@ import {
   type RepoTree,
 } from "./commands";
 import type { BuildContext, ContainerService, EnvSpec, SpecIssue } from "./model";
+import { badInput } from "../core/errors";
 import { findOnPath } from "../core/toolchain";
+import { formatIssue } from "./load";
 
 import { chooseBlock, MAX_BLOCK, type BlockChoice, type HeldBlock, unsafePorts } from "./ports";
 import { inCheckout } from "./worktree-paths";
@@ -233,4 +235,19 @@ function bindIssues(s: ContainerService, tree: RepoTree): SpecIssue[] {
 /** Counts for the summary line: `3 services (2 containers, 1 process)`. */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
+}
+
+/**
+ * The checks `validate` makes that can fail a run (build contexts, dirs, programs, bind sources
+ * at the spec's base), before anything is created: `up`, `spawn` and `preview` call this right
+ * after loading the spec. Port blocks are left to the lease, which knows the env's own block.
+ */
+export async function preflight(spec: EnvSpec): Promise<void> {
+  const report = await validateSpec(spec, { busy: () => Promise.resolve([]) });
+  if (report.errors.length > 0) {
+    throw badInput(
+      "the spec would fail to run (nothing was created; `envctl validate` shows the same)",
+      report.errors.map(formatIssue),
+    );
+  }
 }

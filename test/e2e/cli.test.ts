@@ -113,6 +113,16 @@ const BAD_INPUT: BadCase[] = [
     spec: `base: no-such-branch\n${okSpec}`,
     expect: [/base: "no-such-branch" is not a branch or commit/],
   },
+  {
+    title: "a build context that is not in the repo (what validate reports, before anything)",
+    spec: "services:\n  web:\n    build: ./nope\n",
+    expect: [/the spec would fail to run \(nothing was created/, /services\.web\.build: /],
+  },
+  {
+    title: "a process whose program is not installed",
+    spec: "services:\n  api:\n    cmd: no-such-program-7q --serve\n",
+    expect: [/services\.api\.cmd: "no-such-program-7q" is not installed/],
+  },
 ];
 
 describe(
@@ -142,6 +152,19 @@ describe(
         assert.deepEqual(fs.readdirSync(notRepo), [], "nothing written into the non-repo");
       });
     }
+
+    it("spawn refuses what validate refuses, creating nothing", async () => {
+      const { home, repo } = sandbox({ "envctl.yaml": "services:\n  web:\n    build: ./nope\n" });
+      const name = envName("bad");
+      const r = await envctl(["spawn", name, "-f", "envctl.yaml", "--no-open"], {
+        home,
+        cwd: repo,
+      });
+      assert.equal(r.code, 2, said(r));
+      assert.match(r.stderr, /services\.web\.build: /, said(r));
+      assertNoTrace(r);
+      assertCreatedNothing(home, repo, name);
+    });
 
     it("preview rejects the same input the same way", async () => {
       const { home, repo } = sandbox({
