@@ -69,6 +69,7 @@ export function dirIssue(at: string, dir: string, tree: RepoTree): SpecIssue | u
 const BUILTINS = new Set([
   ...": true false echo printf export set unset test [ [[ read trap wait ulimit".split(" "),
   ..."umask shift eval alias unalias hash local readonly declare typeset shopt".split(" "),
+  ...["exit", "return", "break", "continue", "getopts", "type", "times", "kill"],
   ...["pwd", "mkdir", "sleep"],
 ]);
 /** Words that run the rest of the command: the program is the next word. */

@@ -126,6 +126,12 @@ describe("commandIssues", () => {
     ]);
   });
 
+  it("shell builtins such as exit, return and kill are not programs to look up", () => {
+    for (const cmd of ["echo compiler exploded; exit 7", "present-tool || return 1", "kill -0 1"]) {
+      assert.deepEqual(check(cmd), { errors: [], warnings: [] }, cmd);
+    }
+  });
+
   it("skips leading assignments, builtins, wrappers and keywords to find the program", () => {
     assert.deepEqual(fmt(check("FOO=1 BAR='a b' envctl-nope").errors), [
       'services.x.cmd: "envctl-nope" is not installed (not found on PATH)',
