@@ -135,13 +135,21 @@ export function forgetStack(engine: Pick<Engine, "env">, name: string): void {
   }
 }
 
-export async function selectStack(engine: Engine, name: string): Promise<Stack> {
+/** Runs one Automation API stack call, its failures mapped to sentences (mapEngineError). */
+async function stackCall(
+  engine: Engine,
+  name: string,
+  call: (a: Automation, ws: LocalWorkspace) => Promise<Stack>,
+): Promise<Stack> {
   try {
-    const { Stack } = await loadAutomation();
-    return await Stack.select(name, await engine.workspace());
+    return await call(await loadAutomation(), await engine.workspace());
   } catch (err) {
     throw mapEngineError(err, name);
   }
+}
+
+export function selectStack(engine: Engine, name: string): Promise<Stack> {
+  return stackCall(engine, name, ({ Stack }, ws) => Stack.select(name, ws));
 }
 
 /** Selects the env's stack when it exists (one pulumi process), else undefined. */
@@ -156,13 +164,8 @@ export async function trySelectStack(engine: Engine, name: string): Promise<Stac
   }
 }
 
-export async function createStack(engine: Engine, name: string): Promise<Stack> {
-  try {
-    const { Stack } = await loadAutomation();
-    return await Stack.create(name, await engine.workspace());
-  } catch (err) {
-    throw mapEngineError(err, name);
-  }
+export function createStack(engine: Engine, name: string): Promise<Stack> {
+  return stackCall(engine, name, ({ Stack }, ws) => Stack.create(name, ws));
 }
 
 /** The stack config that fully describes one env (stacks/index.ts reads it back). */
