@@ -48,9 +48,11 @@ function program(signal: AbortSignal): Command {
         "read the -f files as compose or envctl (default: told by their content)",
       );
 
+  const WAIT = "if another operation runs on the env, wait for it instead of failing busy";
   specOptions(cmd.command("up <name>"))
     .description("create or update an env from its spec and warm it")
     .option("-y, --yes", "apply without asking")
+    .option("--wait", WAIT)
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: SpecFlags & { yes?: boolean; json?: boolean }) => {
       const { up } = await import("./commands/up");
@@ -67,6 +69,7 @@ function program(signal: AbortSignal): Command {
     .description("create an env: worktree on its own branch, port block, cold services")
     .option("--base <branch>", "branch or commit the env's branch starts from")
     .option("--no-open", "do not open the env afterwards")
+    .option("--wait", WAIT)
     .option("--json", "print one JSON document on stdout")
     .action(
       async (name: string, o: SpecFlags & { base?: string; open: boolean; json?: boolean }) => {
@@ -85,7 +88,8 @@ function program(signal: AbortSignal): Command {
       .command(`${verb} <name>`)
       .description(description)
       .option("--json", "print one JSON document on stdout")
-      .action(async (name: string, o: { json?: boolean }) => {
+      .option("--wait", WAIT)
+      .action(async (name: string, o: { json?: boolean; wait?: boolean }) => {
         const lifecycle = await import("./commands/lifecycle");
         await lifecycle.transition({ name, verb: verb as "warm", ...o, signal });
       });
@@ -142,10 +146,16 @@ function program(signal: AbortSignal): Command {
     .option("--force", "destroy even with uncommitted changes in the worktree")
     .option("-y, --yes", "do not ask")
     .option("--json", "print one JSON document on stdout")
-    .action(async (name: string, o: { force?: boolean; yes?: boolean; json?: boolean }) => {
-      const { destroy } = await import("./commands/destroy");
-      await destroy({ name, ...o, signal });
-    });
+    .option("--wait", WAIT)
+    .action(
+      async (
+        name: string,
+        o: { force?: boolean; yes?: boolean; json?: boolean; wait?: boolean },
+      ) => {
+        const { destroy } = await import("./commands/destroy");
+        await destroy({ name, ...o, signal });
+      },
+    );
   cmd
     .command("list")
     .alias("ls")
@@ -174,9 +184,13 @@ function program(signal: AbortSignal): Command {
   cmd
     .command("recover <name>")
     .description("release a stuck lock and clear pending operations after an interruption")
-    .action(async (name: string) => {
+    .option(
+      "--force",
+      "stop an operation still running on the env first (what it was creating may be left half made)",
+    )
+    .action(async (name: string, o: { force?: boolean }) => {
       const { recover } = await import("./commands/recover");
-      await recover({ name });
+      await recover({ name, ...o });
     });
 
   const host = cmd
@@ -259,16 +273,22 @@ function program(signal: AbortSignal): Command {
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
-  process.on("SIGINT", () => {
+  let interruptedBy: NodeJS.Signals = "SIGINT";
+  // Ctrl-C and SIGTERM reach the engine as its own graceful stop, and envctl waits for it; a
+  // second one exits at once (the engine's processes then stop themselves: lib/runtime/processes.ts).
+  const interrupt = (signal: NodeJS.Signals): void => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(130);
+    interruptedBy = signal;
+    if (interrupts > 1) process.exit(signal === "SIGINT" ? 130 : 143);
     if (!["logs", "open", "host"].includes(argv[2] ?? "")) {
       process.stderr.write(
-        "\ninterrupting: letting the engine stop cleanly (Ctrl-C again to force)\n",
+        `\ninterrupting: letting the engine stop cleanly (${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again to force)\n`,
       );
     }
     controller.abort();
-  });
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
   try {
     await program(controller.signal).parseAsync(argv);
     return 0;
@@ -281,7 +301,8 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UserError) {
       process.stderr.write(`envctl: ${err.message}\n`);
       for (const d of err.details) process.stderr.write(`  ${d}\n`);
-      return controller.signal.aborted ? 130 : err.exitCode;
+      if (!controller.signal.aborted) return err.exitCode;
+      return interruptedBy === "SIGINT" ? 130 : 143;
     }
     process.stderr.write(
       `envctl: internal error (a bug): ${(err as Error)?.stack ?? String(err)}\n`,

@@ -1,17 +1,19 @@
 import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
-import { forgetStack, openEngine, trySelectStack } from "../../lib/engine/automation";
+import { forgetStack, openEngine, stackExists, trySelectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
 import { envDir } from "../../lib/core/home";
 import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { EnvRecord } from "../../lib/catalog/catalog";
-import { FORCE_VAR } from "../../lib/core/names";
+import { FORCE_VAR, LABEL_ENV } from "../../lib/core/names";
+import { removeLabelledImages } from "../../lib/docker";
 import { unsavedWork } from "../../lib/providers/worktree";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { jsonDoc } from "../ui/output";
 
-export interface DestroyOptions extends CommandSeams {
+export interface DestroyOptions extends CommandSeams, OperationFlags {
   name: string;
   force?: boolean;
   yes?: boolean;
@@ -41,15 +43,30 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
   const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
   try {
     const engine = await openEngine(s.home);
-    const record = catalog.getEnv(opts.name);
-    const stack = await trySelectStack(engine, opts.name);
-    if (!stack && !record && !catalog.getLease(opts.name)) {
-      throw badInput(`env ${opts.name} does not exist`, [
+    const missing = async (): Promise<boolean> =>
+      !catalog.getEnv(opts.name) &&
+      !catalog.getLease(opts.name) &&
+      !(await stackExists(engine, opts.name));
+    const gone = (): UserError =>
+      badInput(`env ${opts.name} does not exist`, [
         "see `envctl list` for the envs in this ENVCTL_HOME",
       ]);
-    }
+    if (await missing()) throw gone(); // refused before anything is locked
+    op = await beginOperation({
+      catalog,
+      engine,
+      s,
+      name: opts.name,
+      verb: "destroy",
+      wait: opts.wait,
+    });
+    // Under the lock: the operation that held it may have destroyed the env meanwhile.
+    if (await missing()) throw gone();
+    const record = catalog.getEnv(opts.name);
+    const stack = await trySelectStack(engine, opts.name);
     const unsaved = await unsavedLines(record);
     if (unsaved.length > 0 && !opts.force) {
       throw new UserError(
@@ -84,11 +101,16 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
         });
       }
     }
+    // Images a rebuild or an interrupted build left untagged carry the env's label too.
+    await removeLabelledImages(LABEL_ENV, opts.name).catch((err: unknown) => {
+      if (!opts.json) s.log(`warning: leftover images of ${opts.name} stay: ${String(err)}`);
+    });
     catalog.removeEnv(opts.name); // and its lease
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });
     if (opts.json) s.out(jsonDoc("destroy", { env: opts.name, operations: progress.ops }));
     else s.log(`env ${opts.name} destroyed`);
   } finally {
+    op?.release();
     catalog.close();
   }
 }

@@ -23,6 +23,7 @@ import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
 import { FORCE_VAR } from "../../lib/core/names";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
+import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
@@ -31,7 +32,7 @@ import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
-export interface SpawnOptions extends CommandSeams, SpecSource {
+export interface SpawnOptions extends CommandSeams, SpecSource, OperationFlags {
   name: string;
   /** Branch or commit the env's branch starts from (overrides the spec's `base`). */
   base?: string;
@@ -49,8 +50,17 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   await checkRepo(spec);
   await preflight(spec);
   const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
   try {
     const engine = await openEngine(s.home);
+    op = await beginOperation({
+      catalog,
+      engine,
+      s,
+      name: opts.name,
+      verb: "spawn",
+      wait: opts.wait,
+    });
     if (catalog.getEnv(opts.name) || (await stackExists(engine, opts.name))) {
       throw badInput(`env ${opts.name} already exists`, [
         `pick another name, or remove it first with \`envctl destroy ${opts.name}\``,
@@ -112,9 +122,11 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       s.log(`open it with: envctl open ${opts.name}`);
       return;
     }
+    op.release(); // opening the env is not part of the operation
     const { open } = await import("./open");
     await open({ name: opts.name, home: s.home });
   } finally {
+    op?.release();
     catalog.close();
   }
 }
@@ -147,7 +159,7 @@ async function rollback(
   return left;
 }
 
-export interface TransitionOptions extends CommandSeams {
+export interface TransitionOptions extends CommandSeams, OperationFlags {
   name: string;
   verb: Verb;
   json?: boolean;
@@ -158,7 +170,19 @@ export async function transition(opts: TransitionOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
   const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
   try {
+    envRecord(s.home, opts.name, opts.verb); // a missing env is refused before anything is locked
+    const engine = await openEngine(s.home);
+    op = await beginOperation({
+      catalog,
+      engine,
+      s,
+      name: opts.name,
+      verb: opts.verb,
+      wait: opts.wait,
+    });
+    // Read under the lock: the operation that held it may have changed or removed the env.
     const record = envRecord(s.home, opts.name, opts.verb);
     if (!record.resolved) {
       throw badInput(
@@ -180,7 +204,6 @@ export async function transition(opts: TransitionOptions): Promise<void> {
       s.log(`env ${opts.name}: ${reality.warnings.join(", ")}; restarting`);
     }
     const env = { ...record.resolved, state: target };
-    const engine = await openEngine(s.home);
     if (!opts.json)
       s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
     const res = await applyEnv({
@@ -206,6 +229,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
       report(s, env, res, `is ${target}`);
     }
   } finally {
+    op?.release();
     catalog.close();
   }
 }

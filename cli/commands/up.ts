@@ -14,6 +14,7 @@ import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
@@ -22,7 +23,7 @@ import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
 
-export interface UpOptions extends CommandSeams, SpecSource {
+export interface UpOptions extends CommandSeams, SpecSource, OperationFlags {
   name: string;
   yes?: boolean;
   json?: boolean;
@@ -37,8 +38,10 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   await preflight(spec);
 
   const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
   try {
     const engine = await openEngine(s.home);
+    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "up", wait: opts.wait });
     const existed = await stackExists(engine, opts.name);
     const prior = catalog.getEnv(opts.name);
     const def = kindOf(prior?.kind ?? SPEC_KIND, `catalog: env ${opts.name}`);
@@ -119,6 +122,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     }
     return outputs;
   } finally {
+    op?.release();
     catalog.close();
   }
 }

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { LATEST_SCHEMA, migrate, readSchemaVersion, refuseNewer } from "./migrations";
 import type { HostCatalog } from "../hosts/catalog";
+import { EnvLocks } from "./locks";
 import { UserError } from "../core/errors";
 import { kindOf } from "../kinds";
 import { ENV_STATES, type EnvState, type ResolvedEnv } from "../spec/model";
@@ -142,6 +143,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 export class Catalog {
   private hostCatalog: HostCatalog | undefined;
+  private envLocks: EnvLocks | undefined;
   private readonly stmts;
 
   /**
@@ -155,6 +157,11 @@ export class Catalog {
       this.hostCatalog = new HostCatalog(this.db);
     }
     return this.hostCatalog;
+  }
+
+  /** Who runs an operation on which env (lib/catalog/locks.ts), on this catalog's connection. */
+  get locks(): EnvLocks {
+    return (this.envLocks ??= new EnvLocks(this.db));
   }
 
   private constructor(private readonly db: Database.Database) {

@@ -46,6 +46,17 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX hosts_status ON hosts (status);
    CREATE INDEX hosts_heartbeat ON hosts (last_heartbeat_ms);`,
+  // 4: who runs an operation on an env (lib/catalog/locks.ts): one row per env while it runs.
+  `CREATE TABLE env_locks (
+     env            TEXT PRIMARY KEY,
+     token          TEXT NOT NULL,
+     verb           TEXT NOT NULL,
+     pid            INTEGER NOT NULL,
+     start_ticks    INTEGER,
+     boot_id        TEXT,
+     host           TEXT NOT NULL,
+     acquired_at_ms INTEGER NOT NULL
+   );`,
 ];
 
 /** The newest schema this build understands. */

@@ -34,16 +34,27 @@ export function engineEnv(root = projectRoot()): Record<string, string> {
 }
 
 /**
+ * envctl's own variables for the engine and its handlers: the install, the force switch, the
+ * project, and the operation tag and owner the engine's processes are found and stopped by.
+ */
+const ENGINE_ONLY = new Set([
+  "ENVCTL_ROOT",
+  "ENVCTL_FORCE",
+  "ENVCTL_PROJECT",
+  "ENVCTL_OPERATION",
+  "ENVCTL_OWNER",
+]);
+
+/**
  * The environment of a process started for the user (a daemon, an init step, a host-side health
- * command): envctl's engine settings removed (PULUMI_*, ENVCTL_ROOT, ENVCTL_FORCE, the toolchain
- * on PATH), so the backend, the passphrase file and pulumi itself are not handed to user code.
+ * command): envctl's engine settings removed (PULUMI_*, ENGINE_ONLY, the toolchain on PATH), so the backend, the passphrase file and pulumi itself are not handed to user code.
  */
 export function userEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   const root = env.ENVCTL_ROOT;
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || k.startsWith("PULUMI_")) continue;
-    if (k === "ENVCTL_ROOT" || k === "ENVCTL_FORCE" || k === "ENVCTL_PROJECT") continue;
+    if (ENGINE_ONLY.has(k)) continue;
     out[k] = v;
   }
   if (root && out.PATH) {

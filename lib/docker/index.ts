@@ -13,6 +13,7 @@ export {
   ensureVolume,
   imageId,
   listByLabel,
+  removeLabelledImages,
   pullImage,
   removeImage,
   removeNetwork,

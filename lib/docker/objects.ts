@@ -102,6 +102,35 @@ export async function removeImage(ref: string, host?: string): Promise<void> {
   }
 }
 
+/**
+ * Removes every image labelled key=value (builds a rebuild or an interrupted build left
+ * untagged); one still used by a container stays. Returns how many were removed.
+ */
+export async function removeLabelledImages(
+  key: string,
+  value: string,
+  host?: string,
+): Promise<number> {
+  let images: Dockerode.ImageInfo[];
+  try {
+    images = await docker(host).listImages({ all: true, filters: { label: [`${key}=${value}`] } });
+  } catch (err) {
+    throw dockerFailure(`listing images labelled ${key}=${value}`, err);
+  }
+  let removed = 0;
+  for (const img of images) {
+    try {
+      await docker(host).getImage(img.Id).remove();
+      removed += 1;
+    } catch (err) {
+      if (statusOf(err) === 404) continue; // a child removed it with its parent
+      if (statusOf(err) === 409) continue; // a container uses it
+      throw dockerFailure(`removing image ${img.Id.slice(0, 19)}`, err);
+    }
+  }
+  return removed;
+}
+
 /** Pulls `ref` from its registry, following the progress stream to the end. */
 export async function pullImage(ref: string, host?: string): Promise<void> {
   try {

@@ -92,9 +92,10 @@ const keepTail = (text: string): string =>
 /**
  * Runs the workspace's pulumi binary with the engine env. An abort sends SIGINT, which the CLI
  * handles by finishing in-flight operations and writing state, so the stack stays recoverable.
- * Rejects with a PulumiFailure holding what the process printed.
+ * Resolves with its stdout (the last 256 KiB); rejects with a PulumiFailure holding what the
+ * process printed.
  */
-function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<void> {
+export function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(engine.pulumi, args, {
       cwd: engine.project,
@@ -111,7 +112,7 @@ function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promis
     child.on("error", reject);
     child.on("close", (code) => {
       signal?.removeEventListener("abort", onAbort);
-      if (code === 0) return resolve();
+      if (code === 0) return resolve(stdout);
       const command = args.slice(0, args[0] === "stack" ? 2 : 1).join(" ");
       reject(new PulumiFailure(command, code, stderr, stdout));
     });

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { shellQuote } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
+import { pidExists, readProcStat } from "./processes";
 
 export interface DaemonSpec {
   /** Service name; names the pid and log files. */
@@ -296,37 +297,6 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch (err) {
     if (!isErrno(err, "ESRCH")) throw err; // gone already
   }
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
-}
-
-/** Fields of /proc/<pid>/stat, or undefined when it can't be read (gone, or not Linux). */
-function readProcStat(
-  pid: number,
-): { state: string; pgrp: number; startTicks: number } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // comm (field 2) is parenthesised and may contain spaces or parens: split after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  const state = fields[0];
-  const pgrp = Number(fields[2]);
-  const startTicks = Number(fields[19]);
-  if (state === undefined || !Number.isFinite(pgrp) || !Number.isFinite(startTicks)) {
-    return undefined;
-  }
-  return { state, pgrp, startTicks };
 }
 
 function readPidFile(pidFile: string): PidRecord | undefined {

@@ -54,8 +54,8 @@ describe("catalog schema", () => {
   it("migrates a fresh file (creating its directory) to the latest schema with its tables, in WAL mode", () => {
     const file = path.join(home, "nested", "dir", "catalog.db");
     const c = cat(file);
-    assert.equal(c.schemaVersion(), 3);
-    assert.equal(LATEST_SCHEMA, 3);
+    assert.equal(c.schemaVersion(), 4);
+    assert.equal(LATEST_SCHEMA, 4);
     c.close();
 
     const db = raw(file);
@@ -64,7 +64,7 @@ describe("catalog schema", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      assert.deepEqual(tables, ["envs", "hosts", "port_leases", "schema_version"]);
+      assert.deepEqual(tables, ["env_locks", "envs", "hosts", "port_leases", "schema_version"]);
       const cols = db
         .prepare("SELECT name FROM pragma_table_info('envs')")
         .all()
@@ -96,7 +96,7 @@ describe("catalog schema", () => {
     c.upsertEnv(env("a"));
     c.close();
     const again = cat();
-    assert.equal(again.schemaVersion(), 3);
+    assert.equal(again.schemaVersion(), 4);
     assert.equal(again.getLease("a")?.block, 0);
     assert.equal(again.getEnv("a")?.name, "a");
     again.close();
@@ -107,6 +107,7 @@ describe("catalog schema", () => {
         { version: 1 },
         { version: 2 },
         { version: 3 },
+        { version: 4 },
       ]);
     } finally {
       db.close();
@@ -122,7 +123,7 @@ describe("catalog schema", () => {
     ).run();
     db.close();
     const c = cat(file);
-    assert.equal(c.schemaVersion(), 3);
+    assert.equal(c.schemaVersion(), 4);
     const rec = c.getEnv("old");
     assert.equal(rec?.state, "warm");
     assert.equal(rec?.resolved, null);
@@ -136,7 +137,7 @@ describe("catalog schema", () => {
     db.close();
     assert.throws(
       () => Catalog.open(path.join(home, "catalog.db")),
-      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 3$/,
+      /^Error: catalog\.db was written by a newer envctl \(schema 99\); this envctl knows up to 4$/,
     );
   });
 

@@ -93,7 +93,7 @@ describe("hosts table (migration 3)", () => {
   it("a fresh file gets the hosts table with its columns, indexes and status check", () => {
     const c = cat();
     assert.equal(c.schemaVersion(), LATEST_SCHEMA);
-    assert.equal(LATEST_SCHEMA, 3);
+    assert.equal(LATEST_SCHEMA, 4);
     const db = raw();
     const cols = db.prepare("SELECT name, type, \"notnull\" AS nn FROM pragma_table_info('hosts')");
     assert.deepEqual(
@@ -144,7 +144,7 @@ describe("hosts table (migration 3)", () => {
       db.close();
 
       const c = cat();
-      assert.equal(c.schemaVersion(), 3);
+      assert.equal(c.schemaVersion(), 4);
       const env = c.getEnv("old")!;
       assert.deepEqual(
         [env.status, env.host, env.createdAtMs, env.updatedAtMs],
@@ -162,7 +162,7 @@ describe("hosts table (migration 3)", () => {
         .all() as { version: number; applied_at_ms: number }[];
       assert.deepEqual(
         versions.map((v) => v.version),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
       // The steps the file already had keep their rows: they were not applied again.
       for (const v of versions.slice(0, from)) assert.equal(v.applied_at_ms, 1000 + from);
@@ -172,9 +172,9 @@ describe("hosts table (migration 3)", () => {
 
   it("refuses a file written by a newer envctl", () => {
     cat().close();
-    raw().prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (4, 0)").run();
-    assert.throws(() => Catalog.open(file), /newer envctl \(schema 4\); this envctl knows up to 3/);
-    assert.throws(() => Catalog.openReadOnly(file), /newer envctl \(schema 4\)/);
+    raw().prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (5, 0)").run();
+    assert.throws(() => Catalog.open(file), /newer envctl \(schema 5\); this envctl knows up to 4/);
+    assert.throws(() => Catalog.openReadOnly(file), /newer envctl \(schema 5\)/);
   });
 
   it("openReadOnly reads hosts and envs, never writes, and refuses a missing or older file", () => {
@@ -190,7 +190,7 @@ describe("hosts table (migration 3)", () => {
     const db = new Database(old);
     migrate(db, MIGRATIONS.slice(0, 2));
     db.close();
-    assert.throws(() => Catalog.openReadOnly(old), /schema 2, older than this envctl's 3/);
+    assert.throws(() => Catalog.openReadOnly(old), /schema 2, older than this envctl's 4/);
   });
 });
 

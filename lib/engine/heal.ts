@@ -1,0 +1,172 @@
+/**
+ * What an operation that died leaves in the engine, and how the next verb clears it: the
+ * engine's processes still running for nobody, the Pulumi lock of a pulumi process that is
+ * gone, and the pending operations its checkpoint still lists. Clearing pending operations is
+ * safe because envctl's handlers make creates idempotent (a container, network, worktree or
+ * daemon half made by the dead operation is adopted or replaced by the next create) and
+ * deletes tolerate what is already gone.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { liveness, readProcStat, stopOperation } from "../runtime/processes";
+import { PROJECT, type Engine } from "./automation";
+import { runPulumi } from "./update";
+
+/** A Pulumi file-backend lock: `.pulumi/locks/<org>/envctl/<stack>/<id>.json`. */
+export interface PulumiLock {
+  file: string;
+  pid: number;
+  hostname: string;
+  timestamp: string;
+  state: "alive" | "dead" | "unknown";
+}
+
+/** The `.pulumi` directory of a local file backend given by absolute path, else undefined. */
+function backendDir(engine: Pick<Engine, "env">): string | undefined {
+  const url = engine.env.PULUMI_BACKEND_URL ?? "";
+  const root = url.startsWith("file://") ? url.slice("file://".length) : "";
+  return path.isAbsolute(root) ? path.join(root, ".pulumi") : undefined;
+}
+
+/** Kernel clock ticks per second: 100 on every Linux build that matters (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+function bootTimeMs(): number | undefined {
+  try {
+    const m = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"));
+    return m ? Number(m[1]) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the pulumi process that wrote a lock still runs: same host, the pid alive and not a
+ * zombie, and started no later than the lock was written (else the pid was reused).
+ */
+function lockState(pid: number, hostname: string, timestamp: string): PulumiLock["state"] {
+  const state = liveness({ pid, host: hostname });
+  if (state !== "alive") return state;
+  const ticks = readProcStat(pid)?.startTicks;
+  const boot = bootTimeMs();
+  const locked = Date.parse(timestamp);
+  if (ticks === undefined || boot === undefined || !Number.isFinite(locked)) return "alive";
+  const startedMs = boot + (ticks * 1000) / TICKS_PER_SECOND;
+  return startedMs <= locked + 2_000 ? "alive" : "dead";
+}
+
+/** The file backend's locks on the env's stack; [] for other backends or none. */
+export function pulumiLocks(engine: Pick<Engine, "env">, stack: string): PulumiLock[] {
+  const dir = backendDir(engine);
+  if (!dir) return [];
+  const root = path.join(dir, "locks");
+  const dirs: string[] = [];
+  let orgs: string[] = [];
+  try {
+    orgs = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  for (const org of orgs) dirs.push(path.join(root, org, PROJECT, stack));
+  dirs.push(path.join(root, PROJECT, stack)); // a backend without organizations
+  const locks: PulumiLock[] = [];
+  for (const d of dirs) {
+    let files: string[];
+    try {
+      files = fs.readdirSync(d).filter((f) => f.endsWith(".json"));
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      const file = path.join(d, f);
+      let doc: { pid?: unknown; hostname?: unknown; timestamp?: unknown };
+      try {
+        doc = JSON.parse(fs.readFileSync(file, "utf8")) as typeof doc;
+      } catch {
+        continue; // being written, or removed meanwhile
+      }
+      const pid = typeof doc.pid === "number" ? doc.pid : 0;
+      const hostname = typeof doc.hostname === "string" ? doc.hostname : "";
+      const timestamp = typeof doc.timestamp === "string" ? doc.timestamp : "";
+      const state = pid > 0 ? lockState(pid, hostname, timestamp) : "unknown";
+      locks.push({ file, pid, hostname, timestamp, state });
+    }
+  }
+  return locks;
+}
+
+/** Removes a dead pulumi process's lock file (and the attributes file the backend keeps beside it). */
+function removeLock(lock: PulumiLock): void {
+  fs.rmSync(lock.file, { force: true });
+  fs.rmSync(`${lock.file}.attrs`, { force: true });
+}
+
+/**
+ * The pending operations the stack's checkpoint lists, dropped through `pulumi stack export` /
+ * `import`. Returns how many there were; 0 costs one pulumi process and changes nothing.
+ */
+export async function clearPendingOperations(engine: Engine, stack: string): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-heal-"));
+  const file = path.join(dir, "state.json");
+  try {
+    await runPulumi(engine, ["stack", "export", "--stack", stack, "--file", file]);
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as {
+      deployment?: { pending_operations?: unknown[] };
+    };
+    const pending = doc.deployment?.pending_operations ?? [];
+    if (pending.length === 0) return 0;
+    delete doc.deployment!.pending_operations;
+    fs.writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+    await runPulumi(engine, ["stack", "import", "--stack", stack, "--file", file]);
+    return pending.length;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface Healed {
+  /** Engine processes of the dead operation that were still running, now stopped. */
+  processes: number;
+  /** Pulumi locks of dead pulumi processes removed. */
+  locks: number;
+  pendingOperations: number;
+}
+
+/**
+ * After the operation `token` died (its envctl is gone), or a pulumi process died holding the
+ * stack's lock: stop what still runs for it, drop dead locks, clear pending operations. A stack
+ * that does not exist yet has nothing to clear.
+ */
+export async function heal(
+  engine: Engine,
+  stack: string,
+  opts: { token?: string; stackExists: boolean },
+): Promise<Healed> {
+  const processes = opts.token ? await stopOperation(opts.token) : 0;
+  let locks = 0;
+  for (const lock of pulumiLocks(engine, stack)) {
+    if (lock.state !== "dead") continue;
+    removeLock(lock);
+    locks += 1;
+  }
+  const pendingOperations = opts.stackExists ? await clearPendingOperations(engine, stack) : 0;
+  return { processes, locks, pendingOperations };
+}
+
+/** `cleared its lock and 2 pending operations, stopped 3 leftover processes`. */
+export function describeHealed(h: Healed): string {
+  const parts = [`cleared its lock`];
+  if (h.pendingOperations > 0) {
+    parts[0] += ` and ${h.pendingOperations} pending operation${h.pendingOperations === 1 ? "" : "s"}`;
+  }
+  if (h.processes > 0) {
+    parts.push(`stopped ${h.processes} leftover engine process${h.processes === 1 ? "" : "es"}`);
+  }
+  return parts.join(", ");
+}
+
+/** The host a lock names, for messages: `this host` or its name. */
+export function hostLabel(hostname: string): string {
+  return hostname === os.hostname() ? "this host" : `host ${hostname}`;
+}
