@@ -11,13 +11,7 @@ import type { LockHolder } from "../lib/catalog/locks";
 import { UserError } from "../lib/core/errors";
 import { stackExists, type Engine } from "../lib/engine/automation";
 import { describeHealed, heal, hostLabel, pulumiLocks, type PulumiLock } from "../lib/engine/heal";
-import {
-  liveness,
-  OPERATION_VAR,
-  OWNER_VAR,
-  ownerValue,
-  processId,
-} from "../lib/runtime/processes";
+import { liveness, OPERATION_VAR, processId, startWatchdog } from "../lib/runtime/processes";
 
 export interface OperationFlags {
   /** Wait for another operation on the env to finish instead of failing busy. */
@@ -115,6 +109,7 @@ export async function beginOperation(args: {
           ? `the last \`envctl ${res.tookOver.verb}\` (pid ${res.tookOver.pid}) died mid-operation`
           : `a pulumi process died holding its lock`;
         args.s.log(`env ${name}: ${who}; ${describeHealed(healed)}`);
+        for (const l of healed.left) args.s.log(`  warning: left half made: ${l}`);
       }
       break;
     }
@@ -130,14 +125,12 @@ export async function beginOperation(args: {
     await sleep(WAIT_POLL_MS, args.s.signal);
   }
   process.env[OPERATION_VAR] = me.token;
-  process.env[OWNER_VAR] = ownerValue();
+  const stopWatchdog = startWatchdog(me.token);
   return {
     token: me.token,
     release() {
-      if (process.env[OPERATION_VAR] === me.token) {
-        delete process.env[OPERATION_VAR];
-        delete process.env[OWNER_VAR];
-      }
+      if (process.env[OPERATION_VAR] === me.token) delete process.env[OPERATION_VAR];
+      stopWatchdog();
       try {
         catalog.locks.release(name, me.token);
       } catch {

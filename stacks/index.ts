@@ -9,7 +9,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { kindOf, type KindDef } from "../lib/kinds";
 import type { ResolvedEnv } from "../lib/spec/model";
-import { watchOwner } from "../lib/runtime/processes";
 
 type Program = (env: ResolvedEnv) => pulumi.Output<Record<string, unknown>>;
 
@@ -36,8 +35,5 @@ function build(): pulumi.Output<Record<string, unknown>> {
   );
   return loadProgram(def)(env);
 }
-
-// The program stops (and with it the operation) once the envctl that started it is gone.
-watchOwner();
 
 export const env = build();

@@ -35,15 +35,9 @@ export function engineEnv(root = projectRoot()): Record<string, string> {
 
 /**
  * envctl's own variables for the engine and its handlers: the install, the force switch, the
- * project, and the operation tag and owner the engine's processes are found and stopped by.
+ * project, and the operation tag the engine's processes are found and stopped by.
  */
-const ENGINE_ONLY = new Set([
-  "ENVCTL_ROOT",
-  "ENVCTL_FORCE",
-  "ENVCTL_PROJECT",
-  "ENVCTL_OPERATION",
-  "ENVCTL_OWNER",
-]);
+const ENGINE_ONLY = new Set(["ENVCTL_ROOT", "ENVCTL_FORCE", "ENVCTL_PROJECT", "ENVCTL_OPERATION"]);
 
 /**
  * The environment of a process started for the user (a daemon, an init step, a host-side health

@@ -102,24 +102,64 @@ function removeLock(lock: PulumiLock): void {
   fs.rmSync(`${lock.file}.attrs`, { force: true });
 }
 
+interface PendingOperation {
+  type?: string;
+  resource?: { urn?: string; type?: string; id?: string; inputs?: Props; outputs?: Props };
+}
+type Props = Record<string, unknown>;
+
+/** `pulumi-nodejs:dynamic/envctl:Container` -> the `container` handler's key. */
+const DYNAMIC_TYPE = /^pulumi-nodejs:dynamic\/envctl:(\w+)$/;
+
+/**
+ * What a create the dead operation left unfinished made so far, removed through the resource's
+ * own handler (a container, a network, a daemon, a worktree without work in it): state will
+ * not list it, so nothing else would. Returns the failures, as `URN name: reason`.
+ */
+async function undoCreates(pending: PendingOperation[]): Promise<string[]> {
+  const creates = pending.filter((op) => op.type === "creating" && op.resource?.type);
+  if (creates.length === 0) return [];
+  const { handlers } = await import("../providers");
+  const failed: string[] = [];
+  for (const op of creates.reverse()) {
+    const r = op.resource!;
+    const kind = DYNAMIC_TYPE.exec(r.type!)?.[1]?.toLowerCase();
+    const handler = kind ? handlers[kind] : undefined;
+    if (!handler) continue; // not envctl's: the engine's own resources make nothing outside state
+    try {
+      await handler.delete(r.id ?? "", { ...(r.inputs ?? {}), ...(r.outputs ?? {}) });
+    } catch (err) {
+      failed.push(
+        `${(r.urn ?? "").split("::").pop()}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  return failed;
+}
+
 /**
  * The pending operations the stack's checkpoint lists, dropped through `pulumi stack export` /
- * `import`. Returns how many there were; 0 costs one pulumi process and changes nothing.
+ * `import`, after undoing what their creates made. 0 pending costs one pulumi process and
+ * changes nothing.
  */
-export async function clearPendingOperations(engine: Engine, stack: string): Promise<number> {
+export async function clearPendingOperations(
+  engine: Engine,
+  stack: string,
+): Promise<{ cleared: number; left: string[] }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-heal-"));
   const file = path.join(dir, "state.json");
   try {
     await runPulumi(engine, ["stack", "export", "--stack", stack, "--file", file]);
     const doc = JSON.parse(fs.readFileSync(file, "utf8")) as {
-      deployment?: { pending_operations?: unknown[] };
+      deployment?: { pending_operations?: PendingOperation[] };
     };
     const pending = doc.deployment?.pending_operations ?? [];
-    if (pending.length === 0) return 0;
+    if (pending.length === 0) return { cleared: 0, left: [] };
+    const left = await undoCreates(pending);
     delete doc.deployment!.pending_operations;
     fs.writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
     await runPulumi(engine, ["stack", "import", "--stack", stack, "--file", file]);
-    return pending.length;
+    return { cleared: pending.length, left };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -131,6 +171,8 @@ export interface Healed {
   /** Pulumi locks of dead pulumi processes removed. */
   locks: number;
   pendingOperations: number;
+  /** Half-made objects of unfinished creates that could not be removed (`name: reason`). */
+  left: string[];
 }
 
 /**
@@ -150,8 +192,10 @@ export async function heal(
     removeLock(lock);
     locks += 1;
   }
-  const pendingOperations = opts.stackExists ? await clearPendingOperations(engine, stack) : 0;
-  return { processes, locks, pendingOperations };
+  const pending = opts.stackExists
+    ? await clearPendingOperations(engine, stack)
+    : { cleared: 0, left: [] };
+  return { processes, locks, pendingOperations: pending.cleared, left: pending.left };
 }
 
 /** `cleared its lock and 2 pending operations, stopped 3 leftover processes`. */

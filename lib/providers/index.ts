@@ -8,12 +8,8 @@ import { container, image, network, volume } from "./docker";
 import { fileHandler, initHandler, processHandler } from "./process";
 import type { Handler } from "./types";
 import { worktree } from "./worktree";
-import { watchOwner } from "../runtime/processes";
 
 export type { CreateResult, DiffResult, Handler } from "./types";
-
-// This module loads in the engine's provider process: it stops working once its envctl is gone.
-watchOwner();
 
 export const handlers: Record<string, Handler> = {
   worktree,

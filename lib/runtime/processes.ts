@@ -5,16 +5,16 @@
  * plugins) are found by the operation tag they inherit in their environment. Off Linux the
  * checks degrade to `kill(pid, 0)` and the tag scan finds nothing.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 
 /**
  * The variable every process of one envctl operation inherits: `<token>`. Daemons and init
  * steps never get it (lib/core/toolchain.ts userEnv), so only the engine's processes carry it.
  */
 export const OPERATION_VAR = "ENVCTL_OPERATION";
-/** `<pid>:<startTicks>` of the envctl process running the operation, for the engine's watchdog. */
-export const OWNER_VAR = "ENVCTL_OWNER";
 
 /** A process as other processes can name it. */
 export interface ProcessId {
@@ -96,13 +96,13 @@ export function liveness(id: ProcessId): "alive" | "dead" | "unknown" {
   return "alive";
 }
 
-/** `<pid>:<startTicks>` of this process, the value of OWNER_VAR. */
+/** `<pid>:<startTicks>` of this process, as the watchdog is told its owner. */
 export function ownerValue(): string {
   const id = processId();
   return `${id.pid}:${id.startTicks ?? ""}`;
 }
 
-/** Parses OWNER_VAR back; undefined when malformed. */
+/** Parses ownerValue() back; undefined when malformed. */
 export function parseOwner(value: string | undefined): ProcessId | undefined {
   const m = /^(\d+):(\d*)$/.exec(value ?? "");
   if (!m) return undefined;
@@ -175,19 +175,33 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 }
 
 /**
- * In a process the engine started for an envctl operation (the program, a provider plugin):
- * once that envctl is gone, stop the whole operation instead of working on for nobody (building
- * images, creating containers no state will record). The next verb on the env heals its lock
- * and pending operations; the handlers' creates adopt or replace what was half made.
+ * The watchdog of one operation: a small detached process (its own session, so a kill of
+ * envctl's process group or terminal does not reach it) that polls envctl's liveness and, once
+ * envctl is gone, stops every process of the operation instead of letting them work on for
+ * nobody (building images, creating containers no state will record). The next verb on the env
+ * heals its lock and pending operations. Returns a stop for when the operation ends normally.
  */
-export function watchOwner(env: NodeJS.ProcessEnv = process.env, intervalMs = 1_000): void {
-  const owner = parseOwner(env[OWNER_VAR]);
-  const token = env[OPERATION_VAR];
-  if (!owner || !token) return; // `pulumi` run by hand: nobody to outlive
-  const timer = setInterval(() => {
-    if (liveness(owner) !== "dead") return;
-    clearInterval(timer);
-    void stopOperation(token, 1_000).finally(() => process.exit(1));
-  }, intervalMs);
-  timer.unref();
+export function startWatchdog(token: string): () => void {
+  const script = path.join(__dirname, "watchdog.js");
+  if (!fs.existsSync(script)) return () => undefined; // run from sources (tests): no watchdog
+  const child = spawn(process.execPath, [script, ownerValue(), token], {
+    detached: true,
+    stdio: "ignore",
+    env: { PATH: process.env.PATH ?? "" },
+  });
+  child.on("error", () => undefined);
+  child.unref();
+  return () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // gone already
+    }
+  };
+}
+
+/** The watchdog's loop (lib/runtime/watchdog.ts runs it): returns once the owner is gone and its operation stopped. */
+export async function watch(owner: ProcessId, token: string, intervalMs = 500): Promise<void> {
+  while (liveness(owner) !== "dead") await new Promise((r) => setTimeout(r, intervalMs));
+  await stopOperation(token, 1_000);
 }

@@ -14,7 +14,6 @@ import { userEnv } from "../../lib/core/toolchain";
 import {
   liveness,
   OPERATION_VAR,
-  OWNER_VAR,
   processesTagged,
   processId,
   readProcStat,
@@ -76,38 +75,42 @@ describe("process liveness", () => {
     assert.equal(readProcStat(stranger.pid!)?.state !== undefined, true, "the stranger still runs");
   });
 
-  it("a process the engine started for an operation stops the operation once its envctl is gone", async () => {
+  it("the watchdog stops an operation's processes once its envctl is gone, and only then", async () => {
     const tag = `watch-${process.pid}-${Date.now()}`;
-    // The "envctl": a process that lives 1 s. The "provider": watches it, and has a tagged child.
-    const owner = spawn("sleep", ["1"], { stdio: "ignore" });
+    // The "envctl": a process that lives 1.5 s. Its operation: a tagged process.
+    const owner = spawn("sleep", ["1.5"], { stdio: "ignore" });
     children.push(owner);
-    await new Promise((r) => setTimeout(r, 100));
-    const ownerTicks = readProcStat(owner.pid!)!.startTicks;
-    const script = `
-      require(${JSON.stringify(path.join(ROOT, "node_modules", "tsx", "dist", "cjs", "index.cjs"))});
-      require("child_process").spawn("sleep", ["60"], { stdio: "ignore" });
-      require(${JSON.stringify(path.join(ROOT, "lib", "runtime", "processes.ts"))}).watchOwner(process.env, 100);
-      setInterval(() => {}, 1000);`;
-    const provider = spawn(process.execPath, ["-e", script], {
-      env: { ...process.env, [OPERATION_VAR]: tag, [OWNER_VAR]: `${owner.pid}:${ownerTicks}` },
+    const engine = spawn("sleep", ["60"], {
+      env: { ...process.env, [OPERATION_VAR]: tag },
       stdio: "ignore",
     });
-    children.push(provider);
-    await new Promise((r) => setTimeout(r, 700));
-    assert.equal(processesTagged(OPERATION_VAR, tag).length, 2, "provider and its child run");
-    const deadline = Date.now() + 8_000;
-    while (processesTagged(OPERATION_VAR, tag).length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    children.push(engine);
+    await new Promise((r) => setTimeout(r, 100));
+    const watchdog = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        path.join(ROOT, "lib", "runtime", "watchdog.ts"),
+        `${owner.pid}:${readProcStat(owner.pid!)!.startTicks}`,
+        tag,
+      ],
+      { stdio: "ignore" },
+    );
+    children.push(watchdog);
+    await new Promise((r) => setTimeout(r, 900));
     assert.deepEqual(
       processesTagged(OPERATION_VAR, tag),
-      [],
-      "everything of the operation stopped",
+      [engine.pid],
+      "untouched while envctl lives",
     );
+    const exited = new Promise((r) => watchdog.on("close", r));
+    await exited;
+    assert.deepEqual(processesTagged(OPERATION_VAR, tag), [], "stopped once envctl was gone");
   });
 
-  it("user processes never get the operation tag or owner", () => {
-    const env = userEnv({ PATH: "/bin", [OPERATION_VAR]: "t", [OWNER_VAR]: "1:2", KEEP: "1" });
+  it("user processes never get the operation tag", () => {
+    const env = userEnv({ PATH: "/bin", [OPERATION_VAR]: "t", KEEP: "1" });
     assert.deepEqual(env, { PATH: "/bin", KEEP: "1" });
   });
 });
