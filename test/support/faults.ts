@@ -156,8 +156,8 @@ export function start(args: string[], o: { home: string; cwd: string }): Started
       else waiters.push(w);
     }
   };
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => ((stdout += d), check()));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => ((stderr += d), check()));
+  child.stdout.setEncoding("utf8").on("data", (d: string) => ((stdout += d), check()));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => ((stderr += d), check()));
   const done = new Promise<Run>((resolve) =>
     child.on("close", (code, signal) => {
       for (const w of waiters.splice(0)) {
