@@ -1,6 +1,9 @@
 import * as path from "node:path";
 import { badInput } from "../../lib/core/errors";
+import { processGroupMembers } from "../../lib/runtime/daemon";
+import { describePort, listeningPorts, type Listening } from "../../lib/runtime/listening";
 import { probeOnce, type ProbeResult } from "../../lib/runtime/probes";
+import { processEnv } from "../../lib/spec/ports";
 import {
   envctlContainers,
   envReality,
@@ -23,6 +26,8 @@ interface Row extends ServiceReality {
   health: "healthy" | "unhealthy" | "starting" | "no check" | "-";
   healthDetail?: string;
   ports: Record<string, number>;
+  /** A running process's TCP listeners (its process group's); undefined when unknown. */
+  listening?: Listening;
 }
 
 /**
@@ -47,7 +52,11 @@ export async function status(opts: StatusOptions): Promise<number> {
       const docker =
         containers instanceof Map ? containers.get(env.name)?.get(r.name)?.health : undefined;
       const h = await health(env, svc, docker);
-      return { ...r, ...h, ports };
+      const listening =
+        svc.type === "process" && r.pid !== undefined
+          ? listeningPorts(processGroupMembers(r.pid) ?? [r.pid])
+          : undefined;
+      return { ...r, ...h, ports, ...(listening ? { listening } : {}) };
     }),
   );
   const ok =
@@ -75,6 +84,7 @@ export async function status(opts: StatusOptions): Promise<number> {
           health: r.health,
           healthDetail: r.healthDetail,
           ports: r.ports,
+          ...(r.type === "process" ? { listening: r.listening?.mine ?? null } : {}),
         })),
       }),
     );
@@ -94,13 +104,28 @@ export async function status(opts: StatusOptions): Promise<number> {
         r.running === undefined ? "?" : r.running ? "yes" : r.crashed ? "no (crashed)" : "no",
         r.health +
           (r.healthDetail && r.health !== "healthy" ? `: ${r.healthDetail.slice(0, 60)}` : ""),
-        Object.values(r.ports).join(" ") || "-",
+        portsCell(byName.get(r.name)!, r),
         r.detail,
       ]),
     ),
   );
   if (record.status !== "ready") s.out(`last operation: ${record.status}`);
   return ok ? 0 : 1;
+}
+
+/**
+ * Host ports; a process is not port-mapped, so each of its tcp ports is checked against what
+ * its processes listen on (`10000 (not listening; it listens on 8080)`).
+ */
+function portsCell(svc: ResolvedService, r: Row): string {
+  if (svc.ports.length === 0) return "-";
+  return svc.ports
+    .map((p) =>
+      svc.type === "process" && r.running && p.protocol === "tcp"
+        ? describePort(p.host, r.listening)
+        : `${p.host}${p.protocol === "udp" ? "/udp" : ""}`,
+    )
+    .join(" ");
 }
 
 async function health(
@@ -122,6 +147,7 @@ async function health(
     {
       cwd: svc.type === "process" ? path.join(env.worktreeDir, svc.dir) : env.worktreeDir,
       envFile: path.join(env.stateDir, "env.sh"),
+      ...(svc.type === "process" ? { env: processEnv(svc) } : {}),
     },
   );
   return probe.ok

@@ -29,18 +29,29 @@ interface EnvOutputs {
   >;
 }
 
+/**
+ * A container's ports are mapped (`10432->5432`); a process is not: it listens on the host
+ * port itself, which is all there is to show (`10000`).
+ */
+export function portsText(type: string | undefined, ports: Record<string, number>): string {
+  const mapped = (type ?? "container") === "container";
+  return (
+    Object.entries(ports)
+      .map(([own, host]) => (mapped ? `${host}->${own}` : String(host)))
+      .join(" ") || "-"
+  );
+}
+
 /** The "where does it answer" table printed after up and the lifecycle verbs. */
 export function servicesTable(outputs: EnvOutputs): string {
   const rows = Object.entries(outputs.services ?? {}).map(([name, s]) => [
     name,
     s.type ?? "container",
     s.running === false ? `not while ${outputs.state ?? "cold"}` : "running",
-    Object.entries(s.ports)
-      .map(([c, h]) => `${h}->${c}`)
-      .join(" ") || "-",
+    portsText(s.type, s.ports),
     s.running === false ? "-" : s.urls.join(" ") || "-",
   ]);
-  const lines = [table(["service", "type", "state", "ports (host->own)", "urls"], rows)];
+  const lines = [table(["service", "type", "state", "ports (host->container)", "urls"], rows)];
   if (outputs.worktree)
     lines.push(`worktree: ${outputs.worktree}  (branch ${outputs.branch ?? "?"})`);
   if (outputs.envSh) lines.push(`env.sh:   ${outputs.envSh}`);

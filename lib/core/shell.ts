@@ -141,3 +141,30 @@ export function shellWords(line: string, opts: { operators?: boolean } = {}): Sh
   endCmd();
   return { commands, unterminated };
 }
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A `/bin/sh -c` script that sources `envFile` (failing if it cannot) and then runs `cmd`, with
+ * the variables named in `keep` back at the values they had before: a service's own variables
+ * win over env.sh's env-wide exports. Only names go into the script (it is visible in `ps`);
+ * the values stay in the environment the shell starts with.
+ */
+export function sourceThen(
+  envFile: string,
+  cmd: string,
+  keep: string[] = [],
+  opts: { quiet?: boolean } = {},
+): string {
+  const names = keep.filter((n) => NAME_RE.test(n));
+  const saved = (n: string): string => `__envctl_keep_${n}`;
+  const source = `. ${shellQuote(envFile)}${opts.quiet ? " >/dev/null 2>&1" : ""} || exit 1`;
+  if (names.length === 0) return `${source}\n${cmd}`;
+  return [
+    names.map((n) => `${saved(n)}=$${n}`).join(" "),
+    source,
+    `export ${names.map((n) => `${n}="$${saved(n)}"`).join(" ")}`,
+    `unset ${names.map(saved).join(" ")}`,
+    cmd,
+  ].join("\n");
+}

@@ -20,6 +20,7 @@ import {
 import { HealthTimeoutError, formatMs, sleep, waitUntil, busyPorts } from "../runtime/probes";
 import { probeOnce } from "../runtime/probes";
 import type { HealthCheck, InitStep, ResolvedPort } from "../spec/model";
+import { processEnv } from "../spec/ports";
 import type { Handler } from "./types";
 
 type Props = Record<string, unknown>;
@@ -62,12 +63,14 @@ export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
       );
     }
   }
+  // PORT and PORT_<n> derive from the `ports` input rather than being inputs of their own.
+  const env = processEnv({ ports: p.ports, env: p.vars });
   const state = await startDaemon({
     name: p.name,
     dir: p.stateDir,
     cwd: p.cwd,
     cmd: p.cmd,
-    env: p.vars,
+    env,
     envFile: p.envFile,
   });
   const alive = (): boolean => daemonStatus(p.stateDir, p.name).running;
@@ -83,7 +86,7 @@ export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
       try {
         await waitUntil(async () => {
           if (!alive()) throw dead();
-          return probeOnce(h, p.ports, { cwd: p.cwd, envFile: p.envFile });
+          return probeOnce(h, p.ports, { cwd: p.cwd, envFile: p.envFile, env });
         }, h);
       } catch (err) {
         if (!(err instanceof HealthTimeoutError)) throw err;

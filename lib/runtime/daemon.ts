@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { shellQuote } from "../core/shell";
+import { sourceThen } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
 import { pidExists, readProcStat } from "./processes";
@@ -23,7 +23,11 @@ export interface DaemonSpec {
   cwd: string;
   /** Shell command, run with `/bin/sh -c`. */
   cmd: string;
-  /** Merged over process.env; FORCE_COLOR=1 is always set so logs keep their colours. */
+  /**
+   * Merged over the user's environment and kept over what envFile exports, so a service's own
+   * variables (its PORT among them) beat env-wide ones; FORCE_COLOR=1 is always set so logs
+   * keep their colours.
+   */
   env: Record<string, string>;
   /** A shell file (env.sh) sourced before the command; the daemon fails if it cannot be read. */
   envFile?: string;
@@ -91,7 +95,9 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
   fs.mkdirSync(spec.dir, { recursive: true, mode: 0o700 });
   // The shell sources the env file itself so that its exports reach the command exactly as
   // they would in an interactive `source env.sh`; `|| exit` because dash keeps going otherwise.
-  const script = spec.envFile ? `. ${shellQuote(spec.envFile)} || exit 1\n${spec.cmd}` : spec.cmd;
+  const script = spec.envFile
+    ? sourceThen(spec.envFile, spec.cmd, Object.keys(spec.env))
+    : spec.cmd;
   const logFd = fs.openSync(logFile, "a", 0o600);
   let pid: number;
   try {

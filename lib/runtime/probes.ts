@@ -6,7 +6,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
 import { spawn } from "node:child_process";
-import { shellQuote } from "../core/shell";
+import { sourceThen } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import type { HealthCheck, ResolvedPort } from "../spec/model";
 
@@ -242,10 +242,18 @@ export function probedPort(health: HealthCheck, ports: ResolvedPort[]): number |
   return ports.find((p) => p.container === want && p.protocol === "tcp")?.host;
 }
 
+/** Where a host-side command check runs: the service's directory, env.sh, its own variables. */
+export interface HostContext {
+  cwd: string;
+  envFile?: string;
+  /** The service's own variables (a process's env and PORT), kept over env.sh's exports. */
+  env?: Record<string, string>;
+}
+
 export async function probeOnce(
   health: HealthCheck,
   ports: ResolvedPort[],
-  host: { cwd: string; envFile?: string },
+  host: HostContext,
 ): Promise<ProbeResult> {
   if (health.kind === "command")
     return probeCommand(health.command ?? "true", host, health.timeoutMs);
@@ -262,17 +270,18 @@ export async function probeOnce(
 /** Runs `sh -c command` on the host; ok on exit 0 within the timeout. */
 export function probeCommand(
   command: string,
-  host: { cwd: string; envFile?: string },
+  host: HostContext,
   timeoutMs: number,
 ): Promise<ProbeResult> {
+  const env = host.env ?? {};
   const script = host.envFile
-    ? `. ${shellQuote(host.envFile)} >/dev/null 2>&1 || exit 1\n${command}`
+    ? sourceThen(host.envFile, command, Object.keys(env), { quiet: true })
     : command;
   return new Promise((resolve) => {
     let out = "";
     const child = spawn("/bin/sh", ["-c", script], {
       cwd: host.cwd,
-      env: userEnv(),
+      env: { ...userEnv(), ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });

@@ -33,7 +33,11 @@ export interface HealthCheck {
 }
 
 export interface PortMapping {
-  /** Port inside the container. */
+  /**
+   * Port inside the container, mapped from the host port. For a process (`port:` in the spec)
+   * the port's number: it names the port and picks the default offset, but the process listens
+   * on the host port itself (it gets it in $PORT / $PORT_<number>).
+   */
   container: number;
   /** Offset of the host port inside the env's port block (default: container % 1000). */
   offset: number;
@@ -84,8 +88,9 @@ export interface ContainerService extends ServiceBase {
 
 /**
  * A host daemon: `cmd` runs through /bin/sh in `dir` of the env's worktree with env.sh sourced.
- * Its `ports` are the ports the program would use on its own (`3000` for a dev server); the env
- * gives each one a host port in its block and passes it through env.sh exports or `env`.
+ * Its `ports` are named by the port the program would use on its own (`3000` for a dev server);
+ * nothing maps them: the env gives each one a host port in its block, the program is told it
+ * ($PORT, $PORT_3000, templates) and must listen there, where health checks and status look.
  */
 export interface ProcessService extends ServiceBase {
   type: "process";

@@ -120,15 +120,12 @@ function normalizeService(
   { dir, prefix }: { dir: string; prefix: string },
   deps: { name: string }[],
 ): Service {
-  const ports = (s.ports ?? []).map((p): PortMapping =>
-    typeof p === "number"
-      ? { container: p, offset: p % 1000, protocol: "tcp" as const }
-      : {
-          container: p.container,
-          offset: p.offset ?? p.container % 1000,
-          protocol: p.protocol ?? "tcp",
-        },
-  );
+  const ports = (s.ports ?? []).map((p): PortMapping => {
+    if (typeof p === "number") return { container: p, offset: p % 1000, protocol: "tcp" };
+    // A process's `port` is kept where a container's port is: it names the port the same way.
+    const n = p.container ?? p.port!; // the schema lets exactly one of them through
+    return { container: n, offset: p.offset ?? n % 1000, protocol: p.protocol ?? "tcp" };
+  });
   const common = {
     name,
     env: stringMap(s.env),

@@ -42,6 +42,29 @@ export function resolveServices(services: Service[], base: number): ResolvedServ
   }));
 }
 
+/**
+ * What a process service is told about its ports (set after env.sh is sourced, so an env-wide
+ * export of the same name never reaches it): PORT, the host port of its first port, and
+ * PORT_<n> for each port, n being the port's number as written (`port: 3000` -> PORT_3000).
+ */
+export function portEnv(ports: ResolvedPort[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (ports[0]) out.PORT = String(ports[0].host);
+  for (const p of ports) out[`PORT_${p.container}`] ??= String(p.host);
+  return out;
+}
+
+/**
+ * Everything a process service gets beyond env.sh: its port variables, then its own `env`,
+ * which may set them otherwise (validate warns when it does). Both win over env.sh's exports.
+ */
+export function processEnv(s: {
+  ports: ResolvedPort[];
+  env: Record<string, string>;
+}): Record<string, string> {
+  return { ...portEnv(s.ports), ...s.env };
+}
+
 /** Distinct host ports the services publish in the block starting at `base`, in spec order. */
 export function hostPorts(services: Ported[], base: number): number[] {
   const out = new Set<number>();

@@ -1,6 +1,10 @@
-/** Rule checks across a normalized spec's services: dependencies, templates, init steps, ports. */
+/**
+ * Rule checks across a normalized spec's services: dependencies, templates, init steps, ports
+ * (and what a process is told about its ports: process-ports.ts).
+ */
 import { topoOrder } from "../core/graph";
 import { offsetCollisions } from "./ports";
+import { processPortWarnings } from "./process-ports";
 import { checkTemplate } from "./template";
 import { outsideWorktree } from "./worktree-paths";
 import type { EnvSpec, Service, SpecIssue } from "./model";
@@ -17,6 +21,7 @@ export function checkRules(
   const errors: SpecIssue[] = [];
   const byName = new Map(spec.services.map((s) => [s.name, s]));
   errors.push(...templateIssues(spec, doc), ...initIssues(spec, doc));
+  warnings.push(...processPortWarnings(spec, doc));
   for (const s of spec.services) {
     const seen = new Set<string>();
     for (const d of depPaths.get(s.name) ?? []) {

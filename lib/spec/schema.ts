@@ -81,16 +81,32 @@ const buildSchema = z.union([z.string().min(1, "must not be empty"), buildObject
   error: "must be a directory or a mapping with context, dockerfile and args",
 });
 
-const portObject = z.strictObject({
-  container: portNumber,
-  offset: z
-    .number()
-    .int("must be a whole number")
-    .min(0, "must be 0..999")
-    .max(999, "must be 0..999")
-    .optional(),
-  protocol: z.enum(["tcp", "udp"]).optional(),
-});
+/**
+ * `container` is the port inside a container, mapped from the host port; `port` names a
+ * process's port (processes are not port-mapped: they listen on the host port itself).
+ */
+const portObject = z
+  .strictObject({
+    container: portNumber.optional(),
+    port: portNumber.optional(),
+    offset: z
+      .number()
+      .int("must be a whole number")
+      .min(0, "must be 0..999")
+      .max(999, "must be 0..999")
+      .optional(),
+    protocol: z.enum(["tcp", "udp"]).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.container === undefined && p.port === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'must set "container" (a container\'s port) or "port" (a process\'s)',
+      });
+    } else if (p.container !== undefined && p.port !== undefined) {
+      ctx.addIssue({ code: "custom", message: 'set either "container" or "port", not both' });
+    }
+  });
 
 const portSchema = z.union([portNumber, portObject], {
   error: "must be a port number or a mapping with container, offset and protocol",
@@ -250,6 +266,15 @@ export const serviceSchema = z
         ctx.addIssue({ code: "custom", message: 'a process service needs "cmd"' });
       return;
     }
+    s.ports?.forEach((p, i) => {
+      if (typeof p === "object" && p.port !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["ports", i, "port"],
+          message: 'not allowed on a container service (use "container": the port inside it)',
+        });
+      }
+    });
     if (s.image !== undefined && s.build !== undefined) {
       ctx.addIssue({ code: "custom", message: 'set either "image" or "build", not both' });
     } else if (s.image === undefined && s.build === undefined) {

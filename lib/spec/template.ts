@@ -3,7 +3,8 @@
  *
  *   {{name}} {{block}} {{base}} {{home}} {{worktree}} {{branch}} {{state_dir}}
  *   {{ports.SERVICE}}        host port of the service's first port
- *   {{ports.SERVICE.PORT}}   host port of the service's port PORT (container / nominal port)
+ *   {{ports.SERVICE.PORT}}   host port of the service's port PORT (a container's `container`,
+ *                            a process's `port`)
  *
  * Checked against the spec before anything runs (`checkTemplate`), rendered once the env's
  * block is known (`renderTemplate`).
@@ -50,6 +51,15 @@ function checkRef(ref: string, spec: Pick<EnvSpec, "services">): string | undefi
     return `service "${svc.name}" has no port ${parts[2]} (it has ${svc.ports.map((p) => p.container).join(", ")})`;
   }
   return undefined;
+}
+
+/** The `{{ports.SERVICE}}` / `{{ports.SERVICE.PORT}}` references in a text, in order. */
+export function portRefs(text: string): { service: string; port?: number }[] {
+  return [...text.matchAll(TEMPLATE_RE)].flatMap((m) => {
+    const [head, service, port, ...rest] = m[1]!.split(".");
+    if (head !== "ports" || !service || rest.length > 0) return [];
+    return [port === undefined ? { service } : { service, port: Number(port) }];
+  });
 }
 
 export function renderTemplate(text: string, ctx: TemplateContext): string {

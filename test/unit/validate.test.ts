@@ -453,7 +453,7 @@ describe("envctl validate", () => {
     const spec = [
       "services:",
       "  db: { image: debian:bookworm, ports: [{ container: 5432, offset: 913 }], health: { tcp: 5432 } }",
-      "  api: { cmd: ./serve.sh, dir: api, ports: [{ container: 3000, offset: 914 }], depends_on: [db] }",
+      "  api: { cmd: ./serve.sh --port $PORT, dir: api, ports: [{ port: 3000, offset: 914 }], depends_on: [db] }",
     ].join("\n");
     const block = await firstFreeBlock([913, 914]);
     const r = await run(spec, { files: { "api/serve.sh": "#!/bin/sh\n" }, exec: ["api/serve.sh"] });
