@@ -7,7 +7,7 @@ import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { EnvRecord } from "../../lib/catalog/catalog";
 import { FORCE_VAR, LABEL_ENV } from "../../lib/core/names";
-import { removeLabelledImages } from "../../lib/docker";
+import { removeLabelled } from "../../lib/docker";
 import { unsavedWork } from "../../lib/providers/worktree";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
@@ -101,9 +101,10 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
         });
       }
     }
-    // Images a rebuild or an interrupted build left untagged carry the env's label too.
-    await removeLabelledImages(LABEL_ENV, opts.name).catch((err: unknown) => {
-      if (!opts.json) s.log(`warning: leftover images of ${opts.name} stay: ${String(err)}`);
+    // What carries the env's label outside state: images a rebuild left untagged, objects an
+    // operation that died made before state recorded them.
+    await removeLabelled(LABEL_ENV, opts.name).catch((err: unknown) => {
+      if (!opts.json) s.log(`warning: leftovers of ${opts.name} stay in Docker: ${String(err)}`);
     });
     catalog.removeEnv(opts.name); // and its lease
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });

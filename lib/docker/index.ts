@@ -13,7 +13,7 @@ export {
   ensureVolume,
   imageId,
   listByLabel,
-  removeLabelledImages,
+  removeLabelled,
   pullImage,
   removeImage,
   removeNetwork,

@@ -28,9 +28,31 @@ export async function ensureNetwork(
   }
 }
 
+/**
+ * Removes the network. Containers still attached that carry the network's own envctl labels
+ * (made by an operation that died before its state recorded them) go first; anyone else's
+ * container on it keeps the network and is named in the error.
+ */
 export async function removeNetwork(name: string, host?: string): Promise<void> {
   const existing = await inspectNetwork(name, host);
   if (!existing) return;
+  const labels = Object.entries(existing.Labels ?? {}).filter(([k]) => k.startsWith("envctl."));
+  for (const [id, attached] of Object.entries(existing.Containers ?? {})) {
+    const info = await docker(host)
+      .getContainer(id)
+      .inspect()
+      .catch(() => undefined);
+    const theirs = info?.Config.Labels ?? {};
+    if (labels.length > 0 && labels.every(([k, v]) => theirs[k] === v)) {
+      await docker(host)
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch((err: unknown) => {
+          if (statusOf(err) !== 404)
+            throw dockerFailure(`removing container ${attached.Name}`, err);
+        });
+    }
+  }
   try {
     await docker(host).getNetwork(existing.Id).remove();
   } catch (err) {
@@ -103,31 +125,61 @@ export async function removeImage(ref: string, host?: string): Promise<void> {
 }
 
 /**
- * Removes every image labelled key=value (builds a rebuild or an interrupted build left
- * untagged); one still used by a container stays. Returns how many were removed.
+ * Removes every container, network, volume and image labelled key=value: what an operation
+ * that died left outside state, and images a rebuild left untagged. An image still used by
+ * someone else's container stays. Returns how many objects were removed.
  */
-export async function removeLabelledImages(
-  key: string,
-  value: string,
-  host?: string,
-): Promise<number> {
-  let images: Dockerode.ImageInfo[];
-  try {
-    images = await docker(host).listImages({ all: true, filters: { label: [`${key}=${value}`] } });
-  } catch (err) {
-    throw dockerFailure(`listing images labelled ${key}=${value}`, err);
-  }
+export async function removeLabelled(key: string, value: string, host?: string): Promise<number> {
+  const filters = { label: [`${key}=${value}`] };
+  const client = docker(host);
   let removed = 0;
-  for (const img of images) {
+  const each = async <T>(
+    what: string,
+    list: () => Promise<T[]>,
+    id: (item: T) => string,
+    remove: (id: string) => Promise<unknown>,
+  ): Promise<void> => {
+    let items: T[];
     try {
-      await docker(host).getImage(img.Id).remove();
-      removed += 1;
+      items = await list();
     } catch (err) {
-      if (statusOf(err) === 404) continue; // a child removed it with its parent
-      if (statusOf(err) === 409) continue; // a container uses it
-      throw dockerFailure(`removing image ${img.Id.slice(0, 19)}`, err);
+      throw dockerFailure(`listing ${what}s labelled ${key}=${value}`, err);
     }
-  }
+    for (const item of items) {
+      try {
+        await remove(id(item));
+        removed += 1;
+      } catch (err) {
+        if (statusOf(err) === 404) continue; // gone meanwhile, or with its parent image
+        if (what === "image" && statusOf(err) === 409) continue; // in use elsewhere
+        throw dockerFailure(`removing ${what} ${id(item).slice(0, 19)}`, err);
+      }
+    }
+  };
+  await each(
+    "container",
+    () => client.listContainers({ all: true, filters }),
+    (c) => c.Id,
+    (id) => client.getContainer(id).remove({ force: true, v: true }),
+  );
+  await each(
+    "network",
+    () => client.listNetworks({ filters }),
+    (n) => n.Id,
+    (id) => client.getNetwork(id).remove(),
+  );
+  await each(
+    "volume",
+    async () => (await client.listVolumes({ filters })).Volumes ?? [],
+    (v) => v.Name,
+    (name) => client.getVolume(name).remove(),
+  );
+  await each(
+    "image",
+    () => client.listImages({ all: true, filters }),
+    (i) => i.Id,
+    (id) => client.getImage(id).remove(),
+  );
   return removed;
 }
 

@@ -9,8 +9,10 @@ import { after } from "node:test";
 import { Catalog } from "../../lib/catalog/catalog";
 import { envDir, resolveHome, type Home } from "../../lib/core/home";
 import type { ResolvedEnv } from "../../lib/spec/model";
+import { projectRoot } from "../../lib/core/toolchain";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+/** The envctl project, from sources (tsx) or from dist/ (the benches). */
+export const ROOT = projectRoot();
 export const DEMO = path.join(ROOT, "presets", "demo");
 
 /**
