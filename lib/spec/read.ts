@@ -9,6 +9,11 @@ import { dotPath } from "../core/dot-path";
 
 /** The largest spec, compose or env file envctl reads; real ones are a few kilobytes. */
 export const SPEC_FILE_MAX_BYTES = 1024 * 1024;
+/**
+ * The deepest nesting a document may have; real ones stay under ten. The YAML parser recurses
+ * per level, and deep enough input can abort the process from inside V8, which no catch sees.
+ */
+export const YAML_MAX_DEPTH = 128;
 
 export type ReadFailure = {
   /** Why, after "cannot read FILE: ". */
@@ -84,6 +89,12 @@ export function parseYaml(
   text: string,
   opts: { merge?: boolean } = {},
 ): { data: unknown; warnings: string[] } | { problem: YamlProblem } {
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    return {
+      problem: { line: deep, message: `nested too deeply (more than ${YAML_MAX_DEPTH} levels)` },
+    };
+  }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: opts.merge });
   const err = doc.errors[0];
   if (err) {
@@ -113,6 +124,46 @@ export function parseYaml(
 function yamlReason(message: string): string {
   const first = message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
   return /Maximum call stack size exceeded/.test(first) ? "nested too deeply" : first;
+}
+
+/**
+ * The line where the document's nesting passes {@link YAML_MAX_DEPTH}, counted generously
+ * before parsing: indentation levels plus `- ` entries, and open `[`/`{` outside quotes and
+ * comments. Undefined when it never does.
+ */
+function tooDeep(text: string): number | undefined {
+  const indents: number[] = [];
+  let flow = 0;
+  let quote: "'" | '"' | undefined;
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!;
+    let i = 0;
+    if (quote === undefined && flow === 0) {
+      const content = /^( *)((?:[-?:] +)*)(.?)/.exec(line)!;
+      if (content[3] !== "" && content[3] !== "#") {
+        const indent = content[1]!.length;
+        while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+        indents.push(indent);
+        if (indents.length + content[2]!.split(/ +/).length - 1 > YAML_MAX_DEPTH) return n + 1;
+      }
+    }
+    for (; i < line.length; i++) {
+      const c = line[i]!;
+      if (quote === '"') {
+        if (c === "\\") i++;
+        else if (c === '"') quote = undefined;
+      } else if (quote === "'") {
+        if (c === "'") quote = undefined;
+      } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(line[i - 1]!))) {
+        quote = c;
+      } else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!))) break;
+      else if (c === "[" || c === "{") {
+        if (++flow + indents.length > YAML_MAX_DEPTH) return n + 1;
+      } else if ((c === "]" || c === "}") && flow > 0) flow--;
+    }
+  }
+  return undefined;
 }
 
 /** The key written twice whose second copy starts at `offset`: its dot-path and both lines. */
