@@ -62,6 +62,8 @@ function openFailure(err: unknown): ReadFailure {
       return { reason: "no such file (a parent is not a directory)", kind: "missing" };
     case "ELOOP":
       return { reason: "a symlink loop", kind: "other" };
+    case "ENAMETOOLONG":
+      return { reason: "the name is too long", kind: "other" };
     case "EISDIR":
       return { reason: "is a directory", kind: "directory" };
     case "EACCES":
