@@ -1,5 +1,6 @@
 /** What every command shares: its seams, the env-name check and the catalog. */
 import { Catalog, type EnvRecord } from "../lib/catalog/catalog";
+import { quote } from "../lib/core/display";
 import { badInput, UserError } from "../lib/core/errors";
 import { privateDir, resolveHome, type Home } from "../lib/core/home";
 import { validateEnvName } from "../lib/core/names";
@@ -30,7 +31,7 @@ export function seams(
 
 export function checkName(name: string): void {
   const problem = validateEnvName(name);
-  if (problem) throw badInput(`invalid env name "${name}": ${problem}`);
+  if (problem) throw badInput(`invalid env name ${quote(name)}: ${problem}`);
 }
 
 /**

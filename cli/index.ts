@@ -5,6 +5,7 @@
  * anything else is a bug and prints its stack.
  */
 import { Command, CommanderError } from "commander";
+import { printable } from "../lib/core/display";
 import { UserError } from "../lib/core/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,7 +34,16 @@ function program(signal: AbortSignal): Command {
     .description("isolated developer environments and deployments as Pulumi stacks")
     .version(version)
     .exitOverride()
-    .showHelpAfterError();
+    // Parse errors read like envctl's own (`envctl: unknown option '--x'`), one line that never
+    // echoes a huge or binary argument, then where to look instead of the whole help.
+    .configureOutput({
+      outputError: (text, write) => {
+        const [first = "", ...rest] = text.trimEnd().split("\n");
+        const more = rest.filter((l) => l.trim()).map((l) => `  ${printable(l.trim())}`);
+        write([printable(first.replace(/^error: /, "envctl: ")), ...more, ""].join("\n"));
+      },
+    })
+    .showHelpAfterError("  (add --help for usage)");
 
   const specOptions = (c: Command): Command =>
     c
@@ -299,8 +309,10 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UserError) {
-      process.stderr.write(`envctl: ${err.message}\n`);
-      for (const d of err.details) process.stderr.write(`  ${d}\n`);
+      // Bad input quotes what the user gave, which may be anything: print it safely.
+      const show = err.exitCode === 2 ? printable : (l: string) => l;
+      process.stderr.write(`envctl: ${show(err.message)}\n`);
+      for (const d of err.details) process.stderr.write(`  ${show(d)}\n`);
       if (!controller.signal.aborted) return err.exitCode;
       return interruptedBy === "SIGINT" ? 130 : 143;
     }

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Catalog } from "../../lib/catalog/catalog";
+import { quote } from "../../lib/core/display";
 import { badInput, UserError } from "../../lib/core/errors";
 import type { Home } from "../../lib/core/home";
 import {
@@ -14,6 +15,7 @@ import {
   DetectError,
   isLocal,
   localRunner,
+  LOCALHOST_ID,
   parseDuration,
   probeHost,
   sshRunner,
@@ -41,10 +43,10 @@ function issueLines(issues: HostIssue[]): string[] {
   return issues.map(formatHostIssue);
 }
 
+/** Bad input: the first problem on the message line (it alone names the field), others below. */
 export function invalid(issues: HostIssue[]): UserError {
-  const lines = issueLines(issues);
-  if (lines.length === 1) return badInput(lines[0]!);
-  return badInput(`invalid input (${lines.length} problems)`, lines);
+  const [first = "invalid input", ...rest] = issueLines(issues);
+  return badInput(first, rest);
 }
 
 function notFound(id: string): UserError {
@@ -68,6 +70,14 @@ export function userError(err: unknown, id?: string): unknown {
     case "not_found":
       return id === undefined ? badInput(err.message) : notFound(id);
   }
+}
+
+/**
+ * Refuses an id that cannot exist because there is no catalog yet (only localhost, registered
+ * on first use, can), before opening the catalog would create it.
+ */
+export function mustExist(home: Home, id: string): void {
+  if (id !== LOCALHOST_ID && !fs.existsSync(home.catalogFile)) throw notFound(id);
 }
 
 /** Checks an id with the catalog's own rule, before anything is opened. */
@@ -122,7 +132,7 @@ function remoteSettings(
   const timeoutText = o.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(timeoutText);
   if (timeoutMs === undefined) {
-    throw badInput(`timeout: "${timeoutText}" is not a duration like 500ms, 5s or 1m`);
+    throw badInput(`timeout: ${quote(timeoutText)} is not a duration like 500ms, 5s or 1m`);
   }
   const identityText = o.identity ?? process.env.ENVCTL_SSH_KEY;
   let identity: string | undefined;
@@ -157,6 +167,7 @@ export async function hostCheck(opts: HostCheckOptions): Promise<number> {
   const ids = [...new Set(opts.ids)];
   ids.forEach(checkId);
   const settings = remoteSettings(s, opts);
+  for (const id of ids) mustExist(s.home, id);
   const hosts = withCatalog(s, undefined, (c) => {
     if (ids.length === 0) return c.hosts.list();
     return ids.map((id) => mustGet(c, id));
@@ -221,6 +232,7 @@ export async function hostDetect(opts: HostDetectOptions): Promise<void> {
   const s = seams(opts);
   checkId(opts.id);
   const settings = remoteSettings(s, opts);
+  mustExist(s.home, opts.id);
   const h = withCatalog(s, opts.id, (c) => mustGet(c, opts.id));
   const target = sshTarget(h);
   if (!isLocal(h) && !target) {

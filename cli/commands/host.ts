@@ -3,6 +3,7 @@
  * catalog is opened, so bad input exits 2 and leaves catalog.db untouched; `localhost` is
  * registered by the first host command that opens it.
  */
+import { quote } from "../../lib/core/display";
 import { badInput, UserError } from "../../lib/core/errors";
 import {
   formatAge,
@@ -29,6 +30,7 @@ import {
   DEFAULT_PORT,
   invalid,
   iso,
+  mustExist,
   mustGet,
   userError,
   withCatalog,
@@ -100,7 +102,9 @@ export function newHostFromFlags(o: {
   const issues: HostIssue[] = [];
   const portText = (o.port ?? String(DEFAULT_PORT)).trim();
   const port = /^-?\d+$/.test(portText) ? Number(portText) : NaN;
-  if (Number.isNaN(port)) issues.push({ path: "port", message: `"${o.port}" is not a number` });
+  if (Number.isNaN(port)) {
+    issues.push({ path: "port", message: `${quote(o.port ?? "")} is not a number` });
+  }
   const input: Record<string, unknown> = { id: o.id, host: o.host, port };
   if (o.ssh !== undefined) {
     try {
@@ -172,6 +176,7 @@ export interface HostShowOptions extends CommandSeams {
 export function hostShow(opts: HostShowOptions): void {
   const s = seams(opts);
   checkId(opts.id);
+  mustExist(s.home, opts.id);
   const { h, envs } = withCatalog(s, opts.id, (c) => ({
     h: mustGet(c, opts.id),
     envs: c.envsOnHost(opts.id),
@@ -208,6 +213,7 @@ export interface HostRmOptions extends CommandSeams {
 export function hostRm(opts: HostRmOptions): void {
   const s = seams(opts);
   checkId(opts.id);
+  mustExist(s.home, opts.id);
   const envs = withCatalog(s, opts.id, (c) => {
     mustGet(c, opts.id);
     const placed = c.envsOnHost(opts.id);
@@ -248,7 +254,7 @@ export function hostStale(opts: HostStaleOptions): void {
   const s = seams(opts);
   const maxAgeMs = parseDuration(opts.maxAge);
   if (maxAgeMs === undefined) {
-    throw badInput(`max-age: "${opts.maxAge}" is not a duration like 500ms, 60s or 5m`);
+    throw badInput(`max-age: ${quote(opts.maxAge)} is not a duration like 500ms, 60s or 5m`);
   }
   const nowMs = Date.now();
   const stale = withCatalog(s, undefined, (c) => {

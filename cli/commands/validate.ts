@@ -42,6 +42,11 @@ export async function validate(opts: ValidateOptions): Promise<number> {
           block: null,
         }),
       );
+    } else if (err instanceof SpecError) {
+      // A report, not an error message: every issue on a line of its own.
+      s.out(
+        [`✗ invalid spec ${err.file}`, ...err.issues.map((i) => `  ${formatIssue(i)}`)].join("\n"),
+      );
     } else {
       s.out([`✗ ${err.message}`, ...err.details.map((d) => `  ${d}`)].join("\n"));
     }

@@ -2,14 +2,23 @@
  * Dot-paths name a field of a document in messages: `services.web.ports[0]`. Spec and host
  * checks share them, so every issue envctl prints reads the same way.
  */
+import { quote } from "./display";
 
-/** `["services", "web", "ports", 0]` -> `services.web.ports[0]`; odd keys are quoted: `env["A B"]`. */
+/** Keys longer than this are quoted and cut, like any other value a message echoes. */
+const PLAIN_KEY_MAX = 64;
+
+/**
+ * `["services", "web", "ports", 0]` -> `services.web.ports[0]`; odd keys are quoted (and long
+ * ones cut): `env["A B"]`.
+ */
 export function dotPath(segments: readonly PropertyKey[]): string {
   let out = "";
   for (const seg of segments) {
+    const key = String(seg);
     if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(String(seg))) out += out ? `.${String(seg)}` : String(seg);
-    else out += `[${JSON.stringify(String(seg))}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(key) && key.length <= PLAIN_KEY_MAX)
+      out += out ? `.${key}` : key;
+    else out += `[${quote(key)}]`;
   }
   return out;
 }

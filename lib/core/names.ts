@@ -3,6 +3,8 @@
  * container/volume prefixes, so they are held to the narrowest rule all of those accept.
  */
 
+import { quote } from "./display";
+
 export const ENV_NAME_MAX = 40;
 
 /** Why `name` is not a valid environment name, or `undefined` when it is. */
@@ -15,9 +17,8 @@ export function validateEnvName(name: string): string | undefined {
   if (/\s/.test(name)) return "must not contain spaces";
   if (/[A-Z]/.test(name)) return "must be lowercase";
   if (!/^[a-z]/.test(name)) return "must start with a lowercase letter";
-  const bad = /[^a-z0-9-]/.exec(name);
-  if (bad)
-    return `must not contain ${JSON.stringify(bad[0])}; use lowercase letters, digits and "-"`;
+  const bad = /[^a-z0-9-]/u.exec(name);
+  if (bad) return `must not contain ${quote(bad[0])}; use lowercase letters, digits and "-"`;
   if (name.includes("--")) return 'must not contain "--"';
   if (name.endsWith("-")) return 'must not end with "-"';
   return undefined;

@@ -6,6 +6,7 @@
  */
 import * as net from "node:net";
 import { z } from "zod";
+import { quote } from "../core/display";
 import { dotPath, valueAt } from "../core/dot-path";
 import {
   HOST_STATUSES,
@@ -67,7 +68,7 @@ const port = z.number().int("must be a whole number").min(1, PORT_MSG).max(65535
 const hostName = z
   .string()
   .refine((s) => normalizeHost(s) !== undefined, {
-    error: (iss) => `must be a hostname or an IP address, got ${JSON.stringify(iss.input)}`,
+    error: (iss) => `must be a hostname or an IP address, got ${quote(String(iss.input))}`,
   })
   .transform((s) => normalizeHost(s)!);
 /** Heartbeat and created/updated times: whole ms since epoch. */
@@ -162,7 +163,7 @@ export function parseDevicesJson(text: string): Validated<DeviceCapabilities> {
 export function parseStatus(text: string): HostStatus {
   const s = text.trim().toLowerCase();
   if ((HOST_STATUSES as readonly string[]).includes(s)) return s as HostStatus;
-  const message = `must be one of ${HOST_STATUSES.join(", ")}, got ${JSON.stringify(text)}`;
+  const message = `must be one of ${HOST_STATUSES.join(", ")}, got ${quote(text)}`;
   throw new HostError("invalid", `unknown host status: ${message}`, [{ path: "status", message }]);
 }
 
@@ -172,25 +173,25 @@ export function parseStatus(text: string): HostStatus {
  */
 export function parseSshSpec(spec: string): { user: string | null; host: string; port: number } {
   function fail(why: string): never {
-    const message = `${JSON.stringify(spec)}: ${why}`;
+    const message = `${quote(spec)}: ${why}`;
     throw new HostError("invalid", `invalid SSH spec ${message}`, [{ path: "ssh", message }]);
   }
   const m = /^(?:([^@]*)@)?(\[[^\]]*\]|[^:@[\]]*)(?::([^:]*))?$/.exec(spec);
   if (!m) fail("expected user@host[:port] or host[:port], IPv6 addresses in brackets ([::1]:22)");
   const [, user, hostText = "", portText] = m;
   if (user !== undefined && !SSH_USER_RE.test(user)) {
-    fail(user === "" ? "the user is empty" : `${JSON.stringify(user)} is not a valid user name`);
+    fail(user === "" ? "the user is empty" : `${quote(user)} is not a valid user name`);
   }
   const host = normalizeHost(hostText);
   if (host === undefined) {
     fail(
       hostText === ""
         ? "the host is missing"
-        : `${JSON.stringify(hostText)} is not a hostname or IP address`,
+        : `${quote(hostText)} is not a hostname or IP address`,
     );
   }
   const portNum = portText === undefined ? 22 : /^\d{1,5}$/.test(portText) ? Number(portText) : 0;
-  if (portNum < 1 || portNum > 65535) fail(`port ${JSON.stringify(portText)} is not 1..65535`);
+  if (portNum < 1 || portNum > 65535) fail(`port ${quote(portText ?? "")} is not 1..65535`);
   return { user: user ?? null, host, port: portNum };
 }
 
@@ -269,7 +270,7 @@ export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return quote(v);
   if (typeof v === "number" || typeof v === "boolean") return `${typeof v} ${String(v)}`;
   return typeof v;
 }

@@ -9,9 +9,7 @@
  * This file reads each file and dispatches a service's keys; the parts are in compose/:
  * interpolation, environment and env_file, field conversions, and merging.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
 import { shellWords } from "../core/shell";
 import { describeValue, SERVICE_NAME_RE } from "./schema";
 import {
@@ -24,7 +22,6 @@ import {
   NOT_SUPPORTED,
   type Obj,
   type Path,
-  readError,
   warn,
   where,
 } from "./compose/context";
@@ -39,6 +36,7 @@ import {
 } from "./compose/fields";
 import { interpolateTree } from "./compose/interpolate";
 import { finish, mergeLayers } from "./compose/merge";
+import { parseYaml, readTextFile } from "./read";
 
 export type { ComposeImport } from "./compose/context";
 
@@ -88,27 +86,24 @@ export function importCompose(files: string[]): ComposeImport {
 }
 
 function readCompose(ctx: Ctx, file: string): Obj | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    fail(ctx, [], `cannot read ${file}: ${readError(err)}`);
+  const read = readTextFile(file);
+  if (!("text" in read)) {
+    fail(ctx, [], `cannot read ${file}: ${read.reason}`);
     return undefined;
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const pos = yamlError.linePos?.[0];
-    const reason = yamlError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+  const parsed = parseYaml(read.text, { merge: true });
+  if ("problem" in parsed) {
+    const { line, column, path: at = "", message } = parsed.problem;
     ctx.out.errors.push({
       file: ctx.base,
-      path: "",
-      ...(pos ? { line: pos.line, column: pos.col } : {}),
-      message: `invalid YAML: ${reason}`,
+      path: at,
+      ...(line === undefined ? {} : { line }),
+      ...(column === undefined ? {} : { column }),
+      message,
     });
     return undefined;
   }
-  const data: unknown = doc.toJS();
+  const data = parsed.data;
   if (data === null || data === undefined) {
     fail(ctx, [], 'the file is empty; it needs a "services" mapping');
     return undefined;

@@ -13,8 +13,7 @@
  * the name: compose's own names (docker-compose.yml, compose.override.yaml, app.compose.yml)
  * are compose; anything else is the caller's fallback.
  */
-import * as fs from "node:fs";
-import { parse } from "yaml";
+import { parseYaml, readTextFile } from "./read";
 
 export const SPEC_FORMATS = ["compose", "envctl"] as const;
 export type SpecFormat = (typeof SPEC_FORMATS)[number];
@@ -41,12 +40,10 @@ export function composeName(file: string): boolean {
 /** The format of `file` by its content; a tie goes by its name, then `fallback`. */
 export function specFormat(file: string, fallback: SpecFormat = "envctl"): SpecFormat {
   const votes = { compose: 0, envctl: 0 };
-  let doc: unknown;
-  try {
-    doc = parse(fs.readFileSync(file, "utf8"));
-  } catch {
-    doc = undefined; // unreadable or not YAML: the loader explains, by the name's format
-  }
+  // Unreadable or not YAML: the loader explains, by the name's format.
+  const read = readTextFile(file);
+  const parsed = "text" in read ? parseYaml(read.text) : undefined;
+  const doc = parsed && "data" in parsed ? parsed.data : undefined;
   if (isMap(doc)) {
     for (const key of Object.keys(doc)) {
       if (COMPOSE_TOP.has(key) || key.startsWith("x-")) votes.compose++;

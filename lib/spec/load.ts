@@ -7,10 +7,10 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
 import { canonicalJson } from "../core/canonical";
 import { importCompose } from "./compose";
 import type { EnvSpec, SpecIssue } from "./model";
+import { parseYaml, readTextFile } from "./read";
 import { describeValue, specSchema, zodIssues } from "./schema";
 
 import { normalize, overlay } from "./normalize";
@@ -40,45 +40,23 @@ export interface SpecOrigin {
 
 export function loadSpecFile(file: string, opts: Omit<SpecOrigin, "file"> = {}): ParseResult {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = fs.readFileSync(abs, "utf8");
-  } catch (err) {
-    return {
-      errors: [{ path: "", message: `cannot read ${abs}: ${readReason(err)}` }],
-      warnings: [],
-    };
+  const read = readTextFile(abs);
+  if (!("text" in read)) {
+    return { errors: [{ path: "", message: `cannot read ${abs}: ${read.reason}` }], warnings: [] };
   }
-  return parseSpecText(text, { ...opts, file: abs });
-}
-
-function readReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES") return "permission denied";
-  if (code === "EISDIR") return "is a directory";
-  return err instanceof Error ? err.message : String(err);
+  return parseSpecText(read.text, { ...opts, file: abs });
 }
 
 export function parseSpecText(text: string, opts: SpecOrigin): ParseResult {
   const warnings: SpecIssue[] = [];
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const pos = yamlError.linePos?.[0];
-    const where = pos ? `${opts.file}:${pos.line}:${pos.col}` : opts.file;
-    const reason = yamlError.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-    return { errors: [{ path: "", message: `${where}: invalid YAML: ${reason}` }], warnings };
+  const parsed = parseYaml(text);
+  if ("problem" in parsed) {
+    const { line, column, path: at = "", message } = parsed.problem;
+    const where = [opts.file, line, column].filter((x) => x !== undefined).join(":");
+    return { errors: [{ path: at, message: at ? message : `${where}: ${message}` }], warnings };
   }
-  for (const w of doc.warnings) {
-    warnings.push({ path: "", message: `YAML: ${w.message.split("\n")[0]}` });
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS();
-  } catch (err) {
-    return { errors: [{ path: "", message: `invalid YAML: ${(err as Error).message}` }], warnings };
-  }
+  for (const w of parsed.warnings) warnings.push({ path: "", message: `YAML: ${w}` });
+  const data = parsed.data;
   if (data === null || data === undefined) {
     return {
       errors: [{ path: "", message: 'the spec is empty; it needs a "services" mapping' }],
@@ -143,6 +121,9 @@ function withComposeServices(
   const files = data.compose;
   if (files === undefined) return { data, errors: [], warnings: [] };
   const list = typeof files === "string" ? [files] : Array.isArray(files) ? files : undefined;
+  if (list?.length === 0) {
+    return { data, errors: [{ path: "compose", message: "must not be empty" }], warnings: [] };
+  }
   if (!list || !list.every((f) => typeof f === "string" && f.length > 0)) {
     return {
       data,

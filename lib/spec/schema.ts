@@ -7,6 +7,7 @@
  * `path: message` lines and only invents messages for type mismatches and unknown keys.
  */
 import { z } from "zod";
+import { quote } from "../core/display";
 import { dotPath, valueAt } from "../core/dot-path";
 import type { SpecIssue } from "./model";
 
@@ -41,7 +42,7 @@ export const portNumber = z.union(
         abort: true,
       })
       .regex(/^\d+$/, {
-        error: (iss) => `must be a port number (1..65535), got ${JSON.stringify(iss.input)}`,
+        error: (iss) => `must be a port number (1..65535), got ${quote(String(iss.input))}`,
       })
       .transform(Number)
       .pipe(portInt),
@@ -64,7 +65,16 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: "must be a string, number or boolean",
 });
 
-const scalarMap = z.record(z.string().min(1, "names must not be empty"), scalar);
+/**
+ * Variable names as Docker and the host pass them: `NAME=value` strings, so "=" would move the
+ * split, and NUL ends the string.
+ */
+const varName = z
+  .string()
+  .min(1, "names must not be empty")
+  .regex(/^[^=]*$/, 'must not contain "="')
+  .regex(/^[^\0]*$/, "must not contain NUL characters");
+const scalarMap = z.record(varName, scalar);
 
 const commandLike = z.union(
   [z.string().min(1, "must not be empty"), z.array(z.string()).min(1, "must not be empty")],
@@ -128,11 +138,11 @@ function volumeProblems(v: RawVolume): { field: "source" | "target"; message: st
   if (!isBindSource(v.source) && !VOLUME_NAME_RE.test(v.source)) {
     out.push({
       field: "source",
-      message: `volume name "${v.source}" must match ${VOLUME_NAME_RE.source} (bind paths start with "/" or ".")`,
+      message: `volume name ${quote(v.source)} must match ${VOLUME_NAME_RE.source} (bind paths start with "/" or ".")`,
     });
   }
   if (!v.target.startsWith("/")) {
-    out.push({ field: "target", message: `target "${v.target}" must be an absolute path` });
+    out.push({ field: "target", message: `target ${quote(v.target)} must be an absolute path` });
   }
   return out;
 }
@@ -149,7 +159,7 @@ const volumeString = z.string().transform((text, ctx): RawVolume => {
     !target ||
     (mode !== undefined && mode !== "ro" && mode !== "rw")
   ) {
-    ctx.addIssue({ code: "custom", message: `${VOLUME_STRING_MSG}, got "${text}"` });
+    ctx.addIssue({ code: "custom", message: `${VOLUME_STRING_MSG}, got ${quote(text)}` });
     return z.NEVER;
   }
   const v: RawVolume = { source, target, read_only: mode === "ro" };
@@ -406,6 +416,10 @@ function explain(issue: ZodIssue, prefix: PropertyKey[], root: unknown): SpecIss
     case "invalid_type": {
       const value = valueAt(root, at);
       if (value === undefined) return [{ path: p, message: "required" }];
+      // `.int()` on a number: the check's own message ("must be a whole number").
+      if (issue.expected === "int") {
+        return [{ path: p, message: `${issue.message}, got ${describeValue(value)}` }];
+      }
       return [
         {
           path: p,
@@ -427,6 +441,9 @@ function explain(issue: ZodIssue, prefix: PropertyKey[], root: unknown): SpecIss
     case "invalid_key":
       return issue.issues.map((i) => ({ path: p, message: i.message }));
     case "invalid_union": {
+      if (valueAt(root, at) === undefined && isMissingKey(root, at)) {
+        return [{ path: p, message: "required" }];
+      }
       // Explain the branch that matched the value's type; if none did, the union's message says
       // which forms are accepted.
       const branch = issue.errors.find((b) => !b.every((i) => isTypeMismatch(i)));
@@ -438,10 +455,17 @@ function explain(issue: ZodIssue, prefix: PropertyKey[], root: unknown): SpecIss
   }
 }
 
-/** The value simply had another type than this branch expects. */
+/** `at` names a key its (existing) parent mapping does not have. */
+function isMissingKey(root: unknown, at: readonly PropertyKey[]): boolean {
+  const parent = valueAt(root, at.slice(0, -1));
+  const key = at[at.length - 1];
+  return key !== undefined && parent !== null && typeof parent === "object" && !(key in parent);
+}
+
+/** The value simply had another type than this branch expects (a float is a number: no). */
 function isTypeMismatch(i: ZodIssue): boolean {
   if (i.path.length > 0) return false;
-  if (i.code === "invalid_type") return true;
+  if (i.code === "invalid_type") return i.expected !== "int";
   return i.code === "invalid_union" && i.errors.every((b) => b.every(isTypeMismatch));
 }
 
@@ -457,17 +481,17 @@ export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `"${v}"`;
+  if (typeof v === "string") return quote(v);
   return `${typeof v} ${JSON.stringify(v) ?? typeof v}`;
 }
 
 function unknownField(key: string, at: readonly PropertyKey[]): string {
-  const msg = `unknown field "${key}"`;
+  const msg = `unknown field ${quote(key)}`;
   const kind = objectKind(at);
   if (kind === "port" && (key === "host" || key === "published" || key === "target")) {
     return `${msg} (host ports come from the env's port block; set "offset" to choose one)`;
   }
-  const guess = kind ? closest(key, KNOWN_KEYS[kind]) : undefined;
+  const guess = kind && key.length <= 40 ? closest(key, KNOWN_KEYS[kind]) : undefined;
   return guess ? `${msg} (did you mean "${guess}"?)` : msg;
 }
 

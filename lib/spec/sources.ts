@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { quote } from "../core/display";
 import { badInput, UserError } from "../core/errors";
 import { projectRoot } from "../core/toolchain";
 import { isSpecFormat, SPEC_FORMATS, specFormat, type SpecFormat } from "./format";
@@ -23,15 +24,39 @@ export function specSource(o: SpecSource): SpecSource {
   return { file: o.file, preset: o.preset, format: o.format };
 }
 
-/** An invalid spec (exit 2): one detail line per issue, and the issues themselves for --json. */
+/**
+ * An invalid spec (exit 2): the first issue on the message line, so that line alone says which
+ * field is wrong and why; one detail line per further issue; the issues themselves for --json.
+ */
 export class SpecError extends UserError {
   constructor(
-    file: string,
+    readonly file: string,
     readonly issues: SpecIssue[],
   ) {
-    super(`invalid spec ${file}`, 2, issues.map(formatIssue));
+    super(leadLine(file, issues[0]), 2, issues.slice(1).map(formatIssue));
     this.name = "SpecError";
   }
+}
+
+/**
+ * The message line, the file named once: `invalid spec FILE[:LINE:COL]: path: message`, or
+ * `cannot read spec FILE: why`.
+ */
+function leadLine(file: string, first: SpecIssue | undefined): string {
+  if (!first) return `invalid spec ${file}`;
+  // Issues from the spec file itself (a compose file names its own base name) read best as
+  // `FILE:LINE: ...`; another file's (an override, an env file) keep their own name.
+  if (first.file !== undefined && first.file !== path.basename(file)) {
+    return `invalid spec ${file}: ${formatIssue(first)}`;
+  }
+  const text = formatIssue({ path: first.path, message: first.message });
+  const unreadable = `cannot read ${file}: `;
+  if (text.startsWith(unreadable)) {
+    return `cannot read spec ${file}: ${text.slice(unreadable.length)}`;
+  }
+  if (text.startsWith(`${file}:`)) return `invalid spec ${text}`;
+  const where = [file, first.line, first.column].filter((x) => x !== undefined).join(":");
+  return `invalid spec ${where}: ${text}`;
 }
 
 /** The presets shipped with envctl (directories holding an envctl.yaml). */
@@ -63,7 +88,9 @@ export function loadSpec(
     if (files.length > 0) throw badInput("--preset and -f are exclusive: pick one");
     if (format !== undefined) throw badInput("--format is for -f files, not presets");
     if (!presetNames().includes(src.preset)) {
-      throw badInput(`unknown preset "${src.preset}"`, [`presets: ${presetNames().join(", ")}`]);
+      throw badInput(`unknown preset ${quote(src.preset)}`, [
+        `presets: ${presetNames().join(", ")}`,
+      ]);
     }
     specFile = path.join(projectRoot(), "presets", src.preset, "envctl.yaml");
     res = loadSpecFile(specFile, { repo: cwd });
@@ -98,5 +125,5 @@ export function loadSpec(
 function checkFormat(format: string): SpecFormat {
   if (isSpecFormat(format)) return format;
   const names = SPEC_FORMATS.map((f) => `"${f}"`).join(" or ");
-  throw badInput(`--format must be ${names}, got "${format}"`);
+  throw badInput(`--format must be ${names}, got ${quote(format)}`);
 }

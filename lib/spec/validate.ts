@@ -244,10 +244,11 @@ export function plural(n: number, word: string, many = `${word}s`): string {
  */
 export async function preflight(spec: EnvSpec): Promise<void> {
   const report = await validateSpec(spec, { busy: () => Promise.resolve([]) });
-  if (report.errors.length > 0) {
-    throw badInput(
-      "the spec would fail to run (nothing was created; `envctl validate` shows the same)",
-      report.errors.map(formatIssue),
-    );
+  const [first, ...rest] = report.errors.map(formatIssue);
+  if (first !== undefined) {
+    throw badInput(`the spec would fail to run: ${first}`, [
+      ...rest,
+      "(nothing was created; `envctl validate` shows the same)",
+    ]);
   }
 }

@@ -116,7 +116,7 @@ const BAD_INPUT: BadCase[] = [
   {
     title: "a build context that is not in the repo (what validate reports, before anything)",
     spec: "services:\n  web:\n    build: ./nope\n",
-    expect: [/the spec would fail to run \(nothing was created/, /services\.web\.build: /],
+    expect: [/the spec would fail to run: services\.web\.build: /, /\(nothing was created/],
   },
   {
     title: "a process whose program is not installed",

@@ -332,7 +332,7 @@ const BAD_INPUT: BadCase[] = [
   },
   {
     args: ["add", "BAD", "--host", "x y", "--port", "0", "--ssh", "@@"],
-    expect: [/4 problems/, /^ {2}id: /m, /^ {2}host: /m, /^ {2}port: /m, /^ {2}ssh: /m],
+    expect: [/^envctl: ssh: /, /^ {2}id: /m, /^ {2}host: /m, /^ {2}port: /m],
   },
   { args: ["add", "web-1", "--host", "127.0.0.1"], expect: [/host web-1 already exists/] },
   {

@@ -31,13 +31,23 @@ export function childEnv(home: string, extra: Record<string, string> = {}): Node
 
 export function envctl(
   args: string[],
-  o: { home: string; cwd: string; env?: Record<string, string>; input?: string },
+  o: {
+    home: string;
+    cwd: string;
+    env?: Record<string, string>;
+    input?: string;
+    /** Kill the CLI after this long (a hang then fails the test instead of stalling it). */
+    timeoutMs?: number;
+  },
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: o.cwd,
       env: childEnv(o.home, o.env),
       stdio: [o.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(o.timeoutMs === undefined
+        ? {}
+        : { timeout: o.timeoutMs, killSignal: "SIGKILL" as const }),
     });
     if (o.input !== undefined) child.stdin!.end(o.input);
     let stdout = "";

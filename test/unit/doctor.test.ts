@@ -412,7 +412,7 @@ describe("envctl doctor (command)", () => {
       ...bad.seams,
     });
     assert.equal(code, 1);
-    assert.match(bad.out.join("\n"), /^✗ spec +invalid spec .*missing\.yaml: cannot read/m);
+    assert.match(bad.out.join("\n"), /^✗ spec +cannot read spec .*missing\.yaml: no such file/m);
     assert.match(
       bad.out.join("\n"),
       /fix: see every problem with: envctl validate -f missing\.yaml/,

@@ -86,13 +86,6 @@ export const warn = (ctx: Ctx, at: Path, message: string): void => {
 export const isObj = (v: unknown): v is Obj =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-export function readError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES") return "permission denied";
-  return (err as Error).message;
-}
-
 /** Absolute host path: `~` is the home directory, relative paths start at the project dir. */
 export function hostPath(dir: string, p: string): string {
   if (p === "~" || p.startsWith("~/")) return path.join(os.homedir(), p.slice(1));

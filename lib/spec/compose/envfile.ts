@@ -2,10 +2,10 @@
  * A service's variables: `environment` (and `build.args`, which take the same forms) and
  * `env_file`, read from disk and parsed the way compose parses env files.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { readTextFile } from "../read";
 import { describeValue } from "../schema";
-import { type Ctx, fail, hostPath, isObj, type Path, readError, warn } from "./context";
+import { type Ctx, fail, hostPath, isObj, type Path, warn } from "./context";
 import { interpolate } from "./interpolate";
 
 /** `environment` / `build.args`: a mapping or a list of `KEY=VALUE`; a bare KEY reads the shell's. */
@@ -54,14 +54,12 @@ export function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string>
       return fail(ctx, eat, 'must be a file or a mapping with "path" and "required"');
     }
     const file = hostPath(ctx.dir, spec.path);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (err) {
-      if (spec.required === false) return;
-      return fail(ctx, eat, `cannot read ${file}: ${readError(err)}`);
+    const read = readTextFile(file);
+    if (!("text" in read)) {
+      if (spec.required === false && read.kind === "missing") return;
+      return fail(ctx, eat, `cannot read ${file}: ${read.reason}`);
     }
-    Object.assign(out, parseEnvFile(ctx, text, path.basename(file), out));
+    Object.assign(out, parseEnvFile(ctx, read.text, path.basename(file), out));
   });
   return out;
 }
@@ -72,17 +70,14 @@ export function envFiles(ctx: Ctx, at: Path, v: unknown): Record<string, string>
  */
 export function projectVars(dir: string, out: Ctx["out"]): Ctx["vars"] {
   const file = path.join(dir, ".env");
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EISDIR") return { ...process.env };
-    out.errors.push({ file: ".env", path: "", message: `cannot read ${file}: ${readError(err)}` });
+  const read = readTextFile(file);
+  if (!("text" in read)) {
+    if (read.kind === "missing" || read.kind === "directory") return { ...process.env };
+    out.errors.push({ file: ".env", path: "", message: `cannot read ${file}: ${read.reason}` });
     return { ...process.env };
   }
   const ctx: Ctx = { base: ".env", dir, out, vars: process.env };
-  return { ...parseEnvFile(ctx, text, ".env", {}), ...process.env };
+  return { ...parseEnvFile(ctx, read.text, ".env", {}), ...process.env };
 }
 
 /** `KEY=VALUE` lines: `#` comments, `export ` prefixes, single or double quotes. */
