@@ -8,7 +8,7 @@ import { Progress } from "../../lib/engine/progress";
 import type { EnvRecord } from "../../lib/catalog/catalog";
 import { FORCE_VAR } from "../../lib/core/names";
 import { unsavedWork } from "../../lib/providers/worktree";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, openCatalog, refuseMissing, seams, type CommandSeams } from "../context";
 import { jsonDoc } from "../ui/output";
 
 export interface DestroyOptions extends CommandSeams {
@@ -40,6 +40,7 @@ export async function unsavedLines(record: EnvRecord | undefined): Promise<strin
 export async function destroy(opts: DestroyOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  await refuseMissing(s.home, opts.name);
   const catalog = openCatalog(s.home);
   try {
     const engine = await openEngine(s.home);

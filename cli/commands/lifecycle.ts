@@ -157,9 +157,9 @@ export interface TransitionOptions extends CommandSeams {
 export async function transition(opts: TransitionOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  const record = envRecord(s.home, opts.name, opts.verb);
   const catalog = openCatalog(s.home);
   try {
-    const record = envRecord(s.home, opts.name, opts.verb);
     if (!record.resolved) {
       throw badInput(
         `env ${opts.name} has no recorded spec: run \`envctl up ${opts.name} -f SPEC\` once`,

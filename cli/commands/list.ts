@@ -6,7 +6,7 @@ import {
   type DockerTrouble,
   type EnvReality,
 } from "../../lib/kinds/devenv/reality";
-import { openCatalog, seams, type CommandSeams } from "../context";
+import { readCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../ui/output";
 
 export interface ListOptions extends CommandSeams {
@@ -20,12 +20,12 @@ export interface ListOptions extends CommandSeams {
  */
 export async function list(opts: ListOptions): Promise<void> {
   const s = seams(opts);
-  const catalog = openCatalog(s.home);
+  const catalog = readCatalog(s.home);
   let envs;
   try {
-    envs = catalog.listEnvs();
+    envs = catalog?.listEnvs() ?? [];
   } finally {
-    catalog.close();
+    catalog?.close();
   }
   const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
   let containers: ContainerMap | DockerTrouble | undefined = new Map();

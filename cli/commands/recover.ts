@@ -1,7 +1,7 @@
 import { openEngine, selectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
-import { checkName, seams, type CommandSeams } from "../context";
+import { checkName, refuseMissing, seams, type CommandSeams } from "../context";
 
 export interface RecoverOptions extends CommandSeams {
   name: string;
@@ -14,6 +14,7 @@ export interface RecoverOptions extends CommandSeams {
 export async function recover(opts: RecoverOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  await refuseMissing(s.home, opts.name);
   const engine = await openEngine(s.home);
   const stack = await selectStack(engine, opts.name);
   await stack.cancel().catch(() => undefined);
