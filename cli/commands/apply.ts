@@ -9,6 +9,7 @@ import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { runUp } from "../../lib/engine/update";
+import { trimLogs } from "../../lib/kinds/devenv/reality";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
 
@@ -34,6 +35,7 @@ export async function applyEnv(args: {
 }): Promise<ApplyResult> {
   const { s, catalog, engine, stack, env, verb } = args;
   await ensureConfig(engine, stack, stackConfig(env));
+  trimLogs(env);
   const progress = new Progress(args.json ? undefined : s.log, false);
   let result;
   try {

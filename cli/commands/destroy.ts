@@ -9,7 +9,7 @@ import type { EnvRecord } from "../../lib/catalog/catalog";
 import { FORCE_VAR, LABEL_ENV } from "../../lib/core/names";
 import { removeLabelled } from "../../lib/docker";
 import { unsavedWork } from "../../lib/providers/worktree";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, openCatalog, refuseMissing, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { jsonDoc } from "../ui/output";
 
@@ -42,6 +42,7 @@ export async function unsavedLines(record: EnvRecord | undefined): Promise<strin
 export async function destroy(opts: DestroyOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  await refuseMissing(s.home, opts.name);
   const catalog = openCatalog(s.home);
   let op: Operation | undefined;
   try {

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Catalog } from "../../lib/catalog/catalog";
+import { Catalog } from "../../lib/catalog/catalog";
 import { quote } from "../../lib/core/display";
 import { badInput, UserError } from "../../lib/core/errors";
 import type { Home } from "../../lib/core/home";
@@ -96,6 +96,27 @@ export function withCatalog<T>(
   fn: (c: Catalog) => T,
 ): T {
   const catalog = openCatalog(s.home);
+  try {
+    catalog.hosts.ensureLocalhost();
+    return fn(catalog);
+  } catch (err) {
+    throw userError(err, id);
+  } finally {
+    catalog.close();
+  }
+}
+
+/**
+ * `withCatalog` for the commands that only read (list, show, stale without --mark-offline): `fn`
+ * gets a copy of the catalog in memory, with `localhost` registered as the first writing host
+ * command registers it, and nothing reaches catalog.db (nor makes one in a fresh home).
+ */
+export function readingCatalog<T>(
+  s: { home: Home },
+  id: string | undefined,
+  fn: (c: Catalog) => T,
+): T {
+  const catalog = Catalog.openCopy(s.home.catalogFile);
   try {
     catalog.hosts.ensureLocalhost();
     return fn(catalog);

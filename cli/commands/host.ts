@@ -1,7 +1,8 @@
 /**
  * `envctl host ...`: the host catalog from the command line. Input is validated before the
  * catalog is opened, so bad input exits 2 and leaves catalog.db untouched; `localhost` is
- * registered by the first host command that opens it.
+ * registered by the first host command that writes (add, rm, check, detect, stale
+ * --mark-offline), and shown as registered by the ones that only read (list, show, stale).
  */
 import { quote } from "../../lib/core/display";
 import { badInput, UserError } from "../../lib/core/errors";
@@ -32,6 +33,7 @@ import {
   iso,
   mustExist,
   mustGet,
+  readingCatalog,
   userError,
   withCatalog,
 } from "./host-remote";
@@ -154,7 +156,7 @@ export function hostList(opts: HostListOptions): void {
       throw userError(err);
     }
   }
-  const hosts = withCatalog(s, undefined, (c) =>
+  const hosts = readingCatalog(s, undefined, (c) =>
     status === undefined ? c.hosts.list() : c.hosts.findByStatus(status),
   );
   if (opts.json) {
@@ -177,7 +179,7 @@ export function hostShow(opts: HostShowOptions): void {
   const s = seams(opts);
   checkId(opts.id);
   mustExist(s.home, opts.id);
-  const { h, envs } = withCatalog(s, opts.id, (c) => ({
+  const { h, envs } = readingCatalog(s, opts.id, (c) => ({
     h: mustGet(c, opts.id),
     envs: c.envsOnHost(opts.id),
   }));
@@ -257,7 +259,7 @@ export function hostStale(opts: HostStaleOptions): void {
     throw badInput(`max-age: ${quote(opts.maxAge)} is not a duration like 500ms, 60s or 5m`);
   }
   const nowMs = Date.now();
-  const stale = withCatalog(s, undefined, (c) => {
+  const stale = (opts.markOffline ? withCatalog : readingCatalog)(s, undefined, (c) => {
     const found = c.hosts.findStale(maxAgeMs, nowMs);
     if (opts.markOffline) {
       for (const h of found) c.hosts.updateStatus(h.id, "offline");

@@ -169,10 +169,10 @@ export interface TransitionOptions extends CommandSeams, OperationFlags {
 export async function transition(opts: TransitionOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  envRecord(s.home, opts.name, opts.verb); // a missing env is refused before anything is written
   const catalog = openCatalog(s.home);
   let op: Operation | undefined;
   try {
-    envRecord(s.home, opts.name, opts.verb); // a missing env is refused before anything is locked
     const engine = await openEngine(s.home);
     op = await beginOperation({
       catalog,

@@ -1,12 +1,11 @@
 import { blockBase } from "../../lib/spec/ports";
 import {
   envReality,
-  trimLogs,
   type ContainerMap,
   type DockerTrouble,
   type EnvReality,
 } from "../../lib/kinds/devenv/reality";
-import { openCatalog, seams, type CommandSeams } from "../context";
+import { readCatalog, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../ui/output";
 
 export interface ListOptions extends CommandSeams {
@@ -15,17 +14,17 @@ export interface ListOptions extends CommandSeams {
 
 /**
  * Lists envs with the state derived from what actually runs: the catalog, one Docker call and
- * the daemons' pid files; no `pulumi` process. `⚠` marks an env whose reality disagrees with
- * its desired state, with the reason.
+ * the daemons' pid files; no `pulumi` process, nothing written. `⚠` marks an env whose reality
+ * disagrees with its desired state, with the reason.
  */
 export async function list(opts: ListOptions): Promise<void> {
   const s = seams(opts);
-  const catalog = openCatalog(s.home);
+  const catalog = readCatalog(s.home);
   let envs;
   try {
-    envs = catalog.listEnvs();
+    envs = catalog?.listEnvs() ?? [];
   } finally {
-    catalog.close();
+    catalog?.close();
   }
   const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
   let containers: ContainerMap | DockerTrouble | undefined = new Map();
@@ -33,10 +32,10 @@ export async function list(opts: ListOptions): Promise<void> {
     const { envctlContainers } = await import("../../lib/kinds/devenv/reality");
     containers = await envctlContainers();
   }
-  const rows = envs.map((e) => {
-    if (e.resolved) trimLogs(e.resolved);
-    return { e, reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined };
-  });
+  const rows = envs.map((e) => ({
+    e,
+    reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined,
+  }));
   const ports = (block: number | null): string =>
     block === null ? "-" : `${blockBase(block)}-${blockBase(block) + 999}`;
   if (opts.json) {

@@ -1,6 +1,6 @@
 import { openEngine, selectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
-import { checkName, seams, type CommandSeams } from "../context";
+import { checkName, refuseMissing, seams, type CommandSeams } from "../context";
 import { jsonDoc, servicesTable } from "../ui/output";
 
 export interface OutputsOptions extends CommandSeams {
@@ -12,6 +12,7 @@ export interface OutputsOptions extends CommandSeams {
 export async function outputs(opts: OutputsOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
+  await refuseMissing(s.home, opts.name);
   const engine = await openEngine(s.home);
   const stack = await selectStack(engine, opts.name);
   const all = await stack.outputs().catch((err: unknown) => {

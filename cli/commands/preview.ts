@@ -2,20 +2,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
 import {
-  forgetStack,
   createStack,
   openEngine,
+  selectStack,
   stackConfig,
+  stackOnDisk,
   trySelectStack,
   type Engine,
 } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
+import { resolveHome, type Home } from "../../lib/core/home";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { freeBlock } from "../../lib/catalog/leases";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, readCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { kindOf, SPEC_KIND } from "../../lib/kinds";
@@ -28,7 +31,7 @@ export interface PreviewOptions extends CommandSeams, SpecSource {
 }
 
 /** A copy of the stack's config file (same encryption salt) with the proposed env config in it. */
-function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): string {
+export function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): string {
   const current = path.join(engine.project, `Pulumi.${name}.yaml`);
   const doc = (fs.existsSync(current) ? YAML.parse(fs.readFileSync(current, "utf8")) : {}) as {
     config?: Record<string, unknown>;
@@ -45,43 +48,89 @@ function proposedConfigFile(engine: Engine, name: string, env: ResolvedEnv): str
   return file;
 }
 
-/** Shows what `up` would change, resource by resource; changes nothing. */
+/** Runs the engine's preview of `env` on `stack` with the proposed config; changes nothing. */
+export async function previewOn(
+  s: ReturnType<typeof seams>,
+  engine: Engine,
+  stack: Stack,
+  env: ResolvedEnv,
+  progress: Progress,
+): Promise<Record<string, number>> {
+  const configFile = proposedConfigFile(engine, env.name, env);
+  try {
+    const res = await stack.preview({ onEvent: progress.onEvent, configFile, signal: s.signal });
+    return res.changeSummary;
+  } catch (err) {
+    throw engineFailure(err, {
+      verb: "preview",
+      env: env.name,
+      diagnostics: progress.diagnostics,
+      interrupted: s.signal?.aborted,
+    });
+  } finally {
+    fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+  }
+}
+
+/**
+ * An engine of its own for an env that has no stack yet: a throwaway home in `dir` (project,
+ * file backend, passphrase, PULUMI_HOME), so neither this home nor its backend ever holds a
+ * stack for the preview, whatever becomes of it (a failure, Ctrl-C, a kill). The plan is the
+ * one a new stack in the real backend gets: every resource created.
+ */
+async function scratchEngine(dir: string, home: Home): Promise<Engine> {
+  const engine = await openEngine(resolveHome({ ENVCTL_HOME: dir }));
+  // Before the engine's first use (the workspace is made lazily, with this env object).
+  Object.assign(engine.env, {
+    PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+    PULUMI_HOME: path.join(dir, "pulumi-home"),
+    ENVCTL_HOME: home.root,
+  });
+  return engine;
+}
+
+/**
+ * Shows what `up` would change, resource by resource; writes nothing to the home. An env whose
+ * stack exists is previewed on it; a new one on a temporary stack outside the home.
+ */
 export async function preview(opts: PreviewOptions): Promise<{ changes: Record<string, number> }> {
   const s = seams(opts);
   checkName(opts.name);
   const { spec } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
   await preflight(spec);
-  const catalog = openCatalog(s.home);
-  let engine: Engine | undefined;
-  let temporaryStack = false;
+  const catalog = readCatalog(s.home);
+  let lease;
+  let leased;
   try {
-    engine = await openEngine(s.home);
-    const selected = await trySelectStack(engine, opts.name);
-    const existed = selected !== undefined;
-    const lease = catalog.getLease(opts.name);
-    const block =
-      lease?.block ?? (await freeBlock(spec, new Set(catalog.leases().map((l) => l.block))));
-    if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
-    const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
-    const stack = selected ?? (await createStack(engine, opts.name));
-    temporaryStack = !existed;
-    const configFile = proposedConfigFile(engine, opts.name, env);
-    const progress = new Progress(opts.json ? undefined : s.log, true);
-    let res;
-    try {
-      res = await stack.preview({ onEvent: progress.onEvent, configFile, signal: s.signal });
-    } catch (err) {
-      throw engineFailure(err, {
-        verb: "preview",
-        env: opts.name,
-        diagnostics: progress.diagnostics,
-        interrupted: s.signal?.aborted,
-      });
-    } finally {
-      fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+    lease = catalog?.getLease(opts.name);
+    leased = new Set(catalog?.leases().map((l) => l.block));
+  } finally {
+    catalog?.close();
+  }
+  const block = lease?.block ?? (await freeBlock(spec, leased));
+  if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
+  const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
+
+  let scratch: string | undefined;
+  try {
+    let engine: Engine | undefined;
+    let stack: Stack | undefined;
+    const onDisk = stackOnDisk(s.home, opts.name);
+    if (onDisk !== false) {
+      engine = await openEngine(s.home);
+      stack = onDisk
+        ? await selectStack(engine, opts.name)
+        : await trySelectStack(engine, opts.name);
     }
-    const changes = res.changeSummary as Record<string, number>;
+    const existed = stack !== undefined;
+    if (!stack) {
+      scratch = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-preview-stack-"));
+      engine = await scratchEngine(scratch, s.home);
+      stack = await createStack(engine, opts.name);
+    }
+    const progress = new Progress(opts.json ? undefined : s.log, true);
+    const changes = await previewOn(s, engine!, stack, env, progress);
     const real = Object.entries(changes).filter(([k, v]) => k !== "same" && v > 0);
     if (opts.json) {
       s.out(
@@ -96,13 +145,6 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
     }
     return { changes };
   } finally {
-    if (engine && temporaryStack)
-      await (
-        await engine.workspace()
-      )
-        .removeStack(opts.name)
-        .then(() => forgetStack(engine!, opts.name))
-        .catch(() => undefined);
-    catalog.close();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import { hostLabel } from "../../lib/engine/heal";
 import { Progress } from "../../lib/engine/progress";
 import type { LockHolder } from "../../lib/catalog/locks";
 import { liveness, stopOperation } from "../../lib/runtime/processes";
-import { checkName, openCatalog, seams, type CommandSeams } from "../context";
+import { checkName, openCatalog, refuseMissing, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation } from "../operation";
 
 export interface RecoverOptions extends CommandSeams {
@@ -26,6 +26,7 @@ const STOP_GRACE_MS = 30_000;
 export async function recover(opts: RecoverOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  await refuseMissing(s.home, opts.name);
   const catalog = openCatalog(s.home);
   let op: Operation | undefined;
   try {

@@ -4,12 +4,7 @@ import { processGroupMembers } from "../../lib/runtime/daemon";
 import { describePort, listeningPorts, type Listening } from "../../lib/runtime/listening";
 import { probeOnce, type ProbeResult } from "../../lib/runtime/probes";
 import { processEnv } from "../../lib/spec/ports";
-import {
-  envctlContainers,
-  envReality,
-  trimLogs,
-  type ServiceReality,
-} from "../../lib/kinds/devenv/reality";
+import { envctlContainers, envReality, type ServiceReality } from "../../lib/kinds/devenv/reality";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../ui/output";
@@ -40,7 +35,6 @@ export async function status(opts: StatusOptions): Promise<number> {
   const record = envRecord(s.home, opts.name, "status");
   const env = record.resolved;
   if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
-  trimLogs(env);
   const containers = await envctlContainers();
   const reality = envReality(env, record.state, containers);
   const byName = new Map(env.services.map((svc) => [svc.name, svc]));

@@ -1,14 +1,8 @@
 import * as readline from "node:readline/promises";
-import {
-  ensureConfig,
-  openEngine,
-  selectStack,
-  stackConfig,
-  stackExists,
-} from "../../lib/engine/automation";
+import { openEngine, selectStack, stackExists, type Engine } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
-import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
+import type { ResolvedEnv } from "../../lib/spec/model";
 import { initStack } from "../../lib/engine/update";
 import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
@@ -22,17 +16,48 @@ import { checkVerb, kindOf, SPEC_KIND } from "../../lib/kinds";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
+import { previewOn } from "./preview";
 
 export interface UpOptions extends CommandSeams, SpecSource, OperationFlags {
   name: string;
   yes?: boolean;
   json?: boolean;
+  /**
+   * Asked after the preview of an existing env's changes; nothing is written before it says yes.
+   * @default a y/N prompt on stderr, asked only when stdin is a terminal
+   */
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+async function askTerminal(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Previews `env` on its existing stack (the stack's config untouched) and asks to apply it. */
+async function confirmed(
+  s: ReturnType<typeof seams>,
+  engine: Engine,
+  env: ResolvedEnv,
+  confirm: (question: string) => Promise<boolean>,
+): Promise<boolean> {
+  const stack = await selectStack(engine, env.name);
+  await previewOn(s, engine, stack, env, new Progress(s.log, true));
+  return confirm(`apply these changes to ${env.name}? [y/N] `);
 }
 
 /** Creates or updates one env so that it matches its spec. */
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
+  const confirm =
+    opts.yes || opts.json
+      ? undefined
+      : (opts.confirm ?? (process.stdin.isTTY ? askTerminal : undefined));
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   await checkRepo(spec);
   await preflight(spec);
@@ -41,8 +66,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   let op: Operation | undefined;
   try {
     const engine = await openEngine(s.home);
-    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "up", wait: opts.wait });
-    const existed = await stackExists(engine, opts.name);
+    let existed = await stackExists(engine, opts.name);
     const prior = catalog.getEnv(opts.name);
     const def = kindOf(prior?.kind ?? SPEC_KIND, `catalog: env ${opts.name}`);
     checkVerb(def, "up", opts.name);
@@ -55,6 +79,21 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const block = await leaseFor(catalog, opts.name, spec);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     const env = def.resolve(opts.name, spec, block, s.home);
+    for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
+    if (existed && confirm) {
+      let yes = false;
+      try {
+        yes = await confirmed(s, engine, env, confirm);
+      } finally {
+        // Until the answer is yes, nothing is written: not even a lease the env did not hold.
+        if (!yes && !hadLease) catalog.releaseLease(opts.name);
+      }
+      if (!yes) throw new UserError("cancelled; nothing changed", 1);
+    }
+    // The lock comes after the answer (asking writes nothing); what another operation did
+    // while this one waited for it is read again.
+    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "up", wait: opts.wait });
+    existed = await stackExists(engine, opts.name);
     if (!existed) {
       try {
         await initStack(engine, opts.name, s.signal);
@@ -70,28 +109,6 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       spec,
       catalog.getEnv(opts.name)?.status === "ready" ? "ready" : "creating",
     );
-    for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
-
-    if (!opts.yes && !opts.json && process.stdin.isTTY && existed) {
-      const stack = await selectStack(engine, opts.name);
-      await ensureConfig(engine, stack, stackConfig(env));
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-      const previewProgress = new Progress(s.log, true);
-      try {
-        await stack.preview({ onEvent: previewProgress.onEvent, signal: s.signal });
-      } catch (err) {
-        rl.close();
-        throw engineFailure(err, {
-          verb: "preview",
-          env: opts.name,
-          diagnostics: previewProgress.diagnostics,
-          interrupted: s.signal?.aborted,
-        });
-      }
-      const answer = await rl.question(`apply these changes to ${opts.name}? [y/N] `);
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) throw new UserError("cancelled; nothing changed", 1);
-    }
 
     if (!opts.json)
       s.log(

@@ -164,7 +164,11 @@ export class Catalog {
     return (this.envLocks ??= new EnvLocks(this.db));
   }
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    /** The catalog's file, for messages (a migrated copy lives in memory). */
+    readonly file: string = db.name,
+  ) {
     this.stmts = {
       getLease: db.prepare<[string], LeaseRow>("SELECT * FROM port_leases WHERE env = ?"),
       leases: db.prepare<[], LeaseRow>("SELECT * FROM port_leases ORDER BY block"),
@@ -226,31 +230,54 @@ export class Catalog {
   }
 
   /**
-   * Open an existing catalog for reading only: no migration, no write lock ever. A file behind
-   * this build's schema is refused too (its tables may be missing): open it with `open` once.
+   * The catalog for a command that only reads: undefined when the file does not exist, else a
+   * connection on which every write fails (SQLITE_READONLY). Creates, migrates and chmods
+   * nothing. A file behind this build's schema is read through a migrated copy in memory; one
+   * ahead of it is refused.
    */
-  static openReadOnly(file: string): Catalog {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+  static openReadOnly(file: string): Catalog | undefined {
+    const db = openForReading(file);
+    if (!db) return undefined;
+    let version;
     try {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const version = readSchemaVersion(db);
+      version = readSchemaVersion(db);
       refuseNewer(version, LATEST_SCHEMA);
-      if (version < LATEST_SCHEMA) {
-        throw new Error(
-          `catalog.db has schema ${version}, older than this envctl's ${LATEST_SCHEMA}; ` +
-            `open it read-write once to migrate it`,
-        );
-      }
-      return new Catalog(db);
     } catch (err) {
       db.close();
       throw err;
     }
+    if (version === LATEST_SCHEMA) return new Catalog(db, file);
+    db.close();
+    const copy = Catalog.openCopy(file);
+    copy.db.pragma("query_only = ON");
+    return copy;
   }
 
-  /** The catalog's file, for messages. */
-  get file(): string {
-    return this.db.name;
+  /**
+   * A private copy in memory of the catalog (an empty one when the file does not exist),
+   * migrated to this build's schema: changes to it never reach the file. For commands that
+   * show what a write would make (`localhost` registered) without writing.
+   */
+  static openCopy(file: string): Catalog {
+    const db = openForReading(file);
+    let image: Buffer | undefined;
+    try {
+      if (db) refuseNewer(readSchemaVersion(db), LATEST_SCHEMA);
+      image = db?.serialize();
+    } finally {
+      db?.close();
+    }
+    // Header bytes 18-19 say WAL (2); a database in memory has none: rollback journal (1).
+    if (image) image[18] = image[19] = 1;
+    const copy = new Database(image ?? ":memory:");
+    try {
+      copy.pragma("foreign_keys = ON");
+      migrate(copy);
+      return new Catalog(copy, file);
+    } catch (err) {
+      copy.close();
+      throw err;
+    }
   }
 
   close(): void {
@@ -390,6 +417,36 @@ export class Catalog {
       throw new Error(`env ${name}: outputs must be a JSON object`);
     }
     return JSON.stringify(outputs);
+  }
+}
+
+/**
+ * A connection to an existing catalog that reads and never writes, or undefined when there is no
+ * file. In WAL mode even a reader needs the -wal and -shm files: a `readonly` connection creates
+ * them when they are missing and, unable to checkpoint, leaves them behind. A read-write
+ * connection with `query_only` creates them too, but as the last connection to close it removes
+ * them again, so the home ends as it was; `query_only` makes every write an error, and the
+ * ordinary locks keep reads consistent while another process writes. (`immutable=1` would touch
+ * no file but takes no locks: a concurrent checkpoint could change pages under a read.) A WAL a
+ * crashed writer left is folded into the file on close, as by any connection.
+ */
+export function openForReading(file: string): Database.Database | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true });
+  } catch (err) {
+    // Removed between the check and the open.
+    if (!fs.existsSync(file)) return undefined;
+    throw err;
+  }
+  try {
+    db.pragma("query_only = ON");
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
   }
 }
 

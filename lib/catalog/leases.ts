@@ -2,14 +2,13 @@
  * Which port block an env gets: the lowest block no env holds whose host ports are all free
  * right now. The port math is lib/spec/ports.ts; the lease table is the catalog's (catalog.ts).
  */
-import * as fs from "node:fs";
 import Database from "better-sqlite3";
 import { UserError } from "../core/errors";
 import { busyPorts } from "../runtime/probes";
 import type { EnvSpec } from "../spec/model";
 import { BLOCK_SIZE, blockBase, chooseBlock, MAX_BLOCK, type HeldBlock } from "../spec/ports";
 
-import { NoFreeBlockError, type Catalog } from "./catalog";
+import { NoFreeBlockError, openForReading, type Catalog } from "./catalog";
 
 /** Host ports `base`..`base + 999` of block n. */
 export function blockRange(n: number): [number, number] {
@@ -19,13 +18,12 @@ export function blockRange(n: number): [number, number] {
 
 /**
  * Blocks other envs hold, read from the catalog without creating or migrating it: nothing when
- * the file does not exist, read-only otherwise (better-sqlite3's own readonly mode).
+ * the file does not exist, read-only otherwise (catalog.ts `openForReading`).
  */
 export function heldBlocks(catalogFile: string): HeldBlock[] {
-  if (!fs.existsSync(catalogFile)) return [];
-  const db = new Database(catalogFile, { readonly: true, fileMustExist: true });
+  const db = openForReading(catalogFile);
+  if (!db) return [];
   try {
-    db.pragma("busy_timeout = 5000");
     const rows = (sql: string): HeldBlock[] => {
       try {
         return db.prepare<[], HeldBlock>(sql).all();

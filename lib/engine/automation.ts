@@ -116,6 +116,22 @@ function fileBackendHas(env: Record<string, string>, name: string): boolean | un
 }
 
 /**
+ * Whether the home's backend holds the env's stack, answered without making anything (no
+ * project directory, passphrase or state directory, no pulumi process): undefined when only
+ * pulumi can tell, for a backend that is not a local file backend.
+ */
+export function stackOnDisk(
+  home: Home,
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean | undefined {
+  return fileBackendHas(
+    { PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL || `file://${home.stateDir}` },
+    name,
+  );
+}
+
+/**
  * After `stack rm`: the file backend keeps the removed stack's update history, checkpoint
  * backups and a `.bak` of its checkpoint; they hold the env's state (variables included) and
  * would grow without end. Removes them; other backends keep their own history.

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -159,6 +160,88 @@ describe("catalog schema", () => {
     } finally {
       db.close();
     }
+  });
+});
+
+/** Every file in `dir`: name -> size, mtime, mode and content hash. */
+function files(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    fs.readdirSync(dir).map((f) => {
+      const st = fs.statSync(path.join(dir, f));
+      const hash = crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, f)));
+      return [f, `${st.size} ${st.mtimeMs} ${st.mode.toString(8)} ${hash.digest("hex")}`];
+    }),
+  );
+}
+
+describe("read-only catalog", () => {
+  it("is undefined when there is no file, and creates none", () => {
+    assert.equal(Catalog.openReadOnly(path.join(home, "catalog.db")), undefined);
+    assert.deepEqual(fs.readdirSync(home), []);
+  });
+
+  it("reads a WAL catalog and leaves its directory exactly as it was", () => {
+    const c = cat();
+    c.leaseBlock("web", 9);
+    c.upsertEnv(env("web"));
+    c.close();
+    const before = files(home);
+    assert.deepEqual(Object.keys(before), ["catalog.db"]);
+    const ro = Catalog.openReadOnly(path.join(home, "catalog.db"))!;
+    assert.deepEqual(
+      ro.listEnvs().map((e) => e.name),
+      ["web"],
+    );
+    assert.equal(ro.getLease("web")?.block, 0);
+    assert.throws(() => ro.leaseBlock("other", 9), /readonly/);
+    assert.throws(() => ro.setStatus("web", "ready"), /readonly/);
+    ro.close();
+    assert.deepEqual(files(home), before);
+  });
+
+  it("sees what a concurrent writer committed and leaves the writer's WAL alone", () => {
+    const writer = cat();
+    writer.upsertEnv(env("web"));
+    const ro = Catalog.openReadOnly(path.join(home, "catalog.db"))!;
+    writer.upsertEnv(env("api"));
+    assert.deepEqual(
+      ro.listEnvs().map((e) => e.name),
+      ["api", "web"],
+    );
+    ro.close();
+    assert.ok(fs.existsSync(path.join(home, "catalog.db-wal")), "the writer's WAL stays");
+    writer.upsertEnv(env("db"));
+    assert.equal(writer.listEnvs().length, 3);
+    writer.close();
+    assert.deepEqual(fs.readdirSync(home), ["catalog.db"]);
+  });
+
+  it("reads an older catalog through a migrated copy and leaves the file as it was", () => {
+    const file = path.join(home, "catalog.db");
+    const db = raw(file);
+    db.pragma("journal_mode = WAL");
+    migrate(db, MIGRATIONS.slice(0, 1));
+    db.prepare(
+      `INSERT INTO envs (name, kind, spec_hash, status, created_at_ms, updated_at_ms)
+       VALUES ('old', 'devenv', 'h', 'ready', 1, 1)`,
+    ).run();
+    db.close();
+    const before = files(home);
+    const ro = Catalog.openReadOnly(file)!;
+    const [old] = ro.listEnvs();
+    assert.deepEqual([old?.name, old?.state, old?.resolved], ["old", "warm", null]);
+    assert.equal(ro.file, file);
+    assert.throws(() => ro.removeEnv("old"), /readonly/);
+    ro.close();
+    assert.deepEqual(files(home), before);
+  });
+
+  it("refuses a catalog written by a newer envctl", () => {
+    cat().close();
+    const db = raw();
+    db.prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (99, 0)").run();
+    db.close();
+    assert.throws(() => Catalog.openReadOnly(path.join(home, "catalog.db")), /newer envctl/);
   });
 });
 
@@ -374,7 +457,7 @@ describe("leaseFor and the catalog's own errors", () => {
 
   it("any other SQLite error is rethrown as itself, not skipped", async () => {
     cat().close(); // create and migrate the file
-    const ro = Catalog.openReadOnly(path.join(home, "catalog.db"));
+    const ro = Catalog.openReadOnly(path.join(home, "catalog.db"))!;
     open.push(ro);
     const calls = onFirstLease(ro, () => {});
     await assert.rejects(

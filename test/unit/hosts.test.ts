@@ -177,20 +177,28 @@ describe("hosts table (migration 3)", () => {
     assert.throws(() => Catalog.openReadOnly(file), /newer envctl \(schema 5\)/);
   });
 
-  it("openReadOnly reads hosts and envs, never writes, and refuses a missing or older file", () => {
+  it("openReadOnly reads hosts, never writes, has nothing for a missing file and reads an older one", () => {
     const c = cat();
     c.hosts.add(GPU_BOX, 5);
-    const ro = Catalog.openReadOnly(file);
+    const ro = Catalog.openReadOnly(file)!;
     opened.push(ro);
     assert.deepEqual(ro.hosts.get("gpu-box"), c.hosts.get("gpu-box"));
     assert.throws(() => ro.hosts.updateHeartbeat("gpu-box", 9), /readonly/);
     assert.equal(c.hosts.get("gpu-box")?.lastHeartbeatMs, null);
-    assert.throws(() => Catalog.openReadOnly(path.join(home, "none.db")), /unable to open/);
+    assert.equal(Catalog.openReadOnly(path.join(home, "none.db")), undefined);
+    assert.ok(!fs.existsSync(path.join(home, "none.db")));
     const old = path.join(home, "v2.db");
     const db = new Database(old);
     migrate(db, MIGRATIONS.slice(0, 2));
     db.close();
-    assert.throws(() => Catalog.openReadOnly(old), /schema 2, older than this envctl's 4/);
+    const before = fs.readFileSync(old);
+    const roOld = Catalog.openReadOnly(old)!;
+    opened.push(roOld);
+    assert.deepEqual(roOld.hosts.list(), [], "the copy has the hosts table");
+    assert.equal(roOld.schemaVersion(), LATEST_SCHEMA);
+    assert.throws(() => roOld.hosts.add(GPU_BOX), /readonly/);
+    roOld.close();
+    assert.deepEqual(fs.readFileSync(old), before, "the older file is not migrated");
   });
 });
 

@@ -150,8 +150,9 @@ function derive(env: ResolvedEnv, services: ServiceReality[]): EnvState {
 }
 
 /**
- * Daemons append to their logs for as long as they run; every command that looks at an env
- * (list, status, the lifecycle verbs) truncates logs past 100 MB, keeping their last lines.
+ * Daemons append to their logs for as long as they run; every command that changes an env
+ * (up, spawn, the lifecycle verbs) truncates logs past 100 MB, keeping their last lines. Commands
+ * that only look (list, status, logs) never do: they write nothing.
  */
 export function trimLogs(env: ResolvedEnv): void {
   for (const s of env.services) {
