@@ -248,10 +248,12 @@ async function pairs(): Promise<PairFigures> {
       if (both.some((r) => /internal error|^\s+at /m.test(r.stderr))) f.internalErrors += 1;
       const busy = both.filter((r) => r.code === 1 && /is busy/.test(r.stderr)).length;
       f.busy += busy;
-      const ok = both.filter((r) => r.code === 0).length;
-      // A second destroy after the first finished finds nothing: "does not exist" is its win too.
-      const gone = both.filter((r) => r.code === 2 && /does not exist/.test(r.stderr)).length;
-      if (ok >= 1 && ok + busy + gone === 2) f.oneWon += 1;
+      // The winner may also refuse on the env's own terms, as it would alone: a second destroy
+      // finds nothing, a cool that ran first finds the env already cold.
+      const decided = both.filter(
+        (r) => r.code === 0 || (r.code === 2 && /does not exist|is already/.test(r.stderr)),
+      ).length;
+      if (decided >= 1 && decided + busy === 2) f.oneWon += 1;
       else
         problems.push(
           `pair ${a.join(" ")} | ${b.join(" ")} (gap ${gap}): ${said(ra).slice(0, 300)} ${said(rb).slice(0, 300)}`,
