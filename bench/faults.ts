@@ -11,6 +11,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { resolveHome } from "../lib/core/home";
 import { envctl, said, type Run } from "../test/support/cli";
 import { makeRepo, PONG_CONTAINER, tempDir } from "../test/support/env";
 import {
@@ -22,6 +23,7 @@ import {
   start,
   type Leaks,
 } from "../test/support/faults";
+import { reserveLowBlocks } from "./support";
 
 const SPEC = [
   "base: HEAD",
@@ -67,6 +69,8 @@ function log(line: string): void {
 }
 
 const home = tempDir("faults-home");
+// Its envs take blocks 10+ (ports 20000+), clear of the low blocks tests and other homes use.
+reserveLowBlocks(resolveHome({ ENVCTL_HOME: home }));
 const repo = makeRepo({ files: { "envctl.yaml": SPEC, "img/Dockerfile": DOCKERFILE } });
 const cli = (...args: string[]): Promise<Run> => envctl(args, { home, cwd: repo });
 const problems: string[] = [];

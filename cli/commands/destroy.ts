@@ -7,7 +7,7 @@ import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { EnvRecord } from "../../lib/catalog/catalog";
 import { FORCE_VAR, LABEL_ENV } from "../../lib/core/names";
-import { removeLabelled } from "../../lib/docker";
+import { removeLabelled } from "../../lib/docker/index";
 import { unsavedWork } from "../../lib/providers/worktree";
 import { checkName, openCatalog, refuseMissing, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";

@@ -3,6 +3,7 @@
  * existing object, removeX of one that is already gone succeeds.
  */
 import type Dockerode from "dockerode";
+import { LABEL_ENV } from "../core/names";
 import { docker, dockerFailure, followJsonStream, statusOf, type Labels } from "./client";
 
 export async function ensureNetwork(
@@ -29,29 +30,26 @@ export async function ensureNetwork(
 }
 
 /**
- * Removes the network. Containers still attached that carry the network's own envctl labels
- * (made by an operation that died before its state recorded them) go first; anyone else's
- * container on it keeps the network and is named in the error.
+ * Removes the network. Containers still attached that belong to the network's own env (the
+ * envctl.env label; made by an operation that died before its state recorded them) go first;
+ * any other container on it keeps the network and is named in the error.
  */
 export async function removeNetwork(name: string, host?: string): Promise<void> {
   const existing = await inspectNetwork(name, host);
   if (!existing) return;
-  const labels = Object.entries(existing.Labels ?? {}).filter(([k]) => k.startsWith("envctl."));
-  for (const [id, attached] of Object.entries(existing.Containers ?? {})) {
+  const env = existing.Labels?.[LABEL_ENV];
+  for (const [id, attached] of Object.entries(env ? (existing.Containers ?? {}) : {})) {
     const info = await docker(host)
       .getContainer(id)
       .inspect()
       .catch(() => undefined);
-    const theirs = info?.Config.Labels ?? {};
-    if (labels.length > 0 && labels.every(([k, v]) => theirs[k] === v)) {
-      await docker(host)
-        .getContainer(id)
-        .remove({ force: true, v: true })
-        .catch((err: unknown) => {
-          if (statusOf(err) !== 404)
-            throw dockerFailure(`removing container ${attached.Name}`, err);
-        });
-    }
+    if (info?.Config.Labels?.[LABEL_ENV] !== env) continue;
+    await docker(host)
+      .getContainer(id)
+      .remove({ force: true, v: true })
+      .catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw dockerFailure(`removing container ${attached.Name}`, err);
+      });
   }
   try {
     await docker(host).getNetwork(existing.Id).remove();

@@ -119,7 +119,7 @@ const DYNAMIC_TYPE = /^pulumi-nodejs:dynamic\/envctl:(\w+)$/;
 async function undoCreates(pending: PendingOperation[]): Promise<string[]> {
   const creates = pending.filter((op) => op.type === "creating" && op.resource?.type);
   if (creates.length === 0) return [];
-  const { handlers } = await import("../providers");
+  const { handlers } = await import("../providers/index");
   const failed: string[] = [];
   for (const op of creates.reverse()) {
     const r = op.resource!;

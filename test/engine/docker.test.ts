@@ -241,6 +241,39 @@ describe("lib/docker against the engine", { skip: !dockerAvailable(), timeout: 3
     await removeContainer(web.name);
   });
 
+  it("removeNetwork first removes containers of its own env left outside state, never anyone else's", async () => {
+    const net = n("orphans");
+    const env = `orphan-${RUN}`;
+    cli("network", "create", "--label", `envctl.env=${env}`, "--label", `${KEY}=${RUN}`, net);
+    const run = (suffix: string, envLabel: string): void =>
+      void cli(
+        "run",
+        "-d",
+        "--name",
+        n(suffix),
+        "--network",
+        net,
+        "--label",
+        `envctl.env=${envLabel}`,
+        "--label",
+        `${KEY}=${RUN}`,
+        "debian:bookworm",
+        "sleep",
+        "infinity",
+      );
+    run("orphan", env);
+    run("stranger", `${env}-other`);
+    await assert.rejects(
+      removeNetwork(net),
+      new RegExp(`removing network ${net}: .*active endpoints`),
+    );
+    assert.equal(await inspectContainer(n("orphan")), undefined, "the env's orphan went first");
+    assert.ok(await inspectContainer(n("stranger")), "another env's container is untouched");
+    await removeContainer(n("stranger"));
+    await removeNetwork(net);
+    assert.equal(cli("network", "ls", "-q", "--filter", `name=^${net}$`), "");
+  });
+
   it("volumes persist across re-creation; removeVolume removes them", async () => {
     const vol = n("data");
     const auto = n("auto");
