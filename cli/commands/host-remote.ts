@@ -87,15 +87,8 @@ export function checkId(id: string): void {
   if (idIssues.length > 0) throw invalid(idIssues);
 }
 
-/**
- * Opens the catalog with `localhost` registered and runs `fn`; HostErrors become UserErrors.
- */
-export function withCatalog<T>(
-  s: { home: Home },
-  id: string | undefined,
-  fn: (c: Catalog) => T,
-): T {
-  const catalog = openCatalog(s.home);
+/** Runs `fn` on `catalog` with `localhost` registered; HostErrors become UserErrors. */
+function onCatalog<T>(catalog: Catalog, id: string | undefined, fn: (c: Catalog) => T): T {
   try {
     catalog.hosts.ensureLocalhost();
     return fn(catalog);
@@ -104,6 +97,17 @@ export function withCatalog<T>(
   } finally {
     catalog.close();
   }
+}
+
+/**
+ * Opens the catalog with `localhost` registered and runs `fn`; HostErrors become UserErrors.
+ */
+export function withCatalog<T>(
+  s: { home: Home },
+  id: string | undefined,
+  fn: (c: Catalog) => T,
+): T {
+  return onCatalog(openCatalog(s.home), id, fn);
 }
 
 /**
@@ -116,15 +120,7 @@ export function readingCatalog<T>(
   id: string | undefined,
   fn: (c: Catalog) => T,
 ): T {
-  const catalog = Catalog.openCopy(s.home.catalogFile);
-  try {
-    catalog.hosts.ensureLocalhost();
-    return fn(catalog);
-  } catch (err) {
-    throw userError(err, id);
-  } finally {
-    catalog.close();
-  }
+  return onCatalog(Catalog.openCopy(s.home.catalogFile), id, fn);
 }
 
 export function mustGet(catalog: Catalog, id: string): HostRecord {
