@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { liveness, readProcStat, stopOperation } from "../runtime/processes";
 import { PROJECT, type Engine } from "./automation";
+import { mapEngineError } from "./errors";
 import { runPulumi } from "./update";
 
 /** A Pulumi file-backend lock: `.pulumi/locks/<org>/envctl/<stack>/<id>.json`. */
@@ -170,6 +171,8 @@ export interface Healed {
   processes: number;
   /** Pulumi locks of dead pulumi processes removed. */
   locks: number;
+  /** Damaged or leftover state files of a killed writer removed (lib/engine/heal.ts repairBackendFiles). */
+  repaired: number;
   pendingOperations: number;
   /** Half-made objects of unfinished creates that could not be removed (`name: reason`). */
   left: string[];
@@ -192,10 +195,67 @@ export async function heal(
     removeLock(lock);
     locks += 1;
   }
-  const pending = opts.stackExists
-    ? await clearPendingOperations(engine, stack)
-    : { cleared: 0, left: [] };
-  return { processes, locks, pendingOperations: pending.cleared, left: pending.left };
+  const repaired = repairBackendFiles(engine, stack);
+  let pending: { cleared: number; left: string[] } = { cleared: 0, left: [] };
+  if (opts.stackExists) {
+    try {
+      pending = await clearPendingOperations(engine, stack);
+    } catch (err) {
+      throw mapEngineError(err, stack);
+    }
+  }
+  return { processes, locks, repaired, pendingOperations: pending.cleared, left: pending.left };
+}
+
+/**
+ * What a pulumi process killed while writing leaves in a file backend: the checkpoint itself
+ * is written to a temp file and renamed, but its attributes sidecar (`<stack>.json.attrs`) is
+ * written in place, so a kill can leave it empty, and every later load then fails with "EOF".
+ * Removes damaged sidecars (the backend reads a missing one as no attributes) and the dead
+ * writer's temp files, for the stack's checkpoint, history and backups. Returns how many.
+ */
+export function repairBackendFiles(engine: Pick<Engine, "env">, stack: string): number {
+  const dir = backendDir(engine);
+  if (!dir) return 0;
+  let repaired = 0;
+  // The checkpoint's directory holds every stack's; history and backups have one per stack.
+  const stacks = path.join(dir, "stacks");
+  const roots = [
+    stacks,
+    path.join(dir, "history", PROJECT, stack),
+    path.join(dir, "backups", PROJECT, stack),
+  ];
+  const ours = (root: string, f: string): boolean =>
+    root !== stacks || path.basename(f).startsWith(`${stack}.`);
+  for (const root of roots) {
+    let files: string[];
+    try {
+      files = fs.readdirSync(root, { recursive: true, encoding: "utf8" });
+    } catch {
+      continue;
+    }
+    for (const rel of files) {
+      const file = path.join(root, rel);
+      if (!ours(root, file)) continue;
+      if (/\.json(\.gz)?(\.bak)?\.[0-9a-f]+\.tmp$/.test(file)) {
+        fs.rmSync(file, { force: true });
+        repaired += 1;
+      } else if (file.endsWith(".attrs") && !validJson(file)) {
+        fs.rmSync(file, { force: true });
+        repaired += 1;
+      }
+    }
+  }
+  return repaired;
+}
+
+function validJson(file: string): boolean {
+  try {
+    JSON.parse(fs.readFileSync(file, "utf8"));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `cleared its lock and 2 pending operations, stopped 3 leftover processes`. */
@@ -203,6 +263,11 @@ export function describeHealed(h: Healed): string {
   const parts = [`cleared its lock`];
   if (h.pendingOperations > 0) {
     parts[0] += ` and ${h.pendingOperations} pending operation${h.pendingOperations === 1 ? "" : "s"}`;
+  }
+  if (h.repaired > 0) {
+    parts.push(
+      `repaired ${h.repaired} state file${h.repaired === 1 ? "" : "s"} a killed write left`,
+    );
   }
   if (h.processes > 0) {
     parts.push(`stopped ${h.processes} leftover engine process${h.processes === 1 ? "" : "es"}`);
