@@ -84,7 +84,8 @@ export async function beginOperation(args: {
   for (;;) {
     const res = catalog.locks.acquire(name, me, isDead);
     if (res.acquired) {
-      const live = pulumiLocks(engine, name).find((l) => l.state !== "dead");
+      const locks = pulumiLocks(engine, name);
+      const live = locks.find((l) => l.state !== "dead");
       if (live) {
         catalog.locks.release(name, me.token);
         if (args.wait) {
@@ -99,8 +100,7 @@ export async function beginOperation(args: {
             : `if no pulumi runs on that host any more, run \`envctl recover ${name} --force\``,
         );
       }
-      const deadLocks = pulumiLocks(engine, name).length;
-      if (res.tookOver || deadLocks > 0) {
+      if (res.tookOver || locks.length > 0) {
         const healed = await heal(engine, name, {
           token: res.tookOver?.token,
           stackExists: await stackExists(engine, name),

@@ -100,7 +100,7 @@ export async function stackExists(engine: Engine, name: string): Promise<boolean
 }
 
 /** The `.pulumi` directory of a local file backend given by absolute path, else undefined. */
-function fileBackendDir(env: Record<string, string>): string | undefined {
+export function fileBackendDir(env: Record<string, string>): string | undefined {
   const url = env.PULUMI_BACKEND_URL ?? "";
   const root = url.startsWith("file://") ? url.slice("file://".length) : "";
   // `file://~/…` and relative paths are pulumi's to expand.

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { liveness, readProcStat, stopOperation } from "../runtime/processes";
-import { PROJECT, type Engine } from "./automation";
+import { fileBackendDir, PROJECT, type Engine } from "./automation";
 import { mapEngineError } from "./errors";
 import { runPulumi } from "./update";
 
@@ -21,13 +21,6 @@ export interface PulumiLock {
   hostname: string;
   timestamp: string;
   state: "alive" | "dead" | "unknown";
-}
-
-/** The `.pulumi` directory of a local file backend given by absolute path, else undefined. */
-function backendDir(engine: Pick<Engine, "env">): string | undefined {
-  const url = engine.env.PULUMI_BACKEND_URL ?? "";
-  const root = url.startsWith("file://") ? url.slice("file://".length) : "";
-  return path.isAbsolute(root) ? path.join(root, ".pulumi") : undefined;
 }
 
 /** Kernel clock ticks per second: 100 on every Linux build that matters (USER_HZ). */
@@ -59,7 +52,7 @@ function lockState(pid: number, hostname: string, timestamp: string): PulumiLock
 
 /** The file backend's locks on the env's stack; [] for other backends or none. */
 export function pulumiLocks(engine: Pick<Engine, "env">, stack: string): PulumiLock[] {
-  const dir = backendDir(engine);
+  const dir = fileBackendDir(engine.env);
   if (!dir) return [];
   const root = path.join(dir, "locks");
   const dirs: string[] = [];
@@ -215,7 +208,7 @@ export async function heal(
  * writer's temp files, for the stack's checkpoint, history and backups. Returns how many.
  */
 export function repairBackendFiles(engine: Pick<Engine, "env">, stack: string): number {
-  const dir = backendDir(engine);
+  const dir = fileBackendDir(engine.env);
   if (!dir) return 0;
   let repaired = 0;
   // The checkpoint's directory holds every stack's; history and backups have one per stack.
