@@ -141,6 +141,25 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Runs the opening steps (the switch to WAL, migrations; both idempotent) until they pass. On a
+ * fresh file other processes are opening at the same moment, SQLite can answer SQLITE_BUSY at
+ * once, without waiting in the busy handler (changing the journal mode, recovering the WAL).
+ */
+function retryBusy(timeoutMs: number, steps: () => void): void {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      steps();
+      return;
+    } catch (err) {
+      const busy = (err as { code?: string }).code?.startsWith("SQLITE_BUSY");
+      if (!busy || Date.now() > until) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
 export class Catalog {
   private hostCatalog: HostCatalog | undefined;
   private envLocks: EnvLocks | undefined;
@@ -219,9 +238,11 @@ export class Catalog {
       fs.chmodSync(file, 0o600); // env rows hold resolved envs, variables included
       // busy_timeout first: switching to WAL and migrating both need locks others may hold.
       db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
-      db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
-      migrate(db);
+      retryBusy(opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS, () => {
+        db.pragma("journal_mode = WAL");
+        migrate(db);
+      });
       return new Catalog(db);
     } catch (err) {
       db.close();
