@@ -15,6 +15,7 @@ interface SpecFlags {
   file?: string[];
   preset?: string;
   format?: string;
+  profile?: string[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -56,6 +57,11 @@ function program(signal: AbortSignal): Command {
       .option(
         "--format <format>",
         "read the -f files as compose or envctl (default: told by their content)",
+      )
+      .option(
+        "--profile <name>",
+        "enable a compose profile (repeat for several; COMPOSE_PROFILES works too)",
+        collect,
       );
 
   const WAIT = "if another operation runs on the env, wait for it instead of failing busy";

@@ -1,302 +1,580 @@
 /**
- * docker-compose import: compose files (plus overrides, merged in order) -> services in
- * envctl.yaml form, which then go through the same schema and rules as envctl.yaml.
+ * docker-compose import: Docker Compose normalizes the files (compose/reference.ts: `config
+ * --format json`, which does interpolation, `.env`, env_file, overrides, extends, include,
+ * profiles and anchors), and this file maps that project onto envctl.yaml form, which then goes
+ * through the same schema and rules as envctl.yaml.
  *
- * Each file is converted on its own first (so every issue names the file and dot-path it came
- * from), then the per-file results are merged with compose's rules. Relative paths resolve
- * against the project directory, the first file's directory, as `docker compose -f a -f b` does.
- *
- * This file reads each file and dispatches a service's keys; the parts are in compose/:
- * interpolation, environment and env_file, field conversions, and merging.
+ * Every service key of the compose spec is either mapped (to an envctl field, or to `docker:`,
+ * the container runtime options, which reach the Docker API as Compose passes them) or named in
+ * a warning with the reason envctl ignores it. A key is an error only when envctl cannot run the
+ * service with it at all.
  */
-import * as path from "node:path";
-import { shellWords } from "../core/shell";
-import { describeValue, SERVICE_NAME_RE } from "./schema";
-import {
-  type ComposeImport,
-  type Ctx,
-  fail,
-  hostPath,
-  isObj,
-  type Layer,
-  NOT_SUPPORTED,
-  type Obj,
-  type Path,
-  warn,
-  where,
-} from "./compose/context";
-import { envFiles, envList, projectVars } from "./compose/envfile";
-import {
-  byTarget,
-  dependsOn,
-  healthcheck,
-  portEntry,
-  uniquePorts,
-  volumeEntry,
-} from "./compose/fields";
-import { interpolateTree } from "./compose/interpolate";
-import { finish, mergeLayers } from "./compose/merge";
-import { parseYaml, readTextFile } from "./read";
+import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
+import type { SpecIssue } from "./model";
 
-export type { ComposeImport } from "./compose/context";
+export interface ComposeImport {
+  /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
+  services: Record<string, Record<string, unknown>>;
+  /** Top-level `volumes` and `networks` in envctl.yaml form, when the project declares any. */
+  volumes?: Record<string, Record<string, unknown>>;
+  networks?: string[];
+  /** Problems that stop the import, each with its file (base name) and dot-path. */
+  errors: SpecIssue[];
+  /** Keys envctl ignores on purpose (container_name, logging, ...), each by name. */
+  warnings: SpecIssue[];
+}
 
-/** Compose keys envctl accepts and drops, with the reason the warning gives. */
-const IGNORED_SERVICE_KEYS: Record<string, string> = {
-  container_name: "envctl names containers per env",
-  restart: "envctl starts and stops services with the env's state",
-  networks: "each env has one network, where service names resolve",
-  hostname: "services reach each other by service name",
-  labels: "envctl labels its containers itself",
-  logging: "envctl keeps each service's log with the env",
-  expose: "every port is reachable on the env's network; only `ports` are published",
-};
-const IGNORED_TOP_KEYS: Record<string, string> = {
-  version: "compose itself no longer reads it",
-  name: "envctl names each env's project itself",
-  networks: "each env has one network, where service names resolve",
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Service keys envctl accepts and drops, with the reason the warning gives. */
+export const IGNORED_SERVICE_KEYS: Record<string, string> = {
+  container_name: "envctl names containers per env (envctl-ENV-SERVICE)",
+  logging: "envctl keeps each service's log with the env (`envctl logs`)",
+  develop: "file watching is not part of envctl's container services yet",
+  pull_policy: "envctl pulls an image only when it is missing",
+  attach: "envctl keeps every service's log",
+  annotations: "the Docker engine API envctl targets has no container annotations",
+  external_links: "envctl's services reach only their own env",
+  credential_spec: "a Windows container option",
+  cpu_count: "a Windows container option",
+  cpu_percent: "a Windows container option",
+  cpu_rt_runtime: "real-time scheduling is not passed on",
+  cpu_rt_period: "real-time scheduling is not passed on",
+  blkio_config: "block-IO weights are not passed on",
+  gpus: "GPU requests are not passed on",
+  use_api_socket: "the Docker socket is not passed into containers",
+  models: "model runners are not part of envctl",
 };
 
-/** Reads and merges compose files (absolute paths), later files overriding earlier ones. */
-export function importCompose(files: string[]): ComposeImport {
+/** The service keys that go to `docker:` unchanged (or with their values' form fixed). */
+const DOCKER_KEYS = [
+  "init",
+  "user",
+  "working_dir",
+  "hostname",
+  "domainname",
+  "mac_address",
+  "restart",
+  "stop_signal",
+  "stop_grace_period",
+  "platform",
+  "tmpfs",
+  "extra_hosts",
+  "cap_add",
+  "cap_drop",
+  "privileged",
+  "shm_size",
+  "tty",
+  "stdin_open",
+  "device_cgroup_rules",
+  "dns",
+  "dns_search",
+  "dns_opt",
+  "security_opt",
+  "read_only",
+  "pid",
+  "ipc",
+  "uts",
+  "userns_mode",
+  "cgroup",
+  "cgroup_parent",
+  "runtime",
+  "isolation",
+  "network_mode",
+  "links",
+  "expose",
+  "mem_limit",
+  "mem_reservation",
+  "memswap_limit",
+  "mem_swappiness",
+  "oom_kill_disable",
+  "oom_score_adj",
+  "cpus",
+  "cpu_shares",
+  "cpu_period",
+  "cpu_quota",
+  "cpuset",
+  "pids_limit",
+  "sysctls",
+  "group_add",
+  "storage_opt",
+  "post_start",
+  "pre_stop",
+] as const;
+/** Values Compose prints as strings of bytes. */
+const BYTE_KEYS = new Set(["shm_size", "mem_limit", "mem_reservation", "memswap_limit"]);
+
+/** Keys Compose has already applied (profiles, extends) or that are read with another key. */
+const APPLIED_KEYS = new Set([
+  "profiles",
+  "extends",
+  "env_file",
+  "label_file",
+  "volumes_from",
+  "devices",
+  "scale",
+  "deploy",
+  "configs",
+  "secrets",
+  "networks",
+]);
+
+/** Reads `files` (absolute paths, later ones overriding earlier ones) through Docker Compose. */
+export function importCompose(files: string[], opts: ComposeOptions = {}): ComposeImport {
   const out: ComposeImport = { services: {}, errors: [], warnings: [] };
   if (files.length === 0) {
     out.errors.push({ path: "", message: "no compose files given" });
     return out;
   }
-  const dir = path.dirname(files[0]!);
-  const vars = projectVars(dir, out);
-  const merged = new Map<string, Layer>();
-  const declared = new Set<string>();
-  for (const file of files) {
-    const ctx: Ctx = { base: path.basename(file), dir, out, vars };
-    const doc = readCompose(ctx, file);
-    if (!doc) continue;
-    for (const [name, layer] of fileServices(ctx, doc, declared)) {
-      const prev = merged.get(name);
-      merged.set(name, prev ? mergeLayers(prev, layer) : layer);
-    }
+  const res = composeConfig(files, opts);
+  if ("error" in res) {
+    out.errors.push({ path: "", message: res.error });
+    return out;
   }
-  if (merged.size === 0 && out.errors.length === 0) {
-    out.errors.push({ file: path.basename(files[0]!), path: "", message: "no services defined" });
+  return mapProject(res.project, opts.env ?? process.env, out);
+}
+
+/** The normalized project -> envctl.yaml form. */
+export function mapProject(
+  project: ComposeProject,
+  env: NodeJS.ProcessEnv,
+  out: ComposeImport = { services: {}, errors: [], warnings: [] },
+): ComposeImport {
+  const ctx: Ctx = { project, env, out, offsets: new Set() };
+  const services = Object.entries(project.services ?? {});
+  if (services.length === 0) {
+    out.errors.push({ path: "services", message: "no services defined (or none in the active profiles)" });
+    return out;
   }
-  for (const [name, layer] of merged) {
-    out.services[name] = finish(name, layer, { dir, declared, out });
+  volumes(ctx);
+  const nets = Object.keys(project.networks ?? {}).filter((n) => n !== "default");
+  for (const n of nets) {
+    const decl = project.networks![n]!;
+    if (decl.external) warn(ctx, ["networks", n, "external"], `the env makes its own network "${n}" instead of joining an existing one`);
+    else if (decl.driver && decl.driver !== "bridge")
+      warn(ctx, ["networks", n, "driver"], `"${String(decl.driver)}" is ignored: env networks are bridge networks`);
+  }
+  if (nets.length > 0) out.networks = nets;
+  // Published ports take their offsets first, in file order; then ports without one.
+  const unpublished: [string, Obj, number][] = [];
+  for (const [name, svc] of services) {
+    const mapped = service(ctx, name, svc);
+    out.services[name] = mapped;
+    const ports = (mapped.ports ?? []) as Obj[];
+    ports.forEach((p, i) => {
+      if (p.offset === undefined) unpublished.push([name, p, i]);
+    });
+  }
+  for (const [name, p, i] of unpublished) {
+    p.offset = freeOffset(ctx, Number(p.container) % 1000);
+    if (p.offset === undefined) fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
   }
   return out;
 }
 
-function readCompose(ctx: Ctx, file: string): Obj | undefined {
-  const read = readTextFile(file);
-  if (!("text" in read)) {
-    fail(ctx, [], `cannot read ${file}: ${read.reason}`);
-    return undefined;
-  }
-  const parsed = parseYaml(read.text, { merge: true });
-  if ("problem" in parsed) {
-    const { line, column, path: at = "", message } = parsed.problem;
-    ctx.out.errors.push({
-      file: ctx.base,
-      path: at,
-      ...(line === undefined ? {} : { line }),
-      ...(column === undefined ? {} : { column }),
-      message,
-    });
-    return undefined;
-  }
-  const data = parsed.data;
-  if (data === null || data === undefined) {
-    fail(ctx, [], 'the file is empty; it needs a "services" mapping');
-    return undefined;
-  }
-  if (!isObj(data)) {
-    fail(ctx, [], `a compose file must be a mapping with "services", got ${describeValue(data)}`);
-    return undefined;
-  }
-  // Extension fields are only anchors for the rest of the file: not interpolated, not read.
-  const own = Object.entries(data).filter(([k]) => !k.startsWith("x-"));
-  return Object.fromEntries(own.map(([k, v]) => [k, interpolateTree(ctx, v, [k])]));
+interface Ctx {
+  project: ComposeProject;
+  env: NodeJS.ProcessEnv;
+  out: ComposeImport;
+  /** Offsets of the port block taken so far, as `offset/protocol`. */
+  offsets: Set<string>;
 }
 
-function fileServices(ctx: Ctx, doc: Obj, declared: Set<string>): [string, Layer][] {
-  for (const [key, value] of Object.entries(doc)) {
-    if (key === "services") continue;
-    if (key === "volumes") declareVolumes(ctx, value, declared);
-    else if (IGNORED_TOP_KEYS[key])
-      warn(ctx, [key], `"${key}" is ignored: ${IGNORED_TOP_KEYS[key]}`);
-    else fail(ctx, [key], NOT_SUPPORTED);
-  }
-  const services = doc.services;
-  if (services === undefined || services === null) return [];
-  if (!isObj(services)) {
-    fail(ctx, ["services"], `must be a mapping, got ${describeValue(services)}`);
-    return [];
-  }
-  const layers: [string, Layer][] = [];
-  for (const [name, raw] of Object.entries(services)) {
-    if (name.startsWith("x-")) continue;
-    const at = ["services", name];
-    if (!SERVICE_NAME_RE.test(name)) {
-      const fixed = name.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-      fail(
-        ctx,
-        at,
-        `envctl service names are a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters); rename it${SERVICE_NAME_RE.test(fixed) ? ` (e.g. "${fixed}")` : ""}`,
-      );
-    } else if (!isObj(raw)) {
-      fail(ctx, at, `must be a mapping, got ${describeValue(raw)}`);
-    } else {
-      layers.push([name, serviceLayer(ctx, at, raw)]);
-    }
-  }
-  return layers;
+const dot = (at: PropertyKey[]): string =>
+  at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
+function fail(ctx: Ctx, at: PropertyKey[], message: string): void {
+  ctx.out.errors.push({ path: dot(at), message });
+}
+function warn(ctx: Ctx, at: PropertyKey[], message: string): void {
+  ctx.out.warnings.push({ path: dot(at), message });
 }
 
-function declareVolumes(ctx: Ctx, value: unknown, declared: Set<string>): void {
-  if (value === null) return;
-  if (!isObj(value))
-    return fail(ctx, ["volumes"], `must be a mapping, got ${describeValue(value)}`);
-  for (const [name, decl] of Object.entries(value)) {
-    declared.add(name);
-    if (decl === null) continue;
-    if (!isObj(decl)) {
-      fail(ctx, ["volumes", name], `must be a mapping, got ${describeValue(decl)}`);
-      continue;
-    }
-    for (const [k, v] of Object.entries(decl)) {
-      const at = ["volumes", name, k];
-      if (k.startsWith("x-") || (k === "driver" && v === "local")) continue;
-      if (k === "external") {
-        if (v)
-          fail(ctx, at, "external volumes are not supported: envctl creates each env's volumes");
-      } else if (k === "name" || k === "labels") {
-        warn(ctx, at, `"${k}" is ignored: envctl names and labels each env's volumes itself`);
-      } else {
-        fail(ctx, at, NOT_SUPPORTED);
-      }
+/** The first offset from `from` (wrapping) no port of the env has taken, for both protocols. */
+function freeOffset(ctx: Ctx, from: number, protocol = "tcp"): number | undefined {
+  for (let i = 0; i < 1000; i++) {
+    const o = (from + i) % 1000;
+    if (!ctx.offsets.has(`${o}/${protocol}`)) {
+      ctx.offsets.add(`${o}/${protocol}`);
+      return o;
     }
   }
+  return undefined;
+}
+
+function volumes(ctx: Ctx): void {
+  const decls = ctx.project.volumes ?? {};
+  const outVols: Record<string, Obj> = {};
+  for (const [name, d] of Object.entries(decls)) {
+    const at = ["volumes", name];
+    const v: Obj = {};
+    if (d.external) {
+      v.external = true;
+      v.name = typeof d.name === "string" ? d.name : name;
+    }
+    if (typeof d.driver === "string" && d.driver !== "local") v.driver = d.driver;
+    if (isObj(d.driver_opts)) v.driver_opts = d.driver_opts;
+    if (isObj(d.labels) && Object.keys(d.labels).length) v.labels = d.labels;
+    for (const k of Object.keys(d)) {
+      if (!["name", "external", "driver", "driver_opts", "labels"].includes(k) && !k.startsWith("x-"))
+        warn(ctx, [...at, k], `"${k}" is ignored for volumes`);
+    }
+    if (Object.keys(v).length) outVols[name] = v;
+  }
+  if (Object.keys(outVols).length) ctx.out.volumes = outVols;
 }
 
 // ---------------------------------------------------------------------------------------------
-// one service of one file
+// one service
 
-type Handler = (ctx: Ctx, at: Path, value: unknown, layer: Layer) => void;
+function service(ctx: Ctx, name: string, svc: Obj): Obj {
+  const at = ["services", name];
+  const s: Obj = {};
+  const docker: Obj = {};
+  for (const [key, value] of Object.entries(svc)) {
+    const kat = [...at, key];
+    if (value === null || key.startsWith("x-")) continue;
+    if ((DOCKER_KEYS as readonly string[]).includes(key)) {
+      docker[key] = BYTE_KEYS.has(key) ? bytes(value) : value;
+    } else if (IGNORED_SERVICE_KEYS[key]) {
+      warn(ctx, kat, `"${key}" is ignored: ${IGNORED_SERVICE_KEYS[key]}`);
+    } else if (key in FIELDS) {
+      FIELDS[key]!(ctx, kat, value, s, docker, svc);
+    } else if (!APPLIED_KEYS.has(key)) {
+      fail(ctx, kat, "not supported by envctl");
+    }
+  }
+  deploy(ctx, at, svc, s, docker);
+  files(ctx, at, svc, s);
+  if (Array.isArray(svc.devices)) {
+    docker.devices = svc.devices.map((d) =>
+      isObj(d) ? [d.source, d.target ?? d.source, d.permissions ?? "rwm"].join(":") : String(d),
+    );
+  }
+  if (Array.isArray(svc.volumes_from) && svc.volumes_from.length) docker.volumes_from = svc.volumes_from;
+  if (isObj(svc.networks)) {
+    docker.networks = Object.fromEntries(
+      Object.entries(svc.networks).map(([n, o]) => [n, isObj(o) ? pick(o, ["aliases", "ipv4_address", "ipv6_address", "priority"]) : null]),
+    );
+  }
+  if (typeof docker.network_mode === "string" && docker.network_mode !== "bridge" && s.ports) {
+    warn(ctx, [...at, "ports"], `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`);
+    delete s.ports;
+  }
+  if (typeof s.replicas === "number" && s.replicas > 1 && s.ports) {
+    warn(ctx, [...at, "ports"], `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`);
+    delete s.ports;
+  }
+  if (Object.keys(docker).length) s.docker = docker;
+  if (s.image === undefined && s.build === undefined) fail(ctx, at, 'one of "image" or "build" is required');
+  return s;
+}
 
-const HANDLERS: Record<string, Handler> = {
-  image: (ctx, at, v, layer) => {
-    if (typeof v === "string" && v) layer.image = { value: v, at: where(ctx, at) };
-    else fail(ctx, at, `must be an image name, got ${describeValue(v)}`);
+type Field = (ctx: Ctx, at: PropertyKey[], v: unknown, s: Obj, docker: Obj, svc: Obj) => void;
+
+const FIELDS: Record<string, Field> = {
+  image: (_ctx, _at, v, s) => {
+    s.image = v;
   },
-  build: (ctx, at, v, layer) => {
+  build: (ctx, at, v, s) => {
     const b = build(ctx, at, v);
-    if (b) layer.build = b;
+    if (b) s.build = b;
   },
-  command: (ctx, at, v, layer) => {
-    const c = commandWords(ctx, at, v);
-    if (c) layer.command = c;
+  command: (ctx, at, v, s) => {
+    const c = words(ctx, at, v);
+    if (c) s.command = c;
   },
-  entrypoint: (ctx, at, v, layer) => {
-    const c = commandWords(ctx, at, v);
-    if (c) layer.entrypoint = c;
+  entrypoint: (ctx, at, v, s) => {
+    const c = words(ctx, at, v);
+    if (c) s.entrypoint = c;
   },
-  environment: (ctx, at, v, layer) => {
-    layer.environment = envList(ctx, at, v);
+  environment: (_ctx, _at, v, s) => {
+    if (!isObj(v)) return;
+    // A variable without a value that the environment does not set is not passed, as in Compose.
+    const env = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined));
+    if (Object.keys(env).length) s.env = env;
   },
-  env_file: (ctx, at, v, layer) => {
-    layer.envFile = envFiles(ctx, at, v);
+  labels: (_ctx, _at, v, s) => {
+    if (isObj(v) && Object.keys(v).length) s.labels = v;
   },
-  ports: (ctx, at, v, layer) => {
-    if (!Array.isArray(v)) return fail(ctx, at, `must be a list, got ${describeValue(v)}`);
-    layer.ports = uniquePorts(v.flatMap((p, i) => portEntry(ctx, [...at, i], p)));
+  ports: (ctx, at, v, s) => {
+    if (!Array.isArray(v)) return;
+    const ports = v.flatMap((p, i) => port(ctx, [...at, i], p));
+    if (ports.length) s.ports = ports;
   },
-  volumes: (ctx, at, v, layer) => {
-    if (!Array.isArray(v)) return fail(ctx, at, `must be a list, got ${describeValue(v)}`);
-    const vols = v.map((x, i) => volumeEntry(ctx, [...at, i], x));
-    layer.volumes = byTarget(
-      [],
-      vols.filter((x) => x !== undefined),
+  volumes: (ctx, at, v, s) => {
+    if (!Array.isArray(v)) return;
+    const name = String(at[1]);
+    let anon = 0;
+    const vols = v.flatMap((x, i) => {
+      const m = mount(ctx, [...at, i], x);
+      if (m && m.source === undefined && m.type !== "tmpfs") {
+        m.source = `${name}-anon-${++anon}`.replace(/[^a-zA-Z0-9_.-]/g, "-");
+        warn(ctx, [...at, i], `anonymous volume at ${String(m.target)} becomes the named volume "${String(m.source)}", kept with the env`);
+      }
+      return m ? [m] : [];
+    });
+    if (vols.length) s.volumes = vols;
+  },
+  ulimits: (_ctx, _at, v, s) => {
+    if (!isObj(v)) return;
+    s.ulimits = Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, isObj(x) && "single" in x ? x.single : x]),
     );
   },
-  ulimits: (ctx, at, v, layer) => {
-    if (isObj(v)) layer.ulimits = v;
-    else fail(ctx, at, `must be a mapping, got ${describeValue(v)}`);
+  healthcheck: (ctx, at, v, s) => {
+    const h = health(ctx, at, v);
+    if (h) s.health = h;
   },
-  healthcheck: (ctx, at, v, layer) => {
-    const h = healthcheck(ctx, at, v);
-    if (h) layer.health = h;
-  },
-  depends_on: (ctx, at, v, layer) => {
-    const d = dependsOn(ctx, at, v);
-    if (d) layer.depends = d;
+  depends_on: (_ctx, _at, v, s) => {
+    if (!isObj(v)) return;
+    s.depends_on = Object.fromEntries(
+      Object.entries(v).map(([d, o]) => [
+        d,
+        isObj(o)
+          ? {
+              ...(typeof o.condition === "string" ? { condition: o.condition } : {}),
+              ...(o.required === false ? { required: false } : {}),
+            }
+          : {},
+      ]),
+    );
   },
 };
 
-function serviceLayer(ctx: Ctx, at: Path, raw: Obj): Layer {
-  const layer: Layer = {
-    environment: {},
-    envFile: {},
-    ports: [],
-    volumes: [],
-    ulimits: {},
-  };
-  for (const [key, value] of Object.entries(raw)) {
-    const handler = HANDLERS[key];
-    if (handler) handler(ctx, [...at, key], value, layer);
-    else if (key.startsWith("x-")) continue;
-    else if (IGNORED_SERVICE_KEYS[key]) {
-      warn(ctx, [...at, key], `"${key}" is ignored: ${IGNORED_SERVICE_KEYS[key]}`);
-    } else fail(ctx, [...at, key], NOT_SUPPORTED);
-  }
-  return layer;
+const pick = (o: Obj, keys: string[]): Obj =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined && o[k] !== null).map((k) => [k, o[k]]));
+
+/** Compose prints byte sizes as strings of digits ("67108864"). */
+function bytes(v: unknown): unknown {
+  return typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
 }
 
-function build(ctx: Ctx, at: Path, v: unknown): Layer["build"] {
-  const context = (c: unknown, cat: Path): string | undefined => {
-    if (typeof c !== "string" || !c) return void fail(ctx, cat, "must be a directory");
-    if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(c)) {
-      return void fail(
-        ctx,
-        cat,
-        "remote build contexts are not supported; clone it and use a path",
-      );
-    }
-    return hostPath(ctx.dir, c);
-  };
-  if (typeof v === "string") {
-    const c = context(v, at);
-    return c === undefined ? undefined : { context: c, args: {} };
+function words(ctx: Ctx, at: PropertyKey[], v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  if (v.length === 0) {
+    warn(ctx, at, "an empty list keeps the image's own (envctl cannot clear it)");
+    return undefined;
   }
-  if (!isObj(v))
-    return void fail(ctx, at, `must be a directory or a mapping, got ${describeValue(v)}`);
-  const out: NonNullable<Layer["build"]> = { args: {} };
+  return v.map(String);
+}
+
+const BUILD_IGNORED: Record<string, string> = {
+  cache_from: "envctl's builds use the engine's local cache",
+  cache_to: "envctl's builds use the engine's local cache",
+  labels: "envctl labels the images it builds itself",
+  tags: "the image is tagged envctl/ENV-SERVICE (and with `image` when set)",
+  pull: "base images are pulled only when missing",
+  no_cache: "envctl rebuilds when the context changes",
+  ssh: "SSH forwarding needs BuildKit, which envctl's builds do not use",
+  secrets: "build secrets need BuildKit, which envctl's builds do not use",
+  platforms: "envctl builds for the engine's platform",
+  entitlements: "BuildKit entitlements are not used",
+  privileged: "BuildKit entitlements are not used",
+  extra_hosts: "not passed to the builder",
+  isolation: "a Windows build option",
+  network: "builds use the engine's default network",
+  shm_size: "not passed to the builder",
+  ulimits: "not passed to the builder",
+  provenance: "BuildKit attestations are not made",
+  sbom: "BuildKit attestations are not made",
+};
+
+function build(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
+  if (!isObj(v)) return undefined;
+  const b: Obj = {};
   for (const [k, x] of Object.entries(v)) {
-    const kat = [...at, k];
-    if (k === "context") out.context = context(x, kat);
-    else if (k === "dockerfile" && typeof x === "string" && x) out.dockerfile = x;
-    else if (k === "dockerfile") fail(ctx, kat, "must be a path relative to the context");
-    else if (k === "args") out.args = envList(ctx, kat, x);
-    else if (!k.startsWith("x-")) fail(ctx, kat, NOT_SUPPORTED);
+    if (x === null || k.startsWith("x-")) continue;
+    if (k === "context") {
+      if (typeof x === "string" && /^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(x)) {
+        fail(ctx, [...at, k], "remote build contexts are not supported; clone it and use a path");
+      }
+      b.context = x;
+    } else if (k === "dockerfile" || k === "dockerfile_inline" || k === "target") b[k] = x;
+    else if (k === "args") {
+      if (isObj(x)) {
+        const args = Object.fromEntries(Object.entries(x).filter(([, a]) => a !== null));
+        if (Object.keys(args).length) b.args = args;
+      }
+    } else if (k === "additional_contexts") {
+      if (isObj(x) && Object.keys(x).length) b.additional_contexts = x;
+    } else if (BUILD_IGNORED[k]) {
+      warn(ctx, [...at, k], `"${k}" is ignored: ${BUILD_IGNORED[k]}`);
+    } else fail(ctx, [...at, k], "not supported by envctl");
   }
-  return out;
+  b.context ??= ".";
+  return b;
+}
+
+/** A long-syntax port from Compose -> an envctl port with its offset (undefined: pick later). */
+function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
+  if (!isObj(p)) return [];
+  const protocol = typeof p.protocol === "string" ? p.protocol : "tcp";
+  if (protocol !== "tcp" && protocol !== "udp") {
+    fail(ctx, [...at, "protocol"], `"${protocol}" is not supported (tcp or udp)`);
+    return [];
+  }
+  if (p.mode === "host") warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
+  const out: Obj = { container: Number(p.target), protocol };
+  const ip = typeof p.host_ip === "string" ? p.host_ip.replace(/^\[|\]$/g, "") : undefined;
+  if (ip && ip !== "0.0.0.0" && ip !== "::") out.host_ip = ip;
+  if (p.published !== undefined && p.published !== "") {
+    const published = String(p.published);
+    const m = /^(\d+)(?:-(\d+))?$/.exec(published);
+    if (!m) {
+      fail(ctx, [...at, "published"], `must be a port or a range, got "${published}"`);
+      return [];
+    }
+    // A range for one container port: Compose takes the first free; envctl the first.
+    const wanted = Number(m[1]) % 1000;
+    const offset = freeOffset(ctx, wanted, protocol);
+    if (offset === undefined) return [];
+    if (offset !== wanted) {
+      warn(ctx, at, `host port ${m[1]} would land on offset ${wanted}, which another port has; it gets offset ${offset}`);
+    }
+    out.offset = offset;
+  }
+  return [out];
+}
+
+function mount(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
+  if (!isObj(v)) return undefined;
+  const type = v.type;
+  const target = v.target;
+  if (type === "tmpfs") {
+    const t = isObj(v.tmpfs) ? v.tmpfs : {};
+    const tmpfs = pick({ size: bytes(t.size), mode: t.mode }, ["size", "mode"]);
+    return { type: "tmpfs", target, ...(v.read_only ? { read_only: true } : {}), ...(Object.keys(tmpfs).length ? { tmpfs } : {}) };
+  }
+  if (type !== "volume" && type !== "bind") {
+    fail(ctx, [...at, "type"], `"${String(type)}" mounts are not supported (volume, bind or tmpfs)`);
+    return undefined;
+  }
+  const m: Obj = { type, target };
+  if (typeof v.source === "string" && v.source) m.source = v.source;
+  if (v.read_only) m.read_only = true;
+  if (type === "bind" && typeof m.source === "string" && !/^[./]/.test(m.source)) m.source = `./${m.source}`;
+  if (isObj(v.volume)) {
+    if (v.volume.nocopy) m.nocopy = true;
+    if (v.volume.subpath) fail(ctx, [...at, "volume", "subpath"], "volume subpaths need Docker 26 or later, which envctl does not require");
+  }
+  if (isObj(v.bind)) {
+    for (const k of Object.keys(v.bind)) {
+      if (k !== "create_host_path") warn(ctx, [...at, "bind", k], `"${k}" is ignored for bind mounts`);
+    }
+  }
+  if (typeof v.consistency === "string") warn(ctx, [...at, "consistency"], '"consistency" is ignored (a Docker Desktop setting)');
+  return m;
+}
+
+/** Docker's timings when a check does not give them (what Compose leaves to the engine). */
+const DOCKER_HEALTH_DEFAULTS = { interval: "30s", timeout: "30s", retries: 3, start_period: "0s", start_interval: "5s" };
+
+function health(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
+  if (!isObj(v)) return undefined;
+  if (v.disable === true) return { test: ["NONE"] };
+  const test = v.test;
+  if (!Array.isArray(test) || test.length === 0) {
+    warn(ctx, at, "timings without a test are ignored: the image's own HEALTHCHECK runs with its timings");
+    return undefined;
+  }
+  if (test[0] === "NONE") return { test: ["NONE"] };
+  const h: Obj = { test: test.map(String) };
+  for (const k of ["interval", "timeout", "start_period", "start_interval"] as const) {
+    const d = duration(v[k] ?? DOCKER_HEALTH_DEFAULTS[k]);
+    if (d === undefined) fail(ctx, [...at, k], `must be a duration like "5s", got ${JSON.stringify(v[k])}`);
+    else h[k] = d;
+  }
+  h.retries = typeof v.retries === "number" && v.retries >= 1 ? v.retries : DOCKER_HEALTH_DEFAULTS.retries;
+  return h;
+}
+
+const GO_DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+const ENVCTL_DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+const NS_PER: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 };
+
+/** A Go duration as envctl reads it: `"1m30s"` stays, `"1500us"` becomes `"1.5ms"`. */
+export function duration(v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  if (v === "0") return "0s";
+  if (ENVCTL_DURATION_RE.test(v)) return v;
+  if (!GO_DURATION_RE.test(v)) return undefined;
+  let ns = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
+  return `${Number((ns / 1e6).toFixed(6))}ms`;
+}
+
+function deploy(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj, docker: Obj): void {
+  if (typeof svc.scale === "number") s.replicas = svc.scale;
+  const d = svc.deploy;
+  if (!isObj(d)) return;
+  const dat = [...at, "deploy"];
+  for (const [k, x] of Object.entries(d)) {
+    if (x === null) continue;
+    if (k === "replicas" && typeof x === "number") s.replicas = x;
+    else if (k === "mode" && x === "global") warn(ctx, [...dat, k], '"global" runs one container (one node)');
+    else if (k === "resources" && isObj(x)) resources(ctx, [...dat, k], x, docker);
+    else if (k === "restart_policy" && isObj(x)) {
+      const cond = x.condition === "none" ? "no" : x.condition === "on-failure" ? "on-failure" : "always";
+      docker.restart = cond === "on-failure" && typeof x.max_attempts === "number" ? `on-failure:${x.max_attempts}` : cond;
+      for (const k2 of ["delay", "window"]) if (x[k2] !== undefined) warn(ctx, [...dat, k, k2], `"${k2}" is ignored: Docker's restart policy has no such setting`);
+    } else if (k === "placement" && isObj(x) && Object.keys(x).length === 0) continue;
+    else if (k !== "mode" && k !== "replicas") warn(ctx, [...dat, k], `"${k}" is ignored: a swarm setting`);
+  }
+}
+
+function resources(ctx: Ctx, at: PropertyKey[], r: Obj, docker: Obj): void {
+  const limits = isObj(r.limits) ? r.limits : {};
+  const reservations = isObj(r.reservations) ? r.reservations : {};
+  if (limits.memory !== undefined) docker.mem_limit = bytes(limits.memory);
+  if (limits.cpus !== undefined) docker.cpus = Number(limits.cpus);
+  if (limits.pids !== undefined) docker.pids_limit = Number(limits.pids);
+  if (reservations.memory !== undefined) docker.mem_reservation = bytes(reservations.memory);
+  if (reservations.cpus !== undefined) warn(ctx, [...at, "reservations", "cpus"], "CPU reservations are a swarm setting");
+  if (reservations.devices !== undefined) warn(ctx, [...at, "reservations", "devices"], "device (GPU) reservations are not passed on");
+  if (reservations.generic_resources !== undefined) warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
 }
 
 /**
- * compose splits a string command into words like a shell would but runs no shell; envctl's
- * string form means `sh -c`, which would hand an image's ENTRYPOINT the words `sh -c ...`.
+ * `secrets` and `configs`: a file source is bind-mounted read-only at the target (as Compose
+ * does), one given by value (`content`) or by an environment variable is written into the
+ * container before it starts.
  */
-function commandWords(ctx: Ctx, at: Path, v: unknown): string[] | undefined {
-  let words: string[] | undefined;
-  if (typeof v === "string") {
-    const split = shellWords(v);
-    if (split.unterminated) return void fail(ctx, at, `unterminated quote in ${JSON.stringify(v)}`);
-    words = split.commands.flat().map((w) => w.text);
-  } else if (Array.isArray(v) && v.every((w) => typeof w === "string" || typeof w === "number")) {
-    words = v.map(String);
-  } else {
-    return void fail(ctx, at, `must be a string or a list of strings, got ${describeValue(v)}`);
+function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
+  const mounts: Obj[] = [];
+  const written: Obj[] = [];
+  for (const kind of ["secrets", "configs"] as const) {
+    const refs = svc[kind];
+    if (!Array.isArray(refs)) continue;
+    refs.forEach((ref, i) => {
+      if (!isObj(ref) || typeof ref.source !== "string") return;
+      const rat = [...at, kind, i];
+      const decl = ctx.project[kind]?.[ref.source];
+      if (!decl) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" is not declared`);
+      const given = typeof ref.target === "string" && ref.target ? ref.target : ref.source;
+      const target = given.startsWith("/") ? given : kind === "secrets" ? `/run/secrets/${given}` : `/${given}`;
+      if (typeof decl.file === "string") {
+        mounts.push({ type: "bind", source: decl.file, target, read_only: true });
+        return;
+      }
+      let content: string | undefined;
+      if (typeof decl.content === "string") content = decl.content;
+      else if (typeof decl.environment === "string") {
+        content = ctx.env[decl.environment];
+        if (content === undefined) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`);
+      } else if (decl.external) {
+        return fail(ctx, rat, `external ${kind} live in a swarm; give "${ref.source}" a file, content or environment source`);
+      } else return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" has no file, content or environment source`);
+      const mode = typeof ref.mode === "string" ? parseInt(ref.mode, 8) : typeof ref.mode === "number" ? ref.mode : undefined;
+      written.push({
+        target,
+        content,
+        ...(mode !== undefined && !Number.isNaN(mode) ? { mode } : {}),
+        ...(ref.uid !== undefined ? { uid: String(ref.uid) } : {}),
+        ...(ref.gid !== undefined ? { gid: String(ref.gid) } : {}),
+      });
+    });
   }
-  if (words.length === 0) {
-    return void fail(ctx, at, "an empty command (clearing the image's) is not supported");
-  }
-  return words;
+  if (mounts.length) s.volumes = [...((s.volumes as Obj[] | undefined) ?? []), ...mounts];
+  if (written.length) s.files = written;
 }

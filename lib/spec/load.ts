@@ -36,6 +36,8 @@ export interface SpecOrigin {
   file: string;
   /** The repo's path, when the spec is not part of it: its dirs then start at the repo's root. */
   repo?: string;
+  /** Compose profiles for the `compose:` files (`--profile`). */
+  profiles?: string[];
 }
 
 export function loadSpecFile(file: string, opts: Omit<SpecOrigin, "file"> = {}): ParseResult {
@@ -76,14 +78,14 @@ export function parseSpecText(text: string, opts: SpecOrigin): ParseResult {
   }
 
   const dir = path.dirname(opts.file);
-  const merged = withComposeServices(data as Record<string, unknown>, dir);
+  const merged = withComposeServices(data as Record<string, unknown>, dir, opts.profiles);
   warnings.push(...merged.warnings);
   if (merged.errors.length > 0) return { errors: merged.errors, warnings };
   return parseSpecData(merged.data, { dir, repo: opts.repo }, warnings);
 }
 
 /** Compose files given directly (`envctl up NAME -f docker-compose.yml -f override.yml`). */
-export function loadComposeFiles(files: string[]): ParseResult {
+export function loadComposeFiles(files: string[], opts: { profiles?: string[] } = {}): ParseResult {
   const abs = files.map((f) => path.resolve(f));
   const missing = abs.find((f) => !fs.existsSync(f));
   if (missing)
@@ -93,6 +95,7 @@ export function loadComposeFiles(files: string[]): ParseResult {
     };
   return parseSpecText(`compose: ${JSON.stringify(abs)}\n`, {
     file: path.join(path.dirname(abs[0]!), "envctl.yaml"),
+    ...opts,
   });
 }
 
@@ -117,6 +120,7 @@ function parseSpecData(
 function withComposeServices(
   data: Record<string, unknown>,
   dir: string,
+  profiles: string[] | undefined,
 ): { data: Record<string, unknown>; errors: SpecIssue[]; warnings: SpecIssue[] } {
   const files = data.compose;
   if (files === undefined) return { data, errors: [], warnings: [] };
@@ -141,7 +145,7 @@ function withComposeServices(
       warnings: [],
     };
   }
-  const imported = importCompose(abs);
+  const imported = importCompose(abs, profiles ? { profiles } : {});
   const own = data.services;
   const services: Record<string, unknown> = { ...imported.services };
   if (own !== null && typeof own === "object" && !Array.isArray(own)) {
@@ -155,10 +159,15 @@ function withComposeServices(
   } else if (own !== undefined) {
     services.__invalid = own; // let the schema report it
   }
-  const out = {
+  const out: Record<string, unknown> = {
     ...data,
     services: own !== undefined && services.__invalid !== undefined ? own : services,
   };
+  if (imported.volumes) out.volumes = { ...imported.volumes, ...(data.volumes as object | undefined) };
+  if (imported.networks) {
+    const ownNets = Array.isArray(data.networks) ? (data.networks as string[]) : [];
+    out.networks = [...new Set([...imported.networks, ...ownNets])];
+  }
   return { data: out, errors: imported.errors, warnings: imported.warnings };
 }
 

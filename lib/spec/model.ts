@@ -22,6 +22,12 @@ export interface HealthCheck {
   kind: HealthKind;
   /** Shell command run inside the container (kind `command`). */
   command?: string;
+  /**
+   * Docker's own form of a `command` check, kept as written: `["CMD", "pg_isready"]` runs with
+   * no shell (images without /bin/sh), `["CMD-SHELL", "..."]` through one. Absent: CMD-SHELL
+   * of `command`.
+   */
+  test?: string[];
   /** HTTP path probed on the published port (kind `http`). */
   path?: string;
   /** Container port probed through its host port (kinds `http` and `tcp`). */
@@ -30,6 +36,8 @@ export interface HealthCheck {
   timeoutMs: number;
   retries: number;
   startPeriodMs: number;
+  /** Probe interval during the start period (Docker's start_interval); absent: Docker's. */
+  startIntervalMs?: number;
 }
 
 export interface PortMapping {
@@ -42,6 +50,8 @@ export interface PortMapping {
   /** Offset of the host port inside the env's port block (default: container % 1000). */
   offset: number;
   protocol: "tcp" | "udp";
+  /** Host address the port is published on (`127.0.0.1:8001:8000`); absent: every address. */
+  hostIp?: string;
 }
 
 export interface VolumeMount {
@@ -49,8 +59,38 @@ export interface VolumeMount {
   source: string;
   /** Absolute path inside the container. */
   target: string;
-  kind: "volume" | "bind";
+  /** `tmpfs` mounts have no source (`""`). */
+  kind: "volume" | "bind" | "tmpfs";
   readOnly: boolean;
+  /** A named volume is not filled from the image's content at the target (`nocopy`). */
+  noCopy?: boolean;
+  /** tmpfs size in bytes. */
+  tmpfsSize?: number;
+  /** tmpfs mode (octal bits). */
+  tmpfsMode?: number;
+}
+
+/** A named volume declared by the spec (compose's top-level `volumes`). */
+export interface VolumeDecl {
+  /** Not created nor removed by envctl: the volume of this Docker name must exist. */
+  external?: boolean;
+  /** The Docker name of an external volume. */
+  name?: string;
+  driver?: string;
+  driverOpts?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/** A file put into the container before it starts (compose secrets and configs). */
+export interface ContainerFile {
+  /** Absolute path in the container. */
+  target: string;
+  /** Contents (a secret or config given by value or environment variable). */
+  content: string;
+  /** Permission bits. @default 0o444 */
+  mode?: number;
+  uid?: string;
+  gid?: string;
 }
 
 export interface BuildContext {
@@ -59,6 +99,17 @@ export interface BuildContext {
   /** Dockerfile path relative to the context. */
   dockerfile: string;
   args: Record<string, string>;
+  /** Multi-stage target. */
+  target?: string;
+  /** Dockerfile contents given in the spec (compose `dockerfile_inline`); `dockerfile` is unused. */
+  dockerfileInline?: string;
+  /**
+   * Named contexts (`COPY --from=NAME`, `FROM NAME`): a directory (absolute path), an image
+   * (`docker-image://REF`) or another service's image (`service:NAME`).
+   */
+  additionalContexts?: Record<string, string>;
+  /** The image name the build is tagged with too (compose `image` next to `build`). */
+  tag?: string;
 }
 
 /** `ulimits` of a container, e.g. `{ nofile: { soft: 65536, hard: 65536 } }`. */
@@ -69,21 +120,120 @@ interface ServiceBase {
   env: Record<string, string>;
   ports: PortMapping[];
   health?: HealthCheck;
-  /** Names of services that must be healthy before this one starts. */
+  /** Names of services that must be ready (by `conditions`) before this one starts. */
   dependsOn: string[];
+  /**
+   * How each dependency must be ready: `healthy` (the default: passing its health check, or
+   * running when it has none), `started` (created and started, no wait for health) or
+   * `completed` (a one-off container that ran to exit 0).
+   */
+  conditions?: Record<string, DependCondition>;
   /** Keeps running while the env is cold (watchers, SDK builds); others run only when warm. */
   cold: boolean;
 }
 
+export type DependCondition = "started" | "healthy" | "completed";
+
 export interface ContainerService extends ServiceBase {
   type: "container";
-  /** Image reference; exactly one of image / build is set. */
+  /** Image reference; at least one of image / build is set (with both, the build is tagged so). */
   image?: string;
   build?: BuildContext;
   command?: string[];
   entrypoint?: string[];
   volumes: VolumeMount[];
   ulimits?: Ulimits;
+  /** Number of containers (compose `deploy.replicas`, `scale`). @default 1 */
+  replicas?: number;
+  /** Labels of the container, next to envctl's own. */
+  labels?: Record<string, string>;
+  /** Files written into the container before it starts. */
+  files?: ContainerFile[];
+  /** Container runtime options as Compose names them (docker-options.ts). */
+  docker?: DockerOptions;
+}
+
+/**
+ * The container runtime options a service may set, with Compose's names and the values of
+ * `docker compose config --format json` (sizes in bytes, durations as Go durations). They map
+ * onto the Docker API as Compose maps them (lib/docker/container.ts).
+ */
+export interface DockerOptions {
+  /** The image's own HEALTHCHECK is turned off (compose `healthcheck: { disable: true }`). */
+  no_healthcheck?: boolean;
+  init?: boolean;
+  user?: string;
+  working_dir?: string;
+  hostname?: string;
+  domainname?: string;
+  mac_address?: string;
+  /** `no`, `always`, `on-failure[:N]`, `unless-stopped`; absent: envctl's unless-stopped. */
+  restart?: string;
+  stop_signal?: string;
+  /** Go duration, e.g. `"1m30s"`. */
+  stop_grace_period?: string;
+  platform?: string;
+  tmpfs?: string[];
+  /** `host=address` or `host:address` entries. */
+  extra_hosts?: string[];
+  cap_add?: string[];
+  cap_drop?: string[];
+  privileged?: boolean;
+  shm_size?: number;
+  tty?: boolean;
+  stdin_open?: boolean;
+  /** `host[:container[:permissions]]` entries. */
+  devices?: string[];
+  device_cgroup_rules?: string[];
+  dns?: string[];
+  dns_search?: string[];
+  dns_opt?: string[];
+  security_opt?: string[];
+  read_only?: boolean;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns_mode?: string;
+  cgroup?: string;
+  cgroup_parent?: string;
+  runtime?: string;
+  isolation?: string;
+  /** `host`, `none`, `service:NAME`, `container:NAME`; absent: the env's networks. */
+  network_mode?: string;
+  /** Networks of the env the container joins (absent: the env's default), with aliases. */
+  networks?: Record<string, { aliases?: string[]; ipv4_address?: string; ipv6_address?: string; priority?: number }>;
+  /** `SERVICE[:ALIAS]`: extra names the container resolves. */
+  links?: string[];
+  /** `SERVICE[:ro|rw]` or `container:NAME[:ro|rw]`: mounts another container's volumes. */
+  volumes_from?: string[];
+  /** Container ports exposed but not published (`80`, `8000-8001/udp`). */
+  expose?: string[];
+  mem_limit?: number;
+  mem_reservation?: number;
+  memswap_limit?: number;
+  mem_swappiness?: number;
+  oom_kill_disable?: boolean;
+  oom_score_adj?: number;
+  cpus?: number;
+  cpu_shares?: number;
+  cpu_period?: number;
+  cpu_quota?: number;
+  cpuset?: string;
+  pids_limit?: number;
+  sysctls?: Record<string, string>;
+  group_add?: string[];
+  storage_opt?: Record<string, string>;
+  /** Commands run in the container after it starts / before it stops (compose lifecycle hooks). */
+  post_start?: LifecycleHook[];
+  pre_stop?: LifecycleHook[];
+}
+
+export interface LifecycleHook {
+  command: string[];
+  user?: string;
+  privileged?: boolean;
+  working_dir?: string;
+  environment?: Record<string, string>;
 }
 
 /**
@@ -139,6 +289,10 @@ export interface EnvSpec {
   base: string;
   /** Services in spec order. */
   services: Service[];
+  /** Named volumes declared with options (external, driver); others are made per env. */
+  volumes?: Record<string, VolumeDecl>;
+  /** Networks besides the env's default one (compose top-level `networks`), by name. */
+  networks?: string[];
   /** env.sh exports in spec order. */
   exports: ExportVar[];
   /** First-warm steps, run once after the services in `initAfter` are healthy. */
@@ -189,6 +343,8 @@ export interface ResolvedEnv {
   /** `$ENVCTL_HOME/envs/NAME`: env.sh, pid and log files. */
   stateDir: string;
   services: ResolvedService[];
+  volumes?: Record<string, VolumeDecl>;
+  networks?: string[];
   /** The rendered env.sh. */
   envSh: string;
   /** Init steps with templates rendered; Temporal namespace creation comes first. */

@@ -6,6 +6,8 @@ import * as path from "node:path";
 import { checkoutRoot, fromSpecDir, inCheckout } from "./worktree-paths";
 import type {
   BuildContext,
+  DependCondition,
+  VolumeDecl,
   EnvSpec,
   ExportVar,
   HealthCheck,
@@ -16,6 +18,7 @@ import type {
   VolumeMount,
 } from "./model";
 import { dotPath } from "../core/dot-path";
+import { shellQuote } from "../core/shell";
 import { isBindSource, type ServiceDoc, type SpecDoc } from "./schema";
 
 const DEFAULTS = { intervalMs: 1000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 };
@@ -35,7 +38,8 @@ export function normalize(
   const prefix = (where.repo === undefined ? inCheckout(root, dir) : undefined) ?? ".";
   const depPaths: DepPaths = new Map();
   const services = Object.entries(doc.services ?? {}).map(([name, s]) => {
-    const deps = dependencies(name, s);
+    // `required: false` on a service the env does not have (another profile's): no dependency.
+    const deps = dependencies(name, s).filter((d) => !d.optional || d.name in (doc.services ?? {}));
     depPaths.set(name, deps);
     return normalizeService(name, s, { dir, prefix }, deps);
   });
@@ -54,7 +58,25 @@ export function normalize(
   };
   const temporal = temporalSpec(doc.temporal);
   if (temporal) spec.temporal = temporal;
+  const volumes = volumeDecls(doc.volumes);
+  if (volumes) spec.volumes = volumes;
+  if (doc.networks && doc.networks.length > 0) spec.networks = [...doc.networks];
   return { spec, depPaths };
+}
+
+function volumeDecls(v: SpecDoc["volumes"]): Record<string, VolumeDecl> | undefined {
+  const out: Record<string, VolumeDecl> = {};
+  for (const [name, d] of Object.entries(v ?? {})) {
+    if (!d) continue;
+    const decl: VolumeDecl = {};
+    if (d.external) decl.external = true;
+    if (d.name !== undefined) decl.name = d.name;
+    if (d.driver !== undefined && d.driver !== "local") decl.driver = d.driver;
+    if (d.driver_opts && Object.keys(d.driver_opts).length) decl.driverOpts = d.driver_opts;
+    if (d.labels && Object.keys(d.labels).length) decl.labels = d.labels;
+    if (Object.keys(decl).length) out[name] = decl;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function exportVars(e: SpecDoc["exports"]): ExportVar[] {
@@ -103,14 +125,30 @@ export function overlay(
   return out;
 }
 
-function dependencies(name: string, s: ServiceDoc): { name: string; path: string }[] {
+interface Dependency {
+  name: string;
+  path: string;
+  condition?: DependCondition;
+  /** `required: false`: dropped when the service is not in the env. */
+  optional?: boolean;
+}
+
+const CONDITIONS: Record<string, DependCondition> = {
+  service_started: "started",
+  service_healthy: "healthy",
+  service_completed_successfully: "completed",
+};
+
+function dependencies(name: string, s: ServiceDoc): Dependency[] {
   const base = `services.${name}.depends_on`;
   if (s.depends_on === undefined) return [];
   if (Array.isArray(s.depends_on))
     return s.depends_on.map((d, i) => ({ name: d, path: `${base}[${i}]` }));
-  return Object.keys(s.depends_on).map((d) => ({
+  return Object.entries(s.depends_on).map(([d, spec]) => ({
     name: d,
     path: dotPath(["services", name, "depends_on", d]),
+    ...(spec?.condition ? { condition: CONDITIONS[spec.condition]! } : {}),
+    ...(spec?.required === false ? { optional: true } : {}),
   }));
 }
 
@@ -118,21 +156,33 @@ function normalizeService(
   name: string,
   s: ServiceDoc,
   { dir, prefix }: { dir: string; prefix: string },
-  deps: { name: string }[],
+  deps: Dependency[],
 ): Service {
   const ports = (s.ports ?? []).map((p): PortMapping => {
     if (typeof p === "number") return { container: p, offset: p % 1000, protocol: "tcp" };
     // A process's `port` is kept where a container's port is: it names the port the same way.
     const n = p.container ?? p.port!; // the schema lets exactly one of them through
-    return { container: n, offset: p.offset ?? n % 1000, protocol: p.protocol ?? "tcp" };
+    return {
+      container: n,
+      offset: p.offset ?? n % 1000,
+      protocol: p.protocol ?? "tcp",
+      ...(p.host_ip !== undefined && p.host_ip !== "0.0.0.0" ? { hostIp: p.host_ip } : {}),
+    };
   });
+  const conditions: Record<string, DependCondition> = {};
+  for (const d of deps) if (d.condition && d.condition !== "healthy") conditions[d.name] = d.condition;
+  const health =
+    s.health !== undefined && !(s.health.test?.[0] === "NONE")
+      ? healthCheck(s.health, ports[0]?.container)
+      : undefined;
   const common = {
     name,
     env: stringMap(s.env),
     ports,
     dependsOn: [...new Set(deps.map((d) => d.name))],
+    ...(Object.keys(conditions).length ? { conditions } : {}),
     cold: s.cold ?? false,
-    ...(s.health !== undefined ? { health: healthCheck(s.health, ports[0]?.container) } : {}),
+    ...(health ? { health } : {}),
   };
   if ((s.type ?? (s.cmd !== undefined ? "process" : "container")) === "process") {
     return {
@@ -146,17 +196,47 @@ function normalizeService(
     ...common,
     type: "container",
     volumes: (s.volumes ?? []).map((v): VolumeMount => {
+      if ("type" in v && v.type === "tmpfs") {
+        return {
+          source: "",
+          target: v.target,
+          kind: "tmpfs",
+          readOnly: v.read_only ?? false,
+          ...(v.tmpfs?.size !== undefined ? { tmpfsSize: v.tmpfs.size } : {}),
+          ...(v.tmpfs?.mode !== undefined ? { tmpfsMode: v.tmpfs.mode } : {}),
+        };
+      }
       const bind = isBindSource(v.source);
       return {
         source: bind ? path.resolve(dir, v.source) : v.source,
         target: v.target,
         kind: bind ? "bind" : "volume",
         readOnly: v.read_only ?? false,
+        ...("nocopy" in v && v.nocopy ? { noCopy: true } : {}),
       };
     }),
   };
   if (s.image !== undefined) out.image = s.image;
-  if (s.build !== undefined) out.build = buildContext(s.build, dir);
+  if (s.build !== undefined) {
+    out.build = buildContext(s.build, dir);
+    // With both, the image names what is built (another service can build FROM it).
+    if (s.image !== undefined) out.build.tag = s.image;
+  }
+  if (s.replicas !== undefined && s.replicas !== 1) out.replicas = s.replicas;
+  if (s.labels && Object.keys(s.labels).length) out.labels = s.labels;
+  if (s.files && s.files.length) out.files = s.files;
+  if (s.health?.test?.[0] === "NONE") out.docker = { ...out.docker, no_healthcheck: true };
+  if (s.docker) {
+    const docker = Object.fromEntries(
+      Object.entries(s.docker).filter(([, v]) => v !== undefined),
+    ) as NonNullable<typeof out.docker>;
+    if (docker.networks) {
+      docker.networks = Object.fromEntries(
+        Object.entries(docker.networks).map(([n, o]) => [n, o ?? {}]),
+      );
+    }
+    if (Object.keys(docker).length) out.docker = { ...out.docker, ...docker };
+  }
   if (s.command !== undefined) out.command = shellWords(s.command);
   if (s.entrypoint !== undefined) out.entrypoint = shellWords(s.entrypoint);
   if (s.ulimits !== undefined && Object.keys(s.ulimits).length > 0) {
@@ -173,11 +253,22 @@ function normalizeService(
 function buildContext(b: NonNullable<ServiceDoc["build"]>, dir: string): BuildContext {
   if (typeof b === "string")
     return { context: path.resolve(dir, b), dockerfile: "Dockerfile", args: {} };
-  return {
+  const out: BuildContext = {
     context: path.resolve(dir, b.context),
     dockerfile: b.dockerfile ?? "Dockerfile",
     args: stringMap(b.args),
   };
+  if (b.target !== undefined) out.target = b.target;
+  if (b.dockerfile_inline !== undefined) out.dockerfileInline = b.dockerfile_inline;
+  if (b.additional_contexts && Object.keys(b.additional_contexts).length) {
+    out.additionalContexts = Object.fromEntries(
+      Object.entries(b.additional_contexts).map(([k, v]) => [
+        k,
+        /^[a-z][a-z0-9+.-]*:/i.test(v) ? v : path.resolve(dir, v),
+      ]),
+    );
+  }
+  return out;
 }
 
 /** A string command in envctl.yaml runs through `sh -c` (compose import sends word lists). */
@@ -201,6 +292,12 @@ function healthCheck(
     retries: h.retries ?? DEFAULTS.retries,
     startPeriodMs: h.start_period ?? DEFAULTS.startPeriodMs,
   };
+  if (h.start_interval !== undefined) Object.assign(timing, { startIntervalMs: h.start_interval });
+  if (h.test !== undefined) {
+    const [form, ...rest] = h.test;
+    const command = form === "CMD-SHELL" ? rest.join(" ") : rest.map((w) => shellQuote(w, { minimal: true })).join(" ");
+    return { kind: "command", command, test: [...h.test], ...timing };
+  }
   if (h.command !== undefined) return { kind: "command", command: h.command, ...timing };
   if (h.http !== undefined) {
     const port = h.port ?? firstPort;

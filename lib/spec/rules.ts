@@ -36,7 +36,12 @@ export function checkRules(
           path: d.path,
           message: `${s.name} runs while the env is cold but "${d.name}" only runs warm; mark ${d.name} cold: true or drop the dependency`,
         });
-      } else if (!target.health) {
+      } else if (s.conditions?.[d.name] === "completed" && target.type !== "container") {
+        errors.push({
+          path: d.path,
+          message: `"${d.name}" is a process, which never completes; service_completed_successfully needs a container`,
+        });
+      } else if (!target.health && !s.conditions?.[d.name]) {
         warnings.push({
           path: d.path,
           message: `"${d.name}" has no health check; ${s.name} starts as soon as ${d.name} is running`,
@@ -44,7 +49,7 @@ export function checkRules(
       }
       seen.add(d.name);
     }
-    errors.push(...healthPortIssues(s));
+    errors.push(...healthPortIssues(s), ...containerIssues(s, spec, byName));
     if (s.type === "process" && outsideWorktree(s.dir)) {
       errors.push({ path: `services.${s.name}.dir`, message: OUTSIDE });
     }
@@ -111,6 +116,46 @@ function initIssues(spec: EnvSpec, doc: SpecDoc): SpecIssue[] {
     stepNames.add(st.name);
     if (outsideWorktree(st.dir)) out.push({ path: `init.steps[${i}].dir`, message: OUTSIDE });
   });
+  return out;
+}
+
+/** Networks, network_mode and replicas refer to things the env has. */
+function containerIssues(s: Service, spec: EnvSpec, byName: Map<string, Service>): SpecIssue[] {
+  if (s.type !== "container") return [];
+  const out: SpecIssue[] = [];
+  const at = `services.${s.name}`;
+  const networks = new Set(["default", ...(spec.networks ?? [])]);
+  for (const n of Object.keys(s.docker?.networks ?? {})) {
+    if (!networks.has(n)) {
+      out.push({ path: `${at}.docker.networks.${n}`, message: `unknown network "${n}" (declare it in "networks")` });
+    }
+  }
+  const mode = s.docker?.network_mode;
+  const other = mode?.startsWith("service:") ? mode.slice("service:".length) : undefined;
+  if (other !== undefined) {
+    const target = byName.get(other);
+    if (!target || target.type !== "container" || other === s.name) {
+      out.push({ path: `${at}.docker.network_mode`, message: `"${other}" is not another container service` });
+    } else if (!s.dependsOn.includes(other)) {
+      s.dependsOn.push(other);
+      s.conditions = { ...s.conditions, [other]: "started" };
+    }
+  }
+  if (mode !== undefined && s.docker?.networks && Object.keys(s.docker.networks).length > 0) {
+    out.push({ path: `${at}.docker.networks`, message: `not allowed with network_mode "${mode}"` });
+  }
+  if (mode !== undefined && mode !== "bridge" && s.ports.length > 0) {
+    out.push({
+      path: `${at}.ports`,
+      message: `nothing is published with network_mode "${mode}": the container uses that network's ports`,
+    });
+  }
+  if ((s.replicas ?? 1) > 1 && s.ports.length > 0) {
+    out.push({
+      path: `${at}.replicas`,
+      message: `${s.replicas} replicas cannot share the service's host ports; drop "ports" (replicas are reached by the service name) or use one replica`,
+    });
+  }
   return out;
 }
 

@@ -11,7 +11,10 @@ import { quote } from "../core/display";
 import { dotPath, valueAt } from "../core/dot-path";
 import type { SpecIssue } from "./model";
 
-export const SERVICE_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
+/** Service names Compose allows, up to 63 characters (they end container names and DNS labels). */
+export const SERVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+/** Init step names: lowercase, as they name log files and rows of `status`. */
+export const STEP_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
 export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 const PORT_RANGE = "must be 1..65535";
@@ -84,7 +87,10 @@ const commandLike = z.union(
 const buildObject = z.strictObject({
   context: z.string().min(1, "must not be empty"),
   dockerfile: z.string().min(1, "must not be empty").optional(),
+  dockerfile_inline: z.string().min(1, "must not be empty").optional(),
   args: scalarMap.optional(),
+  target: z.string().min(1, "must not be empty").optional(),
+  additional_contexts: z.record(z.string().min(1), z.string().min(1, "must not be empty")).optional(),
 });
 
 const buildSchema = z.union([z.string().min(1, "must not be empty"), buildObject], {
@@ -106,6 +112,10 @@ const portObject = z
       .max(999, "must be 0..999")
       .optional(),
     protocol: z.enum(["tcp", "udp"]).optional(),
+    host_ip: z
+      .string()
+      .regex(/^[0-9a-fA-F.:]+$/, "must be an IP address like 127.0.0.1 or ::1")
+      .optional(),
   })
   .superRefine((p, ctx) => {
     if (p.container === undefined && p.port === undefined) {
@@ -131,11 +141,21 @@ interface RawVolume {
   source: string;
   target: string;
   read_only?: boolean;
+  type?: "volume" | "bind" | "tmpfs";
+  nocopy?: boolean;
+  tmpfs?: { size?: number; mode?: number };
 }
 
 function volumeProblems(v: RawVolume): { field: "source" | "target"; message: string }[] {
   const out: { field: "source" | "target"; message: string }[] = [];
-  if (!isBindSource(v.source) && !VOLUME_NAME_RE.test(v.source)) {
+  if (v.type === "tmpfs") {
+    if (!v.target.startsWith("/"))
+      out.push({ field: "target", message: `target ${quote(v.target)} must be an absolute path` });
+    return out;
+  }
+  if (v.type === "bind" && !isBindSource(v.source)) {
+    out.push({ field: "source", message: 'a bind source must be a path starting with "/" or "."' });
+  } else if (!isBindSource(v.source) && !VOLUME_NAME_RE.test(v.source)) {
     out.push({
       field: "source",
       message: `volume name ${quote(v.source)} must match ${VOLUME_NAME_RE.source} (bind paths start with "/" or ".")`,
@@ -169,9 +189,21 @@ const volumeString = z.string().transform((text, ctx): RawVolume => {
 
 const volumeObject = z
   .strictObject({
-    source: z.string().min(1, "must not be empty"),
+    type: z.enum(["volume", "bind", "tmpfs"]).optional(),
+    source: z.string().min(1, "must not be empty").default(""),
     target: z.string().min(1, "must not be empty"),
     read_only: z.boolean().optional(),
+    nocopy: z.boolean().optional(),
+    tmpfs: z
+      .strictObject({
+        size: z.number().int("must be a whole number").nonnegative().optional(),
+        mode: z.number().int("must be a whole number").nonnegative().optional(),
+      })
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.type !== "tmpfs" && !v.source)
+      ctx.addIssue({ code: "custom", path: ["source"], message: "required" });
   })
   .superRefine((v, ctx) => {
     for (const p of volumeProblems(v))
@@ -183,10 +215,20 @@ const volumeSchema = z.union([volumeString, volumeObject], {
 });
 
 const HEALTH_KINDS = ["command", "http", "tcp"] as const;
+const HEALTH_SET_MSG = 'must set one of "command", "test", "http" or "tcp"';
 
 const healthSchema = z
   .strictObject({
     command: z.string().min(1, "must not be empty").optional(),
+    test: z
+      .array(z.string())
+      .refine(
+        (t) =>
+          (t[0] === "NONE" && t.length === 1) ||
+          ((t[0] === "CMD" || t[0] === "CMD-SHELL") && t.length > 1 && t.slice(1).join("") !== ""),
+        { message: 'must be ["CMD", program, args...], ["CMD-SHELL", command] or ["NONE"]' },
+      )
+      .optional(),
     http: z.string().startsWith("/", 'must be a path starting with "/"').optional(),
     tcp: portNumber.optional(),
     port: portNumber.optional(),
@@ -194,16 +236,18 @@ const healthSchema = z
     timeout: duration.optional(),
     retries: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
     start_period: duration.optional(),
+    start_interval: duration.optional(),
   })
   .superRefine((h, ctx) => {
     const set = HEALTH_KINDS.filter((k) => h[k] !== undefined);
+    if (h.test !== undefined) set.push("test" as (typeof HEALTH_KINDS)[number]);
     if (set.length === 0) {
-      ctx.addIssue({ code: "custom", message: 'must set one of "command", "http" or "tcp"' });
+      ctx.addIssue({ code: "custom", message: HEALTH_SET_MSG });
     } else if (set.length > 1) {
       const names = set.map((k) => `"${k}"`).join(" and ");
       ctx.addIssue({
         code: "custom",
-        message: `must set only one of "command", "http" or "tcp", got ${names}`,
+        message: `must set only one of "command", "test", "http" or "tcp", got ${names}`,
       });
     }
     if (h.port !== undefined && h.http === undefined) {
@@ -216,7 +260,13 @@ const healthSchema = z
   });
 
 const dependencyObject = z.strictObject({
-  condition: z.enum(["service_started", "service_healthy"]).optional(),
+  condition: z
+    .enum(["service_started", "service_healthy", "service_completed_successfully"])
+    .optional(),
+  /** false: ignored when the service is not part of the env (another profile's). */
+  required: z.boolean().optional(),
+  /** Compose restarts a dependent when this dependency is updated; envctl recreates it anyway. */
+  restart: z.boolean().optional(),
 });
 
 const dependsOnSchema = z.union(
@@ -235,9 +285,123 @@ const ulimitValue = z.union(
   { error: "must be a number or a mapping with soft and hard" },
 );
 
+const strList = z.array(z.string());
+const strMap = z.record(z.string(), z.string());
+const wholeNumber = z.number().int("must be a whole number");
+const hookSchema = z.strictObject({
+  command: z.array(z.string()).min(1, "must not be empty"),
+  user: z.string().optional(),
+  privileged: z.boolean().optional(),
+  working_dir: z.string().optional(),
+  environment: strMap.optional(),
+});
+
+/** Container runtime options, as Compose names them (model.ts DockerOptions). */
+export const dockerOptionsSchema = z.strictObject({
+  init: z.boolean().optional(),
+  user: z.string().optional(),
+  working_dir: z.string().optional(),
+  hostname: z.string().optional(),
+  domainname: z.string().optional(),
+  mac_address: z.string().optional(),
+  restart: z
+    .string()
+    .regex(/^(no|always|unless-stopped|on-failure(:\d+)?)$/, {
+      message: 'must be "no", "always", "on-failure[:N]" or "unless-stopped"',
+    })
+    .optional(),
+  stop_signal: z.string().regex(/^(SIG)?[A-Z0-9+-]+$|^\d+$/, "must be a signal like SIGTERM").optional(),
+  stop_grace_period: z
+    .string()
+    .regex(/^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$|^0$/, 'must be a duration like "10s"')
+    .optional(),
+  platform: z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be like "linux/amd64"').optional(),
+  tmpfs: strList.optional(),
+  extra_hosts: strList.optional(),
+  cap_add: strList.optional(),
+  cap_drop: strList.optional(),
+  privileged: z.boolean().optional(),
+  shm_size: wholeNumber.nonnegative().optional(),
+  tty: z.boolean().optional(),
+  stdin_open: z.boolean().optional(),
+  devices: strList.optional(),
+  device_cgroup_rules: strList.optional(),
+  dns: strList.optional(),
+  dns_search: strList.optional(),
+  dns_opt: strList.optional(),
+  security_opt: strList.optional(),
+  read_only: z.boolean().optional(),
+  pid: z.string().optional(),
+  ipc: z.string().optional(),
+  uts: z.string().optional(),
+  userns_mode: z.string().optional(),
+  cgroup: z.string().optional(),
+  cgroup_parent: z.string().optional(),
+  runtime: z.string().optional(),
+  isolation: z.string().optional(),
+  network_mode: z
+    .string()
+    .regex(/^(host|none|bridge|(service|container):.+)$/, {
+      message: 'must be "host", "none", "bridge", "service:NAME" or "container:NAME"',
+    })
+    .optional(),
+  networks: z
+    .record(
+      z.string().min(1),
+      z
+        .strictObject({
+          aliases: strList.optional(),
+          ipv4_address: z.string().optional(),
+          ipv6_address: z.string().optional(),
+          priority: wholeNumber.optional(),
+        })
+        .nullable(),
+    )
+    .optional(),
+  links: strList.optional(),
+  volumes_from: strList.optional(),
+  expose: z.array(z.union([z.string(), wholeNumber]).transform(String)).optional(),
+  mem_limit: wholeNumber.nonnegative().optional(),
+  mem_reservation: wholeNumber.nonnegative().optional(),
+  memswap_limit: wholeNumber.min(-1).optional(),
+  mem_swappiness: wholeNumber.min(0).max(100).optional(),
+  oom_kill_disable: z.boolean().optional(),
+  oom_score_adj: wholeNumber.min(-1000).max(1000).optional(),
+  cpus: z.number().nonnegative().optional(),
+  cpu_shares: wholeNumber.nonnegative().optional(),
+  cpu_period: wholeNumber.nonnegative().optional(),
+  cpu_quota: wholeNumber.optional(),
+  cpuset: z.string().optional(),
+  pids_limit: wholeNumber.optional(),
+  sysctls: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional(),
+  group_add: z.array(z.union([z.string(), wholeNumber]).transform(String)).optional(),
+  storage_opt: strMap.optional(),
+  post_start: z.array(hookSchema).optional(),
+  pre_stop: z.array(hookSchema).optional(),
+});
+
+const fileSchema = z.strictObject({
+  target: z.string().startsWith("/", "must be an absolute path"),
+  content: z.string(),
+  mode: wholeNumber.nonnegative().optional(),
+  uid: z.string().optional(),
+  gid: z.string().optional(),
+});
+
 const SERVICE_TYPES = ["container", "process"] as const;
 /** Fields that only one service type understands. */
-const CONTAINER_ONLY = ["image", "build", "command", "entrypoint", "volumes", "ulimits"] as const;
+const CONTAINER_ONLY = [
+  "image",
+  "build",
+  "command",
+  "entrypoint",
+  "volumes",
+  "ulimits",
+  "replicas",
+  "labels",
+  "files",
+  "docker",
+] as const;
 const PROCESS_ONLY = ["cmd", "dir"] as const;
 
 export const serviceSchema = z
@@ -258,6 +422,10 @@ export const serviceSchema = z
     health: healthSchema.optional(),
     depends_on: dependsOnSchema.optional(),
     cold: z.boolean().optional(),
+    replicas: wholeNumber.min(0, "must be 0 or more").max(100, "must be at most 100").optional(),
+    labels: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+    files: z.array(fileSchema).optional(),
+    docker: dockerOptionsSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const type = s.type ?? (s.cmd !== undefined ? "process" : "container");
@@ -285,9 +453,7 @@ export const serviceSchema = z
         });
       }
     });
-    if (s.image !== undefined && s.build !== undefined) {
-      ctx.addIssue({ code: "custom", message: 'set either "image" or "build", not both' });
-    } else if (s.image === undefined && s.build === undefined) {
+    if (s.image === undefined && s.build === undefined) {
       ctx.addIssue({ code: "custom", message: 'one of "image" or "build" is required' });
     }
   });
@@ -307,7 +473,7 @@ const initStep = z.union(
   [
     z.string().min(1, "must not be empty"),
     z.strictObject({
-      name: z.string().regex(SERVICE_NAME_RE, "must be a lowercase name").optional(),
+      name: z.string().regex(STEP_NAME_RE, "must be a lowercase name").optional(),
       run: z.string().min(1, "must not be empty"),
       dir: z.string().min(1, "must not be empty").optional(),
     }),
@@ -352,7 +518,7 @@ export const specSchema = z
           .string()
           .regex(
             SERVICE_NAME_RE,
-            'invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
+            'invalid service name: use a letter or digit, then letters, digits, "_", "." or "-" (at most 63 characters)',
           ),
         serviceSchema,
       )
@@ -360,6 +526,21 @@ export const specSchema = z
     exports: exportsSchema.optional(),
     init: initSchema.optional(),
     temporal: temporalSchema.optional(),
+    volumes: z
+      .record(
+        z.string().regex(VOLUME_NAME_RE, `must match ${VOLUME_NAME_RE.source}`),
+        z
+          .strictObject({
+            external: z.boolean().optional(),
+            name: z.string().min(1).optional(),
+            driver: z.string().min(1).optional(),
+            driver_opts: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional(),
+            labels: strMap.optional(),
+          })
+          .nullable(),
+      )
+      .optional(),
+    networks: z.array(z.string().regex(VOLUME_NAME_RE, `must match ${VOLUME_NAME_RE.source}`)).optional(),
   })
   .superRefine((d, ctx) => {
     if (d.compose === undefined && Object.keys(d.services ?? {}).length === 0) {

@@ -17,11 +17,13 @@ export interface SpecSource {
   preset?: string;
   /** `compose` or `envctl`: how to read the `-f` files instead of telling by their content. */
   format?: string;
+  /** Compose profiles to enable (`--profile`), besides COMPOSE_PROFILES. */
+  profile?: string[];
 }
 
 /** Just the spec's source out of a command's options (which carry seams and flags too). */
 export function specSource(o: SpecSource): SpecSource {
-  return { file: o.file, preset: o.preset, format: o.format };
+  return { file: o.file, preset: o.preset, format: o.format, ...(o.profile ? { profile: o.profile } : {}) };
 }
 
 /**
@@ -93,7 +95,7 @@ export function loadSpec(
       ]);
     }
     specFile = path.join(projectRoot(), "presets", src.preset, "envctl.yaml");
-    res = loadSpecFile(specFile, { repo: cwd });
+    res = loadSpecFile(specFile, { repo: cwd, ...(src.profile ? { profiles: src.profile } : {}) });
   } else {
     const abs =
       files.length > 0
@@ -116,7 +118,8 @@ export function loadSpec(
       );
     }
     specFile = abs[0]!;
-    res = formats[0] === "compose" ? loadComposeFiles(abs) : loadSpecFile(specFile);
+    const profiles = src.profile ? { profiles: src.profile } : {};
+    res = formats[0] === "compose" ? loadComposeFiles(abs, profiles) : loadSpecFile(specFile, profiles);
   }
   if (res.errors.length > 0 || !res.spec) throw new SpecError(specFile, res.errors);
   return { spec: res.spec, file: specFile, warnings: res.warnings };
