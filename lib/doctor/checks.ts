@@ -16,6 +16,7 @@ export { checkTemporal, parseSearchAttributes, sameAttributeType } from "./tempo
 import { projectRoot, toolchainRoot } from "../core/toolchain";
 import { findOnPath } from "../core/toolchain";
 import { isExecutableFile } from "../spec/commands";
+import { findCompose } from "../spec/compose/reference";
 
 /** The part of the Docker API doctor uses. */
 export interface DockerApi {
@@ -71,6 +72,8 @@ export interface DoctorSeams {
   /** The @pulumi/pulumi version package.json pins: the CLI should report the same. */
   pulumiVersion?: string;
   docker: DockerApi;
+  /** Where Docker Compose is (tests simulate a missing one). @default findCompose */
+  findCompose?: () => string | undefined;
 }
 
 export function defaultSeams(): DoctorSeams {
@@ -244,19 +247,38 @@ export async function checkZellij(run: Runner): Promise<Check> {
   };
 }
 
+/** Docker Compose v2, which reads compose files for envctl (lib/spec/compose/reference.ts). */
+export async function checkCompose(run: Runner, find = findCompose): Promise<Check> {
+  const bin = find();
+  const name = "docker compose";
+  const fix = "bash scripts/setup compose (builds it), or install Docker's compose plugin";
+  if (!bin) return { name, ok: false, required: false, detail: "not found (needed for compose files)", fix };
+  const r = await run(bin, ["version", "--short"]);
+  const version = r.stdout.trim();
+  if (r.code === 0 && /^v?2\./.test(version)) return { name, ok: true, required: false, detail: `${version} (${bin})` };
+  return {
+    name,
+    ok: false,
+    required: false,
+    detail: r.code === 0 ? `${bin} is version ${version || "?"}; envctl needs v2` : `${bin} version failed: ${firstLine(r.stderr)}`,
+    fix,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** Every check, in report order; the independent ones run at once. */
 export async function runDoctor(s: DoctorSeams, temporal?: TemporalSpec): Promise<Check[]> {
-  const [git, dockerCheck, pulumi, zellij, temporalChecks] = await Promise.all([
+  const [git, dockerCheck, pulumi, compose, zellij, temporalChecks] = await Promise.all([
     checkGit(s.run),
     checkDocker(s.docker),
     checkPulumi(s),
+    checkCompose(s.run, s.findCompose),
     checkZellij(s.run),
     temporal ? checkTemporal(s.run, temporal) : Promise.resolve([]),
   ]);
   const image = await checkBaseImage(s.docker, dockerCheck.ok);
-  return [git, dockerCheck, ...pulumi, image, zellij, ...temporalChecks];
+  return [git, dockerCheck, ...pulumi, compose, image, zellij, ...temporalChecks];
 }
 
 /** 0 when every required check passes, 1 otherwise. */
