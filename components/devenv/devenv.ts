@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { topoOrder } from "../../lib/core/graph";
-import { containerName, envLabels, networkName, volumeName } from "../../lib/core/names";
+import { containerName, envLabels, imageTag, networkName, volumeName } from "../../lib/core/names";
 import { runningServices, upstreamClosure } from "../../lib/kinds/devenv/lifecycle";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { ContainerService, serviceImage } from "../shared/container-service";
@@ -53,6 +53,20 @@ export class DevEnv extends pulumi.ComponentResource {
       { name: networkName(env.name), labels: envLabels(env.name), networkId: undefined },
       { parent: this },
     );
+    // Declared networks besides the default one (compose top-level `networks`).
+    const networks: Record<string, pulumi.Output<string>> = {};
+    const networkResources: pulumi.Resource[] = [network];
+    for (const n of env.networks ?? []) {
+      const res = new EnvctlResource(
+        "Network",
+        "network",
+        `${name}-network-${n}`,
+        { name: `${networkName(env.name)}-${n}`, labels: envLabels(env.name), networkId: undefined },
+        { parent: this },
+      );
+      networks[n] = res.output<string>("name");
+      networkResources.push(res);
+    }
     const volumeNames = [
       ...new Set(
         env.services.flatMap((s) =>
@@ -63,13 +77,25 @@ export class DevEnv extends pulumi.ComponentResource {
       ),
     ];
     const volumes: Record<string, pulumi.Output<string>> = {};
+    const externalVolumes: Record<string, string> = {};
     const volumeResources: pulumi.Resource[] = [];
     for (const v of volumeNames) {
+      const decl = env.volumes?.[v];
+      // An external volume is the user's: mounted by its name, never created nor removed.
+      if (decl?.external) {
+        externalVolumes[v] = decl.name ?? v;
+        continue;
+      }
       const res = new EnvctlResource(
         "Volume",
         "volume",
         `${name}-volume-${v}`,
-        { name: volumeName(env.name, v), labels: envLabels(env.name) },
+        {
+          name: volumeName(env.name, v),
+          labels: { ...decl?.labels, ...envLabels(env.name) },
+          ...(decl?.driver ? { driver: decl.driver } : {}),
+          ...(decl?.driverOpts ? { driverOpts: decl.driverOpts } : {}),
+        },
         { parent: this },
       );
       volumes[v] = res.output<string>("name");
@@ -77,15 +103,29 @@ export class DevEnv extends pulumi.ComponentResource {
     }
 
     const images: Record<string, ReturnType<typeof serviceImage>> = {};
+    // The image each service runs, for builds FROM another service's (`service:NAME` contexts).
+    const serviceTags: Record<string, string> = {};
     for (const svc of env.services) {
       if (svc.type !== "container") continue;
+      serviceTags[svc.name] = svc.build ? (svc.build.tag ?? imageTag(env.name, svc.name)) : svc.image!;
+    }
+    // Builds that name another service's image (as a context) are made after it.
+    const built = [...env.services].sort(
+      (a, b) => Number(buildsFrom(a).length > 0) - Number(buildsFrom(b).length > 0),
+    );
+    for (const svc of built) {
+      if (svc.type !== "container") continue;
+      const from = buildsFrom(svc)
+        .map((n) => images[n]?.resource)
+        .filter((r): r is EnvctlResource => r !== undefined);
       images[svc.name] = serviceImage(
         `${name}-${svc.name}`,
         {
           env: env.name,
           service: svc,
           worktree: { root: env.root ?? env.repo, path: this.worktree.path },
-          dependsOn: [this.worktree.resource],
+          dependsOn: [this.worktree.resource, ...from],
+          serviceTags,
         },
         {
           parent: this,
@@ -117,7 +157,23 @@ export class DevEnv extends pulumi.ComponentResource {
 
     const resourceOf = (n: string): pulumi.Resource => {
       const s = this.services[n]!;
-      return s instanceof ProcessService ? s.process : s.container;
+      return s instanceof ProcessService ? s.process : (s.healthGate ?? s.container);
+    };
+    // What a dependent waits for, by its condition on `n`: a started container, one that ran to
+    // completion (every replica), or a ready one (the health gate when there is one).
+    const upstreamOf = (svc: ResolvedService): pulumi.Resource[] =>
+      svc.dependsOn.flatMap((n) => {
+        const s = this.services[n]!;
+        if (s instanceof ProcessService) return [s.process];
+        const cond = svc.conditions?.[n];
+        return cond === "started" || cond === "completed" ? s.containers : [s.healthGate ?? s.container];
+      });
+    // How each container is ready: run to completion when anything needs it completed; started
+    // (its health waited for by a gate) when a dependent only needs it started.
+    const readyOf = (n: string): "healthy" | "started" | "completed" => {
+      const conds = env.services.map((s) => s.conditions?.[n]).filter(Boolean);
+      if (conds.includes("completed")) return "completed";
+      return conds.includes("started") ? "started" : "healthy";
     };
     const makeInit = (): void => {
       if (init || env.state !== "warm" || env.init.length === 0) return;
@@ -140,7 +196,7 @@ export class DevEnv extends pulumi.ComponentResource {
     for (const svcName of ordered) {
       if (!running.has(svcName)) continue;
       const svc = byName.get(svcName)!;
-      const upstream = [...svc.dependsOn.map(resourceOf), ...gate(svc)];
+      const upstream = [...upstreamOf(svc), ...gate(svc)];
       if (svc.type === "process") {
         this.services[svcName] = new ProcessService(
           `${name}-${svcName}`,
@@ -164,9 +220,12 @@ export class DevEnv extends pulumi.ComponentResource {
             volumes,
             image: images[svcName]!.image,
             worktree: { root: env.root ?? env.repo, dir: env.worktreeDir },
+            ready: readyOf(svcName),
+            networks,
+            externalVolumes,
             dependsOn: [
               this.worktree.resource,
-              network,
+              ...networkResources,
               ...volumeResources,
               ...(images[svcName]!.resource ? [images[svcName]!.resource] : []),
               ...upstream,
@@ -204,6 +263,14 @@ export class DevEnv extends pulumi.ComponentResource {
       }));
     this.registerOutputs({ outputs: this.outputs });
   }
+}
+
+/** Services whose image a build of `svc` starts from (`service:NAME` named contexts). */
+function buildsFrom(svc: ResolvedService): string[] {
+  if (svc.type !== "container" || !svc.build?.additionalContexts) return [];
+  return Object.values(svc.build.additionalContexts)
+    .filter((v) => v.startsWith("service:"))
+    .map((v) => v.slice("service:".length));
 }
 
 function doneOf(s: ContainerService | ProcessService): pulumi.Output<unknown> {

@@ -1,6 +1,7 @@
 /** Container lifecycle: create + start + wait until ready, inspect, force-remove. */
 import type Dockerode from "dockerode";
-import type { HealthCheck } from "../spec/model";
+import type { ContainerFile, DockerOptions, HealthCheck, LifecycleHook } from "../spec/model";
+import { runtimeOptions } from "./options";
 import { DockerError, docker, dockerFailure, dockerReason, statusOf, type Labels } from "./client";
 import { inspectContainer } from "./inspect";
 import { ensureVolume, pullImage } from "./objects";
@@ -18,17 +19,35 @@ export interface ContainerSpec {
   command?: string[];
   entrypoint?: string[];
   env: Record<string, string>;
-  /** Published on 0.0.0.0. */
-  ports: { container: number; host: number; protocol: "tcp" | "udp" }[];
+  /** Published on `hostIp`, or on every address when it is absent. */
+  ports: { container: number; host: number; protocol: "tcp" | "udp"; hostIp?: string }[];
   /** Named volumes that don't exist yet are created with the container's labels. */
   volumes: {
     source: string;
     target: string;
     readOnly: boolean;
-    kind: "volume" | "bind";
+    kind: "volume" | "bind" | "tmpfs";
+    noCopy?: boolean;
+    tmpfsSize?: number;
+    tmpfsMode?: number;
   }[];
+  /** The network the container is created on, and its names there. */
   network: string;
   aliases: string[];
+  /** `CONTAINER:ALIAS` links on the first network (compose `links`). */
+  links?: string[];
+  /** Further networks, joined before the container starts. */
+  networks?: { name: string; aliases: string[]; links?: string[]; ipv4?: string; ipv6?: string }[];
+  /** Runtime options as Compose names them; names of other services already made container names. */
+  docker?: DockerOptions;
+  /** Files put into the container before it starts (secrets and configs given by value). */
+  files?: ContainerFile[];
+  /**
+   * When the container counts as ready: `healthy` (its health check passes; running when it has
+   * none), `started` (running, without waiting for health) or `completed` (exited with 0).
+   * @default "healthy"
+   */
+  ready?: "healthy" | "started" | "completed";
   labels: Labels;
   health?: HealthCheck;
   /** @default "unless-stopped" */
@@ -67,20 +86,171 @@ export async function runContainer(
   }
   const container = await create(spec);
   try {
+    for (const n of spec.networks ?? []) {
+      await docker(host)
+        .getNetwork(n.name)
+        .connect({
+          Container: container.id,
+          EndpointConfig: endpoint(n.aliases, n.links, n.ipv4, n.ipv6),
+        });
+    }
+    if (spec.files?.length) await container.putArchive(filesTar(spec.files), { path: "/" });
+  } catch (err) {
+    throw dockerFailure(`preparing container ${spec.name}`, err);
+  }
+  try {
     await container.start();
   } catch (err) {
     const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
     throw await runFailure(spec.name, container.id, msg, host);
   }
+  for (const hook of spec.docker?.post_start ?? []) await runHook(spec, container.id, hook, "post_start");
   const { health } = spec;
-  if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, host, opts.signal);
-  else if (health.kind === "command") await waitDockerHealthy(spec.name, health, host, opts.signal);
-  else await waitProbe(spec, health, opts.signal);
+  const ready = spec.ready ?? "healthy";
+  if (ready === "completed") await waitCompleted(spec.name, container.id, host, opts.signal);
+  else if (ready === "started") await waitRunning(spec.name, 0, host, opts.signal);
+  else if (!health) await waitRunning(spec.name, opts.settleMs ?? 500, host, opts.signal);
+  else await waitHealthy(spec, opts.signal);
   return { id: container.id };
 }
 
-/** Force-removes (kills) the container and its anonymous volumes. Gone already is fine. */
-export async function removeContainer(name: string, host?: string): Promise<void> {
+/** Waits for the container's health: Docker's check for kind command, envctl's probe otherwise. */
+export async function waitHealthy(
+  spec: Pick<ContainerSpec, "name" | "ports" | "health" | "dockerHost">,
+  signal?: AbortSignal,
+): Promise<void> {
+  const h = spec.health;
+  if (!h) return waitRunning(spec.name, 0, spec.dockerHost, signal);
+  if (h.kind === "command") return waitDockerHealthy(spec.name, h, spec.dockerHost, signal);
+  return waitProbe(spec, h, signal);
+}
+
+/** A run-to-completion container (a dependency's service_completed_successfully): exit 0. */
+async function waitCompleted(name: string, id: string, host?: string, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const info = await inspectContainer(name, host);
+    if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
+    if (!info.running && info.status !== "created") {
+      if (info.exitCode === 0) return;
+      throw await runFailure(name, id, `container ${name} exited with code ${info.exitCode}; the services that need it to complete were not started`, host);
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/** Runs a lifecycle hook in the container; a failing one fails the operation with its output. */
+async function runHook(
+  spec: Pick<ContainerSpec, "name" | "dockerHost">,
+  id: string,
+  hook: LifecycleHook,
+  which: "post_start" | "pre_stop",
+): Promise<void> {
+  const c = docker(spec.dockerHost).getContainer(id);
+  const exec = await c.exec({
+    Cmd: hook.command,
+    AttachStdout: true,
+    AttachStderr: true,
+    ...(hook.user ? { User: hook.user } : {}),
+    ...(hook.privileged ? { Privileged: true } : {}),
+    ...(hook.working_dir ? { WorkingDir: hook.working_dir } : {}),
+    ...(hook.environment ? { Env: Object.entries(hook.environment).map(([k, v]) => `${k}=${v}`) } : {}),
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on("data", (b: Buffer) => chunks.push(b));
+    stream.on("end", resolve);
+    stream.on("error", reject);
+  });
+  const { ExitCode } = await exec.inspect();
+  if (ExitCode !== 0 && ExitCode !== null) {
+    const out = demuxText(Buffer.concat(chunks)).trim().split("\n").slice(-10).join("\n  | ");
+    throw new DockerError(
+      `container ${spec.name}: ${which} hook ${JSON.stringify(hook.command)} exited with code ${ExitCode}${out ? `:\n  | ${out}` : ""}`,
+    );
+  }
+}
+
+/** stdout and stderr of a non-TTY exec stream (8-byte frame headers) as text. */
+function demuxText(buf: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const len = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + len).toString("utf8");
+    i += 8 + len;
+  }
+  return i === 0 ? buf.toString("utf8") : out;
+}
+
+// tar-stream is what tar-fs packs with; it has no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tarStream = require("tar-stream") as {
+  pack(): {
+    entry(header: Record<string, unknown>, content?: string | Buffer): void;
+    finalize(): void;
+  } & NodeJS.ReadableStream;
+};
+
+/** A tar of the files (and their parent directories) to extract at `/`. */
+function filesTar(files: ContainerFile[]): NodeJS.ReadableStream {
+  const pack = tarStream.pack();
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const parts = f.target.split("/").filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join("/");
+      if (!dirs.has(d)) {
+        dirs.add(d);
+        pack.entry({ name: `${d}/`, type: "directory", mode: 0o755 });
+      }
+    }
+    const owner = {
+      ...(f.uid !== undefined && /^\d+$/.test(f.uid) ? { uid: Number(f.uid) } : {}),
+      ...(f.gid !== undefined && /^\d+$/.test(f.gid) ? { gid: Number(f.gid) } : {}),
+    };
+    pack.entry({ name: parts.join("/"), mode: f.mode ?? 0o444, ...owner }, Buffer.from(f.content, "utf8"));
+  }
+  pack.finalize();
+  return pack;
+}
+
+function endpoint(
+  aliases: string[],
+  links: string[] | undefined,
+  ipv4?: string,
+  ipv6?: string,
+): Dockerode.EndpointSettings {
+  return {
+    Aliases: aliases,
+    ...(links?.length ? { Links: links } : {}),
+    ...(ipv4 || ipv6
+      ? { IPAMConfig: { ...(ipv4 ? { IPv4Address: ipv4 } : {}), ...(ipv6 ? { IPv6Address: ipv6 } : {}) } }
+      : {}),
+  };
+}
+
+/**
+ * Removes the container and its anonymous volumes. Gone already is fine. A container whose
+ * service sets how it stops (stop_signal, stop_grace_period, pre_stop) gets its pre_stop hooks
+ * and then a stop with its signal and grace period first; others are killed at once.
+ */
+export async function removeContainer(
+  name: string,
+  host?: string,
+  stop?: Pick<DockerOptions, "stop_signal" | "stop_grace_period" | "pre_stop">,
+): Promise<void> {
+  if (stop && (stop.stop_signal || stop.stop_grace_period || stop.pre_stop?.length)) {
+    const c = docker(host).getContainer(name);
+    const info = await inspectContainer(name, host).catch(() => undefined);
+    if (info?.running) {
+      for (const hook of stop.pre_stop ?? []) {
+        await runHook({ name, ...(host ? { dockerHost: host } : {}) }, info.id, hook, "pre_stop").catch(() => undefined);
+      }
+      // The container was created with its StopSignal and StopTimeout; stop uses them.
+      await c.stop().catch(() => undefined);
+    }
+  }
   try {
     await docker(host).getContainer(name).remove({ force: true, v: true });
   } catch (err) {
@@ -132,35 +302,61 @@ async function create(spec: ContainerSpec): Promise<Dockerode.Container> {
 }
 
 export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+  const runtime = runtimeOptions(spec.docker);
   const exposed: Record<string, object> = {};
+  for (const key of runtime.exposed) exposed[key] = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of spec.ports) {
     const key = `${p.container}/${p.protocol}`;
     exposed[key] = {};
     (bindings[key] ??= []).push({
-      HostIp: "0.0.0.0",
+      HostIp: p.hostIp ?? "0.0.0.0",
       HostPort: String(p.host),
     });
   }
+  const mode = spec.docker?.network_mode;
+  const ownNetwork = mode === undefined || mode === "bridge";
+  // A one-off container is not brought back by the engine unless its service asks for that.
+  const restart = spec.restart ?? (spec.ready === "completed" ? "no" : "unless-stopped");
+  const healthcheck = spec.docker?.no_healthcheck
+    ? { Test: ["NONE"] }
+    : spec.health?.kind === "command"
+      ? commandHealthcheck(spec)
+      : undefined;
   return {
     name: spec.name,
+    // Goes to the query string with `name` (dockerode sends create options as both).
+    ...(spec.docker?.platform ? { platform: spec.docker.platform } : {}),
     Image: spec.image,
     ...(spec.command ? { Cmd: spec.command } : {}),
     ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    ...runtime.config,
     Labels: spec.labels,
     ExposedPorts: exposed,
-    ...(spec.health?.kind === "command" ? { Healthcheck: commandHealthcheck(spec) } : {}),
+    ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     HostConfig: {
       PortBindings: bindings,
-      Mounts: spec.volumes.map((v) => ({
+      Mounts: spec.volumes.map((v): Dockerode.MountSettings => ({
         Type: v.kind,
         Source: v.source,
         Target: v.target,
         ReadOnly: v.readOnly,
+        // The typings require every field; the engine takes them one by one.
+        ...(v.noCopy ? { VolumeOptions: { NoCopy: true } as Dockerode.MountSettings["VolumeOptions"] } : {}),
+        ...(v.kind === "tmpfs" && (v.tmpfsSize !== undefined || v.tmpfsMode !== undefined)
+          ? {
+              TmpfsOptions: {
+                ...(v.tmpfsSize !== undefined ? { SizeBytes: v.tmpfsSize } : {}),
+                ...(v.tmpfsMode !== undefined ? { Mode: v.tmpfsMode } : {}),
+              } as Dockerode.MountSettings["TmpfsOptions"],
+            }
+          : {}),
       })),
-      NetworkMode: spec.network,
-      RestartPolicy: { Name: spec.restart ?? "unless-stopped" },
+      NetworkMode: ownNetwork ? spec.network : mode,
+      RestartPolicy: { Name: restart },
+      ...runtime.host,
+      ...(spec.docker?.volumes_from?.length ? { VolumesFrom: spec.docker.volumes_from } : {}),
       ...(spec.ulimits
         ? {
             Ulimits: Object.entries(spec.ulimits).map(([Name, l]) => ({
@@ -171,9 +367,9 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
           }
         : {}),
     },
-    NetworkingConfig: {
-      EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } },
-    },
+    ...(ownNetwork
+      ? { NetworkingConfig: { EndpointsConfig: { [spec.network]: endpoint(spec.aliases, spec.links) } } }
+      : {}),
   };
 }
 
@@ -193,7 +389,7 @@ export function dockerHealthcheck(h: HealthCheck | undefined): Dockerode.HealthC
   // The engine takes nanoseconds and rejects non-zero values under 1ms.
   const ns = (ms: number): number => (ms > 0 ? Math.max(1, ms) * 1e6 : 0);
   return {
-    Test: ["CMD-SHELL", h.command ?? ""],
+    Test: h.test ?? ["CMD-SHELL", h.command ?? ""],
     Interval: ns(h.intervalMs),
     Timeout: ns(h.timeoutMs),
     Retries: h.retries,

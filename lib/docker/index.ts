@@ -27,5 +27,6 @@ export {
   inspectContainer,
   removeContainer,
   runContainer,
+  waitHealthy,
 } from "./container";
 export type { ContainerInfo, ContainerSpec, RunOptions } from "./container";

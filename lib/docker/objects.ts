@@ -77,6 +77,7 @@ export async function ensureVolume(
   name: string,
   labels: Labels,
   host?: string,
+  driver?: { name?: string; options?: Record<string, string> },
 ): Promise<{ name: string }> {
   try {
     await docker(host).getVolume(name).inspect();
@@ -86,7 +87,12 @@ export async function ensureVolume(
   }
   try {
     // The engine returns the existing volume if a concurrent create won the race.
-    await docker(host).createVolume({ Name: name, Labels: labels });
+    await docker(host).createVolume({
+      Name: name,
+      Labels: labels,
+      ...(driver?.name ? { Driver: driver.name } : {}),
+      ...(driver?.options ? { DriverOpts: driver.options } : {}),
+    });
     return { name };
   } catch (err) {
     throw dockerFailure(`creating volume ${name}`, err);

@@ -6,7 +6,7 @@
 import { canonicalJson, changedKeys } from "../core/canonical";
 import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
-import type { HealthCheck } from "../spec/model";
+import type { DockerOptions, HealthCheck } from "../spec/model";
 import { replaceOnAnyChange, type Handler, type Props } from "./types";
 
 /** The engine a resource lives on; undefined is the local one. */
@@ -28,15 +28,33 @@ export const network: Handler = {
 
 export const volume: Handler = {
   async create(inputs) {
-    await docker.ensureVolume(inputs.name as string, inputs.labels as docker.Labels, host(inputs));
+    const driver = {
+      ...(typeof inputs.driver === "string" ? { name: inputs.driver } : {}),
+      ...(inputs.driverOpts ? { options: inputs.driverOpts as Record<string, string> } : {}),
+    };
+    await docker.ensureVolume(inputs.name as string, inputs.labels as docker.Labels, host(inputs), driver);
     return { id: inputs.name as string, outs: inputs };
   },
-  diff: replaceOnAnyChange(["name", "labels", "dockerHost"]),
+  diff: replaceOnAnyChange(["name", "labels", "dockerHost", "driver", "driverOpts"]),
   delete: (_id, props) => docker.removeVolume(props.name as string, host(props)),
 };
 
-const imageKeys = ["dockerHost", "context", "dockerfile", "args", "tag", "contextHash", "labels"];
+const imageKeys = [
+  "dockerHost",
+  "context",
+  "dockerfile",
+  "args",
+  "tag",
+  "contextHash",
+  "labels",
+  "target",
+  "dockerfileInline",
+  "additionalContexts",
+  "extraTag",
+  "platform",
+];
 async function build(inputs: Props): Promise<Props> {
+  const opt = <T>(k: string): T | undefined => (inputs[k] === undefined ? undefined : (inputs[k] as T));
   const res = await docker.buildImage({
     context: inputs.context as string,
     dockerfile: inputs.dockerfile as string,
@@ -44,9 +62,21 @@ async function build(inputs: Props): Promise<Props> {
     tag: inputs.tag as string,
     labels: inputs.labels as docker.Labels,
     ...(host(inputs) ? { dockerHost: host(inputs) } : {}),
+    ...(opt<string>("target") ? { target: opt<string>("target")! } : {}),
+    ...(opt<string>("dockerfileInline") ? { dockerfileInline: opt<string>("dockerfileInline")! } : {}),
+    ...(opt<Record<string, string>>("additionalContexts")
+      ? { additionalContexts: opt<Record<string, string>>("additionalContexts")! }
+      : {}),
+    ...(opt<string>("extraTag") ? { extraTag: opt<string>("extraTag")! } : {}),
+    ...(opt<string>("platform") ? { platform: opt<string>("platform")! } : {}),
   });
   // The hash the program saw may predate files the build just read; record what was built.
-  return { ...inputs, contextHash: contextHash(inputs.context as string), imageId: res.imageId };
+  return {
+    ...inputs,
+    contextHash: contextHash(inputs.context as string),
+    imageId: res.imageId,
+    ...(res.contextImages.length ? { contextImages: res.contextImages } : {}),
+  };
 }
 export const image: Handler = {
   async create(inputs) {
@@ -63,7 +93,15 @@ export const image: Handler = {
   async update(_id, _olds, news) {
     return { outs: await build(news) };
   },
-  delete: (_id, props) => docker.removeImage(props.tag as string, host(props)),
+  async delete(_id, props) {
+    // The second tag (compose `image`) goes only while it still names the image built here.
+    const extra = props.extraTag as string | undefined;
+    if (extra && (await docker.imageId(extra, host(props))) === props.imageId) {
+      await docker.removeImage(extra, host(props));
+    }
+    await docker.removeImage(props.tag as string, host(props));
+    for (const t of (props.contextImages as string[] | undefined) ?? []) await docker.removeImage(t, host(props));
+  },
 };
 
 /** Inputs Docker sees: a change means a new container. */
@@ -80,6 +118,11 @@ const containerKeys = [
   "aliases",
   "labels",
   "ulimits",
+  "links",
+  "networks",
+  "docker",
+  "files",
+  "ready",
 ];
 
 /**
@@ -114,10 +157,12 @@ export const container: Handler = {
   },
   async diff(_id, olds, news) {
     const { replaces, updates } = containerChanges(olds, news);
-    // A container removed or stopped behind envctl's back is recreated by the next up.
+    // A container removed or stopped behind envctl's back is recreated by the next up; a
+    // run-to-completion one is done once it exited with 0.
     if (replaces.length === 0) {
       const info = await docker.inspectContainer(olds.name as string, host(olds));
-      if (!info || !info.running) replaces.push("containerId");
+      const done = olds.ready === "completed" ? info && !info.running && info.exitCode === 0 : info?.running;
+      if (!done) replaces.push("containerId");
     }
     return {
       changes: replaces.length + updates.length > 0,
@@ -128,9 +173,27 @@ export const container: Handler = {
   // Only envctl-side inputs reach here (containerChanges): store them, keep the container.
   update: (_id, olds, news) =>
     Promise.resolve({ outs: { ...news, containerId: olds.containerId } }),
-  delete: (_id, props) => docker.removeContainer(props.name as string, host(props)),
+  delete: (_id, props) =>
+    docker.removeContainer(props.name as string, host(props), props.docker as DockerOptions | undefined),
   async read(id, props) {
     const info = await docker.inspectContainer(props.name as string, host(props));
     return info ? { id, props } : undefined;
   },
+};
+
+/**
+ * The health gate of a container whose dependents only wait for it to start: the container is
+ * created without waiting for its health, and this waits for it, so `warm` still ends with every
+ * service healthy and the dependents that need it healthy wait here.
+ */
+export const ready: Handler = {
+  async create(inputs) {
+    await docker.waitHealthy(inputs as unknown as docker.ContainerSpec);
+    return { id: `${inputs.name as string}-ready`, outs: inputs };
+  },
+  diff(_id, olds, news) {
+    const changed = changedKeys(olds, news, ["containerId", "name", "dockerHost", "health"]);
+    return Promise.resolve({ changes: changed.length > 0, replaces: changed });
+  },
+  delete: () => Promise.resolve(),
 };

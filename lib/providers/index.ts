@@ -4,7 +4,7 @@
  * path (dist/lib/providers/index.js) at run time, so changing the handlers never shows up as a
  * spurious diff. Keep this path and the `handlers` export: stacks in the field depend on them.
  */
-import { container, image, network, volume } from "./docker";
+import { container, image, network, ready, volume } from "./docker";
 import { fileHandler, initHandler, processHandler } from "./process";
 import type { Handler } from "./types";
 import { worktree } from "./worktree";
@@ -17,6 +17,7 @@ export const handlers: Record<string, Handler> = {
   volume,
   image,
   container,
+  ready,
   process: processHandler,
   file: fileHandler,
   init: initHandler,

@@ -40,6 +40,8 @@ export function resolveEnv(
     stateDir: envDir(home, name),
     services: resolveServices(spec.services, base),
     initAfter: spec.initAfter,
+    ...(spec.volumes ? { volumes: spec.volumes } : {}),
+    ...(spec.networks ? { networks: spec.networks } : {}),
   };
   const ctx = templateContext(partial);
   const render = (t: string): string => renderTemplate(t, ctx);
