@@ -221,6 +221,7 @@ export class DevEnv extends pulumi.ComponentResource {
             image: images[svcName]!.image,
             worktree: { root: env.root ?? env.repo, dir: env.worktreeDir },
             ready: readyOf(svcName),
+            stateDir: env.stateDir,
             networks,
             externalVolumes,
             dependsOn: [

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { contextHash } from "../../lib/docker/context-hash";
 import { containerName, envLabels, imageTag } from "../../lib/core/names";
@@ -30,6 +31,8 @@ export interface ContainerServiceArgs {
   networks?: Record<string, pulumi.Input<string>>;
   /** Docker names of external volumes, by spec name: mounted as they are. */
   externalVolumes?: Record<string, string>;
+  /** The env's state directory: files given by value are written under it (files/CONTAINER). */
+  stateDir?: string;
 }
 
 /**
@@ -166,7 +169,14 @@ export class ContainerService extends pulumi.ComponentResource {
           ...(nets.others.length ? { networks: nets.others } : {}),
           ...(docker && Object.keys(docker).length ? { docker } : {}),
           // Secrets and configs given by value are Pulumi secrets: encrypted in state.
-          ...(svc.files?.length ? { files: pulumi.secret(svc.files) } : {}),
+          ...(svc.files?.length
+            ? {
+                files: pulumi.secret(svc.files),
+                ...(args.stateDir
+                  ? { filesDir: path.join(args.stateDir, "files", i === 1 ? ownName(svc.name) : `${ownName(svc.name)}-${i}`) }
+                  : {}),
+              }
+            : {}),
           ...(ready !== "healthy" ? { ready } : {}),
           containerId: undefined,
         },

@@ -1,4 +1,6 @@
 /** Container lifecycle: create + start + wait until ready, inspect, force-remove. */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type Dockerode from "dockerode";
 import type { ContainerFile, DockerOptions, HealthCheck, LifecycleHook } from "../spec/model";
 import { runtimeOptions } from "./options";
@@ -43,6 +45,11 @@ export interface ContainerSpec {
   /** Files put into the container before it starts (secrets and configs given by value). */
   files?: ContainerFile[];
   /**
+   * A private host directory the files are written to and bind-mounted from, read-only (works
+   * with a read-only root filesystem). Without one they are copied into the container.
+   */
+  filesDir?: string;
+  /**
    * When the container counts as ready: `healthy` (its health check passes; running when it has
    * none), `started` (running, without waiting for health) or `completed` (exited with 0).
    * @default "healthy"
@@ -81,6 +88,7 @@ export async function runContainer(
   if (spec.health && spec.health.kind !== "command") probedHostPort(spec, spec.health); // fail before creating
   const host = spec.dockerHost;
   await replaceStale(spec);
+  if (spec.files?.length && spec.filesDir) spec = { ...spec, volumes: [...spec.volumes, ...writeFiles(spec.files, spec.filesDir)], files: [] };
   for (const v of spec.volumes) {
     if (v.kind === "volume") await ensureVolume(v.source, spec.labels, host);
   }
@@ -228,6 +236,24 @@ function endpoint(
       ? { IPAMConfig: { ...(ipv4 ? { IPv4Address: ipv4 } : {}), ...(ipv6 ? { IPv6Address: ipv6 } : {}) } }
       : {}),
   };
+}
+
+/** Writes the files into `dir` (replacing what was there) and returns their bind mounts. */
+function writeFiles(files: ContainerFile[], dir: string): ContainerSpec["volumes"] {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mounts = files.map((f, i) => {
+    const file = path.join(dir, `${i}-${path.basename(f.target)}`);
+    fs.writeFileSync(file, f.content, { mode: 0o600 });
+    fs.chmodSync(file, f.mode ?? 0o444);
+    const uid = f.uid !== undefined && /^\d+$/.test(f.uid) ? Number(f.uid) : -1;
+    const gid = f.gid !== undefined && /^\d+$/.test(f.gid) ? Number(f.gid) : -1;
+    if (uid >= 0 || gid >= 0) fs.chownSync(file, uid, gid);
+    return { source: file, target: f.target, readOnly: true, kind: "bind" as const };
+  });
+  // The directory only needs to be passable for the container's user.
+  fs.chmodSync(dir, 0o711);
+  return mounts;
 }
 
 /**

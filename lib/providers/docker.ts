@@ -3,6 +3,7 @@
  * resource may carry `dockerHost` (a Docker endpoint, lib/docker/client.ts); without it the
  * local engine is used, which is what every stack made before endpoints existed expects.
  */
+import * as fs from "node:fs";
 import { canonicalJson, changedKeys } from "../core/canonical";
 import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
@@ -122,6 +123,7 @@ const containerKeys = [
   "networks",
   "docker",
   "files",
+  "filesDir",
   "ready",
 ];
 
@@ -173,8 +175,10 @@ export const container: Handler = {
   // Only envctl-side inputs reach here (containerChanges): store them, keep the container.
   update: (_id, olds, news) =>
     Promise.resolve({ outs: { ...news, containerId: olds.containerId } }),
-  delete: (_id, props) =>
-    docker.removeContainer(props.name as string, host(props), props.docker as DockerOptions | undefined),
+  async delete(_id, props) {
+    await docker.removeContainer(props.name as string, host(props), props.docker as DockerOptions | undefined);
+    if (typeof props.filesDir === "string") fs.rmSync(props.filesDir, { recursive: true, force: true });
+  },
   async read(id, props) {
     const info = await docker.inspectContainer(props.name as string, host(props));
     return info ? { id, props } : undefined;
