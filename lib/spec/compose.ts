@@ -9,6 +9,8 @@
  * a warning with the reason envctl ignores it. A key is an error only when envctl cannot run the
  * service with it at all.
  */
+import * as fs from "node:fs";
+import { parseDocument } from "yaml";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
 import type { SpecIssue } from "./model";
 
@@ -129,10 +131,95 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
   }
   const res = composeConfig(files, opts);
   if ("error" in res) {
-    out.errors.push({ path: "", message: res.error });
+    out.errors.push(locate(composeIssue(res.error), files));
     return out;
   }
-  return mapProject(res.project, opts.env ?? process.env, out);
+  mapProject(inFileOrder(res.project, files), opts.env ?? process.env, out);
+  // Issues about the merged project are reported against the project's (first) file.
+  const base = files[0]!.split("/").pop()!;
+  for (const i of [...out.errors, ...out.warnings]) if (i.file === undefined) i.file = base;
+  return out;
+}
+
+/**
+ * Compose's message as an issue: `validating FILE: services.web.ports.0 must be ...` names the
+ * file and the field (written the envctl way, `services.web.ports[0]`); others are whole-project.
+ */
+export function composeIssue(message: string): SpecIssue {
+  const m = /^validating (\S+?): (\S+) (.*)$/s.exec(message);
+  if (!m) {
+    const field = /^(services\.[^\s:]+)(?::)? (.*)$/s.exec(message);
+    if (field) return { path: toDotPath(field[1]!), message: field[2]! };
+    return { path: "", message };
+  }
+  const [, file, at, rest] = m;
+  const base = file!.split("/").pop()!;
+  if (/^(services|volumes|networks|secrets|configs)\b/.test(at!)) return { file: base, path: toDotPath(at!), message: rest! };
+  return { file: base, path: "", message: `${at} ${rest}` };
+}
+
+/**
+ * A message of Compose's that names a value but no field (`invalid hostPort: 70000`) gets the
+ * dot-path of the first entry under `services` whose text holds that value, in the file it is in.
+ */
+function locate(issue: SpecIssue, files: string[]): SpecIssue {
+  if (issue.path) return issue;
+  const value = /:\s*"?([^\s":]{2,})"?$/.exec(issue.message)?.[1];
+  if (!value) return issue;
+  for (const f of files) {
+    let doc: unknown;
+    try {
+      doc = parseDocument(fs.readFileSync(f, "utf8"), { uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
+    } catch {
+      continue;
+    }
+    if (!isObj(doc) || !isObj(doc.services)) continue;
+    const found = find(doc.services, ["services"], value);
+    if (found) return { file: f.split("/").pop()!, path: dot(found), message: issue.message };
+  }
+  return issue;
+}
+
+function find(v: unknown, at: PropertyKey[], value: string): PropertyKey[] | undefined {
+  if (typeof v === "string" || typeof v === "number") return String(v).includes(value) ? at : undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = find(v[i], [...at, i], value);
+      if (r) return at.length >= 3 ? [...at, i] : r;
+    }
+  } else if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      const r = find(x, [...at, k], value);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+/** `services.web.ports.0` -> `services.web.ports[0]`. */
+function toDotPath(at: string): string {
+  return at.replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+}
+
+/**
+ * Compose prints services sorted by name; envctl keeps the order they are written in (what
+ * `status` and `validate` list), read from the files themselves: first mention wins, and names
+ * only an included or extended file defines come after, sorted.
+ */
+function inFileOrder(project: ComposeProject, files: string[]): ComposeProject {
+  const order: string[] = [];
+  for (const f of files) {
+    try {
+      const doc = parseDocument(fs.readFileSync(f, "utf8"), { uniqueKeys: false }).toJS({ maxAliasCount: 10_000 }) as unknown;
+      const services = isObj(doc) && isObj(doc.services) ? Object.keys(doc.services) : [];
+      for (const n of services) if (!order.includes(n)) order.push(n);
+    } catch {
+      // Compose read it; an order it cannot give is only cosmetic
+    }
+  }
+  const rank = (n: string): number => (order.includes(n) ? order.indexOf(n) : order.length);
+  const names = Object.keys(project.services ?? {}).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return { ...project, services: Object.fromEntries(names.map((n) => [n, project.services[n]!])) };
 }
 
 /** The normalized project -> envctl.yaml form. */

@@ -60,10 +60,11 @@ test("ports out of range and non-numeric ports point at the entry", () => {
   );
 });
 
-test("exactly one of image and build", () => {
-  assert.deepEqual(errors(web(`image: x, build: ./web`)), [
-    'services.web: set either "image" or "build", not both',
-  ]);
+test("image or build, or both (the build is then tagged with the image)", () => {
+  const both = parse(web(`image: x, build: ./web`));
+  assert.deepEqual(both.errors, []);
+  const svc = both.spec!.services[0]!;
+  assert.equal(svc.type === "container" && svc.build?.tag, "x");
   assert.deepEqual(errors(web(`command: run`)), [
     'services.web: one of "image" or "build" is required',
   ]);
@@ -82,10 +83,10 @@ test("bad values name their field", () => {
     "services.web.env.A: must be a string, number or boolean",
   ]);
   assert.deepEqual(errors(web(`image: x, health: { http: /h, tcp: 80 }`)), [
-    'services.web.health: must set only one of "command", "http" or "tcp", got "http" and "tcp"',
+    'services.web.health: must set only one of "command", "test", "http" or "tcp", got "http" and "tcp"',
   ]);
-  assert.deepEqual(errors(`services:\n  Web: { image: x }\n  db: 3\n`), [
-    'services.Web: invalid service name: use a lowercase letter, then lowercase letters, digits or "-" (at most 31 characters)',
+  assert.deepEqual(errors(`services:\n  -web: { image: x }\n  db: 3\n`), [
+    'services.-web: invalid service name: use a letter or digit, then letters, digits, "_", "." or "-" (at most 63 characters)',
     "services.db: must be a mapping, got number 3",
   ]);
   assert.deepEqual(errors(`services: {}\n`), [
