@@ -104,11 +104,12 @@ const DOCKER_KEYS = [
   "post_start",
   "pre_stop",
 ] as const;
-/** Values Compose prints as strings of bytes. */
-const BYTE_KEYS = new Set(["shm_size", "mem_limit", "mem_reservation", "memswap_limit"]);
+/** Numbers Compose prints as strings: sizes in bytes, and mem_swappiness. */
+const BYTE_KEYS = new Set(["shm_size", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness"]);
 
 /** Keys Compose has already applied (profiles, extends) or that are read with another key. */
 const APPLIED_KEYS = new Set([
+  "ports",
   "profiles",
   "extends",
   "env_file",
@@ -235,14 +236,7 @@ export function mapProject(
     return out;
   }
   volumes(ctx);
-  const nets = Object.keys(project.networks ?? {}).filter((n) => n !== "default");
-  for (const n of nets) {
-    const decl = project.networks![n]!;
-    if (decl.external) warn(ctx, ["networks", n, "external"], `the env makes its own network "${n}" instead of joining an existing one`);
-    else if (decl.driver && decl.driver !== "bridge")
-      warn(ctx, ["networks", n, "driver"], `"${String(decl.driver)}" is ignored: env networks are bridge networks`);
-  }
-  if (nets.length > 0) out.networks = nets;
+  networks(ctx);
   // Published ports take their offsets first, in file order; then ports without one.
   const unpublished: [string, Obj, number][] = [];
   for (const [name, svc] of services) {
@@ -254,7 +248,7 @@ export function mapProject(
     });
   }
   for (const [name, p, i] of unpublished) {
-    p.offset = freeOffset(ctx, Number(p.container) % 1000);
+    p.offset = freeOffset(ctx, Number(p.container) % 1000, String(p.protocol));
     if (p.offset === undefined) fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
   }
   return out;
@@ -277,7 +271,7 @@ function warn(ctx: Ctx, at: PropertyKey[], message: string): void {
   ctx.out.warnings.push({ path: dot(at), message });
 }
 
-/** The first offset from `from` (wrapping) no port of the env has taken, for both protocols. */
+/** The first offset from `from` (wrapping) no port of the env has taken for `protocol`; taken. */
 function freeOffset(ctx: Ctx, from: number, protocol = "tcp"): number | undefined {
   for (let i = 0; i < 1000; i++) {
     const o = (from + i) % 1000;
@@ -289,6 +283,25 @@ function freeOffset(ctx: Ctx, from: number, protocol = "tcp"): number | undefine
   return undefined;
 }
 
+/** Top-level networks: each env makes its own bridge networks by these names. */
+function networks(ctx: Ctx): void {
+  const decls = ctx.project.networks ?? {};
+  for (const [n, decl] of Object.entries(decls)) {
+    for (const [k, v] of Object.entries(decl)) {
+      const at = ["networks", n, k];
+      if (k === "external" && v) warn(ctx, at, `the env makes its own network "${n}" instead of joining an existing one`);
+      else if (k === "driver" && v !== "bridge") warn(ctx, at, `"${String(v)}" is ignored: env networks are bridge networks`);
+      else if (k === "name" && v !== `envctl_${n}` && !decl.external) warn(ctx, at, "envctl names each env's networks itself");
+      else if (k === "ipam" && isObj(v) && Object.keys(v).length > 0) warn(ctx, at, "is ignored: Docker assigns the env's subnets");
+      else if (!["external", "driver", "name", "ipam"].includes(k) && !k.startsWith("x-")) warn(ctx, at, `"${k}" is ignored for networks`);
+    }
+  }
+  const nets = Object.keys(decls).filter((n) => n !== "default");
+  if (nets.length > 0) ctx.out.networks = nets;
+}
+
+const VOLUME_KEYS = ["name", "external", "driver", "driver_opts", "labels"];
+
 function volumes(ctx: Ctx): void {
   const decls = ctx.project.volumes ?? {};
   const outVols: Record<string, Obj> = {};
@@ -298,12 +311,14 @@ function volumes(ctx: Ctx): void {
     if (d.external) {
       v.external = true;
       v.name = typeof d.name === "string" ? d.name : name;
+    } else if (typeof d.name === "string" && d.name !== `envctl_${name}`) {
+      warn(ctx, [...at, "name"], "envctl names each env's volumes itself (external: true uses a volume by its name)");
     }
     if (typeof d.driver === "string" && d.driver !== "local") v.driver = d.driver;
     if (isObj(d.driver_opts)) v.driver_opts = d.driver_opts;
     if (isObj(d.labels) && Object.keys(d.labels).length) v.labels = d.labels;
     for (const k of Object.keys(d)) {
-      if (!["name", "external", "driver", "driver_opts", "labels"].includes(k) && !k.startsWith("x-"))
+      if (!VOLUME_KEYS.includes(k) && !k.startsWith("x-"))
         warn(ctx, [...at, k], `"${k}" is ignored for volumes`);
     }
     if (Object.keys(v).length) outVols[name] = v;
@@ -341,21 +356,33 @@ function service(ctx: Ctx, name: string, svc: Obj): Obj {
   if (Array.isArray(svc.volumes_from) && svc.volumes_from.length) docker.volumes_from = svc.volumes_from;
   if (isObj(svc.networks)) {
     docker.networks = Object.fromEntries(
-      Object.entries(svc.networks).map(([n, o]) => [n, isObj(o) ? pick(o, ["aliases", "ipv4_address", "ipv6_address", "priority"]) : null]),
+      Object.entries(svc.networks).map(([n, o]) => {
+        if (!isObj(o)) return [n, null];
+        for (const k of Object.keys(o)) {
+          if (!NETWORK_OPTIONS.includes(k)) warn(ctx, [...at, "networks", n, k], `"${k}" is ignored for a service's networks`);
+        }
+        return [n, pick(o, NETWORK_OPTIONS)];
+      }),
     );
   }
-  if (typeof docker.network_mode === "string" && docker.network_mode !== "bridge" && s.ports) {
-    warn(ctx, [...at, "ports"], `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`);
-    delete s.ports;
-  }
-  if (typeof s.replicas === "number" && s.replicas > 1 && s.ports) {
-    warn(ctx, [...at, "ports"], `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`);
-    delete s.ports;
+  // After replicas and network_mode are known: ports that are not published take no offset.
+  if (Array.isArray(svc.ports) && svc.ports.length > 0) {
+    const pat = [...at, "ports"];
+    if (typeof docker.network_mode === "string" && docker.network_mode !== "bridge") {
+      warn(ctx, pat, `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`);
+    } else if (typeof s.replicas === "number" && s.replicas > 1) {
+      warn(ctx, pat, `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`);
+    } else {
+      const ports = svc.ports.flatMap((p, i) => port(ctx, [...pat, i], p));
+      if (ports.length) s.ports = ports;
+    }
   }
   if (Object.keys(docker).length) s.docker = docker;
   if (s.image === undefined && s.build === undefined) fail(ctx, at, 'one of "image" or "build" is required');
   return s;
 }
+
+const NETWORK_OPTIONS = ["aliases", "ipv4_address", "ipv6_address", "priority"];
 
 type Field = (ctx: Ctx, at: PropertyKey[], v: unknown, s: Obj, docker: Obj, svc: Obj) => void;
 
@@ -383,11 +410,6 @@ const FIELDS: Record<string, Field> = {
   },
   labels: (_ctx, _at, v, s) => {
     if (isObj(v) && Object.keys(v).length) s.labels = v;
-  },
-  ports: (ctx, at, v, s) => {
-    if (!Array.isArray(v)) return;
-    const ports = v.flatMap((p, i) => port(ctx, [...at, i], p));
-    if (ports.length) s.ports = ports;
   },
   volumes: (ctx, at, v, s) => {
     if (!Array.isArray(v)) return;
@@ -504,7 +526,8 @@ function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
   if (p.mode === "host") warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
   const out: Obj = { container: Number(p.target), protocol };
   const ip = typeof p.host_ip === "string" ? p.host_ip.replace(/^\[|\]$/g, "") : undefined;
-  if (ip && ip !== "0.0.0.0" && ip !== "::") out.host_ip = ip;
+  // "::" is every IPv6 address only, unlike no address (every address of both families).
+  if (ip && ip !== "0.0.0.0") out.host_ip = ip;
   if (p.published !== undefined && p.published !== "") {
     const published = String(p.published);
     const m = /^(\d+)(?:-(\d+))?$/.exec(published);
@@ -622,6 +645,9 @@ function resources(ctx: Ctx, at: PropertyKey[], r: Obj, docker: Obj): void {
   if (reservations.generic_resources !== undefined) warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
 }
 
+/** What Compose lets a secret or a config be read from (only configs may be given by value). */
+const SOURCES = { secrets: "a file or environment source", configs: "a file, content or environment source" };
+
 /**
  * `secrets` and `configs`: a file source is bind-mounted read-only at the target (as Compose
  * does), one given by value (`content`) or by an environment variable is written into the
@@ -650,8 +676,8 @@ function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
         content = ctx.env[decl.environment];
         if (content === undefined) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`);
       } else if (decl.external) {
-        return fail(ctx, rat, `external ${kind} live in a swarm; give "${ref.source}" a file, content or environment source`);
-      } else return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" has no file, content or environment source`);
+        return fail(ctx, rat, `external ${kind} live in a swarm; give "${ref.source}" ${SOURCES[kind]}`);
+      } else return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" has no source: give it ${SOURCES[kind]}`);
       const mode = typeof ref.mode === "string" ? parseInt(ref.mode, 8) : typeof ref.mode === "number" ? ref.mode : undefined;
       written.push({
         target,
