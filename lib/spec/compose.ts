@@ -147,6 +147,14 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
  * file and the field (written the envctl way, `services.web.ports[0]`); others are whole-project.
  */
 export function composeIssue(message: string): SpecIssue {
+  const dep = /^service "([^"]+)" depends on undefined service/.exec(message);
+  if (dep) return { path: `services.${dep[1]}.depends_on`, message };
+  const interp = /^error while interpolating (\S+?): (.*)$/s.exec(message);
+  if (interp) return { path: toDotPath(interp[1]!), message: interp[2]! };
+  const yaml = /^failed to parse (\S+?): yaml: line (\d+): (.*)$/s.exec(message);
+  if (yaml) return { file: yaml[1]!.split("/").pop()!, path: "", line: Number(yaml[2]), message: yaml[3]! };
+  const decoding = /'services\[([^\]]+)\]((?:\.\w+)*)' (.*)$/s.exec(message);
+  if (decoding) return { path: `services.${decoding[1]}${decoding[2]}`, message: decoding[3]! };
   const m = /^validating (\S+?): (\S+) (.*)$/s.exec(message);
   if (!m) {
     const field = /^(services\.[^\s:]+)(?::)? (.*)$/s.exec(message);

@@ -95,7 +95,8 @@ export function compareProject(
     expected.set(name, e);
     compareFields(name, e, s as ContainerService);
   }
-  comparePorts(names, expected, byName as Map<string, ContainerService>, found);
+  // Offsets are handed out in the order the services are written (envctl's service order).
+  comparePorts(spec.services.map((s) => s.name), expected, byName as Map<string, ContainerService>, found);
   compareVolumeDecls(project, spec, found);
   compareNetworks(project, spec, found);
   const said = new Set(warnings.map((w) => w.path));
