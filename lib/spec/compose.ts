@@ -130,10 +130,13 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
   }
   const res = composeConfig(files, opts);
   if ("error" in res) {
-    out.errors.push({ path: "", message: res.error });
+    out.errors.push(res.error);
     return out;
   }
-  return mapProject(res.project, opts.env ?? process.env, out);
+  mapProject(res.project, opts.env ?? process.env, out);
+  // Only what envctl can read is kept: a refused project leaves nothing behind.
+  if (out.errors.length === 0) res.save();
+  return out;
 }
 
 /** The normalized project -> envctl.yaml form. */
