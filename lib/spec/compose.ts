@@ -132,39 +132,16 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
   }
   const res = composeConfig(files, opts);
   if ("error" in res) {
-    out.errors.push(locate(composeIssue(res.error), files));
+    out.errors.push(locate(res.error, files));
     return out;
   }
   mapProject(inFileOrder(res.project, files), opts.env ?? process.env, out);
   // Issues about the merged project are reported against the project's (first) file.
   const base = files[0]!.split("/").pop()!;
   for (const i of [...out.errors, ...out.warnings]) if (i.file === undefined) i.file = base;
+  // Only what envctl can read is kept: a refused project leaves nothing behind.
+  if (out.errors.length === 0) res.save();
   return out;
-}
-
-/**
- * Compose's message as an issue: `validating FILE: services.web.ports.0 must be ...` names the
- * file and the field (written the envctl way, `services.web.ports[0]`); others are whole-project.
- */
-export function composeIssue(message: string): SpecIssue {
-  const dep = /^service "([^"]+)" depends on undefined service/.exec(message);
-  if (dep) return { path: `services.${dep[1]}.depends_on`, message };
-  const interp = /^error while interpolating (\S+?): (.*)$/s.exec(message);
-  if (interp) return { path: toDotPath(interp[1]!), message: interp[2]! };
-  const yaml = /^failed to parse (\S+?): yaml: line (\d+): (.*)$/s.exec(message);
-  if (yaml) return { file: yaml[1]!.split("/").pop()!, path: "", line: Number(yaml[2]), message: yaml[3]! };
-  const decoding = /'services\[([^\]]+)\]((?:\.\w+)*)' (.*)$/s.exec(message);
-  if (decoding) return { path: `services.${decoding[1]}${decoding[2]}`, message: decoding[3]! };
-  const m = /^validating (\S+?): (\S+) (.*)$/s.exec(message);
-  if (!m) {
-    const field = /^(services\.[^\s:]+)(?::)? (.*)$/s.exec(message);
-    if (field) return { path: toDotPath(field[1]!), message: field[2]! };
-    return { path: "", message };
-  }
-  const [, file, at, rest] = m;
-  const base = file!.split("/").pop()!;
-  if (/^(services|volumes|networks|secrets|configs)\b/.test(at!)) return { file: base, path: toDotPath(at!), message: rest! };
-  return { file: base, path: "", message: `${at} ${rest}` };
 }
 
 /**
@@ -203,11 +180,6 @@ function find(v: unknown, at: PropertyKey[], value: string): PropertyKey[] | und
     }
   }
   return undefined;
-}
-
-/** `services.web.ports.0` -> `services.web.ports[0]`. */
-function toDotPath(at: string): string {
-  return at.replace(/\.(\d+)(?=\.|$)/g, "[$1]");
 }
 
 /**

@@ -34,13 +34,31 @@ export interface ComposeOptions {
   profiles?: string[];
   /** The environment Compose interpolates from. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Where results are cached; undefined: `$ENVCTL_HOME/cache/compose`; null: no cache. */
+  /**
+   * Where results are cached; undefined: `$ENVCTL_HOME/cache/compose` once the home exists (a
+   * load never makes it); null: no cache.
+   */
   cacheDir?: string | null;
 }
 
+/** A problem Compose reported, located as envctl locates issues (model.ts SpecIssue). */
+export interface ComposeIssue {
+  /** envctl's dot-path (`services.web.ports[0]`), or "" when Compose names no field. */
+  path: string;
+  /** Compose's own words. */
+  message: string;
+  /** The compose file, relative to the project's directory, when Compose names one. */
+  file?: string;
+}
+
 export type ComposeResult =
-  | { project: ComposeProject; cached: boolean }
-  | { error: string; missingCompose?: boolean };
+  | {
+      project: ComposeProject;
+      cached: boolean;
+      /** Keeps the result for the next load with the same inputs (call it once it is accepted). */
+      save: () => void;
+    }
+  | { error: ComposeIssue; missingCompose?: boolean };
 
 /** Where Docker keeps CLI plugins, in the order the Docker CLI looks. */
 export function pluginDirs(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -89,7 +107,7 @@ export const COMPOSE_MISSING =
 export function composeConfig(files: string[], opts: ComposeOptions = {}): ComposeResult {
   const env = opts.env ?? process.env;
   const bin = findCompose(env);
-  if (!bin) return { error: COMPOSE_MISSING, missingCompose: true };
+  if (!bin) return { error: { path: "", message: COMPOSE_MISSING }, missingCompose: true };
   const dir = path.dirname(files[0]!);
   const args = [
     ...files.flatMap((f) => ["-f", f]),
@@ -103,14 +121,17 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     "--format",
     "json",
   ];
+  const home = resolveHome(env).root;
   const cacheDir =
-    opts.cacheDir === null ? undefined : (opts.cacheDir ?? path.join(resolveHome(env).root, "cache", "compose"));
+    opts.cacheDir === null
+      ? undefined
+      : (opts.cacheDir ?? (fs.existsSync(home) ? path.join(home, "cache", "compose") : undefined));
   const key = cacheDir ? cacheKey(bin, args, files, dir, env) : undefined;
   const cacheFile = cacheDir && key ? path.join(cacheDir, `${key}.json`) : undefined;
   if (cacheFile) {
     try {
       const project = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as ComposeProject;
-      return { project: unescapeDollars(project), cached: true };
+      return { project: unescapeDollars(project), cached: true, save: () => {} };
     } catch {
       // not cached (or unreadable): run Compose
     }
@@ -122,26 +143,30 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     timeout: 60_000,
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (r.error) return { error: `running ${bin}: ${r.error.message}` };
+  if (r.error) return { error: { path: "", message: `running ${bin}: ${r.error.message}` } };
   if (r.status !== 0) return { error: composeError(r.stderr || r.stdout, dir) };
   let project: ComposeProject;
   try {
     project = JSON.parse(r.stdout) as ComposeProject;
   } catch (err) {
-    return { error: `docker compose config printed something that is not JSON: ${String(err)}` };
+    return {
+      error: { path: "", message: `docker compose config printed something that is not JSON: ${String(err)}` },
+    };
   }
   project.services ??= {};
-  if (cacheFile) {
+  const text = JSON.stringify(project);
+  const save = (): void => {
+    if (!cacheFile) return;
     try {
       privateDir(cacheDir!);
       const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify(project), { mode: 0o600 });
+      fs.writeFileSync(tmp, text, { mode: 0o600 });
       fs.renameSync(tmp, cacheFile);
     } catch {
       // a cache that cannot be written only costs the next load a run of Compose
     }
-  }
-  return { project: unescapeDollars(project), cached: false };
+  };
+  return { project: unescapeDollars(project), cached: false, save };
 }
 
 /**
@@ -159,14 +184,51 @@ function unescapeDollars<T>(v: T): T {
   return v;
 }
 
-/** Compose's message without its log decoration, paths shown relative to the project. */
-function composeError(text: string, dir: string): string {
+/**
+ * Compose's message without its log decoration and with paths relative to the project, located:
+ * the file it names, and the field as envctl writes it (`services.web.ports.0` and
+ * `services[web].ports.[0]` are `services.web.ports[0]`).
+ */
+export function composeError(text: string, dir: string): ComposeIssue {
   const lines = text
+    .split(`${dir}${path.sep}`)
+    .join("")
     .split("\n")
+    .filter((l) => !/^(?:time="[^"]*" )?level=warn|^WARN\[/.test(l))
     .map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim())
-    .filter((l) => l && !/^level=warning|^WARN\[/.test(l));
-  const msg = lines.join("; ") || "docker compose config failed";
-  return msg.split(`${dir}${path.sep}`).join("");
+    .filter((l) => l && l !== "decoding failed due to the following error(s):");
+  let first = lines[0] ?? "docker compose config failed";
+  const rest = lines.slice(1);
+  const issue: ComposeIssue = { path: "", message: "" };
+  const fileMsg = /^(?:validating|failed to parse) ([^:]+): (.*)$/.exec(first);
+  if (fileMsg) {
+    issue.file = fileMsg[1]!;
+    first = fileMsg[2]!.trim();
+  }
+  const service = /^service "([^"]+)" (?:depends on undefined service|refers to undefined (volume|network|secret|config))/.exec(first);
+  // A path that starts the message (`PATH must be…`, `PATH: …`, `'PATH' …`) is taken out of it.
+  const leading = /^(?:error while interpolating )?'?(services(?:\[[^\]]*\]|\.\S*?)*?)(?:'|:)? (.*)$/.exec(first);
+  if (service) {
+    issue.path = `services.${service[1]!}.${service[2] ? `${service[2]}s` : "depends_on"}`;
+  } else if (/^dependency cycle detected/.test(first)) {
+    issue.path = "services";
+  } else if (leading && !fileMsg?.[0].startsWith("failed")) {
+    issue.path = dotPath(leading[1]!);
+    first = leading[2]!;
+  } else {
+    const within = /(?:^|\s)(services(?:\[[^\]]*\]|\.[^\s:']+)+)/.exec(first);
+    if (within) issue.path = dotPath(within[1]!);
+  }
+  issue.message = [first, ...rest].join("; ");
+  return issue;
+}
+
+/** Compose's field path -> envctl's: `services[web].ports.[0].target` -> `services.web.ports[0].target`. */
+function dotPath(p: string): string {
+  return p
+    .replace(/\[([^\]\d][^\]]*)\]/g, ".$1")
+    .replace(/\.\[\](?:\..*)?$/, "")
+    .replace(/\.\[?(\d+)\]?(?=\.|$)/g, "[$1]");
 }
 
 // ---------------------------------------------------------------------------------------------
