@@ -23,6 +23,7 @@ import {
   destroyEnv,
   ENVCTL,
   log,
+  median,
   reserveLowBlocks,
   result,
   ROOT,
@@ -172,7 +173,7 @@ export async function composeBench(opts: ComposeBenchOptions = {}): Promise<Benc
     const e = figures();
     const c = figures();
     const envctlSide: Side = {
-      label: "envctl warm+cool",
+      label: "envctl warm",
       once: async (_n, warmup) => {
         const warm = await recorded(envctl("warm", ENV_NAME), ENVCTL_SCOPE);
         if (!/is warm \(\d+ create/.test(warm.out.stderr)) {
@@ -196,7 +197,7 @@ export async function composeBench(opts: ComposeBenchOptions = {}): Promise<Benc
       },
     };
     const composeSide: Side = {
-      label: "compose up+down",
+      label: "compose up --wait",
       once: async (_n, warmup) => {
         composeUsed = true;
         const up = await recorded(compose("up", "-d", "--wait"), COMPOSE_SCOPE);
@@ -227,13 +228,27 @@ export async function composeBench(opts: ComposeBenchOptions = {}): Promise<Benc
         "compose-up",
         { label: "envctl warm NAME", times: e.up },
         { label: "docker compose up -d --wait", times: c.up },
-        { notes: notes.up },
+        {
+          notes: notes.up,
+          extra: {
+            envctl_before_ms: medianOf(e.upParts, "before"),
+            compose_before_ms: medianOf(c.upParts, "before"),
+            envctl_services_ms: medianOf(e.upParts, "services"),
+            compose_services_ms: medianOf(c.upParts, "services"),
+          },
+        },
       ),
       result(
         "compose-down",
         { label: "envctl cool NAME", times: e.down },
         { label: "docker compose down", times: c.down },
-        { notes: notes.down },
+        {
+          notes: notes.down,
+          extra: {
+            envctl_before_ms: medianOf(e.downParts, "before"),
+            compose_before_ms: medianOf(c.downParts, "before"),
+          },
+        },
       ),
     ];
   };
@@ -289,8 +304,10 @@ function upNotes(e: Figures, c: Figures, deps: Record<string, string[]>): string
   const gated = names.filter((s) => deps[s]!.length > 0);
   const chain = (f: Figures): string => {
     const seen = new Map<string, number>();
-    for (const p of f.upParts)
-      seen.set(p.critical.join(" <- "), (seen.get(p.critical.join(" <- ")) ?? 0) + 1);
+    for (const p of f.upParts) {
+      const k = p.critical.join(" <- ");
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
     return [...seen].map(([k, n]) => `${k} (${n}x)`).join(", ");
   };
   return [
@@ -308,6 +325,11 @@ function downNotes(e: Figures, c: Figures): string[] {
   return [
     `in parts (medians, from Docker's events): before the first container is stopped: envctl ${part(e, "before")} (${sec(e.preEngineDown)} of it before pulumi starts), compose ${part(c, "before")}; first stop to last removed: envctl ${part(e, "removing")}, compose ${part(c, "removing")}; after: envctl ${part(e, "after")}, compose ${part(c, "after")} (compose removes its network here; envctl keeps it)`,
   ];
+}
+
+/** The rounded median of one part over runs, for the JSON line. */
+function medianOf<T extends UpParts | DownParts>(runs: T[], key: keyof T & string): number {
+  return Math.round(median(runs.map((r) => r[key] as number)));
 }
 
 function argValue(flag: string): string | undefined {

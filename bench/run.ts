@@ -3,6 +3,7 @@
  * `npm run bench`. Exits 1 only when a bench errors (setup, a failing command, cleanup), never
  * because something is slow.
  */
+import { composeBench } from "./compose";
 import { hostsBench } from "./hosts";
 import { listBench } from "./list";
 import { noopUpBench } from "./noop-up";
@@ -22,6 +23,7 @@ const BENCHES: [string, () => Promise<BenchResult[]>][] = [
   ["warm", () => warmBench()],
   ["spawn", () => spawnBench()],
   ["hosts", () => hostsBench()],
+  ["compose", () => composeBench()],
 ];
 
 async function main(): Promise<number> {
