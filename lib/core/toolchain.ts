@@ -25,12 +25,24 @@ export function toolchainRoot(root = projectRoot()): string {
 /** Engine settings every pulumi process envctl starts gets: offline, quiet, deterministic. */
 export function engineEnv(root = projectRoot()): Record<string, string> {
   const bin = path.join(toolchainRoot(root), "bin");
+  const preload = preloadOption(root);
   return {
     PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     ENVCTL_ROOT: root,
+    // The program's node defers the two modules @pulumi/pulumi loads and it rarely uses, as the
+    // provider's does (lib/providers/lazy-deps.ts): about 0.3 s of every update.
+    ...(preload
+      ? { NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(" ") }
+      : {}),
   };
+}
+
+/** `--require "<root>/dist/lib/providers/lazy-deps.js"` when it is built (not from sources). */
+function preloadOption(root: string): string | undefined {
+  const file = path.join(root, "dist", "lib", "providers", "lazy-deps.js");
+  return fs.existsSync(file) ? `--require ${JSON.stringify(file)}` : undefined;
 }
 
 /**
@@ -50,6 +62,12 @@ export function userEnv(env: NodeJS.ProcessEnv = process.env): Record<string, st
     if (v === undefined || k.startsWith("PULUMI_")) continue;
     if (ENGINE_ONLY.has(k)) continue;
     out[k] = v;
+  }
+  if (root && out.NODE_OPTIONS) {
+    const preload = preloadOption(root);
+    const rest = preload ? out.NODE_OPTIONS.split(preload).join("").trim() : out.NODE_OPTIONS;
+    if (rest) out.NODE_OPTIONS = rest;
+    else delete out.NODE_OPTIONS;
   }
   if (root && out.PATH) {
     const bin = path.join(toolchainRoot(root), "bin");

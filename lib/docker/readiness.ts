@@ -94,7 +94,9 @@ export async function waitDockerHealthy(
   const retries = h.retries > 0 ? h.retries : 3;
   const budget = h.startPeriodMs + (retries + 1) * (interval + timeout) + 5_000;
   const deadline = Date.now() + budget;
-  const poll = Math.min(1_000, Math.max(POLL_MS, interval / 4));
+  // Inspecting is cheap next to a late start of every dependent: look often (50 ms for a
+  // 500 ms check, 250 ms at most).
+  const poll = Math.min(250, Math.max(50, interval / 10));
   for (;;) {
     const info = await assertAlive(name, host);
     if (info.health === "healthy") return;

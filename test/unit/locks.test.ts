@@ -10,7 +10,9 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog/catalog";
 import type { LockHolder } from "../../lib/catalog/locks";
-import { userEnv } from "../../lib/core/toolchain";
+import { engineEnv, projectRoot, userEnv } from "../../lib/core/toolchain";
+
+const ROOT_DIR = projectRoot();
 import {
   liveness,
   OPERATION_VAR,
@@ -112,6 +114,15 @@ describe("process liveness", () => {
   it("user processes never get the operation tag", () => {
     const env = userEnv({ PATH: "/bin", [OPERATION_VAR]: "t", KEEP: "1" });
     assert.deepEqual(env, { PATH: "/bin", KEEP: "1" });
+  });
+
+  it("the engine's module preload reaches the engine's node, never a user process", () => {
+    const root = ROOT_DIR;
+    const engine = engineEnv(root);
+    assert.match(engine.NODE_OPTIONS ?? "", /--require ".*lazy-deps\.js"/);
+    const user = userEnv({ PATH: "/bin", ENVCTL_ROOT: root, NODE_OPTIONS: `--max-old-space-size=512 ${engine.NODE_OPTIONS!}` });
+    assert.equal(user.NODE_OPTIONS, "--max-old-space-size=512");
+    assert.equal(userEnv({ PATH: "/bin", ENVCTL_ROOT: root, NODE_OPTIONS: engine.NODE_OPTIONS! }).NODE_OPTIONS, undefined);
   });
 });
 
