@@ -2,6 +2,7 @@
  * `{{...}}` templates in exports, process env/cmd, init steps and Temporal namespaces.
  *
  *   {{name}} {{block}} {{base}} {{home}} {{worktree}} {{branch}} {{state_dir}}
+ *   {{lbrace}}               a literal "{{" (compose values that hold Go templates get it)
  *   {{ports.SERVICE}}        host port of the service's first port
  *   {{ports.SERVICE.PORT}}   host port of the service's port PORT (a container's `container`,
  *                            a process's `port`)
@@ -38,8 +39,11 @@ export function checkTemplate(text: string, spec: Pick<EnvSpec, "services">): st
   return undefined;
 }
 
+/** A literal `{{`: what the compose import writes for one, since compose values are not templates. */
+export const LITERAL_BRACES = "{{lbrace}}";
+
 function checkRef(ref: string, spec: Pick<EnvSpec, "services">): string | undefined {
-  if ((SCALARS as readonly string[]).includes(ref)) return undefined;
+  if ((SCALARS as readonly string[]).includes(ref) || ref === "lbrace") return undefined;
   const parts = ref.split(".");
   if (parts[0] !== "ports" || parts.length < 2 || parts.length > 3) {
     return `unknown reference; use one of ${SCALARS.join(", ")}, ports.SERVICE or ports.SERVICE.PORT`;
@@ -64,6 +68,7 @@ export function portRefs(text: string): { service: string; port?: number }[] {
 
 export function renderTemplate(text: string, ctx: TemplateContext): string {
   return text.replace(TEMPLATE_RE, (whole, ref: string) => {
+    if (ref === "lbrace") return "{{";
     if ((SCALARS as readonly string[]).includes(ref)) {
       return String(ctx[ref as (typeof SCALARS)[number]]);
     }
