@@ -122,6 +122,13 @@ describe("compose keys at run time", { timeout: 10 * 60_000 }, () => {
     // profiles: `extra` is not part of the env without --profile extra.
     assert.equal(spawnSync("docker", ["inspect", `envctl-${name}-extra`]).status, 1);
 
+    // status: the completed job is done (no crash warning), the replicas are one row.
+    const st = await envctl(["status", name], { home, cwd: repo, env });
+    assert.equal(st.code, 0, said(st));
+    assert.match(st.stdout, /3 containers/);
+    assert.match(st.stdout, /completed/);
+    assert.doesNotMatch(st.stdout + st.stderr, /migrate.*(exited|crash)/i);
+
     // A second up changes nothing: the completed job is not run again.
     const again = await envctl(["preview", name, "-f", "compose.yml"], { home, cwd: repo, env });
     assert.equal(again.code, 0, said(again));

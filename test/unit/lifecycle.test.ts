@@ -104,6 +104,30 @@ describe("reality", () => {
       ["e", new Map([["db", { running, status: running ? "running" : "exited", id: "abc" }]])],
     ]);
 
+  it("a run-to-completion service that exited 0 is done; replicas show as one row", () => {
+    const d = dir();
+    pidFile(d, "sdk", process.pid);
+    pidFile(d, "api", process.pid);
+    const e = env(d);
+    // api needs db to complete (compose service_completed_successfully).
+    e.services = e.services.map((s) => (s.name === "api" ? { ...s, conditions: { db: "completed" as const } } : s));
+    const done: ContainerMap = new Map([
+      ["e", new Map([["db", { running: false, status: "exited", id: "abc", exitCode: 0 }]])],
+    ]);
+    const r = envReality(e, "warm", done);
+    assert.equal(r.actual, "warm");
+    assert.deepEqual(r.warnings, []);
+    assert.match(r.services[0]!.detail, /completed/);
+    const failed: ContainerMap = new Map([
+      ["e", new Map([["db", { running: false, status: "exited", id: "abc", exitCode: 3 }]])],
+    ]);
+    assert.equal(envReality(e, "warm", failed).services[0]!.crashed, true);
+    const replicas: ContainerMap = new Map([
+      ["e", new Map([["db", { running: true, status: "running", id: "abc", count: 3 }]])],
+    ]);
+    assert.match(envReality(env(d), "warm", replicas).services[0]!.detail, /^3 containers, container abc$/);
+  });
+
   it("agrees: actual equals desired, no warnings", () => {
     const d = dir();
     pidFile(d, "sdk", process.pid); // a live process stands in for the daemon

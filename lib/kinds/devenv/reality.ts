@@ -16,6 +16,10 @@ export interface ContainerState {
   /** healthy / unhealthy / starting when the container has a health check. */
   health?: string;
   id: string;
+  /** The exit code of an exited container (from Docker's status, `Exited (0) …`). */
+  exitCode?: number;
+  /** How many containers the service has (replicas); the state is the first one not running. */
+  count?: number;
 }
 
 /** env -> service -> container state, for every envctl container. */
@@ -46,12 +50,19 @@ export async function envctlContainers(): Promise<ContainerMap | DockerTrouble |
     if (!env || !svc) continue;
     const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1];
     if (!out.has(env)) out.set(env, new Map());
-    out.get(env)!.set(svc, {
+    const exit = /^Exited \((\d+)\)/.exec(c.Status)?.[1];
+    const state: ContainerState = {
       running: c.State === "running",
       status: c.State,
       id: c.Id.slice(0, 12),
       ...(health ? { health: health === "health: starting" ? "starting" : health } : {}),
-    });
+      ...(exit !== undefined ? { exitCode: Number(exit) } : {}),
+      count: 1,
+    };
+    // Replicas: one row per service, showing a replica that is not running if there is one.
+    const prev = out.get(env)!.get(svc);
+    const shown = prev && (!prev.running || state.running) ? prev : state;
+    out.get(env)!.set(svc, { ...shown, count: (prev?.count ?? 0) + 1 });
   }
   return out;
 }
@@ -87,6 +98,13 @@ export function envReality(
 ): EnvReality {
   const known = containers instanceof Map ? containers : undefined;
   const expected = runningServices(env.services, desired);
+  const jobs = new Set(
+    env.services.flatMap((s) =>
+      Object.entries(s.conditions ?? {})
+        .filter(([, c]) => c === "completed")
+        .map(([n]) => n),
+    ),
+  );
   const services = env.services.map((svc): ServiceReality => {
     const base = { name: svc.name, type: svc.type, expected: expected.has(svc.name) };
     if (svc.type === "process") {
@@ -105,11 +123,16 @@ export function envReality(
     }
     const c = known.get(env.name)?.get(svc.name);
     if (!c) return { ...base, running: false, crashed: false, detail: "-" };
+    // A service others need to complete is done once it exited with 0.
+    if (jobs.has(svc.name) && !c.running && c.exitCode === 0) {
+      return { ...base, running: true, crashed: false, detail: `container ${c.id} completed` };
+    }
+    const many = (c.count ?? 1) > 1 ? `${c.count} containers, ` : "";
     return {
       ...base,
       running: c.running,
       crashed: !c.running,
-      detail: c.running ? `container ${c.id}` : `container ${c.status}`,
+      detail: c.running ? `${many}container ${c.id}` : `${many}container ${c.status}`,
     };
   });
 
