@@ -9,6 +9,7 @@
  * a warning with the reason envctl ignores it. A key is an error only when envctl cannot run the
  * service with it at all.
  */
+import * as path from "node:path";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
 import type { SpecIssue } from "./model";
 
@@ -103,7 +104,13 @@ const DOCKER_KEYS = [
   "pre_stop",
 ] as const;
 /** Numbers Compose prints as strings: sizes in bytes, and mem_swappiness. */
-const BYTE_KEYS = new Set(["shm_size", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness"]);
+const BYTE_KEYS = new Set([
+  "shm_size",
+  "mem_limit",
+  "mem_reservation",
+  "memswap_limit",
+  "mem_swappiness",
+]);
 
 /** Keys Compose has already applied (profiles, extends) or that are read with another key. */
 const APPLIED_KEYS = new Set([
@@ -121,14 +128,17 @@ const APPLIED_KEYS = new Set([
   "networks",
 ]);
 
-/** Reads `files` (absolute paths, later ones overriding earlier ones) through Docker Compose. */
+/** Reads `files` (later ones overriding earlier ones; the first one's directory is the project's) through Docker Compose. */
 export function importCompose(files: string[], opts: ComposeOptions = {}): ComposeImport {
   const out: ComposeImport = { services: {}, errors: [], warnings: [] };
   if (files.length === 0) {
     out.errors.push({ path: "", message: "no compose files given" });
     return out;
   }
-  const res = composeConfig(files, opts);
+  const res = composeConfig(
+    files.map((f) => path.resolve(f)),
+    opts,
+  );
   if ("error" in res) {
     out.errors.push(res.error);
     return out;
@@ -148,7 +158,10 @@ export function mapProject(
   const ctx: Ctx = { project, env, out, offsets: new Set() };
   const services = Object.entries(project.services ?? {});
   if (services.length === 0) {
-    out.errors.push({ path: "services", message: "no services defined (or none in the active profiles)" });
+    out.errors.push({
+      path: "services",
+      message: "no services defined (or none in the active profiles)",
+    });
     return out;
   }
   volumes(ctx);
@@ -165,7 +178,8 @@ export function mapProject(
   }
   for (const [name, p, i] of unpublished) {
     p.offset = freeOffset(ctx, Number(p.container) % 1000, String(p.protocol));
-    if (p.offset === undefined) fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
+    if (p.offset === undefined)
+      fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
   }
   return out;
 }
@@ -179,7 +193,9 @@ interface Ctx {
 }
 
 const dot = (at: PropertyKey[]): string =>
-  at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
+  at
+    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join("");
 function fail(ctx: Ctx, at: PropertyKey[], message: string): void {
   ctx.out.errors.push({ path: dot(at), message });
 }
@@ -205,11 +221,16 @@ function networks(ctx: Ctx): void {
   for (const [n, decl] of Object.entries(decls)) {
     for (const [k, v] of Object.entries(decl)) {
       const at = ["networks", n, k];
-      if (k === "external" && v) warn(ctx, at, `the env makes its own network "${n}" instead of joining an existing one`);
-      else if (k === "driver" && v !== "bridge") warn(ctx, at, `"${String(v)}" is ignored: env networks are bridge networks`);
-      else if (k === "name" && v !== `envctl_${n}` && !decl.external) warn(ctx, at, "envctl names each env's networks itself");
-      else if (k === "ipam" && isObj(v) && Object.keys(v).length > 0) warn(ctx, at, "is ignored: Docker assigns the env's subnets");
-      else if (!["external", "driver", "name", "ipam"].includes(k) && !k.startsWith("x-")) warn(ctx, at, `"${k}" is ignored for networks`);
+      if (k === "external" && v)
+        warn(ctx, at, `the env makes its own network "${n}" instead of joining an existing one`);
+      else if (k === "driver" && v !== "bridge")
+        warn(ctx, at, `"${String(v)}" is ignored: env networks are bridge networks`);
+      else if (k === "name" && v !== `envctl_${n}` && !decl.external)
+        warn(ctx, at, "envctl names each env's networks itself");
+      else if (k === "ipam" && isObj(v) && Object.keys(v).length > 0)
+        warn(ctx, at, "is ignored: Docker assigns the env's subnets");
+      else if (!["external", "driver", "name", "ipam"].includes(k) && !k.startsWith("x-"))
+        warn(ctx, at, `"${k}" is ignored for networks`);
     }
   }
   const nets = Object.keys(decls).filter((n) => n !== "default");
@@ -228,7 +249,11 @@ function volumes(ctx: Ctx): void {
       v.external = true;
       v.name = typeof d.name === "string" ? d.name : name;
     } else if (typeof d.name === "string" && d.name !== `envctl_${name}`) {
-      warn(ctx, [...at, "name"], "envctl names each env's volumes itself (external: true uses a volume by its name)");
+      warn(
+        ctx,
+        [...at, "name"],
+        "envctl names each env's volumes itself (external: true uses a volume by its name)",
+      );
     }
     if (typeof d.driver === "string" && d.driver !== "local") v.driver = d.driver;
     if (isObj(d.driver_opts)) v.driver_opts = d.driver_opts;
@@ -269,13 +294,15 @@ function service(ctx: Ctx, name: string, svc: Obj): Obj {
       isObj(d) ? [d.source, d.target ?? d.source, d.permissions ?? "rwm"].join(":") : String(d),
     );
   }
-  if (Array.isArray(svc.volumes_from) && svc.volumes_from.length) docker.volumes_from = svc.volumes_from;
+  if (Array.isArray(svc.volumes_from) && svc.volumes_from.length)
+    docker.volumes_from = svc.volumes_from;
   if (isObj(svc.networks)) {
     docker.networks = Object.fromEntries(
       Object.entries(svc.networks).map(([n, o]) => {
         if (!isObj(o)) return [n, null];
         for (const k of Object.keys(o)) {
-          if (!NETWORK_OPTIONS.includes(k)) warn(ctx, [...at, "networks", n, k], `"${k}" is ignored for a service's networks`);
+          if (!NETWORK_OPTIONS.includes(k))
+            warn(ctx, [...at, "networks", n, k], `"${k}" is ignored for a service's networks`);
         }
         return [n, pick(o, NETWORK_OPTIONS)];
       }),
@@ -285,16 +312,25 @@ function service(ctx: Ctx, name: string, svc: Obj): Obj {
   if (Array.isArray(svc.ports) && svc.ports.length > 0) {
     const pat = [...at, "ports"];
     if (typeof docker.network_mode === "string" && docker.network_mode !== "bridge") {
-      warn(ctx, pat, `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`);
+      warn(
+        ctx,
+        pat,
+        `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`,
+      );
     } else if (typeof s.replicas === "number" && s.replicas > 1) {
-      warn(ctx, pat, `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`);
+      warn(
+        ctx,
+        pat,
+        `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`,
+      );
     } else {
       const ports = svc.ports.flatMap((p, i) => port(ctx, [...pat, i], p));
       if (ports.length) s.ports = ports;
     }
   }
   if (Object.keys(docker).length) s.docker = docker;
-  if (s.image === undefined && s.build === undefined) fail(ctx, at, 'one of "image" or "build" is required');
+  if (s.image === undefined && s.build === undefined)
+    fail(ctx, at, 'one of "image" or "build" is required');
   return s;
 }
 
@@ -321,7 +357,9 @@ const FIELDS: Record<string, Field> = {
   environment: (_ctx, _at, v, s) => {
     if (!isObj(v)) return;
     // A variable without a value that the environment does not set is not passed, as in Compose.
-    const env = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined));
+    const env = Object.fromEntries(
+      Object.entries(v).filter(([, x]) => x !== null && x !== undefined),
+    );
     if (Object.keys(env).length) s.env = env;
   },
   labels: (_ctx, _at, v, s) => {
@@ -335,7 +373,11 @@ const FIELDS: Record<string, Field> = {
       const m = mount(ctx, [...at, i], x);
       if (m && m.source === undefined && m.type !== "tmpfs") {
         m.source = `${name}-anon-${++anon}`.replace(/[^a-zA-Z0-9_.-]/g, "-");
-        warn(ctx, [...at, i], `anonymous volume at ${String(m.target)} becomes the named volume "${String(m.source)}", kept with the env`);
+        warn(
+          ctx,
+          [...at, i],
+          `anonymous volume at ${String(m.target)} becomes the named volume "${String(m.source)}", kept with the env`,
+        );
       }
       return m ? [m] : [];
     });
@@ -366,6 +408,9 @@ const FIELDS: Record<string, Field> = {
     );
   },
 };
+
+/** A scalar Compose printed, as text (numbers as digits). */
+const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
 
 const pick = (o: Obj, keys: string[]): Obj =>
   Object.fromEntries(keys.filter((k) => o[k] !== undefined && o[k] !== null).map((k) => [k, o[k]]));
@@ -439,13 +484,14 @@ function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
     fail(ctx, [...at, "protocol"], `"${protocol}" is not supported (tcp or udp)`);
     return [];
   }
-  if (p.mode === "host") warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
+  if (p.mode === "host")
+    warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
   const out: Obj = { container: Number(p.target), protocol };
   const ip = typeof p.host_ip === "string" ? p.host_ip.replace(/^\[|\]$/g, "") : undefined;
   // "::" is every IPv6 address only, unlike no address (every address of both families).
   if (ip && ip !== "0.0.0.0") out.host_ip = ip;
   if (p.published !== undefined && p.published !== "") {
-    const published = String(p.published);
+    const published = text(p.published);
     const m = /^(\d+)(?:-(\d+))?$/.exec(published);
     if (!m) {
       fail(ctx, [...at, "published"], `must be a port or a range, got "${published}"`);
@@ -456,7 +502,11 @@ function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
     const offset = freeOffset(ctx, wanted, protocol);
     if (offset === undefined) return [];
     if (offset !== wanted) {
-      warn(ctx, at, `host port ${m[1]} would land on offset ${wanted}, which another port has; it gets offset ${offset}`);
+      warn(
+        ctx,
+        at,
+        `host port ${m[1]} would land on offset ${wanted}, which another port has; it gets offset ${offset}`,
+      );
     }
     out.offset = offset;
   }
@@ -470,54 +520,92 @@ function mount(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (type === "tmpfs") {
     const t = isObj(v.tmpfs) ? v.tmpfs : {};
     const tmpfs = pick({ size: bytes(t.size), mode: t.mode }, ["size", "mode"]);
-    return { type: "tmpfs", target, ...(v.read_only ? { read_only: true } : {}), ...(Object.keys(tmpfs).length ? { tmpfs } : {}) };
+    return {
+      type: "tmpfs",
+      target,
+      ...(v.read_only ? { read_only: true } : {}),
+      ...(Object.keys(tmpfs).length ? { tmpfs } : {}),
+    };
   }
   if (type !== "volume" && type !== "bind") {
-    fail(ctx, [...at, "type"], `"${String(type)}" mounts are not supported (volume, bind or tmpfs)`);
+    fail(
+      ctx,
+      [...at, "type"],
+      `"${String(type)}" mounts are not supported (volume, bind or tmpfs)`,
+    );
     return undefined;
   }
   const m: Obj = { type, target };
   if (typeof v.source === "string" && v.source) m.source = v.source;
   if (v.read_only) m.read_only = true;
-  if (type === "bind" && typeof m.source === "string" && !/^[./]/.test(m.source)) m.source = `./${m.source}`;
+  if (type === "bind" && typeof m.source === "string" && !/^[./]/.test(m.source))
+    m.source = `./${m.source}`;
   if (isObj(v.volume)) {
     if (v.volume.nocopy) m.nocopy = true;
-    if (v.volume.subpath) fail(ctx, [...at, "volume", "subpath"], "volume subpaths need Docker 26 or later, which envctl does not require");
+    if (v.volume.subpath)
+      fail(
+        ctx,
+        [...at, "volume", "subpath"],
+        "volume subpaths need Docker 26 or later, which envctl does not require",
+      );
   }
   if (isObj(v.bind)) {
     for (const k of Object.keys(v.bind)) {
-      if (k !== "create_host_path") warn(ctx, [...at, "bind", k], `"${k}" is ignored for bind mounts`);
+      if (k !== "create_host_path")
+        warn(ctx, [...at, "bind", k], `"${k}" is ignored for bind mounts`);
     }
   }
-  if (typeof v.consistency === "string") warn(ctx, [...at, "consistency"], '"consistency" is ignored (a Docker Desktop setting)');
+  if (typeof v.consistency === "string")
+    warn(ctx, [...at, "consistency"], '"consistency" is ignored (a Docker Desktop setting)');
   return m;
 }
 
 /** Docker's timings when a check does not give them (what Compose leaves to the engine). */
-const DOCKER_HEALTH_DEFAULTS = { interval: "30s", timeout: "30s", retries: 3, start_period: "0s", start_interval: "5s" };
+const DOCKER_HEALTH_DEFAULTS = {
+  interval: "30s",
+  timeout: "30s",
+  retries: 3,
+  start_period: "0s",
+  start_interval: "5s",
+};
 
 function health(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (!isObj(v)) return undefined;
   if (v.disable === true) return { test: ["NONE"] };
   const test = v.test;
   if (!Array.isArray(test) || test.length === 0) {
-    warn(ctx, at, "timings without a test are ignored: the image's own HEALTHCHECK runs with its timings");
+    warn(
+      ctx,
+      at,
+      "timings without a test are ignored: the image's own HEALTHCHECK runs with its timings",
+    );
     return undefined;
   }
   if (test[0] === "NONE") return { test: ["NONE"] };
   const h: Obj = { test: test.map(String) };
   for (const k of ["interval", "timeout", "start_period", "start_interval"] as const) {
     const d = duration(v[k] ?? DOCKER_HEALTH_DEFAULTS[k]);
-    if (d === undefined) fail(ctx, [...at, k], `must be a duration like "5s", got ${JSON.stringify(v[k])}`);
+    if (d === undefined)
+      fail(ctx, [...at, k], `must be a duration like "5s", got ${JSON.stringify(v[k])}`);
     else h[k] = d;
   }
-  h.retries = typeof v.retries === "number" && v.retries >= 1 ? v.retries : DOCKER_HEALTH_DEFAULTS.retries;
+  h.retries =
+    typeof v.retries === "number" && v.retries >= 1 ? v.retries : DOCKER_HEALTH_DEFAULTS.retries;
   return h;
 }
 
 const GO_DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const ENVCTL_DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const NS_PER: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 };
+const NS_PER: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 6e10,
+  h: 3.6e12,
+};
 
 /** A Go duration as envctl reads it: `"1m30s"` stays, `"1500us"` becomes `"1.5ms"`. */
 export function duration(v: unknown): string | undefined {
@@ -526,7 +614,8 @@ export function duration(v: unknown): string | undefined {
   if (ENVCTL_DURATION_RE.test(v)) return v;
   if (!GO_DURATION_RE.test(v)) return undefined;
   let ns = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
+  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
   return `${Number((ns / 1e6).toFixed(6))}ms`;
 }
 
@@ -538,14 +627,26 @@ function deploy(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj, docker: Obj): voi
   for (const [k, x] of Object.entries(d)) {
     if (x === null) continue;
     if (k === "replicas" && typeof x === "number") s.replicas = x;
-    else if (k === "mode" && x === "global") warn(ctx, [...dat, k], '"global" runs one container (one node)');
+    else if (k === "mode" && x === "global")
+      warn(ctx, [...dat, k], '"global" runs one container (one node)');
     else if (k === "resources" && isObj(x)) resources(ctx, [...dat, k], x, docker);
     else if (k === "restart_policy" && isObj(x)) {
-      const cond = x.condition === "none" ? "no" : x.condition === "on-failure" ? "on-failure" : "always";
-      docker.restart = cond === "on-failure" && typeof x.max_attempts === "number" ? `on-failure:${x.max_attempts}` : cond;
-      for (const k2 of ["delay", "window"]) if (x[k2] !== undefined) warn(ctx, [...dat, k, k2], `"${k2}" is ignored: Docker's restart policy has no such setting`);
+      const cond =
+        x.condition === "none" ? "no" : x.condition === "on-failure" ? "on-failure" : "always";
+      docker.restart =
+        cond === "on-failure" && typeof x.max_attempts === "number"
+          ? `on-failure:${x.max_attempts}`
+          : cond;
+      for (const k2 of ["delay", "window"])
+        if (x[k2] !== undefined)
+          warn(
+            ctx,
+            [...dat, k, k2],
+            `"${k2}" is ignored: Docker's restart policy has no such setting`,
+          );
     } else if (k === "placement" && isObj(x) && Object.keys(x).length === 0) continue;
-    else if (k !== "mode" && k !== "replicas") warn(ctx, [...dat, k], `"${k}" is ignored: a swarm setting`);
+    else if (k !== "mode" && k !== "replicas")
+      warn(ctx, [...dat, k], `"${k}" is ignored: a swarm setting`);
   }
 }
 
@@ -556,13 +657,19 @@ function resources(ctx: Ctx, at: PropertyKey[], r: Obj, docker: Obj): void {
   if (limits.cpus !== undefined) docker.cpus = Number(limits.cpus);
   if (limits.pids !== undefined) docker.pids_limit = Number(limits.pids);
   if (reservations.memory !== undefined) docker.mem_reservation = bytes(reservations.memory);
-  if (reservations.cpus !== undefined) warn(ctx, [...at, "reservations", "cpus"], "CPU reservations are a swarm setting");
-  if (reservations.devices !== undefined) warn(ctx, [...at, "reservations", "devices"], "device (GPU) reservations are not passed on");
-  if (reservations.generic_resources !== undefined) warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
+  if (reservations.cpus !== undefined)
+    warn(ctx, [...at, "reservations", "cpus"], "CPU reservations are a swarm setting");
+  if (reservations.devices !== undefined)
+    warn(ctx, [...at, "reservations", "devices"], "device (GPU) reservations are not passed on");
+  if (reservations.generic_resources !== undefined)
+    warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
 }
 
 /** What Compose lets a secret or a config be read from (only configs may be given by value). */
-const SOURCES = { secrets: "a file or environment source", configs: "a file, content or environment source" };
+const SOURCES = {
+  secrets: "a file or environment source",
+  configs: "a file, content or environment source",
+};
 
 /**
  * `secrets` and `configs`: a file source is bind-mounted read-only at the target (as Compose
@@ -581,7 +688,11 @@ function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
       const decl = ctx.project[kind]?.[ref.source];
       if (!decl) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" is not declared`);
       const given = typeof ref.target === "string" && ref.target ? ref.target : ref.source;
-      const target = given.startsWith("/") ? given : kind === "secrets" ? `/run/secrets/${given}` : `/${given}`;
+      const target = given.startsWith("/")
+        ? given
+        : kind === "secrets"
+          ? `/run/secrets/${given}`
+          : `/${given}`;
       if (typeof decl.file === "string") {
         mounts.push({ type: "bind", source: decl.file, target, read_only: true });
         return;
@@ -590,17 +701,36 @@ function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
       if (typeof decl.content === "string") content = decl.content;
       else if (typeof decl.environment === "string") {
         content = ctx.env[decl.environment];
-        if (content === undefined) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`);
+        if (content === undefined)
+          return fail(
+            ctx,
+            rat,
+            `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`,
+          );
       } else if (decl.external) {
-        return fail(ctx, rat, `external ${kind} live in a swarm; give "${ref.source}" ${SOURCES[kind]}`);
-      } else return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" has no source: give it ${SOURCES[kind]}`);
-      const mode = typeof ref.mode === "string" ? parseInt(ref.mode, 8) : typeof ref.mode === "number" ? ref.mode : undefined;
+        return fail(
+          ctx,
+          rat,
+          `external ${kind} live in a swarm; give "${ref.source}" ${SOURCES[kind]}`,
+        );
+      } else
+        return fail(
+          ctx,
+          rat,
+          `${kind.slice(0, -1)} "${ref.source}" has no source: give it ${SOURCES[kind]}`,
+        );
+      const mode =
+        typeof ref.mode === "string"
+          ? parseInt(ref.mode, 8)
+          : typeof ref.mode === "number"
+            ? ref.mode
+            : undefined;
       written.push({
         target,
         content,
         ...(mode !== undefined && !Number.isNaN(mode) ? { mode } : {}),
-        ...(ref.uid !== undefined ? { uid: String(ref.uid) } : {}),
-        ...(ref.gid !== undefined ? { gid: String(ref.gid) } : {}),
+        ...(ref.uid !== undefined ? { uid: text(ref.uid) } : {}),
+        ...(ref.gid !== undefined ? { gid: text(ref.gid) } : {}),
       });
     });
   }

@@ -150,7 +150,10 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     project = JSON.parse(r.stdout) as ComposeProject;
   } catch (err) {
     return {
-      error: { path: "", message: `docker compose config printed something that is not JSON: ${String(err)}` },
+      error: {
+        path: "",
+        message: `docker compose config printed something that is not JSON: ${String(err)}`,
+      },
     };
   }
   project.services ??= {};
@@ -177,9 +180,7 @@ function unescapeDollars<T>(v: T): T {
   if (typeof v === "string") return v.replace(/\$\$/g, "$") as T;
   if (Array.isArray(v)) return v.map(unescapeDollars) as T;
   if (v !== null && typeof v === "object") {
-    return Object.fromEntries(
-      Object.entries(v).map(([k, x]) => [k, unescapeDollars(x)]),
-    ) as T;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unescapeDollars(x)])) as T;
   }
   return v;
 }
@@ -205,9 +206,13 @@ export function composeError(text: string, dir: string): ComposeIssue {
     issue.file = fileMsg[1]!;
     first = fileMsg[2]!.trim();
   }
-  const service = /^service "([^"]+)" (?:depends on undefined service|refers to undefined (volume|network|secret|config))/.exec(first);
+  const service =
+    /^service "([^"]+)" (?:depends on undefined service|refers to undefined (volume|network|secret|config))/.exec(
+      first,
+    );
   // A path that starts the message (`PATH must be…`, `PATH: …`, `'PATH' …`) is taken out of it.
-  const leading = /^(?:error while interpolating )?'?(services(?:\[[^\]]*\]|\.\S*?)*?)(?:'|:)? (.*)$/.exec(first);
+  const leading =
+    /^(?:error while interpolating )?'?(services(?:\[[^\]]*\]|\.\S*?)*?)(?:'|:)? (.*)$/.exec(first);
   if (service) {
     issue.path = `services.${service[1]!}.${service[2] ? `${service[2]}s` : "depends_on"}`;
   } else if (/^dependency cycle detected/.test(first)) {
