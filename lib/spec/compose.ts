@@ -9,6 +9,7 @@
  * a warning with the reason envctl ignores it. A key is an error only when envctl cannot run the
  * service with it at all.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
 import type { SpecIssue } from "./model";
@@ -144,9 +145,46 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
     return out;
   }
   mapProject(res.project, opts.env ?? process.env, out);
+  if (out.errors.length === 0) checkPaths(res.project, path.dirname(path.resolve(files[0]!)), out);
   // Only what envctl can read is kept: a refused project leaves nothing behind.
   if (out.errors.length === 0) res.save();
   return out;
+}
+
+/**
+ * What Compose leaves to `up` to find missing: a build context that is not a directory, a secret
+ * or config file that does not exist (Docker would bind an empty directory in its place).
+ */
+function checkPaths(project: ComposeProject, dir: string, out: ComposeImport): void {
+  const rel = (f: string): string => path.relative(dir, f) || f;
+  const kind = (f: string): "dir" | "file" | undefined => {
+    try {
+      return fs.statSync(f).isDirectory() ? "dir" : "file";
+    } catch {
+      return undefined;
+    }
+  };
+  for (const [name, svc] of Object.entries(project.services)) {
+    const ctx = isObj(svc.build) ? svc.build.context : undefined;
+    if (typeof ctx === "string" && !REMOTE_CONTEXT_RE.test(ctx) && kind(ctx) !== "dir") {
+      out.errors.push({
+        path: dot(["services", name, "build", "context"]),
+        message: `${rel(ctx)} is not a directory`,
+      });
+    }
+    for (const k of ["secrets", "configs"] as const) {
+      (Array.isArray(svc[k]) ? (svc[k] as unknown[]) : []).forEach((ref, i) => {
+        const file =
+          isObj(ref) && typeof ref.source === "string" ? project[k]?.[ref.source]?.file : undefined;
+        if (typeof file === "string" && kind(file) === undefined) {
+          out.errors.push({
+            path: dot(["services", name, k, i]),
+            message: `${k.slice(0, -1)} "${String((ref as Obj).source)}" is read from ${rel(file)}: no such file`,
+          });
+        }
+      });
+    }
+  }
 }
 
 /** The normalized project -> envctl.yaml form. */
@@ -450,13 +488,15 @@ const BUILD_IGNORED: Record<string, string> = {
   sbom: "BuildKit attestations are not made",
 };
 
+const REMOTE_CONTEXT_RE = /^[a-z][a-z0-9+.-]*:\/\/|^git@/i;
+
 function build(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (!isObj(v)) return undefined;
   const b: Obj = {};
   for (const [k, x] of Object.entries(v)) {
     if (x === null || k.startsWith("x-")) continue;
     if (k === "context") {
-      if (typeof x === "string" && /^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(x)) {
+      if (typeof x === "string" && REMOTE_CONTEXT_RE.test(x)) {
         fail(ctx, [...at, k], "remote build contexts are not supported; clone it and use a path");
       }
       b.context = x;
