@@ -144,8 +144,13 @@ export function importCompose(files: string[], opts: ComposeOptions = {}): Compo
     out.errors.push(res.error);
     return out;
   }
-  mapProject(res.project, opts.env ?? process.env, out);
+  mapProject(res.project, opts.env ?? process.env, out, res.order);
   if (out.errors.length === 0) checkPaths(res.project, path.dirname(path.resolve(files[0]!)), out);
+  // Compose's project no longer says which file a key came from; with one file, it is that one.
+  if (files.length === 1) {
+    const file = path.basename(files[0]!);
+    for (const i of [...out.errors, ...out.warnings]) i.file ??= file;
+  }
   // Only what envctl can read is kept: a refused project leaves nothing behind.
   if (out.errors.length === 0) res.save();
   return out;
@@ -187,14 +192,20 @@ function checkPaths(project: ComposeProject, dir: string, out: ComposeImport): v
   }
 }
 
-/** The normalized project -> envctl.yaml form. */
+/**
+ * The normalized project -> envctl.yaml form, services in `order` (the files' order; Compose
+ * prints them sorted), the ones it does not name after, in Compose's order.
+ */
 export function mapProject(
   project: ComposeProject,
   env: NodeJS.ProcessEnv,
   out: ComposeImport = { services: {}, errors: [], warnings: [] },
+  order: string[] = [],
 ): ComposeImport {
   const ctx: Ctx = { project, env, out, offsets: new Set() };
-  const services = Object.entries(project.services ?? {});
+  const all = project.services ?? {};
+  const names = [...new Set([...order.filter((n) => n in all), ...Object.keys(all)])];
+  const services = names.map((n) => [n, all[n]!] as const);
   if (services.length === 0) {
     out.errors.push({
       path: "services",

@@ -7,7 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import { findCompose } from "../../lib/spec/compose/reference";
 import type { ContainerService, EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { expectService, type Expected } from "./compose-oracle-service";
@@ -89,6 +91,7 @@ export function compareProject(
   spec: EnvSpec,
   warnings: SpecIssue[],
   env: NodeJS.ProcessEnv,
+  files: string[],
 ): Findings {
   const found: Findings = { warnings: new Set() };
   for (const key of Object.keys(project)) {
@@ -99,8 +102,14 @@ export function compareProject(
       assert.fail(`Compose prints the top-level "${key}", which the oracle does not compare`);
     }
   }
-  const names = Object.keys(project.services);
-  assert.deepEqual(spec.services.map((s) => s.name).sort(), [...names].sort(), "services");
+  // Compose prints services sorted; envctl keeps them in the order the files write them.
+  const written = writtenOrder(files).filter((n) => n in project.services);
+  const names = [...new Set([...written, ...Object.keys(project.services)])];
+  assert.deepEqual(
+    spec.services.map((s) => s.name),
+    names,
+    "services, in the order the files write them",
+  );
   const byName = new Map(spec.services.map((s) => [s.name, s]));
   const expected = new Map<string, Expected>();
   for (const name of names) {
@@ -118,6 +127,23 @@ export function compareProject(
   for (const w of found.warnings)
     assert.ok(said.has(w), `a warning names ${w}; warnings: ${[...said].join(", ")}`);
   return found;
+}
+
+/** Service names as the files write them: the given files', then those of the files they include. */
+function writtenOrder(files: string[]): string[] {
+  const names: string[] = [];
+  const includes: string[] = [];
+  for (const file of files) {
+    const doc = parse(fs.readFileSync(file, "utf8"), { merge: true }) as unknown;
+    if (!isObj(doc)) continue;
+    if (isObj(doc.services)) names.push(...Object.keys(doc.services));
+    for (const inc of Array.isArray(doc.include) ? (doc.include as unknown[]) : []) {
+      const paths = typeof inc === "string" ? [inc] : isObj(inc) ? [inc.path].flat() : [];
+      for (const p of paths)
+        if (typeof p === "string") includes.push(path.resolve(path.dirname(file), p));
+    }
+  }
+  return [...names, ...(includes.length ? writtenOrder(includes) : [])];
 }
 
 const MODEL_KEYS = new Set([

@@ -117,7 +117,7 @@ describe(
           return;
         }
         assert.deepEqual(envctl.errors, [], "envctl accepts what Compose accepts");
-        compareProject(oracle.project, envctl.spec!, envctl.warnings, env);
+        compareProject(oracle.project, envctl.spec!, envctl.warnings, env, caseFiles(name, c));
         assert.deepEqual(
           paths(envctl.warnings),
           [...(c.warnings ?? [])].sort(),
@@ -135,7 +135,14 @@ describe(
         for (const mutant of mutations(envctl.spec)) {
           mutants++;
           assert.throws(
-            () => compareProject(oracle.project, mutant.spec, envctl.warnings, env),
+            () =>
+              compareProject(
+                oracle.project,
+                mutant.spec,
+                envctl.warnings,
+                env,
+                caseFiles(name, CASES[name]!),
+              ),
             Error,
             `${name}: ${mutant.what} went unnoticed`,
           );

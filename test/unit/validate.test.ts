@@ -522,24 +522,25 @@ describe("envctl validate", () => {
       {
         path: "services.db.ports[0]",
         file: "docker-compose.yml",
-        message: "ports must be 1..65535, got 70000:5432",
+        message: "invalid hostPort: 70000",
       },
     ]);
     const human = await run(bad, { file: "docker-compose.yml" });
     assert.match(
       human.out,
-      /^ {2}docker-compose\.yml: services\.db\.ports\[0\]: ports must be 1\.\.65535/m,
+      /^ {2}docker-compose\.yml: services\.db\.ports\[0\]: invalid hostPort: 70000/m,
     );
-    const ok = await run("services:\n  db: { image: x, restart: always }\n", {
+    const ok = await run("services:\n  db: { image: x, container_name: shop-db }\n", {
       json: true,
       file: "docker-compose.yml",
     });
     assert.equal(ok.code, 0);
     assert.deepEqual(ok.json!.warnings, [
       {
-        path: "services.db.restart",
+        path: "services.db.container_name",
         file: "docker-compose.yml",
-        message: '"restart" is ignored: envctl starts and stops services with the env\'s state',
+        message:
+          '"container_name" is ignored: envctl names containers per env (envctl-ENV-SERVICE)',
       },
     ]);
   });

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { dotPath } from "../../core/dot-path";
 import { parseYaml, readTextFile } from "../read";
-import type { ComposeIssue } from "./reference";
+import type { SpecIssue as ComposeIssue } from "../model";
 
 export interface Inputs {
   /** Each file read, in the order found, with its text (undefined: missing, or a directory). */
@@ -116,6 +116,19 @@ export function locate(issue: ComposeIssue, inputs: Inputs, dir: string): Compos
   return ref
     ? { ...issue, path: ref.at, ...(ref.from !== undefined ? { file: ref.from } : {}) }
     : issue;
+}
+
+/**
+ * Service names in the order the files write them: the given files' in turn, then those of
+ * the files they include (or extend), each name where it first appears.
+ */
+export function serviceOrder(inputs: Inputs): string[] {
+  const names = new Set<string>();
+  for (const data of inputs.docs.values()) {
+    if (isObj(data) && isObj(data.services))
+      for (const n of Object.keys(data.services)) names.add(n);
+  }
+  return [...names];
 }
 
 /** Everything Compose's output depends on, hashed; undefined when that cannot be known. */

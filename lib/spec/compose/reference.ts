@@ -16,7 +16,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { privateDir, resolveHome } from "../../core/home";
 import { findOnPath } from "../../core/toolchain";
-import { cacheKey, locate, readInputs } from "./inputs";
+import type { SpecIssue } from "../model";
+import { cacheKey, locate, readInputs, serviceOrder } from "./inputs";
 
 /** The project as `config --format json` prints it (only the parts envctl reads are typed). */
 export interface ComposeProject {
@@ -41,22 +42,19 @@ export interface ComposeOptions {
   cacheDir?: string | null;
 }
 
-/** A problem Compose reported, located as envctl locates issues (model.ts SpecIssue). */
-export interface ComposeIssue {
-  /** envctl's dot-path (`services.web.ports[0]`), or "" when Compose names no field. */
-  path: string;
-  /** Compose's own words. */
-  message: string;
-  /** The file, relative to the project's directory, when Compose names one. */
-  file?: string;
-  /** The line in `file`, for a problem that has no dot-path (a line of an env file). */
-  line?: number;
-}
+/**
+ * A problem Compose reported, located as envctl locates issues: envctl's dot-path
+ * (`services.web.ports[0]`, "" when Compose names no field), Compose's own words, the file
+ * (relative to the project) and line when Compose names them.
+ */
+export type ComposeIssue = SpecIssue;
 
 export type ComposeResult =
   | {
       project: ComposeProject;
       cached: boolean;
+      /** Service names in the order the files write them (Compose prints them sorted). */
+      order: string[];
       /** Keeps the result for the next load with the same inputs (call it once it is accepted). */
       save: () => void;
     }
@@ -135,7 +133,8 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
   if (cacheFile) {
     try {
       const project = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as ComposeProject;
-      return { project: unescapeDollars(project), cached: true, save: () => {} };
+      const order = serviceOrder(inputs);
+      return { project: unescapeDollars(project), cached: true, order, save: () => {} };
     } catch {
       // not cached (or unreadable): run Compose
     }
@@ -179,7 +178,7 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
       // a cache that cannot be written only costs the next load a run of Compose
     }
   };
-  return { project: unescapeDollars(project), cached: false, save };
+  return { project: unescapeDollars(project), cached: false, order: serviceOrder(inputs), save };
 }
 
 /**
