@@ -10,10 +10,9 @@
  * service with it at all.
  */
 import * as fs from "node:fs";
-import { parseDocument } from "yaml";
+import * as path from "node:path";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
 import type { SpecIssue } from "./model";
-import { LITERAL_BRACES } from "./template";
 
 export interface ComposeImport {
   /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
@@ -106,7 +105,13 @@ const DOCKER_KEYS = [
   "pre_stop",
 ] as const;
 /** Numbers Compose prints as strings: sizes in bytes, and mem_swappiness. */
-const BYTE_KEYS = new Set(["shm_size", "mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness"]);
+const BYTE_KEYS = new Set([
+  "shm_size",
+  "mem_limit",
+  "mem_reservation",
+  "memswap_limit",
+  "mem_swappiness",
+]);
 
 /** Keys Compose has already applied (profiles, extends) or that are read with another key. */
 const APPLIED_KEYS = new Set([
@@ -124,96 +129,88 @@ const APPLIED_KEYS = new Set([
   "networks",
 ]);
 
-/** Reads `files` (absolute paths, later ones overriding earlier ones) through Docker Compose. */
+/** Reads `files` (later ones overriding earlier ones; the first one's directory is the project's) through Docker Compose. */
 export function importCompose(files: string[], opts: ComposeOptions = {}): ComposeImport {
   const out: ComposeImport = { services: {}, errors: [], warnings: [] };
   if (files.length === 0) {
     out.errors.push({ path: "", message: "no compose files given" });
     return out;
   }
-  const res = composeConfig(files, opts);
+  const res = composeConfig(
+    files.map((f) => path.resolve(f)),
+    opts,
+  );
   if ("error" in res) {
-    out.errors.push(locate(res.error, files));
+    out.errors.push(res.error);
     return out;
   }
-  mapProject(inFileOrder(res.project, files), opts.env ?? process.env, out);
-  // Issues about the merged project are reported against the project's (first) file.
-  const base = files[0]!.split("/").pop()!;
-  for (const i of [...out.errors, ...out.warnings]) if (i.file === undefined) i.file = base;
+  mapProject(res.project, opts.env ?? process.env, out, res.order);
+  if (out.errors.length === 0) checkPaths(res.project, path.dirname(path.resolve(files[0]!)), out);
+  // Compose's project no longer says which file a key came from; with one file, it is that one.
+  if (files.length === 1) {
+    const file = path.basename(files[0]!);
+    for (const i of [...out.errors, ...out.warnings]) i.file ??= file;
+  }
   // Only what envctl can read is kept: a refused project leaves nothing behind.
   if (out.errors.length === 0) res.save();
   return out;
 }
 
 /**
- * A message of Compose's that names a value but no field (`invalid hostPort: 70000`) gets the
- * dot-path of the first entry under `services` whose text holds that value, in the file it is in.
+ * What Compose leaves to `up` to find missing: a build context that is not a directory, a secret
+ * or config file that does not exist (Docker would bind an empty directory in its place).
  */
-function locate(issue: SpecIssue, files: string[]): SpecIssue {
-  if (issue.path) return issue;
-  const value = /:\s*"?([^\s":]{2,})"?$/.exec(issue.message)?.[1];
-  if (!value) return issue;
-  for (const f of files) {
-    let doc: unknown;
+function checkPaths(project: ComposeProject, dir: string, out: ComposeImport): void {
+  const rel = (f: string): string => path.relative(dir, f) || f;
+  const kind = (f: string): "dir" | "file" | undefined => {
     try {
-      doc = parseDocument(fs.readFileSync(f, "utf8"), { uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
+      return fs.statSync(f).isDirectory() ? "dir" : "file";
     } catch {
-      continue;
+      return undefined;
     }
-    if (!isObj(doc) || !isObj(doc.services)) continue;
-    const found = find(doc.services, ["services"], value);
-    if (found) return { file: f.split("/").pop()!, path: dot(found), message: issue.message };
+  };
+  for (const [name, svc] of Object.entries(project.services)) {
+    const ctx = isObj(svc.build) ? svc.build.context : undefined;
+    if (typeof ctx === "string" && !REMOTE_CONTEXT_RE.test(ctx) && kind(ctx) !== "dir") {
+      out.errors.push({
+        path: dot(["services", name, "build", "context"]),
+        message: `${rel(ctx)} is not a directory`,
+      });
+    }
+    for (const k of ["secrets", "configs"] as const) {
+      (Array.isArray(svc[k]) ? (svc[k] as unknown[]) : []).forEach((ref, i) => {
+        const file =
+          isObj(ref) && typeof ref.source === "string" ? project[k]?.[ref.source]?.file : undefined;
+        if (typeof file === "string" && kind(file) === undefined) {
+          out.errors.push({
+            path: dot(["services", name, k, i]),
+            message: `${k.slice(0, -1)} "${String((ref as Obj).source)}" is read from ${rel(file)}: no such file`,
+          });
+        }
+      });
+    }
   }
-  return issue;
-}
-
-function find(v: unknown, at: PropertyKey[], value: string): PropertyKey[] | undefined {
-  if (typeof v === "string" || typeof v === "number") return String(v).includes(value) ? at : undefined;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const r = find(v[i], [...at, i], value);
-      if (r) return at.length >= 3 ? [...at, i] : r;
-    }
-  } else if (isObj(v)) {
-    for (const [k, x] of Object.entries(v)) {
-      const r = find(x, [...at, k], value);
-      if (r) return r;
-    }
-  }
-  return undefined;
 }
 
 /**
- * Compose prints services sorted by name; envctl keeps the order they are written in (what
- * `status` and `validate` list), read from the files themselves: first mention wins, and names
- * only an included or extended file defines come after, sorted.
+ * The normalized project -> envctl.yaml form, services in `order` (the files' order; Compose
+ * prints them sorted), the ones it does not name after, in Compose's order.
  */
-function inFileOrder(project: ComposeProject, files: string[]): ComposeProject {
-  const order: string[] = [];
-  for (const f of files) {
-    try {
-      const doc = parseDocument(fs.readFileSync(f, "utf8"), { uniqueKeys: false }).toJS({ maxAliasCount: 10_000 }) as unknown;
-      const services = isObj(doc) && isObj(doc.services) ? Object.keys(doc.services) : [];
-      for (const n of services) if (!order.includes(n)) order.push(n);
-    } catch {
-      // Compose read it; an order it cannot give is only cosmetic
-    }
-  }
-  const rank = (n: string): number => (order.includes(n) ? order.indexOf(n) : order.length);
-  const names = Object.keys(project.services ?? {}).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  return { ...project, services: Object.fromEntries(names.map((n) => [n, project.services[n]!])) };
-}
-
-/** The normalized project -> envctl.yaml form. */
 export function mapProject(
   project: ComposeProject,
   env: NodeJS.ProcessEnv,
   out: ComposeImport = { services: {}, errors: [], warnings: [] },
+  order: string[] = [],
 ): ComposeImport {
   const ctx: Ctx = { project, env, out, offsets: new Set() };
-  const services = Object.entries(project.services ?? {});
+  const all = project.services ?? {};
+  const names = [...new Set([...order.filter((n) => n in all), ...Object.keys(all)])];
+  const services = names.map((n) => [n, all[n]!] as const);
   if (services.length === 0) {
-    out.errors.push({ path: "services", message: "no services defined (or none in the active profiles)" });
+    out.errors.push({
+      path: "services",
+      message: "no services defined (or none in the active profiles)",
+    });
     return out;
   }
   volumes(ctx);
@@ -230,7 +227,8 @@ export function mapProject(
   }
   for (const [name, p, i] of unpublished) {
     p.offset = freeOffset(ctx, Number(p.container) % 1000, String(p.protocol));
-    if (p.offset === undefined) fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
+    if (p.offset === undefined)
+      fail(ctx, ["services", name, "ports", i], "the env's port block has no free offset left");
   }
   return out;
 }
@@ -244,7 +242,9 @@ interface Ctx {
 }
 
 const dot = (at: PropertyKey[]): string =>
-  at.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
+  at
+    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join("");
 function fail(ctx: Ctx, at: PropertyKey[], message: string): void {
   ctx.out.errors.push({ path: dot(at), message });
 }
@@ -270,11 +270,16 @@ function networks(ctx: Ctx): void {
   for (const [n, decl] of Object.entries(decls)) {
     for (const [k, v] of Object.entries(decl)) {
       const at = ["networks", n, k];
-      if (k === "external" && v) warn(ctx, at, `the env makes its own network "${n}" instead of joining an existing one`);
-      else if (k === "driver" && v !== "bridge") warn(ctx, at, `"${String(v)}" is ignored: env networks are bridge networks`);
-      else if (k === "name" && v !== `envctl_${n}` && !decl.external) warn(ctx, at, "envctl names each env's networks itself");
-      else if (k === "ipam" && isObj(v) && Object.keys(v).length > 0) warn(ctx, at, "is ignored: Docker assigns the env's subnets");
-      else if (!["external", "driver", "name", "ipam"].includes(k) && !k.startsWith("x-")) warn(ctx, at, `"${k}" is ignored for networks`);
+      if (k === "external" && v)
+        warn(ctx, at, `the env makes its own network "${n}" instead of joining an existing one`);
+      else if (k === "driver" && v !== "bridge")
+        warn(ctx, at, `"${String(v)}" is ignored: env networks are bridge networks`);
+      else if (k === "name" && v !== `envctl_${n}` && !decl.external)
+        warn(ctx, at, "envctl names each env's networks itself");
+      else if (k === "ipam" && isObj(v) && Object.keys(v).length > 0)
+        warn(ctx, at, "is ignored: Docker assigns the env's subnets");
+      else if (!["external", "driver", "name", "ipam"].includes(k) && !k.startsWith("x-"))
+        warn(ctx, at, `"${k}" is ignored for networks`);
     }
   }
   const nets = Object.keys(decls).filter((n) => n !== "default");
@@ -293,7 +298,11 @@ function volumes(ctx: Ctx): void {
       v.external = true;
       v.name = typeof d.name === "string" ? d.name : name;
     } else if (typeof d.name === "string" && d.name !== `envctl_${name}`) {
-      warn(ctx, [...at, "name"], "envctl names each env's volumes itself (external: true uses a volume by its name)");
+      warn(
+        ctx,
+        [...at, "name"],
+        "envctl names each env's volumes itself (external: true uses a volume by its name)",
+      );
     }
     if (typeof d.driver === "string" && d.driver !== "local") v.driver = d.driver;
     if (isObj(d.driver_opts)) v.driver_opts = d.driver_opts;
@@ -334,13 +343,15 @@ function service(ctx: Ctx, name: string, svc: Obj): Obj {
       isObj(d) ? [d.source, d.target ?? d.source, d.permissions ?? "rwm"].join(":") : String(d),
     );
   }
-  if (Array.isArray(svc.volumes_from) && svc.volumes_from.length) docker.volumes_from = svc.volumes_from;
+  if (Array.isArray(svc.volumes_from) && svc.volumes_from.length)
+    docker.volumes_from = svc.volumes_from;
   if (isObj(svc.networks)) {
     docker.networks = Object.fromEntries(
       Object.entries(svc.networks).map(([n, o]) => {
         if (!isObj(o)) return [n, null];
         for (const k of Object.keys(o)) {
-          if (!NETWORK_OPTIONS.includes(k)) warn(ctx, [...at, "networks", n, k], `"${k}" is ignored for a service's networks`);
+          if (!NETWORK_OPTIONS.includes(k))
+            warn(ctx, [...at, "networks", n, k], `"${k}" is ignored for a service's networks`);
         }
         return [n, pick(o, NETWORK_OPTIONS)];
       }),
@@ -350,16 +361,25 @@ function service(ctx: Ctx, name: string, svc: Obj): Obj {
   if (Array.isArray(svc.ports) && svc.ports.length > 0) {
     const pat = [...at, "ports"];
     if (typeof docker.network_mode === "string" && docker.network_mode !== "bridge") {
-      warn(ctx, pat, `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`);
+      warn(
+        ctx,
+        pat,
+        `ports are not published with network_mode "${docker.network_mode}": the container uses that network's ports`,
+      );
     } else if (typeof s.replicas === "number" && s.replicas > 1) {
-      warn(ctx, pat, `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`);
+      warn(
+        ctx,
+        pat,
+        `not published: ${s.replicas} replicas are reached by the name "${name}" on the env's network`,
+      );
     } else {
       const ports = svc.ports.flatMap((p, i) => port(ctx, [...pat, i], p));
       if (ports.length) s.ports = ports;
     }
   }
   if (Object.keys(docker).length) s.docker = docker;
-  if (s.image === undefined && s.build === undefined) fail(ctx, at, 'one of "image" or "build" is required');
+  if (s.image === undefined && s.build === undefined)
+    fail(ctx, at, 'one of "image" or "build" is required');
   return s;
 }
 
@@ -386,11 +406,8 @@ const FIELDS: Record<string, Field> = {
   environment: (_ctx, _at, v, s) => {
     if (!isObj(v)) return;
     // A variable without a value that the environment does not set is not passed, as in Compose.
-    // Compose values are never envctl templates: a `{{` in one stays literal.
     const env = Object.fromEntries(
-      Object.entries(v)
-        .filter(([, x]) => x !== null && x !== undefined)
-        .map(([k, x]) => [k, typeof x === "string" ? x.split("{{").join(LITERAL_BRACES) : x]),
+      Object.entries(v).filter(([, x]) => x !== null && x !== undefined),
     );
     if (Object.keys(env).length) s.env = env;
   },
@@ -405,7 +422,11 @@ const FIELDS: Record<string, Field> = {
       const m = mount(ctx, [...at, i], x);
       if (m && m.source === undefined && m.type !== "tmpfs") {
         m.source = `${name}-anon-${++anon}`.replace(/[^a-zA-Z0-9_.-]/g, "-");
-        warn(ctx, [...at, i], `anonymous volume at ${String(m.target)} becomes the named volume "${String(m.source)}", kept with the env`);
+        warn(
+          ctx,
+          [...at, i],
+          `anonymous volume at ${String(m.target)} becomes the named volume "${String(m.source)}", kept with the env`,
+        );
       }
       return m ? [m] : [];
     });
@@ -436,6 +457,9 @@ const FIELDS: Record<string, Field> = {
     );
   },
 };
+
+/** A scalar Compose printed, as text (numbers as digits). */
+const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
 
 const pick = (o: Obj, keys: string[]): Obj =>
   Object.fromEntries(keys.filter((k) => o[k] !== undefined && o[k] !== null).map((k) => [k, o[k]]));
@@ -475,13 +499,15 @@ const BUILD_IGNORED: Record<string, string> = {
   sbom: "BuildKit attestations are not made",
 };
 
+const REMOTE_CONTEXT_RE = /^[a-z][a-z0-9+.-]*:\/\/|^git@/i;
+
 function build(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (!isObj(v)) return undefined;
   const b: Obj = {};
   for (const [k, x] of Object.entries(v)) {
     if (x === null || k.startsWith("x-")) continue;
     if (k === "context") {
-      if (typeof x === "string" && /^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(x)) {
+      if (typeof x === "string" && REMOTE_CONTEXT_RE.test(x)) {
         fail(ctx, [...at, k], "remote build contexts are not supported; clone it and use a path");
       }
       b.context = x;
@@ -509,13 +535,14 @@ function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
     fail(ctx, [...at, "protocol"], `"${protocol}" is not supported (tcp or udp)`);
     return [];
   }
-  if (p.mode === "host") warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
+  if (p.mode === "host")
+    warn(ctx, [...at, "mode"], '"mode: host" is a swarm setting; the port is published as usual');
   const out: Obj = { container: Number(p.target), protocol };
   const ip = typeof p.host_ip === "string" ? p.host_ip.replace(/^\[|\]$/g, "") : undefined;
   // "::" is every IPv6 address only, unlike no address (every address of both families).
   if (ip && ip !== "0.0.0.0") out.host_ip = ip;
   if (p.published !== undefined && p.published !== "") {
-    const published = String(p.published);
+    const published = text(p.published);
     const m = /^(\d+)(?:-(\d+))?$/.exec(published);
     if (!m) {
       fail(ctx, [...at, "published"], `must be a port or a range, got "${published}"`);
@@ -526,7 +553,11 @@ function port(ctx: Ctx, at: PropertyKey[], p: unknown): Obj[] {
     const offset = freeOffset(ctx, wanted, protocol);
     if (offset === undefined) return [];
     if (offset !== wanted) {
-      warn(ctx, at, `host port ${m[1]} would land on offset ${wanted}, which another port has; it gets offset ${offset}`);
+      warn(
+        ctx,
+        at,
+        `host port ${m[1]} would land on offset ${wanted}, which another port has; it gets offset ${offset}`,
+      );
     }
     out.offset = offset;
   }
@@ -540,54 +571,92 @@ function mount(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (type === "tmpfs") {
     const t = isObj(v.tmpfs) ? v.tmpfs : {};
     const tmpfs = pick({ size: bytes(t.size), mode: t.mode }, ["size", "mode"]);
-    return { type: "tmpfs", target, ...(v.read_only ? { read_only: true } : {}), ...(Object.keys(tmpfs).length ? { tmpfs } : {}) };
+    return {
+      type: "tmpfs",
+      target,
+      ...(v.read_only ? { read_only: true } : {}),
+      ...(Object.keys(tmpfs).length ? { tmpfs } : {}),
+    };
   }
   if (type !== "volume" && type !== "bind") {
-    fail(ctx, [...at, "type"], `"${String(type)}" mounts are not supported (volume, bind or tmpfs)`);
+    fail(
+      ctx,
+      [...at, "type"],
+      `"${String(type)}" mounts are not supported (volume, bind or tmpfs)`,
+    );
     return undefined;
   }
   const m: Obj = { type, target };
   if (typeof v.source === "string" && v.source) m.source = v.source;
   if (v.read_only) m.read_only = true;
-  if (type === "bind" && typeof m.source === "string" && !/^[./]/.test(m.source)) m.source = `./${m.source}`;
+  if (type === "bind" && typeof m.source === "string" && !/^[./]/.test(m.source))
+    m.source = `./${m.source}`;
   if (isObj(v.volume)) {
     if (v.volume.nocopy) m.nocopy = true;
-    if (v.volume.subpath) fail(ctx, [...at, "volume", "subpath"], "volume subpaths need Docker 26 or later, which envctl does not require");
+    if (v.volume.subpath)
+      fail(
+        ctx,
+        [...at, "volume", "subpath"],
+        "volume subpaths need Docker 26 or later, which envctl does not require",
+      );
   }
   if (isObj(v.bind)) {
     for (const k of Object.keys(v.bind)) {
-      if (k !== "create_host_path") warn(ctx, [...at, "bind", k], `"${k}" is ignored for bind mounts`);
+      if (k !== "create_host_path")
+        warn(ctx, [...at, "bind", k], `"${k}" is ignored for bind mounts`);
     }
   }
-  if (typeof v.consistency === "string") warn(ctx, [...at, "consistency"], '"consistency" is ignored (a Docker Desktop setting)');
+  if (typeof v.consistency === "string")
+    warn(ctx, [...at, "consistency"], '"consistency" is ignored (a Docker Desktop setting)');
   return m;
 }
 
 /** Docker's timings when a check does not give them (what Compose leaves to the engine). */
-const DOCKER_HEALTH_DEFAULTS = { interval: "30s", timeout: "30s", retries: 3, start_period: "0s", start_interval: "5s" };
+const DOCKER_HEALTH_DEFAULTS = {
+  interval: "30s",
+  timeout: "30s",
+  retries: 3,
+  start_period: "0s",
+  start_interval: "5s",
+};
 
 function health(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   if (!isObj(v)) return undefined;
   if (v.disable === true) return { test: ["NONE"] };
   const test = v.test;
   if (!Array.isArray(test) || test.length === 0) {
-    warn(ctx, at, "timings without a test are ignored: the image's own HEALTHCHECK runs with its timings");
+    warn(
+      ctx,
+      at,
+      "timings without a test are ignored: the image's own HEALTHCHECK runs with its timings",
+    );
     return undefined;
   }
   if (test[0] === "NONE") return { test: ["NONE"] };
   const h: Obj = { test: test.map(String) };
   for (const k of ["interval", "timeout", "start_period", "start_interval"] as const) {
     const d = duration(v[k] ?? DOCKER_HEALTH_DEFAULTS[k]);
-    if (d === undefined) fail(ctx, [...at, k], `must be a duration like "5s", got ${JSON.stringify(v[k])}`);
+    if (d === undefined)
+      fail(ctx, [...at, k], `must be a duration like "5s", got ${JSON.stringify(v[k])}`);
     else h[k] = d;
   }
-  h.retries = typeof v.retries === "number" && v.retries >= 1 ? v.retries : DOCKER_HEALTH_DEFAULTS.retries;
+  h.retries =
+    typeof v.retries === "number" && v.retries >= 1 ? v.retries : DOCKER_HEALTH_DEFAULTS.retries;
   return h;
 }
 
 const GO_DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const ENVCTL_DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const NS_PER: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 };
+const NS_PER: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 6e10,
+  h: 3.6e12,
+};
 
 /** A Go duration as envctl reads it: `"1m30s"` stays, `"1500us"` becomes `"1.5ms"`. */
 export function duration(v: unknown): string | undefined {
@@ -596,7 +665,8 @@ export function duration(v: unknown): string | undefined {
   if (ENVCTL_DURATION_RE.test(v)) return v;
   if (!GO_DURATION_RE.test(v)) return undefined;
   let ns = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
+  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
   return `${Number((ns / 1e6).toFixed(6))}ms`;
 }
 
@@ -608,14 +678,26 @@ function deploy(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj, docker: Obj): voi
   for (const [k, x] of Object.entries(d)) {
     if (x === null) continue;
     if (k === "replicas" && typeof x === "number") s.replicas = x;
-    else if (k === "mode" && x === "global") warn(ctx, [...dat, k], '"global" runs one container (one node)');
+    else if (k === "mode" && x === "global")
+      warn(ctx, [...dat, k], '"global" runs one container (one node)');
     else if (k === "resources" && isObj(x)) resources(ctx, [...dat, k], x, docker);
     else if (k === "restart_policy" && isObj(x)) {
-      const cond = x.condition === "none" ? "no" : x.condition === "on-failure" ? "on-failure" : "always";
-      docker.restart = cond === "on-failure" && typeof x.max_attempts === "number" ? `on-failure:${x.max_attempts}` : cond;
-      for (const k2 of ["delay", "window"]) if (x[k2] !== undefined) warn(ctx, [...dat, k, k2], `"${k2}" is ignored: Docker's restart policy has no such setting`);
+      const cond =
+        x.condition === "none" ? "no" : x.condition === "on-failure" ? "on-failure" : "always";
+      docker.restart =
+        cond === "on-failure" && typeof x.max_attempts === "number"
+          ? `on-failure:${x.max_attempts}`
+          : cond;
+      for (const k2 of ["delay", "window"])
+        if (x[k2] !== undefined)
+          warn(
+            ctx,
+            [...dat, k, k2],
+            `"${k2}" is ignored: Docker's restart policy has no such setting`,
+          );
     } else if (k === "placement" && isObj(x) && Object.keys(x).length === 0) continue;
-    else if (k !== "mode" && k !== "replicas") warn(ctx, [...dat, k], `"${k}" is ignored: a swarm setting`);
+    else if (k !== "mode" && k !== "replicas")
+      warn(ctx, [...dat, k], `"${k}" is ignored: a swarm setting`);
   }
 }
 
@@ -626,13 +708,19 @@ function resources(ctx: Ctx, at: PropertyKey[], r: Obj, docker: Obj): void {
   if (limits.cpus !== undefined) docker.cpus = Number(limits.cpus);
   if (limits.pids !== undefined) docker.pids_limit = Number(limits.pids);
   if (reservations.memory !== undefined) docker.mem_reservation = bytes(reservations.memory);
-  if (reservations.cpus !== undefined) warn(ctx, [...at, "reservations", "cpus"], "CPU reservations are a swarm setting");
-  if (reservations.devices !== undefined) warn(ctx, [...at, "reservations", "devices"], "device (GPU) reservations are not passed on");
-  if (reservations.generic_resources !== undefined) warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
+  if (reservations.cpus !== undefined)
+    warn(ctx, [...at, "reservations", "cpus"], "CPU reservations are a swarm setting");
+  if (reservations.devices !== undefined)
+    warn(ctx, [...at, "reservations", "devices"], "device (GPU) reservations are not passed on");
+  if (reservations.generic_resources !== undefined)
+    warn(ctx, [...at, "reservations", "generic_resources"], "a swarm setting");
 }
 
 /** What Compose lets a secret or a config be read from (only configs may be given by value). */
-const SOURCES = { secrets: "a file or environment source", configs: "a file, content or environment source" };
+const SOURCES = {
+  secrets: "a file or environment source",
+  configs: "a file, content or environment source",
+};
 
 /**
  * `secrets` and `configs`: a file source is bind-mounted read-only at the target (as Compose
@@ -651,7 +739,11 @@ function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
       const decl = ctx.project[kind]?.[ref.source];
       if (!decl) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" is not declared`);
       const given = typeof ref.target === "string" && ref.target ? ref.target : ref.source;
-      const target = given.startsWith("/") ? given : kind === "secrets" ? `/run/secrets/${given}` : `/${given}`;
+      const target = given.startsWith("/")
+        ? given
+        : kind === "secrets"
+          ? `/run/secrets/${given}`
+          : `/${given}`;
       if (typeof decl.file === "string") {
         mounts.push({ type: "bind", source: decl.file, target, read_only: true });
         return;
@@ -660,17 +752,36 @@ function files(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj): void {
       if (typeof decl.content === "string") content = decl.content;
       else if (typeof decl.environment === "string") {
         content = ctx.env[decl.environment];
-        if (content === undefined) return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`);
+        if (content === undefined)
+          return fail(
+            ctx,
+            rat,
+            `${kind.slice(0, -1)} "${ref.source}" reads $${decl.environment}, which is not set`,
+          );
       } else if (decl.external) {
-        return fail(ctx, rat, `external ${kind} live in a swarm; give "${ref.source}" ${SOURCES[kind]}`);
-      } else return fail(ctx, rat, `${kind.slice(0, -1)} "${ref.source}" has no source: give it ${SOURCES[kind]}`);
-      const mode = typeof ref.mode === "string" ? parseInt(ref.mode, 8) : typeof ref.mode === "number" ? ref.mode : undefined;
+        return fail(
+          ctx,
+          rat,
+          `external ${kind} live in a swarm; give "${ref.source}" ${SOURCES[kind]}`,
+        );
+      } else
+        return fail(
+          ctx,
+          rat,
+          `${kind.slice(0, -1)} "${ref.source}" has no source: give it ${SOURCES[kind]}`,
+        );
+      const mode =
+        typeof ref.mode === "string"
+          ? parseInt(ref.mode, 8)
+          : typeof ref.mode === "number"
+            ? ref.mode
+            : undefined;
       written.push({
         target,
         content,
         ...(mode !== undefined && !Number.isNaN(mode) ? { mode } : {}),
-        ...(ref.uid !== undefined ? { uid: String(ref.uid) } : {}),
-        ...(ref.gid !== undefined ? { gid: String(ref.gid) } : {}),
+        ...(ref.uid !== undefined ? { uid: text(ref.uid) } : {}),
+        ...(ref.gid !== undefined ? { gid: text(ref.gid) } : {}),
       });
     });
   }

@@ -7,7 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import { findCompose } from "../../lib/spec/compose/reference";
 import type { ContainerService, EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { expectService, type Expected } from "./compose-oracle-service";
@@ -30,7 +32,11 @@ export type OracleResult = { project: Project } | { error: string };
 export const COMPOSE_BIN = findCompose();
 
 /** `config --format json` on `files`, run as envctl runs it (project dir: the first file's). */
-export function runCompose(files: string[], profiles: string[], env: NodeJS.ProcessEnv): OracleResult {
+export function runCompose(
+  files: string[],
+  profiles: string[],
+  env: NodeJS.ProcessEnv,
+): OracleResult {
   const r = spawnSync(
     COMPOSE_BIN!,
     [
@@ -53,11 +59,20 @@ function literal<T>(v: T): T {
   return v;
 }
 
-const MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
+const MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1e3,
+  m: 6e4,
+  h: 3.6e6,
+};
 /** A Go duration ("1m30s", "1.5s") in milliseconds. */
 export function goMs(d: string): number {
   let total = 0;
-  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * MS[m[2]!]!;
+  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(m[1]) * MS[m[2]!]!;
   return Math.round(total);
 }
 
@@ -76,15 +91,25 @@ export function compareProject(
   spec: EnvSpec,
   warnings: SpecIssue[],
   env: NodeJS.ProcessEnv,
+  files: string[],
 ): Findings {
   const found: Findings = { warnings: new Set() };
   for (const key of Object.keys(project)) {
-    if (!["name", "services", "volumes", "networks", "secrets", "configs"].includes(key) && !key.startsWith("x-")) {
+    if (
+      !["name", "services", "volumes", "networks", "secrets", "configs"].includes(key) &&
+      !key.startsWith("x-")
+    ) {
       assert.fail(`Compose prints the top-level "${key}", which the oracle does not compare`);
     }
   }
-  const names = Object.keys(project.services);
-  assert.deepEqual(spec.services.map((s) => s.name).sort(), [...names].sort(), "services");
+  // Compose prints services sorted; envctl keeps them in the order the files write them.
+  const written = writtenOrder(files).filter((n) => n in project.services);
+  const names = [...new Set([...written, ...Object.keys(project.services)])];
+  assert.deepEqual(
+    spec.services.map((s) => s.name),
+    names,
+    "services, in the order the files write them",
+  );
   const byName = new Map(spec.services.map((s) => [s.name, s]));
   const expected = new Map<string, Expected>();
   for (const name of names) {
@@ -93,32 +118,75 @@ export function compareProject(
     const e = expectService(name, project.services[name]!, project, env);
     for (const w of e.warnings) found.warnings.add(w);
     expected.set(name, e);
-    compareFields(name, e, s as ContainerService);
+    compareFields(name, e, s);
   }
   // Offsets are handed out in the order the services are written (envctl's service order).
   comparePorts(spec.services.map((s) => s.name), expected, byName as Map<string, ContainerService>, found);
   compareVolumeDecls(project, spec, found);
   compareNetworks(project, spec, found);
   const said = new Set(warnings.map((w) => w.path));
-  for (const w of found.warnings) assert.ok(said.has(w), `a warning names ${w}; warnings: ${[...said].join(", ")}`);
+  for (const w of found.warnings)
+    assert.ok(said.has(w), `a warning names ${w}; warnings: ${[...said].join(", ")}`);
   return found;
 }
 
+/** Service names as the files write them: the given files', then those of the files they include. */
+function writtenOrder(files: string[]): string[] {
+  const names: string[] = [];
+  const includes: string[] = [];
+  for (const file of files) {
+    const doc = parse(fs.readFileSync(file, "utf8"), { merge: true }) as unknown;
+    if (!isObj(doc)) continue;
+    if (isObj(doc.services)) names.push(...Object.keys(doc.services));
+    for (const inc of Array.isArray(doc.include) ? (doc.include as unknown[]) : []) {
+      const paths = typeof inc === "string" ? [inc] : isObj(inc) ? [inc.path].flat() : [];
+      for (const p of paths)
+        if (typeof p === "string") includes.push(path.resolve(path.dirname(file), p));
+    }
+  }
+  return [...names, ...(includes.length ? writtenOrder(includes) : [])];
+}
+
 const MODEL_KEYS = new Set([
-  "name", "type", "env", "ports", "health", "dependsOn", "conditions", "cold", "image", "build",
-  "command", "entrypoint", "volumes", "ulimits", "replicas", "labels", "files", "docker",
+  "name",
+  "type",
+  "env",
+  "ports",
+  "health",
+  "dependsOn",
+  "conditions",
+  "cold",
+  "image",
+  "build",
+  "command",
+  "entrypoint",
+  "volumes",
+  "ulimits",
+  "replicas",
+  "labels",
+  "files",
+  "docker",
 ]);
 
 function compareFields(name: string, e: Expected, s: ContainerService): void {
-  const at = (f: string): string => `services.${name}.${f} (Compose: ${JSON.stringify(e.compose[f] ?? null)})`;
-  for (const k of Object.keys(s)) assert.ok(MODEL_KEYS.has(k), `services.${name} has "${k}", which the oracle does not know`);
+  const at = (f: string): string =>
+    `services.${name}.${f} (Compose: ${JSON.stringify(e.compose[f] ?? null)})`;
+  for (const k of Object.keys(s))
+    assert.ok(MODEL_KEYS.has(k), `services.${name} has "${k}", which the oracle does not know`);
   const anonymous = new Set(e.anonymous);
   const volumes = s.volumes.map((v, i) => {
     if (!anonymous.has(i)) return v;
     // A volume Compose leaves unnamed gets an env-kept name: any, as long as it is its own.
     assert.equal(v.kind, "volume", `services.${name}.volumes[${i}] is a volume`);
-    assert.ok(v.source && !e.declaredVolumes.has(v.source), `services.${name}.volumes[${i}] has its own name, got ${v.source}`);
-    assert.equal(s.volumes.filter((x) => x.source === v.source).length, 1, `services.${name}.volumes[${i}]: a name of its own`);
+    assert.ok(
+      v.source && !e.declaredVolumes.has(v.source),
+      `services.${name}.volumes[${i}] has its own name, got ${v.source}`,
+    );
+    assert.equal(
+      s.volumes.filter((x) => x.source === v.source).length,
+      1,
+      `services.${name}.volumes[${i}]: a name of its own`,
+    );
     return { ...v, source: "(anonymous)" };
   });
   assert.deepEqual(s.image, e.model.image, at("image"));
@@ -127,7 +195,10 @@ function compareFields(name: string, e: Expected, s: ContainerService): void {
   assert.deepEqual(s.entrypoint, e.model.entrypoint, at("entrypoint"));
   assert.deepEqual(s.env, e.model.env, at("environment"));
   assert.deepEqual(volumes, e.model.volumes, at("volumes"));
-  const health = s.health && e.model.health && s.health.test?.[0] === "CMD" ? { ...s.health, command: "(derived)" } : s.health;
+  const health =
+    s.health && e.model.health && s.health.test?.[0] === "CMD"
+      ? { ...s.health, command: "(derived)" }
+      : s.health;
   assert.deepEqual(health, e.model.health, at("healthcheck"));
   assert.deepEqual([...s.dependsOn].sort(), [...e.model.dependsOn].sort(), at("depends_on"));
   assert.deepEqual(s.conditions, e.model.conditions, at("depends_on"));
@@ -138,8 +209,16 @@ function compareFields(name: string, e: Expected, s: ContainerService): void {
   assert.deepEqual(s.docker, e.model.docker, `services.${name}: the runtime options (docker:)`);
   assert.equal(s.cold, false, `services.${name}.cold`);
   assert.deepEqual(
-    s.ports.map((p) => ({ container: p.container, protocol: p.protocol, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}) })),
-    e.ports.map((p) => ({ container: p.container, protocol: p.protocol, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}) })),
+    s.ports.map((p) => ({
+      container: p.container,
+      protocol: p.protocol,
+      ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+    })),
+    e.ports.map((p) => ({
+      container: p.container,
+      protocol: p.protocol,
+      ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+    })),
     at("ports"),
   );
 }
@@ -157,11 +236,15 @@ function comparePorts(
 ): void {
   const taken = new Map<string, string>();
   const next = (from: number, protocol: string): number => {
-    for (let i = 0; i < 1000; i++) if (!taken.has(`${(from + i) % 1000}/${protocol}`)) return (from + i) % 1000;
+    for (let i = 0; i < 1000; i++)
+      if (!taken.has(`${(from + i) % 1000}/${protocol}`)) return (from + i) % 1000;
     throw new Error("no free offset");
   };
   const take = (offset: number, protocol: string, at: string): void => {
-    assert.ok(!taken.has(`${offset}/${protocol}`), `${at}: offset ${offset}/${protocol} is ${taken.get(`${offset}/${protocol}`)}'s too`);
+    assert.ok(
+      !taken.has(`${offset}/${protocol}`),
+      `${at}: offset ${offset}/${protocol} is ${taken.get(`${offset}/${protocol}`)}'s too`,
+    );
     taken.set(`${offset}/${protocol}`, at);
   };
   for (const published of [true, false]) {
@@ -170,13 +253,18 @@ function comparePorts(
       expected.get(name)!.ports.forEach((p, i) => {
         if ((p.published !== undefined) !== published) return;
         const at = `services.${name}.ports[${i}]`;
-        const want = p.published !== undefined ? p.published % 1000 : next(p.container % 1000, p.protocol);
+        const want =
+          p.published !== undefined ? p.published % 1000 : next(p.container % 1000, p.protocol);
         const offset = ports[i]!.offset;
         if (p.published !== undefined && taken.has(`${want}/${p.protocol}`)) {
           assert.equal(offset, next(want, p.protocol), `${at}: the next free offset after ${want}`);
           found.warnings.add(at);
         } else {
-          assert.equal(offset, want, `${at}: offset (published ${p.published ?? "none"}, container ${p.container})`);
+          assert.equal(
+            offset,
+            want,
+            `${at}: offset (published ${p.published ?? "none"}, container ${p.container})`,
+          );
         }
         take(offset, p.protocol, at);
       });
@@ -189,21 +277,31 @@ function compareVolumeDecls(project: Project, spec: EnvSpec, found: Findings): v
   for (const [name, d] of Object.entries(project.volumes ?? {})) {
     const v: Obj = {};
     if (d.external) Object.assign(v, { external: true, name: d.name ?? name });
-    else if (d.name !== undefined && d.name !== `envctl_${name}`) found.warnings.add(`volumes.${name}.name`);
+    else if (d.name !== undefined && d.name !== `envctl_${name}`)
+      found.warnings.add(`volumes.${name}.name`);
     if (d.driver !== undefined && d.driver !== "local") v.driver = d.driver;
     if (isObj(d.driver_opts) && Object.keys(d.driver_opts).length) v.driverOpts = d.driver_opts;
     if (isObj(d.labels) && Object.keys(d.labels).length) v.labels = d.labels;
     for (const k of Object.keys(d)) {
-      if (!["name", "external", "driver", "driver_opts", "labels"].includes(k)) found.warnings.add(`volumes.${name}.${k}`);
+      if (!["name", "external", "driver", "driver_opts", "labels"].includes(k))
+        found.warnings.add(`volumes.${name}.${k}`);
     }
     if (Object.keys(v).length) want[name] = v;
   }
-  assert.deepEqual(spec.volumes, Object.keys(want).length ? want : undefined, "volumes (top level)");
+  assert.deepEqual(
+    spec.volumes,
+    Object.keys(want).length ? want : undefined,
+    "volumes (top level)",
+  );
 }
 
 function compareNetworks(project: Project, spec: EnvSpec, found: Findings): void {
   const nets = Object.entries(project.networks ?? {}).filter(([n]) => n !== "default");
-  assert.deepEqual(spec.networks, nets.length ? nets.map(([n]) => n) : undefined, "networks (top level)");
+  assert.deepEqual(
+    spec.networks,
+    nets.length ? nets.map(([n]) => n) : undefined,
+    "networks (top level)",
+  );
   for (const [n, d] of Object.entries(project.networks ?? {})) {
     for (const [k, v] of Object.entries(d)) {
       const fine =

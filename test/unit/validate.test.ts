@@ -526,8 +526,11 @@ describe("envctl validate", () => {
       },
     ]);
     const human = await run(bad, { file: "docker-compose.yml" });
-    assert.match(human.out, /docker-compose\.yml: services\.db\.ports\[0\]: invalid hostPort: 70000/m);
-    const ok = await run("services:\n  db: { image: x, container_name: pg }\n", {
+    assert.match(
+      human.out,
+      /^ {2}docker-compose\.yml: services\.db\.ports\[0\]: invalid hostPort: 70000/m,
+    );
+    const ok = await run("services:\n  db: { image: x, container_name: shop-db }\n", {
       json: true,
       file: "docker-compose.yml",
     });
@@ -536,7 +539,8 @@ describe("envctl validate", () => {
       {
         path: "services.db.container_name",
         file: "docker-compose.yml",
-        message: '"container_name" is ignored: envctl names containers per env (envctl-ENV-SERVICE)',
+        message:
+          '"container_name" is ignored: envctl names containers per env (envctl-ENV-SERVICE)',
       },
     ]);
   });

@@ -5,18 +5,19 @@
  * project it prints (compose.ts). The plugin binary is run directly (as `docker-compose`, which
  * every Compose v2 binary accepts), which saves starting the Docker CLI.
  *
+ * envctl reads those files first (inputs.ts): one that would stall Compose is refused there.
  * Results are cached by what Compose read: the files given, the project's `.env`, the files they
  * include, extend or take env_file from, and the variables they mention. A load that finds the
  * same inputs does not run Compose again.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
 import { privateDir, resolveHome } from "../../core/home";
 import { findOnPath } from "../../core/toolchain";
+import type { SpecIssue } from "../model";
+import { cacheKey, locate, readInputs, serviceOrder } from "./inputs";
 
 /** The project as `config --format json` prints it (only the parts envctl reads are typed). */
 export interface ComposeProject {
@@ -41,20 +42,19 @@ export interface ComposeOptions {
   cacheDir?: string | null;
 }
 
-/** A problem Compose reported, located as envctl locates issues (model.ts SpecIssue). */
-export interface ComposeIssue {
-  /** envctl's dot-path (`services.web.ports[0]`), or "" when Compose names no field. */
-  path: string;
-  /** Compose's own words. */
-  message: string;
-  /** The compose file, relative to the project's directory, when Compose names one. */
-  file?: string;
-}
+/**
+ * A problem Compose reported, located as envctl locates issues: envctl's dot-path
+ * (`services.web.ports[0]`, "" when Compose names no field), Compose's own words, the file
+ * (relative to the project) and line when Compose names them.
+ */
+export type ComposeIssue = SpecIssue;
 
 export type ComposeResult =
   | {
       project: ComposeProject;
       cached: boolean;
+      /** Service names in the order the files write them (Compose prints them sorted). */
+      order: string[];
       /** Keeps the result for the next load with the same inputs (call it once it is accepted). */
       save: () => void;
     }
@@ -106,9 +106,11 @@ export const COMPOSE_MISSING =
 /** Runs `config --format json` on `files` (absolute; the first file's directory is the project's). */
 export function composeConfig(files: string[], opts: ComposeOptions = {}): ComposeResult {
   const env = opts.env ?? process.env;
+  const dir = path.dirname(files[0]!);
+  const inputs = readInputs(files, dir);
+  if ("error" in inputs) return { error: inputs.error };
   const bin = findCompose(env);
   if (!bin) return { error: { path: "", message: COMPOSE_MISSING }, missingCompose: true };
-  const dir = path.dirname(files[0]!);
   const args = [
     ...files.flatMap((f) => ["-f", f]),
     "--project-directory",
@@ -126,12 +128,13 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     opts.cacheDir === null
       ? undefined
       : (opts.cacheDir ?? (fs.existsSync(home) ? path.join(home, "cache", "compose") : undefined));
-  const key = cacheDir ? cacheKey(bin, args, files, dir, env) : undefined;
+  const key = cacheDir ? cacheKey(bin, args, dir, env, inputs) : undefined;
   const cacheFile = cacheDir && key ? path.join(cacheDir, `${key}.json`) : undefined;
   if (cacheFile) {
     try {
       const project = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as ComposeProject;
-      return { project: unescapeDollars(project), cached: true, save: () => {} };
+      const order = serviceOrder(inputs);
+      return { project: unescapeDollars(project), cached: true, order, save: () => {} };
     } catch {
       // not cached (or unreadable): run Compose
     }
@@ -141,16 +144,25 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     env: { ...env, COMPOSE_PROJECT_NAME: "envctl" },
     encoding: "utf8",
     timeout: 60_000,
+    // Compose traps SIGTERM and would keep the load waiting on whatever it waits on.
+    killSignal: "SIGKILL",
     maxBuffer: 64 * 1024 * 1024,
   });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") {
+    return { error: { path: "", message: "docker compose config did not answer within 60s" } };
+  }
   if (r.error) return { error: { path: "", message: `running ${bin}: ${r.error.message}` } };
-  if (r.status !== 0) return { error: composeError(r.stderr || r.stdout, dir) };
+  if (r.status !== 0)
+    return { error: locate(composeError(r.stderr || r.stdout, dir), inputs, dir) };
   let project: ComposeProject;
   try {
     project = JSON.parse(r.stdout) as ComposeProject;
   } catch (err) {
     return {
-      error: { path: "", message: `docker compose config printed something that is not JSON: ${String(err)}` },
+      error: {
+        path: "",
+        message: `docker compose config printed something that is not JSON: ${String(err)}`,
+      },
     };
   }
   project.services ??= {};
@@ -166,7 +178,7 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
       // a cache that cannot be written only costs the next load a run of Compose
     }
   };
-  return { project: unescapeDollars(project), cached: false, save };
+  return { project: unescapeDollars(project), cached: false, order: serviceOrder(inputs), save };
 }
 
 /**
@@ -177,9 +189,7 @@ function unescapeDollars<T>(v: T): T {
   if (typeof v === "string") return v.replace(/\$\$/g, "$") as T;
   if (Array.isArray(v)) return v.map(unescapeDollars) as T;
   if (v !== null && typeof v === "object") {
-    return Object.fromEntries(
-      Object.entries(v).map(([k, x]) => [k, unescapeDollars(x)]),
-    ) as T;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unescapeDollars(x)])) as T;
   }
   return v;
 }
@@ -205,9 +215,13 @@ export function composeError(text: string, dir: string): ComposeIssue {
     issue.file = fileMsg[1]!;
     first = fileMsg[2]!.trim();
   }
-  const service = /^service "([^"]+)" (?:depends on undefined service|refers to undefined (volume|network|secret|config))/.exec(first);
+  const service =
+    /^service "([^"]+)" (?:depends on undefined service|refers to undefined (volume|network|secret|config))/.exec(
+      first,
+    );
   // A path that starts the message (`PATH must be…`, `PATH: …`, `'PATH' …`) is taken out of it.
-  const leading = /^(?:error while interpolating )?'?(services(?:\[[^\]]*\]|\.\S*?)*?)(?:'|:)? (.*)$/.exec(first);
+  const leading =
+    /^(?:error while interpolating )?'?(services(?:\[[^\]]*\]|\.\S*?)*?)(?:'|:)? (.*)$/.exec(first);
   if (service) {
     issue.path = `services.${service[1]!}.${service[2] ? `${service[2]}s` : "depends_on"}`;
   } else if (/^dependency cycle detected/.test(first)) {
@@ -230,103 +244,3 @@ function dotPath(p: string): string {
     .replace(/\.\[\](?:\..*)?$/, "")
     .replace(/\.\[?(\d+)\]?(?=\.|$)/g, "[$1]");
 }
-
-// ---------------------------------------------------------------------------------------------
-// cache key
-
-/** Everything the result depends on, hashed; undefined when that cannot be known (no cache). */
-function cacheKey(
-  bin: string,
-  args: string[],
-  files: string[],
-  dir: string,
-  env: NodeJS.ProcessEnv,
-): string | undefined {
-  const h = createHash("sha256");
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(bin);
-  } catch {
-    return undefined;
-  }
-  h.update(JSON.stringify([bin, st.size, st.mtimeMs, args, dir]));
-  const seen = new Set<string>();
-  const names = new Set<string>();
-  const queue = [...files, path.join(dir, ".env")];
-  while (queue.length > 0) {
-    const file = queue.shift()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch {
-      h.update(`${file}\0missing\0`);
-      continue;
-    }
-    h.update(`${file}\0${text}\0`);
-    for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(m[1]!);
-    if (path.basename(file) === ".env" || !/\.ya?ml$/i.test(file)) continue;
-    const refs = referencedFiles(text, path.dirname(file), dir);
-    if (refs === undefined) return undefined;
-    queue.push(...refs);
-  }
-  const vars = Object.keys(env)
-    .filter((k) => names.has(k) || k.startsWith("COMPOSE_") || k.startsWith("DOCKER_"))
-    .sort()
-    .map((k) => [k, env[k]]);
-  h.update(JSON.stringify(vars));
-  return h.digest("hex");
-}
-
-/**
- * Files a compose file makes Compose read: `include`, `extends.file`, `env_file` (and an
- * include's own env files, with its project directory's `.env`). Undefined when one is written
- * with a variable, which only Compose can resolve.
- */
-function referencedFiles(text: string, dir: string, projectDir: string): string[] | undefined {
-  let data: unknown;
-  try {
-    data = parseDocument(text, { merge: true, uniqueKeys: false }).toJS({ maxAliasCount: 10_000 });
-  } catch {
-    return [];
-  }
-  if (!isObj(data)) return [];
-  const out: string[] = [];
-  let unknowable = false;
-  const add = (p: unknown, base = dir): void => {
-    if (typeof p !== "string") return;
-    if (p.includes("$")) unknowable = true;
-    // Relative to the file or to the project, depending on how the file was reached: take both.
-    else out.push(path.resolve(base, p), path.resolve(projectDir, p));
-  };
-  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
-  for (const inc of list(data.include)) {
-    if (typeof inc === "string") {
-      add(inc);
-      add(".env", path.dirname(path.resolve(dir, inc)));
-    } else if (isObj(inc)) {
-      for (const p of list(inc.path)) add(p);
-      for (const p of list(inc.env_file)) add(p);
-      const first = list(inc.path)[0];
-      const incDir =
-        typeof inc.project_directory === "string"
-          ? path.resolve(dir, inc.project_directory)
-          : typeof first === "string"
-            ? path.dirname(path.resolve(dir, first))
-            : dir;
-      add(".env", incDir);
-    }
-  }
-  if (isObj(data.services)) {
-    for (const svc of Object.values(data.services)) {
-      if (!isObj(svc)) continue;
-      if (isObj(svc.extends)) add(svc.extends.file);
-      for (const e of list(svc.env_file)) add(isObj(e) ? e.path : e);
-    }
-  }
-  return unknowable ? undefined : out;
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);

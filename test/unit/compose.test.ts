@@ -6,6 +6,7 @@
  */
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -559,6 +560,75 @@ describe("Docker Compose reads the files", needsCompose, () => {
     assert.equal(fs.existsSync(path.join(env.ENVCTL_HOME, "cache")), false);
     importCompose([path.join(dir, "ok.yml")], { env });
     assert.equal(fs.readdirSync(path.join(env.ENVCTL_HOME, "cache", "compose")).length, 1);
+  });
+
+  test("what Compose names only by value is found: a port, an env file, a line of one", (t) => {
+    const dir = tmpDir(t, {
+      "compose.yml": "services:\n  web: { image: x, env_file: [ok.env] }\n",
+      "port.yml": "services:\n  web:\n    ports: ['8080:80', '99999:80']\n",
+      "gone.yml": "services:\n  web:\n    env_file: [ok.env, gone.env]\n",
+      "line.yml": "services:\n  web:\n    env_file: bad.env\n",
+      "ok.env": "A=1\n",
+      "bad.env": "B=2\nnot a pair\n",
+    });
+    const load = (override: string) =>
+      importCompose([path.join(dir, "compose.yml"), path.join(dir, override)], { cacheDir: null })
+        .errors;
+    assert.deepEqual(load("port.yml"), [
+      { path: "services.web.ports[1]", file: "port.yml", message: "invalid hostPort: 99999" },
+    ]);
+    assert.deepEqual(load("gone.yml"), [
+      {
+        path: "services.web.env_file[1]",
+        file: "gone.yml",
+        message: "env file gone.env not found: stat gone.env: no such file or directory",
+      },
+    ]);
+    assert.deepEqual(load("line.yml"), [
+      { path: "", file: "bad.env", line: 2, message: "key cannot contain a space" },
+    ]);
+  });
+
+  test("files that would stall Compose are refused before it runs, at the field naming them", (t) => {
+    const bomb = ["x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 10; i++)
+      bomb.push(
+        `x-a${i}: &a${i} [${Array<string>(10)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    const dir = tmpDir(t, {
+      "fifo.yml": "services:\n  web: { image: x, env_file: pipe.env }\n",
+      "bomb.yml": `${bomb.join("\n")}\nservices:\n  web: { image: x }\n`,
+      "deep.yml": `services:\n  web:\n    image: x\n    command: ${"[".repeat(500)}${"]".repeat(500)}\n`,
+      "nul.yml": 'services:\n  web: { image: x, environment: { A: "a\\0b" } }\n',
+    });
+    execFileSync("mkfifo", [path.join(dir, "pipe.env")]);
+    const load = (file: string) => importCompose([path.join(dir, file)], { cacheDir: null }).errors;
+    assert.deepEqual(load("fifo.yml"), [
+      {
+        path: "services.web.env_file",
+        file: "fifo.yml",
+        message: "cannot read pipe.env: is not a regular file (a FIFO, socket or device)",
+      },
+    ]);
+    assert.deepEqual(load("bomb.yml"), [
+      {
+        path: "",
+        file: "bomb.yml",
+        message: "invalid YAML: Excessive alias count indicates a resource exhaustion attack",
+      },
+    ]);
+    assert.deepEqual(load("deep.yml"), [
+      { path: "", file: "deep.yml", line: 4, message: "nested too deeply (more than 128 levels)" },
+    ]);
+    assert.deepEqual(load("nul.yml"), [
+      {
+        path: "services.web.environment.A",
+        file: "nul.yml",
+        message: "must not contain NUL characters",
+      },
+    ]);
   });
 
   test("Compose's refusal is the import's error, at its file and dot-path", (t) => {
