@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
 import type { SpecIssue } from "./model";
+import { LITERAL_BRACES } from "./template";
 
 export interface ComposeImport {
   /** Services in envctl.yaml form (the input shape of `services` in envctl.yaml), file order. */
@@ -406,8 +407,11 @@ const FIELDS: Record<string, Field> = {
   environment: (_ctx, _at, v, s) => {
     if (!isObj(v)) return;
     // A variable without a value that the environment does not set is not passed, as in Compose.
+    // Compose values are never envctl templates: a `{{` in one stays literal.
     const env = Object.fromEntries(
-      Object.entries(v).filter(([, x]) => x !== null && x !== undefined),
+      Object.entries(v)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .map(([k, x]) => [k, typeof x === "string" ? x.split("{{").join(LITERAL_BRACES) : x]),
     );
     if (Object.keys(env).length) s.env = env;
   },

@@ -93,10 +93,26 @@ export function loadComposeFiles(files: string[], opts: { profiles?: string[] } 
       errors: [{ path: "", message: `cannot read ${missing}: no such file` }],
       warnings: [],
     };
-  return parseSpecText(`compose: ${JSON.stringify(abs)}\n`, {
+  const res = parseSpecText(`compose: ${JSON.stringify(abs)}\n`, {
     file: path.join(path.dirname(abs[0]!), "envctl.yaml"),
     ...opts,
   });
+  // Every field came from the compose files: name it as they write it.
+  for (const i of [...res.errors, ...res.warnings]) i.path = composePath(i.path);
+  return res;
+}
+
+/** envctl.yaml's name of an imported field -> the compose key it came from. */
+const COMPOSE_NAMES: [RegExp, string][] = [
+  [/^(services\.[^.[]+)\.docker\./, "$1."],
+  [/^(services\.[^.[]+)\.health(?=\.|$)/, "$1.healthcheck"],
+  [/^(services\.[^.[]+)\.env(?=\.|$)/, "$1.environment"],
+  [/^(services\.[^.[]+)\.replicas$/, "$1.deploy.replicas"],
+];
+
+export function composePath(p: string): string {
+  for (const [re, to] of COMPOSE_NAMES) if (re.test(p)) return p.replace(re, to);
+  return p;
 }
 
 function parseSpecData(
