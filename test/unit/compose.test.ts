@@ -547,7 +547,7 @@ describe("Docker Compose reads the files", needsCompose, () => {
     assert.deepEqual(load(), [false, "busybox:1", "2"]);
   });
 
-  test("a load never makes ENVCTL_HOME, and keeps nothing of a project envctl refuses", (t) => {
+  test("a load makes nothing in a home envctl has not set up, and keeps nothing of a refused project", (t) => {
     const dir = tmpDir(t, {
       "ok.yml": "services:\n  a: { image: x }\n",
       "bad.yml": "services:\n  a: { build: 'https://example.com/r.git' }\n",
@@ -556,6 +556,10 @@ describe("Docker Compose reads the files", needsCompose, () => {
     assert.deepEqual(importCompose([path.join(dir, "ok.yml")], { env }).errors, []);
     assert.equal(fs.existsSync(env.ENVCTL_HOME), false);
     fs.mkdirSync(env.ENVCTL_HOME);
+    // An empty home (validate's sandbox, a first run) is not written to either.
+    importCompose([path.join(dir, "ok.yml")], { env });
+    assert.deepEqual(fs.readdirSync(env.ENVCTL_HOME), []);
+    fs.writeFileSync(path.join(env.ENVCTL_HOME, "catalog.db"), "");
     assert.equal(importCompose([path.join(dir, "bad.yml")], { env }).errors.length, 1);
     assert.equal(fs.existsSync(path.join(env.ENVCTL_HOME, "cache")), false);
     importCompose([path.join(dir, "ok.yml")], { env });

@@ -123,11 +123,14 @@ export function composeConfig(files: string[], opts: ComposeOptions = {}): Compo
     "--format",
     "json",
   ];
-  const home = resolveHome(env).root;
+  // Only a home envctl has set up (its catalog exists) gets a cache: reading a spec (validate,
+  // a refused up) never makes anything in a fresh one.
+  const home = resolveHome(env);
   const cacheDir =
     opts.cacheDir === null
       ? undefined
-      : (opts.cacheDir ?? (fs.existsSync(home) ? path.join(home, "cache", "compose") : undefined));
+      : (opts.cacheDir ??
+        (fs.existsSync(home.catalogFile) ? path.join(home.root, "cache", "compose") : undefined));
   const key = cacheDir ? cacheKey(bin, args, dir, env, inputs) : undefined;
   const cacheFile = cacheDir && key ? path.join(cacheDir, `${key}.json`) : undefined;
   if (cacheFile) {
