@@ -6,7 +6,7 @@ import type { ContainerFile, DockerOptions, HealthCheck, LifecycleHook } from ".
 import { runtimeOptions } from "./options";
 import { DockerError, docker, dockerFailure, dockerReason, statusOf, type Labels } from "./client";
 import { inspectContainer } from "./inspect";
-import { ensureVolume, pullImage } from "./objects";
+import { demuxLogs, ensureVolume, pullImage } from "./objects";
 import { probedHostPort, runFailure, waitDockerHealthy, waitProbe, waitRunning } from "./readiness";
 import { sleep } from "../runtime/probes";
 
@@ -45,8 +45,8 @@ export interface ContainerSpec {
   /** Files put into the container before it starts (secrets and configs given by value). */
   files?: ContainerFile[];
   /**
-   * A private host directory the files are written to and bind-mounted from, read-only (works
-   * with a read-only root filesystem). Without one they are copied into the container.
+   * The private host directory the files are written to and bind-mounted from, read-only (so
+   * they work with a read-only root filesystem); required with `files`.
    */
   filesDir?: string;
   /**
@@ -88,7 +88,10 @@ export async function runContainer(
   if (spec.health && spec.health.kind !== "command") probedHostPort(spec, spec.health); // fail before creating
   const host = spec.dockerHost;
   await replaceStale(spec);
-  if (spec.files?.length && spec.filesDir) spec = { ...spec, volumes: [...spec.volumes, ...writeFiles(spec.files, spec.filesDir)], files: [] };
+  if (spec.files?.length) {
+    if (!spec.filesDir) throw new DockerError(`container ${spec.name}: files need a directory to be written to`);
+    spec = { ...spec, volumes: [...spec.volumes, ...writeFiles(spec.files, spec.filesDir)], files: [] };
+  }
   for (const v of spec.volumes) {
     if (v.kind === "volume") await ensureVolume(v.source, spec.labels, host);
   }
@@ -102,7 +105,6 @@ export async function runContainer(
           EndpointConfig: endpoint(n.aliases, n.links, n.ipv4, n.ipv6),
         });
     }
-    if (spec.files?.length) await container.putArchive(filesTar(spec.files), { path: "/" });
   } catch (err) {
     throw dockerFailure(`preparing container ${spec.name}`, err);
   }
@@ -172,55 +174,11 @@ async function runHook(
   });
   const { ExitCode } = await exec.inspect();
   if (ExitCode !== 0 && ExitCode !== null) {
-    const out = demuxText(Buffer.concat(chunks)).trim().split("\n").slice(-10).join("\n  | ");
+    const out = demuxLogs(Buffer.concat(chunks)).trim().split("\n").slice(-10).join("\n  | ");
     throw new DockerError(
       `container ${spec.name}: ${which} hook ${JSON.stringify(hook.command)} exited with code ${ExitCode}${out ? `:\n  | ${out}` : ""}`,
     );
   }
-}
-
-/** stdout and stderr of a non-TTY exec stream (8-byte frame headers) as text. */
-function demuxText(buf: Buffer): string {
-  let out = "";
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const len = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + len).toString("utf8");
-    i += 8 + len;
-  }
-  return i === 0 ? buf.toString("utf8") : out;
-}
-
-// tar-stream is what tar-fs packs with; it has no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tarStream = require("tar-stream") as {
-  pack(): {
-    entry(header: Record<string, unknown>, content?: string | Buffer): void;
-    finalize(): void;
-  } & NodeJS.ReadableStream;
-};
-
-/** A tar of the files (and their parent directories) to extract at `/`. */
-function filesTar(files: ContainerFile[]): NodeJS.ReadableStream {
-  const pack = tarStream.pack();
-  const dirs = new Set<string>();
-  for (const f of files) {
-    const parts = f.target.split("/").filter(Boolean);
-    for (let i = 1; i < parts.length; i++) {
-      const d = parts.slice(0, i).join("/");
-      if (!dirs.has(d)) {
-        dirs.add(d);
-        pack.entry({ name: `${d}/`, type: "directory", mode: 0o755 });
-      }
-    }
-    const owner = {
-      ...(f.uid !== undefined && /^\d+$/.test(f.uid) ? { uid: Number(f.uid) } : {}),
-      ...(f.gid !== undefined && /^\d+$/.test(f.gid) ? { gid: Number(f.gid) } : {}),
-    };
-    pack.entry({ name: parts.join("/"), mode: f.mode ?? 0o444, ...owner }, Buffer.from(f.content, "utf8"));
-  }
-  pack.finalize();
-  return pack;
 }
 
 function endpoint(

@@ -4,14 +4,12 @@
  * config part, the HostConfig part and the stop settings.
  */
 import type Dockerode from "dockerode";
+import { goDurationNs } from "../core/duration";
 import type { DockerOptions } from "../spec/model";
 
-/** Go duration -> seconds (Docker's StopTimeout is whole seconds). */
+/** Go duration -> whole seconds, rounded up (Docker's StopTimeout is whole seconds). */
 export function durationSeconds(text: string): number {
-  const per: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-  let s = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) s += Number(m[1]) * (per[m[2]!] ?? 0);
-  return Math.ceil(s);
+  return Math.ceil((goDurationNs(text) ?? 0) / 1e9);
 }
 
 /** `on-failure:3` -> Docker's RestartPolicy. */

@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { composeConfig, type ComposeOptions, type ComposeProject } from "./compose/reference";
+import { goDurationNs } from "../core/duration";
 import type { SpecIssue } from "./model";
 import { LITERAL_BRACES } from "./template";
 
@@ -649,29 +650,15 @@ function health(ctx: Ctx, at: PropertyKey[], v: unknown): Obj | undefined {
   return h;
 }
 
-const GO_DURATION_RE = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const ENVCTL_DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const NS_PER: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 6e10,
-  h: 3.6e12,
-};
 
 /** A Go duration as envctl reads it: `"1m30s"` stays, `"1500us"` becomes `"1.5ms"`. */
 export function duration(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
   if (v === "0") return "0s";
   if (ENVCTL_DURATION_RE.test(v)) return v;
-  if (!GO_DURATION_RE.test(v)) return undefined;
-  let ns = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
-    ns += Number(m[1]) * (NS_PER[m[2]!] ?? 0);
-  return `${Number((ns / 1e6).toFixed(6))}ms`;
+  const ns = goDurationNs(v);
+  return ns === undefined ? undefined : `${Number((ns / 1e6).toFixed(6))}ms`;
 }
 
 function deploy(ctx: Ctx, at: PropertyKey[], svc: Obj, s: Obj, docker: Obj): void {

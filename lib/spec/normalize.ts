@@ -236,6 +236,14 @@ function normalizeService(
       );
     }
     if (Object.keys(docker).length) out.docker = { ...out.docker, ...docker };
+    // Sharing another service's network stack needs that container to exist first.
+    const shared = docker.network_mode?.startsWith("service:")
+      ? docker.network_mode.slice("service:".length)
+      : undefined;
+    if (shared && shared !== name && !out.dependsOn.includes(shared)) {
+      out.dependsOn = [...out.dependsOn, shared];
+      out.conditions = { ...out.conditions, [shared]: "started" };
+    }
   }
   if (s.command !== undefined) out.command = shellWords(s.command);
   if (s.entrypoint !== undefined) out.entrypoint = shellWords(s.entrypoint);

@@ -136,9 +136,6 @@ function containerIssues(s: Service, spec: EnvSpec, byName: Map<string, Service>
     const target = byName.get(other);
     if (!target || target.type !== "container" || other === s.name) {
       out.push({ path: `${at}.docker.network_mode`, message: `"${other}" is not another container service` });
-    } else if (!s.dependsOn.includes(other)) {
-      s.dependsOn.push(other);
-      s.conditions = { ...s.conditions, [other]: "started" };
     }
   }
   if (mode !== undefined && s.docker?.networks && Object.keys(s.docker.networks).length > 0) {

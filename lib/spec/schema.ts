@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { quote } from "../core/display";
 import { dotPath, valueAt } from "../core/dot-path";
+import { GO_DURATION_RE } from "../core/duration";
 import type { SpecIssue } from "./model";
 
 /** Service names Compose allows, up to 63 characters (they end container names and DNS labels). */
@@ -313,7 +314,7 @@ export const dockerOptionsSchema = z.strictObject({
   stop_signal: z.string().regex(/^(SIG)?[A-Z0-9+-]+$|^\d+$/, "must be a signal like SIGTERM").optional(),
   stop_grace_period: z
     .string()
-    .regex(/^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$|^0$/, 'must be a duration like "10s"')
+    .regex(GO_DURATION_RE, 'must be a duration like "10s"')
     .optional(),
   platform: z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be like "linux/amd64"').optional(),
   tmpfs: strList.optional(),
