@@ -10,6 +10,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { kindOf, type KindDef } from "../lib/kinds";
 import type { ResolvedEnv } from "../lib/spec/model";
 
+/**
+ * Run by the engine (Pulumi's language runtime), stack traces are left unmapped. That runtime
+ * installs source-map-support, and the SDK takes a full stack trace for every resource it
+ * registers (its source position): mapping those through the source maps of every file on the
+ * stack, @pulumi/pulumi's own among them, costs ~0.2 s a run. envctl's failures reach the user
+ * as worded errors, not traces.
+ */
+if (/[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]run[\\/]/.test(process.argv[1] ?? "")) {
+  (Error as { prepareStackTrace?: unknown }).prepareStackTrace = undefined;
+}
+
 type Program = (env: ResolvedEnv) => pulumi.Output<Record<string, unknown>>;
 
 /** The program of one kind, loaded by name from this directory. */

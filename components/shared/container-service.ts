@@ -61,18 +61,20 @@ export function serviceImage(
   // Named contexts that are directories of the checkout are read from the worktree too; another
   // service's image (`service:NAME`) is that service's tag.
   const contexts = b.additionalContexts
-    ? pulumi.output(args.worktree?.path ?? "").apply((dir) =>
-        Object.fromEntries(
-          Object.entries(b.additionalContexts!).map(([k, v]) => [
-            k,
-            v.startsWith("service:")
-              ? (args.serviceTags?.[v.slice("service:".length)] ?? v)
-              : v.startsWith("/") && args.worktree
-                ? inWorktree(v, args.worktree.root, dir)
-                : v,
-          ]),
-        ),
-      )
+    ? pulumi
+        .output(args.worktree?.path ?? "")
+        .apply((dir) =>
+          Object.fromEntries(
+            Object.entries(b.additionalContexts!).map(([k, v]) => [
+              k,
+              v.startsWith("service:")
+                ? (args.serviceTags?.[v.slice("service:".length)] ?? v)
+                : v.startsWith("/") && args.worktree
+                  ? inWorktree(v, args.worktree.root, dir)
+                  : v,
+            ]),
+          ),
+        )
     : undefined;
   const built = new EnvctlResource(
     "Image",
@@ -173,7 +175,13 @@ export class ContainerService extends pulumi.ComponentResource {
             ? {
                 files: pulumi.secret(svc.files),
                 ...(args.stateDir
-                  ? { filesDir: path.join(args.stateDir, "files", i === 1 ? ownName(svc.name) : `${ownName(svc.name)}-${i}`) }
+                  ? {
+                      filesDir: path.join(
+                        args.stateDir,
+                        "files",
+                        i === 1 ? ownName(svc.name) : `${ownName(svc.name)}-${i}`,
+                      ),
+                    }
                   : {}),
               }
             : {}),
@@ -193,7 +201,11 @@ export class ContainerService extends pulumi.ComponentResource {
         {
           name: ownName(svc.name),
           health: svc.health,
-          ports: svc.ports.map((p) => ({ container: p.container, host: p.host, protocol: p.protocol })),
+          ports: svc.ports.map((p) => ({
+            container: p.container,
+            host: p.host,
+            protocol: p.protocol,
+          })),
           containerId: this.container.output<string>("containerId"),
         },
         { parent: this, dependsOn: this.containers },
@@ -217,10 +229,13 @@ function resolveNames(o: DockerOptions, own: (service: string) => string): Docke
   }
   if (o.volumes_from) {
     out.volumes_from = o.volumes_from.map((v) =>
-      v.startsWith("container:") ? v.slice("container:".length) : `${own(v.split(":")[0]!)}${v.includes(":") ? v.slice(v.indexOf(":")) : ""}`,
+      v.startsWith("container:")
+        ? v.slice("container:".length)
+        : `${own(v.split(":")[0]!)}${v.includes(":") ? v.slice(v.indexOf(":")) : ""}`,
     );
   }
-  if (o.network_mode?.startsWith("service:")) out.network_mode = `container:${own(o.network_mode.slice("service:".length))}`;
+  if (o.network_mode?.startsWith("service:"))
+    out.network_mode = `container:${own(o.network_mode.slice("service:".length))}`;
   return out;
 }
 
@@ -233,7 +248,8 @@ function networksOf(
   others: { name: pulumi.Input<string>; aliases: string[]; ipv4?: string; ipv6?: string }[];
 } {
   const listed = Object.entries(svc.docker?.networks ?? {});
-  if (listed.length === 0) return { primary: { network: args.network, aliases: [svc.name] }, others: [] };
+  if (listed.length === 0)
+    return { primary: { network: args.network, aliases: [svc.name] }, others: [] };
   // Compose attaches in priority order (highest first), then by name.
   listed.sort(([a, x], [b, y]) => (y.priority ?? 0) - (x.priority ?? 0) || a.localeCompare(b));
   const entries = listed.map(([n, o]) => ({

@@ -1,24 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
+import { providerText } from "./provider-text";
 
 /**
  * A dynamic provider whose serialized form is only a trampoline: each method loads
  * lib/providers from the envctl installation at run time (ENVCTL_ROOT, or the directory the
  * engine runs plugins in: the home's project, whose dist/ links to the installation). Handler
  * code can change without every resource showing a diff. The functions below are serialized
- * into every resource's state: changing their text shows up as a diff on every stack.
+ * into every resource's state (provider-text.ts holds the text): changing them shows up as a
+ * diff on every stack.
  */
-const providers = new Map<string, pulumi.dynamic.ResourceProvider>();
-
-/** One provider object per kind, so the SDK serializes each trampoline once per program run. */
-export function providerFor(kind: string): pulumi.dynamic.ResourceProvider {
-  let p = providers.get(kind);
-  if (!p) {
-    p = trampoline(kind);
-    providers.set(kind, p);
-  }
-  return p;
-}
-
 export function trampoline(kind: string): pulumi.dynamic.ResourceProvider {
   const load = (): Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -53,8 +43,13 @@ export function trampoline(kind: string): pulumi.dynamic.ResourceProvider {
   };
 }
 
-/** A real object managed by one of envctl's handlers; `type` becomes `pulumi-nodejs:dynamic/envctl:<type>`. */
-export class EnvctlResource extends pulumi.dynamic.Resource {
+/**
+ * A real object managed by one of envctl's handlers; `type` becomes
+ * `pulumi-nodejs:dynamic/envctl:<type>`. It registers what `pulumi.dynamic.Resource` would
+ * (the same type, and `__provider` as the serialized trampoline), with the text precomputed
+ * (provider-text.ts) instead of serialized on every run.
+ */
+export class EnvctlResource extends pulumi.CustomResource {
   constructor(
     type: string,
     kind: string,
@@ -62,7 +57,13 @@ export class EnvctlResource extends pulumi.dynamic.Resource {
     props: pulumi.Inputs,
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(providerFor(kind), name, props, opts, "envctl", type);
+    if ("__provider" in props) throw new Error("a dynamic resource must not define __provider");
+    super(
+      `pulumi-nodejs:dynamic/envctl:${type}`,
+      name,
+      { ...props, __provider: providerText(kind) },
+      opts,
+    );
   }
 
   /** The output the engine registered for `key` (every key of the props bag gets one). */
