@@ -7,8 +7,11 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import type { Catalog } from "../../lib/catalog/catalog";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
-import type { ResolvedEnv } from "../../lib/spec/model";
-import { runUp } from "../../lib/engine/update";
+import type { EnvState, ResolvedEnv } from "../../lib/spec/model";
+import { readStack } from "../../lib/engine/state";
+import { PulumiFailure } from "../../lib/engine/errors";
+import { runDestroy, runUp, type UpdateResult } from "../../lib/engine/update";
+import { leavingResources, withState } from "../../lib/kinds/devenv/lifecycle";
 import { trimLogs } from "../../lib/kinds/devenv/reality";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
@@ -20,7 +23,7 @@ export interface ApplyResult {
   durationSeconds: number;
 }
 
-export async function applyEnv(args: {
+interface ApplyArgs {
   s: ReturnType<typeof seams>;
   catalog: Catalog;
   engine: Engine;
@@ -32,15 +35,80 @@ export async function applyEnv(args: {
   verb: string;
   /** How to recover when the update fails (default: re-run the verb, or destroy). */
   recovery?: string;
-}): Promise<ApplyResult> {
-  const { s, catalog, engine, stack, env, verb } = args;
-  await ensureConfig(engine, stack, stackConfig(env));
+}
+
+export async function applyEnv(args: ApplyArgs): Promise<ApplyResult> {
+  const { env, engine } = args;
+  await ensureConfig(engine, args.stack, stackConfig(env));
   trimLogs(env);
+  return record(args, (progress) =>
+    runUp(engine, env.name, { onEvent: progress.onEvent, signal: args.s.signal }),
+  );
+}
+
+/**
+ * A transition that only removes services (cool, stop), as a targeted `pulumi destroy` of
+ * what the program would stop registering (lib/kinds/devenv/lifecycle.ts leavingResources):
+ * no language host, no program. The stack ends as `applyEnv` would leave it; the outputs are
+ * the checkpoint's, which do not depend on the state. Falls back to `applyEnv` when the stack
+ * holds unfinished operations or secret outputs, or when the engine refuses the targets.
+ */
+export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promise<ApplyResult> {
+  const { env, engine, s } = args;
+  const state = await readStack(engine, env.name);
+  const targets = leavingResources(env.name, env.services, args.from, env.state, state.resources);
+  const outputs = (state.outputs.env ?? {}) as Record<string, unknown>;
+  if (!targets || state.pendingOperations > 0 || JSON.stringify(outputs).includes(SECRET_SIG)) {
+    return applyEnv(args);
+  }
+  await ensureConfig(engine, args.stack, stackConfig(env));
+  trimLogs(env);
+  try {
+    return await record(
+      args,
+      async (progress): Promise<UpdateResult> => {
+        if (targets.length === 0)
+          return { outputs: { env: outputs }, changes: {}, durationSeconds: 0 };
+        const res = await runDestroy(engine, env.name, targets, {
+          onEvent: progress.onEvent,
+          signal: s.signal,
+        });
+        return { ...res, outputs: { env: outputs } };
+      },
+      { fallback: true },
+    );
+  } catch (err) {
+    if (err instanceof FallBack) return applyEnv(args);
+    throw err;
+  }
+}
+
+/** Pulumi's marker of a secret value in a checkpoint. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** A targeted destroy the engine refused before it deleted anything. */
+class FallBack extends Error {}
+
+/** Runs `update` and records its outcome in the catalog (desired state, outputs, status). */
+async function record(
+  args: ApplyArgs,
+  update: (progress: Progress) => Promise<UpdateResult>,
+  opts: { fallback?: boolean } = {},
+): Promise<ApplyResult> {
+  const { s, catalog, env, verb } = args;
   const progress = new Progress(args.json ? undefined : s.log, false);
   let result;
   try {
-    result = await runUp(engine, env.name, { onEvent: progress.onEvent, signal: s.signal });
+    result = await update(progress);
   } catch (err) {
+    if (
+      opts.fallback &&
+      err instanceof PulumiFailure &&
+      progress.ops.length === 0 &&
+      !s.signal?.aborted
+    ) {
+      throw new FallBack();
+    }
     catalog.setStatus(env.name, "failed");
     // What runs now is a mix of the old and the new state: record the new one as desired so
     // list shows the difference, and the same verb again finishes the job.
@@ -55,7 +123,7 @@ export async function applyEnv(args: {
         `the env is recoverable: fix the cause and run \`envctl ${verb} ${env.name}\` again, or \`envctl destroy ${env.name}\``,
     });
   }
-  const outputs = (result.outputs.env ?? {}) as Record<string, unknown>;
+  const outputs = withState((result.outputs.env ?? {}) as Record<string, unknown>, env);
   catalog.setOutputs(env.name, outputs);
   catalog.setDesired(env.name, env);
   catalog.setStatus(env.name, "ready");

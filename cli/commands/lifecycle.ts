@@ -30,7 +30,7 @@ import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { kindOf, SPEC_KIND } from "../../lib/kinds";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
-import { applyEnv, report } from "./apply";
+import { applyEnv, applyRemoval, report } from "./apply";
 
 export interface SpawnOptions extends CommandSeams, SpecSource, OperationFlags {
   name: string;
@@ -206,15 +206,14 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     const env = { ...record.resolved, state: target };
     if (!opts.json)
       s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
-    const res = await applyEnv({
-      s,
-      catalog,
-      engine,
-      stack: opts.name,
-      env,
-      json: opts.json,
-      verb: opts.verb,
-    });
+    const args = { s, catalog, engine, stack: opts.name, env, json: opts.json, verb: opts.verb };
+    // The last update left the stack as its config says and reality agrees: a verb that only
+    // removes services need not run the program.
+    const removing = opts.verb === "cool" || opts.verb === "stop";
+    const res =
+      removing && record.status === "ready" && reality.warnings.length === 0
+        ? await applyRemoval({ ...args, from })
+        : await applyEnv(args);
     if (opts.json) {
       s.out(
         jsonDoc(opts.verb, {

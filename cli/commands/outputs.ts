@@ -1,6 +1,7 @@
 import { openEngine, selectStack } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
-import { checkName, refuseMissing, seams, type CommandSeams } from "../context";
+import { withState } from "../../lib/kinds/devenv/lifecycle";
+import { checkName, readCatalog, refuseMissing, seams, type CommandSeams } from "../context";
 import { jsonDoc, servicesTable } from "../ui/output";
 
 export interface OutputsOptions extends CommandSeams {
@@ -8,7 +9,7 @@ export interface OutputsOptions extends CommandSeams {
   json?: boolean;
 }
 
-/** The env's stack outputs: host ports, URLs, worktree path, branch. */
+/** The env's stack outputs (host ports, URLs, worktree path, branch) and its desired state. */
 export async function outputs(opts: OutputsOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
   checkName(opts.name);
@@ -18,7 +19,19 @@ export async function outputs(opts: OutputsOptions): Promise<Record<string, unkn
   const all = await stack.outputs().catch((err: unknown) => {
     throw engineFailure(err, { verb: "reading the outputs", env: opts.name });
   });
-  const out = (all.env?.value as Record<string, unknown> | undefined) ?? {};
+  const stackOut = (all.env?.value as Record<string, unknown> | undefined) ?? {};
+  // What the desired state runs is the catalog's; the stack's outputs do not depend on it.
+  const catalog = readCatalog(s.home);
+  const rec = (() => {
+    try {
+      return catalog?.getEnv(opts.name);
+    } finally {
+      catalog?.close();
+    }
+  })();
+  const out = rec?.resolved
+    ? withState(stackOut, { state: rec.state, services: rec.resolved.services })
+    : stackOut;
   s.out(opts.json ? jsonDoc("outputs", { env: opts.name, outputs: out }) : servicesTable(out));
   return out;
 }

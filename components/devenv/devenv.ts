@@ -12,8 +12,6 @@ import { Worktree } from "../shared/worktree";
 
 export interface ServiceOutputs {
   type: "container" | "process";
-  /** Whether the env's desired state runs this service. */
-  running: boolean;
   container?: string;
   log?: string;
   ports: Record<string, number>;
@@ -61,7 +59,11 @@ export class DevEnv extends pulumi.ComponentResource {
         "Network",
         "network",
         `${name}-network-${n}`,
-        { name: `${networkName(env.name)}-${n}`, labels: envLabels(env.name), networkId: undefined },
+        {
+          name: `${networkName(env.name)}-${n}`,
+          labels: envLabels(env.name),
+          networkId: undefined,
+        },
         { parent: this },
       );
       networks[n] = res.output<string>("name");
@@ -107,7 +109,9 @@ export class DevEnv extends pulumi.ComponentResource {
     const serviceTags: Record<string, string> = {};
     for (const svc of env.services) {
       if (svc.type !== "container") continue;
-      serviceTags[svc.name] = svc.build ? (svc.build.tag ?? imageTag(env.name, svc.name)) : svc.image!;
+      serviceTags[svc.name] = svc.build
+        ? (svc.build.tag ?? imageTag(env.name, svc.name))
+        : svc.image!;
     }
     // Builds that name another service's image (as a context) are made after it.
     const built = [...env.services].sort(
@@ -166,7 +170,9 @@ export class DevEnv extends pulumi.ComponentResource {
         const s = this.services[n]!;
         if (s instanceof ProcessService) return [s.process];
         const cond = svc.conditions?.[n];
-        return cond === "started" || cond === "completed" ? s.containers : [s.healthGate ?? s.container];
+        return cond === "started" || cond === "completed"
+          ? s.containers
+          : [s.healthGate ?? s.container];
       });
     // How each container is ready: run to completion when anything needs it completed; started
     // (its health waited for by a gate) when a dependent only needs it started.
@@ -238,11 +244,13 @@ export class DevEnv extends pulumi.ComponentResource {
       makeInit();
     }
 
+    // Outputs do not depend on the state (what runs is the catalog's desired state,
+    // lib/kinds/devenv/lifecycle.ts withState), so a verb that only removes services can skip
+    // the program (leavingResources) and leave the stack exactly as an update would.
     const services: Record<string, ServiceOutputs> = {};
     for (const svc of env.services) {
       services[svc.name] = {
         type: svc.type,
-        running: running.has(svc.name),
         ...(svc.type === "container"
           ? { container: containerName(env.name, svc.name) }
           : { log: path.join(env.stateDir, `${svc.name}.log`) }),
@@ -254,7 +262,6 @@ export class DevEnv extends pulumi.ComponentResource {
       .all([this.worktree.path, this.worktree.branch, ...Object.values(this.services).map(doneOf)])
       .apply(([worktree, branch]): Record<string, unknown> => ({
         env: env.name,
-        state: env.state,
         block: env.block,
         base: env.base,
         worktree,

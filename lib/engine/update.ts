@@ -21,9 +21,40 @@ export interface UpdateResult {
  * pulumi processes afterwards (outputs, secret outputs, history): a no-op up costs one process.
  * A failed update rejects with a PulumiFailure; lib/engine/errors.ts `engineFailure` words it.
  */
-export async function runUp(
+export function runUp(
   engine: Engine,
   stack: string,
+  opts: { onEvent?: (e: EngineEvent) => void; signal?: AbortSignal },
+): Promise<UpdateResult> {
+  return runUpdate(
+    engine,
+    ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
+    opts,
+  );
+}
+
+/**
+ * `pulumi destroy` of some of a stack's resources (`targets`, URNs), without running the program:
+ * how a verb that only removes things (cool, stop) skips the language host and the program.
+ * Resolves with no outputs (the engine reports none: the stack's stay as they were). Without
+ * --target-dependents, a resource outside `targets` that depends on one fails the destroy
+ * before anything is deleted.
+ */
+export function runDestroy(
+  engine: Engine,
+  stack: string,
+  targets: string[],
+  opts: { onEvent?: (e: EngineEvent) => void; signal?: AbortSignal },
+): Promise<UpdateResult> {
+  const args = ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
+  for (const urn of targets) args.push("--target", urn);
+  return runUpdate(engine, args, opts);
+}
+
+/** Runs an update command (`args`) with its engine events streamed from the event log. */
+async function runUpdate(
+  engine: Engine,
+  command: string[],
   opts: { onEvent?: (e: EngineEvent) => void; signal?: AbortSignal },
 ): Promise<UpdateResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-events-"));
@@ -51,8 +82,7 @@ export async function runUp(
     }
     opts.onEvent?.(event);
   });
-  const args = ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
-  args.push("--exec-kind", "auto.local", "--event-log", logFile);
+  const args = [...command, "--exec-kind", "auto.local", "--event-log", logFile];
   try {
     await runPulumi(engine, args, opts.signal);
   } finally {

@@ -11,7 +11,14 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { after, afterEach, describe, it } from "node:test";
 import { Catalog } from "../../lib/catalog/catalog";
-import { assertCreatedNothing, assertNoTrace, envctl, said, type Run } from "../support/cli";
+import {
+  assertCreatedNothing,
+  assertNoTrace,
+  childEnv,
+  envctl,
+  said,
+  type Run,
+} from "../support/cli";
 import {
   branches,
   DEMO,
@@ -70,6 +77,24 @@ async function cleanup(): Promise<void> {
     fs.rmSync(sb.home, { recursive: true, force: true });
     fs.rmSync(sb.repo, { recursive: true, force: true });
   }
+}
+
+/**
+ * `pulumi preview --expect-no-changes` by hand in the home's project: cool and stop skip the
+ * program (a targeted destroy), and must leave the stack exactly as the program plans it.
+ */
+function plansNothing(sb: Sandbox, name: string): void {
+  const vars = JSON.parse(
+    execFileSync(process.execPath, [path.join(ROOT, "bin", "envctl"), "env", "--json"], {
+      env: childEnv(sb.home),
+      encoding: "utf8",
+    }),
+  ) as Record<string, string>;
+  execFileSync("pulumi", ["preview", "--stack", name, "--expect-no-changes", "--non-interactive"], {
+    cwd: path.join(sb.home, "project"),
+    env: { ...childEnv(sb.home), ...vars },
+    stdio: "pipe",
+  });
 }
 
 async function spawnEnv(
@@ -237,13 +262,26 @@ describe("dev environments: lifecycle", { timeout: 15 * 60_000 }, () => {
     const watchPid = pidOf(sb, name, "watch");
     await sb.ok(["warm", name]);
     await expect("warm", ["watch", "api", "echo"], ["cache", "db"]);
-    await sb.ok(["cool", name]);
+    const cool = await sb.ok(["cool", name, "--json"]);
+    const doc = JSON.parse(cool.stdout) as {
+      changes: Record<string, number>;
+      outputs: { state: string; services: Record<string, { running: boolean }> };
+    };
+    assert.deepEqual(
+      Object.keys(doc.changes).filter((k) => k !== "same"),
+      ["delete"],
+    );
+    assert.equal(doc.outputs.state, "cold");
+    assert.equal(doc.outputs.services.watch!.running, true);
+    assert.equal(doc.outputs.services.db!.running, false);
     await expect("cold", ["watch"], []);
     assert.equal(pidOf(sb, name, "watch"), watchPid, "cool keeps the cold daemon running");
+    plansNothing(sb, name);
     const volumes = dockerLeftovers(name).volumes;
     assert.equal(volumes.length, 1, "cool keeps the volume");
     await sb.ok(["stop", name]);
     await expect("stopped", [], []);
+    plansNothing(sb, name);
     assert.deepEqual(dockerLeftovers(name).volumes, volumes, "stop keeps the volume");
     assert.ok(fs.existsSync(path.join(sb.home, "worktrees", name)), "stop keeps the worktree");
     await sb.ok(["start", name]);

@@ -12,7 +12,8 @@ import type {
   ResolvedEnv,
   ResolvedProcess,
 } from "../../lib/spec/model";
-import { construct, key, plain, reg, resolved, T } from "./harness";
+import { leavingResources, withState } from "../../lib/kinds/devenv/lifecycle";
+import { construct, key, plain, reg, resolved, T, type Capture } from "./harness";
 
 const ENV = "st";
 const STATE_DIR = `/home/dev/.envctl/envs/${ENV}`;
@@ -157,9 +158,15 @@ describe("DevEnv per desired state", () => {
     );
   });
 
-  it("outputs say which services the state runs", async () => {
-    const c = await construct(ENV, env("cold"));
-    const out = (await resolved(c.devenv.outputs)) as {
+  it("outputs do not depend on the state; withState adds which services it runs", async () => {
+    // One at a time: the mocks are global to the process.
+    const outs: Record<string, unknown>[] = [];
+    for (const st of ["warm", "cold", "stopped"] as const) {
+      outs.push(await resolved((await construct(ENV, env(st))).devenv.outputs));
+    }
+    assert.deepEqual(outs[1], outs[0]);
+    assert.deepEqual(outs[2], outs[0]);
+    const out = withState(outs[0]!, env("cold")) as {
       state: string;
       services: Record<string, { running: boolean; type: string; log?: string }>;
     };
@@ -169,5 +176,110 @@ describe("DevEnv per desired state", () => {
       { db: ["container", false], watch: ["process", true], api: ["process", false] },
     );
     assert.equal(out.services.watch!.log, `${STATE_DIR}/watch.log`);
+  });
+});
+
+// --- verbs that only remove services: the targeted destroy vs. the program ---------------------
+
+/** A container whose dependent needs it only started (so it has a health gate), two replicas. */
+const queue: ResolvedContainer = {
+  name: "queue",
+  type: "container",
+  image: "redis:7",
+  env: {},
+  ports: [],
+  volumes: [],
+  health: health({ kind: "command", command: "redis-cli ping" }),
+  dependsOn: [],
+  cold: false,
+  replicas: 2,
+};
+const worker: ResolvedContainer = {
+  name: "worker",
+  type: "container",
+  image: "app:dev",
+  env: {},
+  ports: [],
+  volumes: [],
+  dependsOn: ["queue", "db"],
+  conditions: { queue: "started", db: "healthy" },
+  cold: false,
+};
+/** A cold container with a cold upstream: both stay through cool. */
+const docs: ResolvedContainer = {
+  name: "docs",
+  type: "container",
+  image: "nginx:1",
+  env: {},
+  ports: [{ container: 80, offset: 80, protocol: "tcp", host: 10080 }],
+  volumes: [],
+  dependsOn: ["watch"],
+  cold: true,
+};
+
+const variants: Record<string, (st: EnvState) => ResolvedEnv> = {
+  "processes, init": (st) => env(st),
+  "no init": (st) => env(st, false),
+  "replicas, a health gate, a cold container": (st) => ({
+    ...env(st),
+    services: [db, watch, api, queue, worker, docs],
+  }),
+};
+
+/** The checkpoint the engine would hold after registering `c`, in URNs. */
+function held(c: Capture): { urn: string; type: string; parent?: string }[] {
+  const urn = (k: string): string => `urn:pulumi:${ENV}::envctl::${k}`;
+  return [...c.regs.entries()].map(([k, r]) => ({
+    urn: urn(k),
+    type: r.type,
+    ...(r.parent ? { parent: urn(r.parent) } : {}),
+  }));
+}
+
+describe("leavingResources: a targeted destroy leaves what the program registers", () => {
+  const moves: [EnvState, EnvState][] = [
+    ["warm", "cold"],
+    ["warm", "stopped"],
+    ["cold", "stopped"],
+  ];
+  for (const [label, make] of Object.entries(variants)) {
+    for (const [from, to] of moves) {
+      it(`${label}: ${from} -> ${to}`, async () => {
+        const before = await construct(ENV, make(from));
+        const after = await construct(ENV, make(to));
+        const targets = leavingResources(ENV, make(from).services, from, to, held(before));
+        assert.ok(targets, "a removal has targets");
+        const gone = [...before.regs.keys()].filter((k) => !after.regs.has(k)).sort();
+        assert.ok(gone.length > 0 || from === "cold", "the move removes something");
+        assert.deepEqual(targets.map((u) => u.split("::").slice(2).join("::")).sort(), gone);
+        // What stays is registered exactly the same: nothing new, same inputs, parents, waits.
+        for (const [k, r] of after.regs) {
+          const was = before.regs.get(k);
+          assert.ok(was, `${k} is new in ${to}`);
+          assert.deepEqual(r.inputs, was.inputs, `${k} inputs`);
+          assert.equal(r.parent, was.parent, `${k} parent`);
+          assert.deepEqual(r.dependsOn, was.dependsOn, `${k} dependsOn`);
+          assert.deepEqual(r.rpcDeps, was.rpcDeps, `${k} dependencies`);
+        }
+        assert.deepEqual(
+          await resolved(after.devenv.outputs),
+          await resolved(before.devenv.outputs),
+        );
+      });
+    }
+  }
+
+  it("a move that starts a service has no targets: the program must run", () => {
+    const svcs = env("warm").services;
+    assert.equal(leavingResources(ENV, svcs, "cold", "warm", []), undefined);
+    assert.equal(leavingResources(ENV, svcs, "stopped", "cold", []), undefined);
+  });
+
+  it("a service missing from the checkpoint is nothing to delete", async () => {
+    const before = await construct(ENV, env("warm"));
+    const partial = held(before).filter((r) => !r.urn.endsWith(`::${ENV}-api`));
+    const targets = leavingResources(ENV, env("warm").services, "warm", "cold", partial)!;
+    assert.ok(targets.length > 0);
+    assert.ok(targets.every((u) => !u.endsWith(`::${ENV}-api`)));
   });
 });

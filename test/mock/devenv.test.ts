@@ -272,10 +272,9 @@ describe("DevEnv under mocks", () => {
     assert.deepEqual(sent(T.Image, `${ENV}-web-image`).propertyDeps.context, [wt]);
   });
 
-  it("outputs: worktree, branch, block and per-service URLs", async () => {
+  it("outputs: worktree, branch, block and per-service URLs (not the state: withState adds it)", async () => {
     assert.deepEqual(await resolved(c.devenv.outputs), {
       env: ENV,
-      state: "warm",
       block: BLOCK,
       base: BASE,
       worktree: WORKTREE,
@@ -284,21 +283,18 @@ describe("DevEnv under mocks", () => {
       services: {
         db: {
           type: "container",
-          running: true,
           container: `envctl-${ENV}-db`,
           ports: { "5432": 13432 },
           urls: ["tcp://localhost:13432"],
         },
         web: {
           type: "container",
-          running: true,
           container: `envctl-${ENV}-web`,
           ports: { "8080": 13080 },
           urls: ["http://localhost:13080/healthz"],
         },
         worker: {
           type: "container",
-          running: true,
           container: `envctl-${ENV}-worker`,
           ports: {},
           urls: [],
