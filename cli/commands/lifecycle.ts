@@ -15,20 +15,17 @@ import { badInput, UserError } from "../../lib/core/errors";
 import { envDir } from "../../lib/core/home";
 import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/kinds/devenv/lifecycle";
 import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/reality";
-import { formatIssue } from "../../lib/spec/load";
 import { Progress } from "../../lib/engine/progress";
 import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor } from "../../lib/catalog/leases";
-import { unsafePorts } from "../../lib/spec/ports";
 import { FORCE_VAR } from "../../lib/core/names";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
-import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
+import type { SpecSource } from "../../lib/spec/sources";
 import { kindOf, SPEC_KIND } from "../../lib/kinds";
-import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, applyRemoval, report } from "./apply";
 
@@ -45,6 +42,11 @@ export interface SpawnOptions extends CommandSeams, SpecSource, OperationFlags {
 export async function spawn(opts: SpawnOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
+  // Loaded here: the spec's schema and checks are ~0.07 s the other verbs need not pay.
+  const { loadSpec, specSource } = await import("../../lib/spec/sources");
+  const { formatIssue } = await import("../../lib/spec/load");
+  const { unsafePorts } = await import("../../lib/spec/ports");
+  const { preflight } = await import("../../lib/spec/validate");
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);

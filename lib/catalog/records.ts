@@ -1,5 +1,5 @@
 /** The catalog row of an env, made from what its stack is given. */
-import { specHash } from "../spec/load";
+import { specHash } from "../spec/hash";
 import type { EnvSpec, ResolvedEnv } from "../spec/model";
 import type { Catalog, EnvStatus } from "./catalog";
 

@@ -13,7 +13,10 @@ const tarFs = require("tar-fs") as {
     opts: {
       ignore?: (name: string) => boolean;
       finalize?: boolean;
-      finish?: (pack: { entry(header: { name: string; mode?: number }, body: string): void; finalize(): void }) => void;
+      finish?: (pack: {
+        entry(header: { name: string; mode?: number }, body: string): void;
+        finalize(): void;
+      }) => void;
     },
   ): NodeJS.ReadableStream;
 };
@@ -64,7 +67,9 @@ export function rewriteNamedContexts(dockerfile: string, images: Record<string, 
         /^(\s*FROM\s+(?:--platform=\S+\s+)?)(\S+)/i,
         (m, head: string, ref: string) => (images[ref] ? `${head}${images[ref]}` : m),
       );
-      out = out.replace(/--from=(\S+)/g, (m, ref: string) => (images[ref] ? `--from=${images[ref]}` : m));
+      out = out.replace(/--from=(\S+)/g, (m, ref: string) =>
+        images[ref] ? `--from=${images[ref]}` : m,
+      );
       return out;
     })
     .join("\n");
@@ -77,7 +82,9 @@ const FAILED_STEP_LINES = 20;
  * Builds `tag` from `context` with the engine's classic builder. On failure throws a
  * DockerError naming the failing step ("Step 3/4 : RUN make") with that step's output.
  */
-export async function buildImage(opts: BuildOptions): Promise<{ imageId: string; contextImages: string[] }> {
+export async function buildImage(
+  opts: BuildOptions,
+): Promise<{ imageId: string; contextImages: string[] }> {
   let dockerfile = path.posix.normalize(opts.dockerfile.split(path.sep).join("/"));
   let inline = opts.dockerfileInline;
   if (inline === undefined) await checkContext(opts.context, dockerfile);
@@ -101,26 +108,32 @@ export async function buildImage(opts: BuildOptions): Promise<{ imageId: string;
         contextImages.push(tag);
         images[name] = tag;
       } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-        throw new DockerError(`building image ${opts.tag}: context ${name} (${value}) is not a directory or an image`);
+        throw new DockerError(
+          `building image ${opts.tag}: context ${name} (${value}) is not a directory or an image`,
+        );
       } else images[name] = value;
     }
-    const text = inline ?? (await fs.promises.readFile(path.join(opts.context, dockerfile), "utf8"));
+    const text =
+      inline ?? (await fs.promises.readFile(path.join(opts.context, dockerfile), "utf8"));
     inline = rewriteNamedContexts(text, images);
   }
   if (inline !== undefined) dockerfile = INLINE_DOCKERFILE;
   const what = `building image ${opts.tag}`;
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker(opts.dockerHost).buildImage(await packContext(opts.context, dockerfile, inline), {
-      t: opts.extraTag ? [opts.tag, opts.extraTag] : opts.tag,
-      dockerfile,
-      buildargs: opts.args,
-      labels: opts.labels,
-      rm: true,
-      forcerm: true, // no intermediate containers left behind by failed steps
-      ...(opts.target ? { target: opts.target } : {}),
-      ...(opts.platform ? { platform: opts.platform } : {}),
-    } as Parameters<ReturnType<typeof docker>["buildImage"]>[1]);
+    stream = await docker(opts.dockerHost).buildImage(
+      await packContext(opts.context, dockerfile, inline),
+      {
+        t: opts.extraTag ? [opts.tag, opts.extraTag] : opts.tag,
+        dockerfile,
+        buildargs: opts.args,
+        labels: opts.labels,
+        rm: true,
+        forcerm: true, // no intermediate containers left behind by failed steps
+        ...(opts.target ? { target: opts.target } : {}),
+        ...(opts.platform ? { platform: opts.platform } : {}),
+      } as Parameters<ReturnType<typeof docker>["buildImage"]>[1],
+    );
   } catch (err) {
     throw dockerFailure(what, err);
   }
@@ -191,7 +204,10 @@ async function packContext(
       ? {}
       : {
           finalize: false,
-          finish: (pack: { entry(h: { name: string; mode?: number }, body: string): void; finalize(): void }) => {
+          finish: (pack: {
+            entry(h: { name: string; mode?: number }, body: string): void;
+            finalize(): void;
+          }) => {
             pack.entry({ name: INLINE_DOCKERFILE, mode: 0o644 }, inline);
             pack.finalize();
           },
@@ -199,7 +215,11 @@ async function packContext(
   const patterns = await fs.promises
     .readFile(path.join(context, ".dockerignore"), "utf8")
     .catch(() => undefined);
-  if (patterns === undefined) return tarFs.pack(context, { ...extra, ignore: (abs) => inline !== undefined && path.basename(abs) === INLINE_DOCKERFILE });
+  if (patterns === undefined)
+    return tarFs.pack(context, {
+      ...extra,
+      ignore: (abs) => inline !== undefined && path.basename(abs) === INLINE_DOCKERFILE,
+    });
   const rules = dockerignore({ ignorecase: false }).add(patterns);
   const hasNegation = patterns.split("\n").some((l) => l.trim().startsWith("!"));
   const keep = new Set([dockerfile, ".dockerignore"]);

@@ -89,8 +89,13 @@ export async function runContainer(
   const host = spec.dockerHost;
   await replaceStale(spec);
   if (spec.files?.length) {
-    if (!spec.filesDir) throw new DockerError(`container ${spec.name}: files need a directory to be written to`);
-    spec = { ...spec, volumes: [...spec.volumes, ...writeFiles(spec.files, spec.filesDir)], files: [] };
+    if (!spec.filesDir)
+      throw new DockerError(`container ${spec.name}: files need a directory to be written to`);
+    spec = {
+      ...spec,
+      volumes: [...spec.volumes, ...writeFiles(spec.files, spec.filesDir)],
+      files: [],
+    };
   }
   for (const v of spec.volumes) {
     if (v.kind === "volume") await ensureVolume(v.source, spec.labels, host);
@@ -114,7 +119,8 @@ export async function runContainer(
     const msg = `starting container ${spec.name} failed: ${dockerReason(err)}`;
     throw await runFailure(spec.name, container.id, msg, host);
   }
-  for (const hook of spec.docker?.post_start ?? []) await runHook(spec, container.id, hook, "post_start");
+  for (const hook of spec.docker?.post_start ?? [])
+    await runHook(spec, container.id, hook, "post_start");
   const { health } = spec;
   const ready = spec.ready ?? "healthy";
   if (ready === "completed") await waitCompleted(spec.name, container.id, host, opts.signal);
@@ -136,13 +142,23 @@ export async function waitHealthy(
 }
 
 /** A run-to-completion container (a dependency's service_completed_successfully): exit 0. */
-async function waitCompleted(name: string, id: string, host?: string, signal?: AbortSignal): Promise<void> {
+async function waitCompleted(
+  name: string,
+  id: string,
+  host?: string,
+  signal?: AbortSignal,
+): Promise<void> {
   for (;;) {
     const info = await inspectContainer(name, host);
     if (!info) throw new DockerError(`container ${name} was removed while envctl waited for it`);
     if (!info.running && info.status !== "created") {
       if (info.exitCode === 0) return;
-      throw await runFailure(name, id, `container ${name} exited with code ${info.exitCode}; the services that need it to complete were not started`, host);
+      throw await runFailure(
+        name,
+        id,
+        `container ${name} exited with code ${info.exitCode}; the services that need it to complete were not started`,
+        host,
+      );
     }
     await sleep(POLL_MS, signal);
   }
@@ -163,7 +179,9 @@ async function runHook(
     ...(hook.user ? { User: hook.user } : {}),
     ...(hook.privileged ? { Privileged: true } : {}),
     ...(hook.working_dir ? { WorkingDir: hook.working_dir } : {}),
-    ...(hook.environment ? { Env: Object.entries(hook.environment).map(([k, v]) => `${k}=${v}`) } : {}),
+    ...(hook.environment
+      ? { Env: Object.entries(hook.environment).map(([k, v]) => `${k}=${v}`) }
+      : {}),
   });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
@@ -191,7 +209,12 @@ function endpoint(
     Aliases: aliases,
     ...(links?.length ? { Links: links } : {}),
     ...(ipv4 || ipv6
-      ? { IPAMConfig: { ...(ipv4 ? { IPv4Address: ipv4 } : {}), ...(ipv6 ? { IPv6Address: ipv6 } : {}) } }
+      ? {
+          IPAMConfig: {
+            ...(ipv4 ? { IPv4Address: ipv4 } : {}),
+            ...(ipv6 ? { IPv6Address: ipv6 } : {}),
+          },
+        }
       : {}),
   };
 }
@@ -229,7 +252,12 @@ export async function removeContainer(
     const info = await inspectContainer(name, host).catch(() => undefined);
     if (info?.running) {
       for (const hook of stop.pre_stop ?? []) {
-        await runHook({ name, ...(host ? { dockerHost: host } : {}) }, info.id, hook, "pre_stop").catch(() => undefined);
+        await runHook(
+          { name, ...(host ? { dockerHost: host } : {}) },
+          info.id,
+          hook,
+          "pre_stop",
+        ).catch(() => undefined);
       }
       // The container was created with its StopSignal and StopTimeout; stop uses them.
       await c.stop().catch(() => undefined);
@@ -327,7 +355,9 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
         Target: v.target,
         ReadOnly: v.readOnly,
         // The typings require every field; the engine takes them one by one.
-        ...(v.noCopy ? { VolumeOptions: { NoCopy: true } as Dockerode.MountSettings["VolumeOptions"] } : {}),
+        ...(v.noCopy
+          ? { VolumeOptions: { NoCopy: true } as Dockerode.MountSettings["VolumeOptions"] }
+          : {}),
         ...(v.kind === "tmpfs" && (v.tmpfsSize !== undefined || v.tmpfsMode !== undefined)
           ? {
               TmpfsOptions: {
@@ -352,7 +382,11 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
         : {}),
     },
     ...(ownNetwork
-      ? { NetworkingConfig: { EndpointsConfig: { [spec.network]: endpoint(spec.aliases, spec.links) } } }
+      ? {
+          NetworkingConfig: {
+            EndpointsConfig: { [spec.network]: endpoint(spec.aliases, spec.links) },
+          },
+        }
       : {}),
   };
 }

@@ -31,9 +31,17 @@ function extraHost(entry: string): string {
 }
 
 /** `/dev/x[:/dev/y[:rwm]]` -> Docker's DeviceMapping. */
-function device(entry: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+function device(entry: string): {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+} {
   const [host = "", container, perms] = entry.split(":");
-  return { PathOnHost: host, PathInContainer: container || host, CgroupPermissions: perms || "rwm" };
+  return {
+    PathOnHost: host,
+    PathInContainer: container || host,
+    CgroupPermissions: perms || "rwm",
+  };
 }
 
 /** `80`, `8000-8001/udp` -> ExposedPorts keys. */
@@ -106,8 +114,8 @@ export function runtimeOptions(o: DockerOptions | undefined): {
   set(host, "GroupAdd", o.group_add);
   set(host, "StorageOpt", o.storage_opt);
   return {
-    config: config as Partial<Dockerode.ContainerCreateOptions>,
-    host: host as Dockerode.HostConfig,
+    config: config,
+    host: host,
     exposed: (o.expose ?? []).flatMap(exposed),
   };
 }

@@ -252,15 +252,26 @@ export async function checkCompose(run: Runner, find = findCompose): Promise<Che
   const bin = find();
   const name = "docker compose";
   const fix = "bash scripts/setup compose (builds it), or install Docker's compose plugin";
-  if (!bin) return { name, ok: false, required: false, detail: "not found (needed for compose files)", fix };
+  if (!bin)
+    return {
+      name,
+      ok: false,
+      required: false,
+      detail: "not found (needed for compose files)",
+      fix,
+    };
   const r = await run(bin, ["version", "--short"]);
   const version = r.stdout.trim();
-  if (r.code === 0 && /^v?2\./.test(version)) return { name, ok: true, required: false, detail: `${version} (${bin})` };
+  if (r.code === 0 && /^v?2\./.test(version))
+    return { name, ok: true, required: false, detail: `${version} (${bin})` };
   return {
     name,
     ok: false,
     required: false,
-    detail: r.code === 0 ? `${bin} is version ${version || "?"}; envctl needs v2` : `${bin} version failed: ${firstLine(r.stderr)}`,
+    detail:
+      r.code === 0
+        ? `${bin} is version ${version || "?"}; envctl needs v2`
+        : `${bin} version failed: ${firstLine(r.stderr)}`,
     fix,
   };
 }

@@ -33,7 +33,12 @@ export const volume: Handler = {
       ...(typeof inputs.driver === "string" ? { name: inputs.driver } : {}),
       ...(inputs.driverOpts ? { options: inputs.driverOpts as Record<string, string> } : {}),
     };
-    await docker.ensureVolume(inputs.name as string, inputs.labels as docker.Labels, host(inputs), driver);
+    await docker.ensureVolume(
+      inputs.name as string,
+      inputs.labels as docker.Labels,
+      host(inputs),
+      driver,
+    );
     return { id: inputs.name as string, outs: inputs };
   },
   diff: replaceOnAnyChange(["name", "labels", "dockerHost", "driver", "driverOpts"]),
@@ -55,7 +60,8 @@ const imageKeys = [
   "platform",
 ];
 async function build(inputs: Props): Promise<Props> {
-  const opt = <T>(k: string): T | undefined => (inputs[k] === undefined ? undefined : (inputs[k] as T));
+  const opt = <T>(k: string): T | undefined =>
+    inputs[k] === undefined ? undefined : (inputs[k] as T);
   const res = await docker.buildImage({
     context: inputs.context as string,
     dockerfile: inputs.dockerfile as string,
@@ -64,7 +70,9 @@ async function build(inputs: Props): Promise<Props> {
     labels: inputs.labels as docker.Labels,
     ...(host(inputs) ? { dockerHost: host(inputs) } : {}),
     ...(opt<string>("target") ? { target: opt<string>("target")! } : {}),
-    ...(opt<string>("dockerfileInline") ? { dockerfileInline: opt<string>("dockerfileInline")! } : {}),
+    ...(opt<string>("dockerfileInline")
+      ? { dockerfileInline: opt<string>("dockerfileInline")! }
+      : {}),
     ...(opt<Record<string, string>>("additionalContexts")
       ? { additionalContexts: opt<Record<string, string>>("additionalContexts")! }
       : {}),
@@ -101,7 +109,8 @@ export const image: Handler = {
       await docker.removeImage(extra, host(props));
     }
     await docker.removeImage(props.tag as string, host(props));
-    for (const t of (props.contextImages as string[] | undefined) ?? []) await docker.removeImage(t, host(props));
+    for (const t of (props.contextImages as string[] | undefined) ?? [])
+      await docker.removeImage(t, host(props));
   },
 };
 
@@ -163,7 +172,8 @@ export const container: Handler = {
     // run-to-completion one is done once it exited with 0.
     if (replaces.length === 0) {
       const info = await docker.inspectContainer(olds.name as string, host(olds));
-      const done = olds.ready === "completed" ? info && !info.running && info.exitCode === 0 : info?.running;
+      const done =
+        olds.ready === "completed" ? info && !info.running && info.exitCode === 0 : info?.running;
       if (!done) replaces.push("containerId");
     }
     return {
@@ -176,8 +186,13 @@ export const container: Handler = {
   update: (_id, olds, news) =>
     Promise.resolve({ outs: { ...news, containerId: olds.containerId } }),
   async delete(_id, props) {
-    await docker.removeContainer(props.name as string, host(props), props.docker as DockerOptions | undefined);
-    if (typeof props.filesDir === "string") fs.rmSync(props.filesDir, { recursive: true, force: true });
+    await docker.removeContainer(
+      props.name as string,
+      host(props),
+      props.docker as DockerOptions | undefined,
+    );
+    if (typeof props.filesDir === "string")
+      fs.rmSync(props.filesDir, { recursive: true, force: true });
   },
   async read(id, props) {
     const info = await docker.inspectContainer(props.name as string, host(props));

@@ -1,6 +1,7 @@
 /**
  * Preloaded (`node --require`) into the dynamic-provider process by envctl's launcher, which
- * scripts/setup writes to .toolchain/bin/pulumi-resource-pulumi-nodejs. When @pulumi/pulumi's
+ * scripts/setup writes to .toolchain/bin/pulumi-resource-pulumi-nodejs, and into the program's
+ * process through the engine's NODE_OPTIONS (lib/core/toolchain.ts). When @pulumi/pulumi's
  * runtime loads, it loads the TypeScript compiler (closure serialization) and npm's Arborist
  * (code paths for function packaging): about 0.6 s on every update, and a provider uses neither,
  * since it only runs code the program already serialized. Those two requires, made by those two
@@ -13,6 +14,16 @@ import Module from "node:module";
 export const DEFERRED = new Map<string, RegExp>([
   ["typescript", /[\\/]@pulumi[\\/]pulumi[\\/]typescript-shim\.js$/],
   ["@npmcli/arborist", /[\\/]@pulumi[\\/]pulumi[\\/]runtime[\\/]closure[\\/]codePaths\.js$/],
+  // The program's run entry loads OpenTelemetry's SDK, exporter and gRPC instrumentation at
+  // start (~50 ms) and uses them only when tracing is on (`start`); its spans use the API alone.
+  ...[
+    "@opentelemetry/resources",
+    "@opentelemetry/sdk-trace-base",
+    "@opentelemetry/exporter-zipkin",
+    "@opentelemetry/instrumentation-grpc",
+    "@opentelemetry/sdk-trace-node",
+    "@opentelemetry/instrumentation",
+  ].map((m): [string, RegExp] => [m, /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]run[\\/]tracing\.js$/]),
 ]);
 
 /**

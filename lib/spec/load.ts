@@ -4,10 +4,8 @@
  * health ports). Every problem is a SpecIssue with a dot-path; a spec is returned only when
  * there are none.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { canonicalJson } from "../core/canonical";
 import { importCompose } from "./compose";
 import type { EnvSpec, SpecIssue } from "./model";
 import { parseYaml, readTextFile } from "./read";
@@ -179,7 +177,8 @@ function withComposeServices(
     ...data,
     services: own !== undefined && services.__invalid !== undefined ? own : services,
   };
-  if (imported.volumes) out.volumes = { ...imported.volumes, ...(data.volumes as object | undefined) };
+  if (imported.volumes)
+    out.volumes = { ...imported.volumes, ...(data.volumes as object | undefined) };
   if (imported.networks) {
     const ownNets = Array.isArray(data.networks) ? (data.networks as string[]) : [];
     out.networks = [...new Set([...imported.networks, ...ownNets])];
@@ -189,7 +188,5 @@ function withComposeServices(
 
 // ---------------------------------------------------------------------------------------------
 
-/** sha256 of the spec as JSON with sorted keys, so key order never changes the hash. */
-export function specHash(spec: EnvSpec): string {
-  return createHash("sha256").update(canonicalJson(spec)).digest("hex");
-}
+// In its own module: the catalog records it without loading the schema.
+export { specHash } from "./hash";

@@ -201,7 +201,10 @@ export interface DockerOptions {
   /** `host`, `none`, `service:NAME`, `container:NAME`; absent: the env's networks. */
   network_mode?: string;
   /** Networks of the env the container joins (absent: the env's default), with aliases. */
-  networks?: Record<string, { aliases?: string[]; ipv4_address?: string; ipv6_address?: string; priority?: number }>;
+  networks?: Record<
+    string,
+    { aliases?: string[]; ipv4_address?: string; ipv6_address?: string; priority?: number }
+  >;
   /** `SERVICE[:ALIAS]`: extra names the container resolves. */
   links?: string[];
   /** `SERVICE[:ro|rw]` or `container:NAME[:ro|rw]`: mounts another container's volumes. */

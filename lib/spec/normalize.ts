@@ -170,7 +170,8 @@ function normalizeService(
     };
   });
   const conditions: Record<string, DependCondition> = {};
-  for (const d of deps) if (d.condition && d.condition !== "healthy") conditions[d.name] = d.condition;
+  for (const d of deps)
+    if (d.condition && d.condition !== "healthy") conditions[d.name] = d.condition;
   const health =
     s.health !== undefined && !(s.health.test?.[0] === "NONE")
       ? healthCheck(s.health, ports[0]?.container)
@@ -303,7 +304,10 @@ function healthCheck(
   if (h.start_interval !== undefined) Object.assign(timing, { startIntervalMs: h.start_interval });
   if (h.test !== undefined) {
     const [form, ...rest] = h.test;
-    const command = form === "CMD-SHELL" ? rest.join(" ") : rest.map((w) => shellQuote(w, { minimal: true })).join(" ");
+    const command =
+      form === "CMD-SHELL"
+        ? rest.join(" ")
+        : rest.map((w) => shellQuote(w, { minimal: true })).join(" ");
     return { kind: "command", command, test: [...h.test], ...timing };
   }
   if (h.command !== undefined) return { kind: "command", command: h.command, ...timing };

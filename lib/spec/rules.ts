@@ -127,7 +127,10 @@ function containerIssues(s: Service, spec: EnvSpec, byName: Map<string, Service>
   const networks = new Set(["default", ...(spec.networks ?? [])]);
   for (const n of Object.keys(s.docker?.networks ?? {})) {
     if (!networks.has(n)) {
-      out.push({ path: `${at}.docker.networks.${n}`, message: `unknown network "${n}" (declare it in "networks")` });
+      out.push({
+        path: `${at}.docker.networks.${n}`,
+        message: `unknown network "${n}" (declare it in "networks")`,
+      });
     }
   }
   const mode = s.docker?.network_mode;
@@ -135,7 +138,10 @@ function containerIssues(s: Service, spec: EnvSpec, byName: Map<string, Service>
   if (other !== undefined) {
     const target = byName.get(other);
     if (!target || target.type !== "container" || other === s.name) {
-      out.push({ path: `${at}.docker.network_mode`, message: `"${other}" is not another container service` });
+      out.push({
+        path: `${at}.docker.network_mode`,
+        message: `"${other}" is not another container service`,
+      });
     }
   }
   if (mode !== undefined && s.docker?.networks && Object.keys(s.docker.networks).length > 0) {

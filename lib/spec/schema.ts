@@ -91,7 +91,9 @@ const buildObject = z.strictObject({
   dockerfile_inline: z.string().min(1, "must not be empty").optional(),
   args: scalarMap.optional(),
   target: z.string().min(1, "must not be empty").optional(),
-  additional_contexts: z.record(z.string().min(1), z.string().min(1, "must not be empty")).optional(),
+  additional_contexts: z
+    .record(z.string().min(1), z.string().min(1, "must not be empty"))
+    .optional(),
 });
 
 const buildSchema = z.union([z.string().min(1, "must not be empty"), buildObject], {
@@ -311,12 +313,15 @@ export const dockerOptionsSchema = z.strictObject({
       message: 'must be "no", "always", "on-failure[:N]" or "unless-stopped"',
     })
     .optional(),
-  stop_signal: z.string().regex(/^(SIG)?[A-Z0-9+-]+$|^\d+$/, "must be a signal like SIGTERM").optional(),
-  stop_grace_period: z
+  stop_signal: z
     .string()
-    .regex(GO_DURATION_RE, 'must be a duration like "10s"')
+    .regex(/^(SIG)?[A-Z0-9+-]+$|^\d+$/, "must be a signal like SIGTERM")
     .optional(),
-  platform: z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be like "linux/amd64"').optional(),
+  stop_grace_period: z.string().regex(GO_DURATION_RE, 'must be a duration like "10s"').optional(),
+  platform: z
+    .string()
+    .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be like "linux/amd64"')
+    .optional(),
   tmpfs: strList.optional(),
   extra_hosts: strList.optional(),
   cap_add: strList.optional(),
@@ -424,7 +429,9 @@ export const serviceSchema = z
     depends_on: dependsOnSchema.optional(),
     cold: z.boolean().optional(),
     replicas: wholeNumber.min(0, "must be 0 or more").max(100, "must be at most 100").optional(),
-    labels: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+    labels: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .optional(),
     files: z.array(fileSchema).optional(),
     docker: dockerOptionsSchema.optional(),
   })
@@ -535,13 +542,17 @@ export const specSchema = z
             external: z.boolean().optional(),
             name: z.string().min(1).optional(),
             driver: z.string().min(1).optional(),
-            driver_opts: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional(),
+            driver_opts: z
+              .record(z.string(), z.union([z.string(), z.number()]).transform(String))
+              .optional(),
             labels: strMap.optional(),
           })
           .nullable(),
       )
       .optional(),
-    networks: z.array(z.string().regex(VOLUME_NAME_RE, `must match ${VOLUME_NAME_RE.source}`)).optional(),
+    networks: z
+      .array(z.string().regex(VOLUME_NAME_RE, `must match ${VOLUME_NAME_RE.source}`))
+      .optional(),
   })
   .superRefine((d, ctx) => {
     if (d.compose === undefined && Object.keys(d.services ?? {}).length === 0) {

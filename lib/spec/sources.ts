@@ -23,7 +23,12 @@ export interface SpecSource {
 
 /** Just the spec's source out of a command's options (which carry seams and flags too). */
 export function specSource(o: SpecSource): SpecSource {
-  return { file: o.file, preset: o.preset, format: o.format, ...(o.profile ? { profile: o.profile } : {}) };
+  return {
+    file: o.file,
+    preset: o.preset,
+    format: o.format,
+    ...(o.profile ? { profile: o.profile } : {}),
+  };
 }
 
 /**
@@ -119,7 +124,8 @@ export function loadSpec(
     }
     specFile = abs[0]!;
     const profiles = src.profile ? { profiles: src.profile } : {};
-    res = formats[0] === "compose" ? loadComposeFiles(abs, profiles) : loadSpecFile(specFile, profiles);
+    res =
+      formats[0] === "compose" ? loadComposeFiles(abs, profiles) : loadSpecFile(specFile, profiles);
   }
   if (res.errors.length > 0 || !res.spec) throw new SpecError(specFile, res.errors);
   return { spec: res.spec, file: specFile, warnings: res.warnings };

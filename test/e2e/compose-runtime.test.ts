@@ -112,10 +112,14 @@ describe("compose keys at run time", { timeout: 10 * 60_000 }, () => {
 
     // replicas: three containers, each found under the service name.
     const workers = dockerLeftovers(name).containers.filter((id) =>
-      /-worker(-\d)?$/.test(execFileSync("docker", ["inspect", "-f", "{{.Name}}", id], { encoding: "utf8" }).trim()),
+      /-worker(-\d)?$/.test(
+        execFileSync("docker", ["inspect", "-f", "{{.Name}}", id], { encoding: "utf8" }).trim(),
+      ),
     );
     assert.equal(workers.length, 3);
-    const ips = exec(web, "getent", "ahostsv4", "worker").out.split("\n").map((l) => l.split(/\s+/)[0]);
+    const ips = exec(web, "getent", "ahostsv4", "worker")
+      .out.split("\n")
+      .map((l) => l.split(/\s+/)[0]);
     assert.equal(new Set(ips).size, 3, exec(web, "getent", "ahostsv4", "worker").out);
     assert.equal(inspect(`envctl-${name}-worker-2`).HostConfig.Memory, 64 * 1024 * 1024);
 
@@ -174,7 +178,11 @@ describe("compose keys at run time", { timeout: 10 * 60_000 }, () => {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /exited with code 3/);
       assert.match(r.stderr, /migration broke/);
-      assert.equal(spawnSync("docker", ["inspect", `envctl-${failing}-app`]).status, 1, "app never started");
+      assert.equal(
+        spawnSync("docker", ["inspect", `envctl-${failing}-app`]).status,
+        1,
+        "app never started",
+      );
     } finally {
       await envctl(["destroy", failing, "--yes", "--force"], { home, cwd: dir });
       fs.rmSync(dir, { recursive: true, force: true });

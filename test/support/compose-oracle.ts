@@ -121,7 +121,12 @@ export function compareProject(
     compareFields(name, e, s);
   }
   // Offsets are handed out in the order the services are written (envctl's service order).
-  comparePorts(spec.services.map((s) => s.name), expected, byName as Map<string, ContainerService>, found);
+  comparePorts(
+    spec.services.map((s) => s.name),
+    expected,
+    byName as Map<string, ContainerService>,
+    found,
+  );
   compareVolumeDecls(project, spec, found);
   compareNetworks(project, spec, found);
   const said = new Set(warnings.map((w) => w.path));

@@ -790,7 +790,8 @@ describe("whole loads", needsCompose, () => {
 describe("envctl's own checks of imported values", needsCompose, () => {
   test("they name the compose key, not envctl.yaml's", (t) => {
     const dir = tmpDir(t, {
-      "compose.yml": 'services:\n  web:\n    image: x\n    restart: sometimes\n    environment: { FMT: "{{.Name}}" }\n',
+      "compose.yml":
+        'services:\n  web:\n    image: x\n    restart: sometimes\n    environment: { FMT: "{{.Name}}" }\n',
     });
     const r = loadComposeFiles([path.join(dir, "compose.yml")]);
     assert.deepEqual(issues(r.errors), [
@@ -800,7 +801,8 @@ describe("envctl's own checks of imported values", needsCompose, () => {
 
   test("a Go template in a value stays literal (compose values are not envctl templates)", (t) => {
     const dir = tmpDir(t, {
-      "compose.yml": 'services:\n  web:\n    image: x\n    environment: { FMT: "{{.Name}} {{ .ID }}" }\n',
+      "compose.yml":
+        'services:\n  web:\n    image: x\n    environment: { FMT: "{{.Name}} {{ .ID }}" }\n',
     });
     const r = loadComposeFiles([path.join(dir, "compose.yml")]);
     assert.deepEqual(r.errors, []);

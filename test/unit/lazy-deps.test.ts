@@ -42,6 +42,22 @@ describe("the provider preload", () => {
     assert.deepEqual(inNode(script, true), { before: false, after: true, value: 42 });
   });
 
+  it("keeps OpenTelemetry's SDK out of the program's run entry until tracing starts", () => {
+    const script = `${LOADED}
+      const tracing = require("@pulumi/pulumi/cmd/run/tracing");
+      const span = tracing.newSpan("x"); span.end();
+      const before = loaded("@opentelemetry/sdk-trace-node") || loaded("@opentelemetry/exporter-zipkin");
+      tracing.start("http://127.0.0.1:1/api/v2/spans");
+      console.log(JSON.stringify({ before, after: loaded("@opentelemetry/sdk-trace-node") && loaded("@opentelemetry/exporter-zipkin") }));
+      process.exit(0);`;
+    assert.deepEqual(
+      inNode(script, false),
+      { before: true, after: true },
+      "without it they load at once",
+    );
+    assert.deepEqual(inNode(script, true), { before: false, after: true });
+  });
+
   it("requires of the same modules from anywhere else are untouched", () => {
     const script = `const ts = require("typescript");
       console.log(JSON.stringify({ version: typeof ts.version, proxy: require("util").types.isProxy(ts) }));`;

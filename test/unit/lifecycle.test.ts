@@ -110,7 +110,9 @@ describe("reality", () => {
     pidFile(d, "api", process.pid);
     const e = env(d);
     // api needs db to complete (compose service_completed_successfully).
-    e.services = e.services.map((s) => (s.name === "api" ? { ...s, conditions: { db: "completed" as const } } : s));
+    e.services = e.services.map((s) =>
+      s.name === "api" ? { ...s, conditions: { db: "completed" as const } } : s,
+    );
     const done: ContainerMap = new Map([
       ["e", new Map([["db", { running: false, status: "exited", id: "abc", exitCode: 0 }]])],
     ]);
@@ -125,7 +127,10 @@ describe("reality", () => {
     const replicas: ContainerMap = new Map([
       ["e", new Map([["db", { running: true, status: "running", id: "abc", count: 3 }]])],
     ]);
-    assert.match(envReality(env(d), "warm", replicas).services[0]!.detail, /^3 containers, container abc$/);
+    assert.match(
+      envReality(env(d), "warm", replicas).services[0]!.detail,
+      /^3 containers, container abc$/,
+    );
   });
 
   it("agrees: actual equals desired, no warnings", () => {

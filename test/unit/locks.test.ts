@@ -120,9 +120,16 @@ describe("process liveness", () => {
     const root = ROOT_DIR;
     const engine = engineEnv(root);
     assert.match(engine.NODE_OPTIONS ?? "", /--require ".*lazy-deps\.js"/);
-    const user = userEnv({ PATH: "/bin", ENVCTL_ROOT: root, NODE_OPTIONS: `--max-old-space-size=512 ${engine.NODE_OPTIONS!}` });
+    const user = userEnv({
+      PATH: "/bin",
+      ENVCTL_ROOT: root,
+      NODE_OPTIONS: `--max-old-space-size=512 ${engine.NODE_OPTIONS!}`,
+    });
     assert.equal(user.NODE_OPTIONS, "--max-old-space-size=512");
-    assert.equal(userEnv({ PATH: "/bin", ENVCTL_ROOT: root, NODE_OPTIONS: engine.NODE_OPTIONS! }).NODE_OPTIONS, undefined);
+    assert.equal(
+      userEnv({ PATH: "/bin", ENVCTL_ROOT: root, NODE_OPTIONS: engine.NODE_OPTIONS! }).NODE_OPTIONS,
+      undefined,
+    );
   });
 });
 

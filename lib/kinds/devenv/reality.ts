@@ -6,6 +6,7 @@
 import * as path from "node:path";
 import { daemonStatus, truncateLogIfLarge } from "../../runtime/daemon";
 import { runningServices } from "./lifecycle";
+import { listContainers, localSocket } from "../../docker/socket-list";
 import { LABEL_ENV, LABEL_SERVICE } from "../../core/names";
 import type { EnvState, ResolvedEnv } from "../../spec/model";
 
@@ -35,11 +36,15 @@ export class DockerTrouble {
  * socket, connection refused), or a DockerTrouble when it answered with an error.
  */
 export async function envctlContainers(): Promise<ContainerMap | DockerTrouble | undefined> {
-  const { docker, dockerFailure, isConnectionFailure } = await import("../../docker/client");
+  const filters = { label: [LABEL_ENV] };
+  const socket = localSocket();
   let list;
   try {
-    list = await docker().listContainers({ all: true, filters: { label: [LABEL_ENV] } });
+    list = socket
+      ? await listContainers(socket, filters)
+      : await (await import("../../docker/client")).docker().listContainers({ all: true, filters });
   } catch (err) {
+    const { dockerFailure, isConnectionFailure } = await import("../../docker/client");
     if (isConnectionFailure(err)) return undefined;
     return new DockerTrouble(dockerFailure("listing containers", err).message);
   }
