@@ -3,7 +3,8 @@
  * traced. envctl's own `pulumi up` takes no extra flags, so this does what the verbs do
  * between their progress line and their catalog write: puts the env's config with the other
  * desired state into the stack's settings (ensureConfig, as lib/engine/update's caller does),
- * then runs the same `pulumi up` (runPulumi, same arguments) plus `--otel-traces file://...`.
+ * then runs the same pulumi command (runPulumi, same arguments: `up` for warm, the targeted
+ * `destroy` of the leaving services for cool) plus `--otel-traces file://...`.
  * The catalog is not touched: the env is cold before and after. The spans (bench/engine-trace.ts)
  * and Docker's events (bench/timeline.ts) together say where the engine's time goes.
  */
@@ -12,7 +13,9 @@ import * as path from "node:path";
 import { Catalog } from "../lib/catalog/catalog";
 import type { Home } from "../lib/core/home";
 import { ensureConfig, openEngine, stackConfig, type Engine } from "../lib/engine/automation";
+import { readStack } from "../lib/engine/state";
 import { runPulumi } from "../lib/engine/update";
+import { leavingResources } from "../lib/kinds/devenv/lifecycle";
 import type { ResolvedEnv } from "../lib/spec/model";
 import { tempDir } from "../test/support/env";
 import { engineMarks, readTrace, type EngineMarks } from "./engine-trace";
@@ -33,15 +36,16 @@ interface Traced {
   events: DockerEvent[];
 }
 
+/** `command` is what the verb runs: `pulumi up` for warm, the targeted destroy for cool. */
 async function tracedUp(
   engine: Engine,
-  stack: string,
+  command: string[],
   dir: string,
   label: string,
   scope: EventScope,
 ): Promise<Traced> {
   const trace = path.join(dir, `${label}.otel.json`);
-  const args = ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
+  const args = [...command];
   args.push("--exec-kind", "auto.local", "--event-log", path.join(dir, `${label}.events.json`));
   args.push("--otel-traces", `file://${trace}`);
   const rec = await recordEvents(scope);
@@ -82,10 +86,21 @@ export async function profileEngine(args: {
   const dir = tempDir("trace");
   try {
     await ensureConfig(engine, name, stackConfig({ ...cold, state: "warm" }));
-    const warm = await tracedUp(engine, name, dir, "warm", scope);
+    const up = ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", name];
+    const warm = await tracedUp(engine, up, dir, "warm", scope);
     await expectHealthy(scope, args.services, "the traced warm");
     await ensureConfig(engine, name, stackConfig(cold));
-    const cool = await tracedUp(engine, name, dir, "cool", scope);
+    // As `envctl cool` does it (cli/commands/apply.ts applyRemoval): no program.
+    const held = (await readStack(engine, name)).resources;
+    const targets = leavingResources(name, cold.services, "warm", "cold", held) ?? [];
+    const destroy = ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", name];
+    const cool = await tracedUp(
+      engine,
+      [...destroy, ...targets.flatMap((u) => ["--target", u])],
+      dir,
+      "cool",
+      scope,
+    );
     await expectGone(scope, "the traced cool");
     return { up: warmLines(warm, name, args.deps), down: coolLines(cool) };
   } finally {
@@ -169,7 +184,8 @@ function coolLines(t: Traced): string[] {
     })
     .filter(Boolean);
   return [
-    `profile, one traced cool: pulumi took ${dur(t.t0, t.t0 + t.ms)}; program asked to run at ${at(t.t0, m.run)}, ` +
+    `profile, one traced cool (the targeted pulumi destroy envctl cool runs): pulumi took ${dur(t.t0, t.t0 + t.ms)}; ` +
+      `${m.run === undefined ? "no program run" : `program asked to run at ${at(t.t0, m.run)}`}, provider launched at ${at(t.t0, m.providerLaunch)}, ` +
       `provider ready at ${at(t.t0, m.providerReady)}; first Delete at ${at(t.t0, deletes[0]?.start)}, last returns at ` +
       `${at(t.t0, lastEnd)}; pulumi exits ${dur(lastEnd, t.t0 + t.ms)} later; ` +
       `each Delete (start+duration): ${per.join(", ")}`,
