@@ -63,37 +63,32 @@ export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promis
   }
   await ensureConfig(engine, args.stack, stackConfig(env));
   trimLogs(env);
-  try {
-    return await record(
-      args,
-      async (progress): Promise<UpdateResult> => {
-        if (targets.length === 0)
-          return { outputs: { env: outputs }, changes: {}, durationSeconds: 0 };
-        const res = await runDestroy(engine, env.name, targets, {
-          onEvent: progress.onEvent,
-          signal: s.signal,
-        });
-        return { ...res, outputs: { env: outputs } };
-      },
-      { fallback: true },
-    );
-  } catch (err) {
-    if (err instanceof FallBack) return applyEnv(args);
-    throw err;
-  }
+  return record(
+    args,
+    async (progress): Promise<UpdateResult> => {
+      if (targets.length === 0)
+        return { outputs: { env: outputs }, changes: {}, durationSeconds: 0 };
+      const res = await runDestroy(engine, env.name, targets, {
+        onEvent: progress.onEvent,
+        signal: s.signal,
+      });
+      return { ...res, outputs: { env: outputs } };
+    },
+    () => applyEnv(args),
+  );
 }
 
 /** Pulumi's marker of a secret value in a checkpoint. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-/** A targeted destroy the engine refused before it deleted anything. */
-class FallBack extends Error {}
-
-/** Runs `update` and records its outcome in the catalog (desired state, outputs, status). */
+/**
+ * Runs `update` and records its outcome in the catalog (desired state, outputs, status). With
+ * `fallback`, an update the engine refused before it changed anything runs that instead.
+ */
 async function record(
   args: ApplyArgs,
   update: (progress: Progress) => Promise<UpdateResult>,
-  opts: { fallback?: boolean } = {},
+  fallback?: () => Promise<ApplyResult>,
 ): Promise<ApplyResult> {
   const { s, catalog, env, verb } = args;
   const progress = new Progress(args.json ? undefined : s.log, false);
@@ -102,12 +97,12 @@ async function record(
     result = await update(progress);
   } catch (err) {
     if (
-      opts.fallback &&
+      fallback &&
       err instanceof PulumiFailure &&
       progress.ops.length === 0 &&
       !s.signal?.aborted
     ) {
-      throw new FallBack();
+      return fallback();
     }
     catalog.setStatus(env.name, "failed");
     // What runs now is a mix of the old and the new state: record the new one as desired so

@@ -22,13 +22,8 @@ export async function outputs(opts: OutputsOptions): Promise<Record<string, unkn
   const stackOut = (all.env?.value as Record<string, unknown> | undefined) ?? {};
   // What the desired state runs is the catalog's; the stack's outputs do not depend on it.
   const catalog = readCatalog(s.home);
-  const rec = (() => {
-    try {
-      return catalog?.getEnv(opts.name);
-    } finally {
-      catalog?.close();
-    }
-  })();
+  const rec = catalog?.getEnv(opts.name);
+  catalog?.close();
   const out = rec?.resolved
     ? withState(stackOut, { state: rec.state, services: rec.resolved.services })
     : stackOut;

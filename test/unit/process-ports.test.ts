@@ -326,12 +326,13 @@ describe("where a daemon really listens", () => {
       let table = "";
       let doc: { services: { name: string; ports: unknown; listening: unknown }[] } | undefined;
       while (Date.now() < deadline) {
-        const c = capture();
-        await status({ name: "ports-test", home, ...c.seams });
-        table = c.out.join("\n");
+        // JSON first: once it shows both listening, the table taken after it does too.
         const j = capture();
         await status({ name: "ports-test", home, json: true, ...j.seams });
         doc = JSON.parse(j.out.join("")) as typeof doc;
+        const c = capture();
+        await status({ name: "ports-test", home, ...c.seams });
+        table = c.out.join("\n");
         if (doc!.services.every((s) => Array.isArray(s.listening) && s.listening.length > 0)) break;
         await new Promise((r) => setTimeout(r, 50));
       }

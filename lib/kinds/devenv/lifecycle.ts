@@ -2,6 +2,7 @@
  * dust-hive's lifecycle, generalized: which services each state runs, which transitions the
  * verbs allow, and what a desired state looks like in reality.
  */
+import { urnName } from "../../engine/progress";
 import type { EnvState } from "../../spec/model";
 
 interface Svc {
@@ -74,8 +75,6 @@ const SERVICE_TYPES = new Set(["envctl:devenv:ContainerService", "envctl:devenv:
 /** First-warm init (components/devenv/devenv.ts `makeInit`): registered only while warm. */
 const INIT_TYPE = "pulumi-nodejs:dynamic/envctl:Init";
 
-const nameOfUrn = (urn: string): string => urn.split("::").slice(3).join("::");
-
 /**
  * The URNs the devenv program stops registering when env `name` goes from `from` to `to`, when
  * that only removes things: the service components of the services `from` runs and `to` does
@@ -98,7 +97,7 @@ export function leavingResources(
   const leaving = new Set([...before].filter((n) => !after.has(n)).map((n) => `${name}-${n}`));
   const roots = held.filter(
     (r) =>
-      (SERVICE_TYPES.has(r.type) && leaving.has(nameOfUrn(r.urn))) ||
+      (SERVICE_TYPES.has(r.type) && leaving.has(urnName(r.urn))) ||
       (r.type === INIT_TYPE && from === "warm" && to !== "warm"),
   );
   const out = new Set(roots.map((r) => r.urn));
