@@ -11,7 +11,13 @@ import type { EnvState, ResolvedEnv } from "../../lib/spec/model";
 import { readStack } from "../../lib/engine/state";
 import { PulumiFailure } from "../../lib/engine/errors";
 import { runDestroy, runUp, type UpdateResult } from "../../lib/engine/update";
-import { leavingResources, withState } from "../../lib/kinds/devenv/lifecycle";
+import { localSocket, removeContainerNow } from "../../lib/docker/socket";
+import {
+  earlyRemovals,
+  leavingResources,
+  withState,
+  type EarlyRemoval,
+} from "../../lib/kinds/devenv/lifecycle";
 import { trimLogs } from "../../lib/kinds/devenv/reality";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
@@ -50,7 +56,9 @@ export async function applyEnv(args: ApplyArgs): Promise<ApplyResult> {
  * A transition that only removes services (cool, stop), as a targeted `pulumi destroy` of
  * what the program would stop registering (lib/kinds/devenv/lifecycle.ts leavingResources):
  * no language host, no program. The stack ends as `applyEnv` would leave it; the outputs are
- * the checkpoint's, which do not depend on the state. Falls back to `applyEnv` when the stack
+ * the checkpoint's, which do not depend on the state. While the engine starts, the CLI removes
+ * the leaving containers it can itself, in reverse dependency order (earlyRemovals); the
+ * destroy then finds them gone and records it. Falls back to `applyEnv` when the stack
  * holds unfinished operations or secret outputs, or when the engine refuses the targets.
  */
 export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promise<ApplyResult> {
@@ -68,14 +76,33 @@ export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promis
     async (progress): Promise<UpdateResult> => {
       if (targets.length === 0)
         return { outputs: { env: outputs }, changes: {}, durationSeconds: 0 };
-      const res = await runDestroy(engine, env.name, targets, {
-        onEvent: progress.onEvent,
-        signal: s.signal,
-      });
-      return { ...res, outputs: { env: outputs } };
+      const socket = localSocket();
+      const early = socket ? removeInWaves(socket, earlyRemovals(targets, state.resources)) : null;
+      try {
+        const res = await runDestroy(engine, env.name, targets, {
+          onEvent: progress.onEvent,
+          signal: s.signal,
+        });
+        return { ...res, outputs: { env: outputs } };
+      } finally {
+        await early;
+      }
     },
     () => applyEnv(args),
   );
+}
+
+/**
+ * Removes each wave's containers at once, wave after wave. A failure is left to the destroy
+ * running alongside, which removes what is left and reports it in its own words.
+ */
+async function removeInWaves(socket: string, waves: EarlyRemoval[][]): Promise<void> {
+  for (const wave of waves) {
+    const done = await Promise.allSettled(
+      wave.map((c) => removeContainerNow(socket, c.name, c.stop)),
+    );
+    if (done.some((d) => d.status === "rejected")) return;
+  }
 }
 
 /** Pulumi's marker of a secret value in a checkpoint. */

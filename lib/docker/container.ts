@@ -9,6 +9,7 @@ import { inspectContainer } from "./inspect";
 import { demuxLogs, ensureVolume, pullImage } from "./objects";
 import { probedHostPort, runFailure, waitDockerHealthy, waitProbe, waitRunning } from "./readiness";
 import { sleep } from "../runtime/probes";
+import { localSocket, removeContainerNow } from "./socket";
 
 export { ContainerRunError } from "./readiness";
 export { inspectContainer, type ContainerInfo } from "./inspect";
@@ -264,6 +265,13 @@ export async function removeContainer(
     }
   }
   try {
+    const socket = host === undefined ? localSocket() : undefined;
+    if (socket) {
+      if ((await removeContainerNow(socket, name, false)) === "in progress") {
+        return waitGone(name, host);
+      }
+      return;
+    }
     await docker(host).getContainer(name).remove({ force: true, v: true });
   } catch (err) {
     if (statusOf(err) === 404) return;

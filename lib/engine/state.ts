@@ -15,6 +15,10 @@ export interface StateResource {
   urn: string;
   type: string;
   parent?: string;
+  /** The URNs it depends on (explicit and through its inputs). */
+  dependencies?: string[];
+  /** Its outputs as the checkpoint holds them (a secret stays an encrypted envelope). */
+  outputs?: Record<string, unknown>;
 }
 
 export interface StackState {
@@ -26,7 +30,13 @@ export interface StackState {
 }
 
 interface Deployment {
-  resources?: { urn: string; type: string; parent?: string; outputs?: Record<string, unknown> }[];
+  resources?: {
+    urn: string;
+    type: string;
+    parent?: string;
+    dependencies?: string[];
+    outputs?: Record<string, unknown>;
+  }[];
   pending_operations?: unknown[];
 }
 
@@ -38,6 +48,8 @@ function fromDeployment(d: Deployment | undefined): StackState {
       urn: r.urn,
       type: r.type,
       ...(r.parent ? { parent: r.parent } : {}),
+      ...(r.dependencies?.length ? { dependencies: r.dependencies } : {}),
+      ...(r.outputs ? { outputs: r.outputs } : {}),
     })),
     pendingOperations: d?.pending_operations?.length ?? 0,
     outputs: root?.outputs ?? {},

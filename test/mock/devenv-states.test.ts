@@ -12,7 +12,7 @@ import type {
   ResolvedEnv,
   ResolvedProcess,
 } from "../../lib/spec/model";
-import { leavingResources, withState } from "../../lib/kinds/devenv/lifecycle";
+import { earlyRemovals, leavingResources, withState } from "../../lib/kinds/devenv/lifecycle";
 import { construct, key, plain, reg, resolved, T, type Capture } from "./harness";
 
 const ENV = "st";
@@ -281,5 +281,95 @@ describe("leavingResources: a targeted destroy leaves what the program registers
     const targets = leavingResources(ENV, env("warm").services, "warm", "cold", partial)!;
     assert.ok(targets.length > 0);
     assert.ok(targets.every((u) => !u.endsWith(`::${ENV}-api`)));
+  });
+});
+
+// --- cool's early removals: the CLI removes containers while the engine starts ----------------
+
+/**
+ * The checkpoint with what earlyRemovals reads: each resource's dependencies (as the engine
+ * records the registration's) and its outputs (a dynamic resource's outputs are its inputs plus
+ * what create adds, which earlyRemovals does not read).
+ */
+function heldWithState(c: Capture): ReturnType<typeof held> {
+  const urn = (k: string): string => `urn:pulumi:${ENV}::envctl::${k}`;
+  return held(c).map((h, i) => {
+    const r = [...c.regs.values()][i]!;
+    return { ...h, dependencies: r.rpcDeps.map(urn), outputs: plain(r) };
+  });
+}
+
+async function wavesOf(e: (st: EnvState) => ResolvedEnv, from: EnvState, to: EnvState) {
+  const before = await construct(ENV, e(from));
+  const state = heldWithState(before);
+  const targets = leavingResources(ENV, e(from).services, from, to, state)!;
+  return earlyRemovals(targets, state).map((w) => w.map((c) => c.name).sort());
+}
+
+describe("earlyRemovals: what cool removes before the engine, in which order", () => {
+  const full = variants["replicas, a health gate, a cold container"]!;
+  const c = (svc: string): string => `envctl-${ENV}-${svc}`;
+
+  it("dependents first; an upstream of a process service is left to the engine", async () => {
+    // worker needs queue started (its two replicas) and db healthy; api, a process, needs db.
+    assert.deepEqual(await wavesOf(full, "warm", "cold"), [
+      [c("worker")],
+      [c("queue"), c("queue-2")],
+    ]);
+  });
+
+  it("stop: a cold container goes before the process it depends on, which the engine stops", async () => {
+    assert.deepEqual(await wavesOf(full, "warm", "stopped"), [
+      [c("docs"), c("worker")],
+      [c("queue"), c("queue-2")],
+    ]);
+    assert.deepEqual(await wavesOf(full, "cold", "stopped"), [[c("docs")]]);
+  });
+
+  it("pre_stop hooks: that container and its upstreams are the engine's; stop_signal is a stop", async () => {
+    const hooked = (st: EnvState): ResolvedEnv => {
+      const e = full(st);
+      return {
+        ...e,
+        services: e.services.map((s) =>
+          s.name === "worker"
+            ? { ...s, docker: { pre_stop: [{ command: ["./drain"] }] } }
+            : s.name === "queue"
+              ? { ...s, docker: { stop_signal: "SIGQUIT" } }
+              : s,
+        ) as ResolvedEnv["services"],
+      };
+    };
+    assert.deepEqual(await wavesOf(hooked, "warm", "cold"), []);
+    const signalled = (st: EnvState): ResolvedEnv => {
+      const e = full(st);
+      return {
+        ...e,
+        services: e.services.map((s) =>
+          s.name === "queue" ? { ...s, docker: { stop_signal: "SIGQUIT" } } : s,
+        ) as ResolvedEnv["services"],
+      };
+    };
+    const before = await construct(ENV, signalled("warm"));
+    const state = heldWithState(before);
+    const targets = leavingResources(ENV, signalled("warm").services, "warm", "cold", state)!;
+    const waves = earlyRemovals(targets, state);
+    assert.deepEqual(
+      waves.flat().map((r) => [r.name, r.stop]),
+      [
+        [c("worker"), false],
+        [c("queue"), true],
+        [c("queue-2"), true],
+      ],
+    );
+  });
+
+  it("a container on another Docker host is the engine's", () => {
+    const urn = (n: string): string => `urn:pulumi:${ENV}::envctl::${T.Container}::${n}`;
+    const state = [
+      { urn: urn("a"), type: T.Container, outputs: { name: "a", dockerHost: "ssh://me@box" } },
+      { urn: urn("b"), type: T.Container, outputs: { name: "b" } },
+    ];
+    assert.deepEqual(earlyRemovals([urn("a"), urn("b")], state), [[{ name: "b", stop: false }]]);
   });
 });

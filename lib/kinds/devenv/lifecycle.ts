@@ -136,3 +136,84 @@ export function withState(
       : {}),
   };
 }
+
+/** The resource type of a service's container (components/shared/container-service.ts). */
+const CONTAINER_TYPE = "pulumi-nodejs:dynamic/envctl:Container";
+/** Resources whose delete does nothing: a container gone under them changes nothing. */
+const INERT_TYPES = new Set(["pulumi-nodejs:dynamic/envctl:Ready", INIT_TYPE, ...SERVICE_TYPES]);
+
+/** A container the CLI removes itself, and whether it is stopped (its signal, its grace) first. */
+export interface EarlyRemoval {
+  name: string;
+  stop: boolean;
+}
+
+interface HeldWithState extends Held {
+  dependencies?: string[];
+  outputs?: Record<string, unknown>;
+}
+
+/**
+ * The containers among `targets` (leavingResources) the CLI can remove while the engine starts,
+ * in waves: no container of a wave has a dependent left for a later wave, so they go in reverse
+ * dependency order, as `docker compose down` stops them. The targeted destroy that follows finds
+ * them gone (the container handler's delete accepts that) and does the rest. Left to the
+ * engine, with everything they depend on (so nothing stops under a dependent still running):
+ * containers on another Docker host, ones with `pre_stop` hooks (run by the container handler),
+ * and the upstreams of any leaving resource whose delete does something (a process service).
+ */
+export function earlyRemovals(targets: string[], held: HeldWithState[]): EarlyRemoval[][] {
+  const byUrn = new Map(held.map((r) => [r.urn, r]));
+  const leaving = held.filter((r) => targets.includes(r.urn));
+  // The containers each leaving resource waits for, through gates and anything between.
+  const upstream = new Map<string, Set<string>>();
+  for (const r of leaving) {
+    const seen = new Set<string>();
+    const out = new Set<string>();
+    const visit = (urn: string): void => {
+      if (seen.has(urn)) return;
+      seen.add(urn);
+      const d = byUrn.get(urn);
+      if (!d) return;
+      if (d.type === CONTAINER_TYPE && urn !== r.urn) out.add(urn);
+      d.dependencies?.forEach(visit);
+    };
+    r.dependencies?.forEach(visit);
+    upstream.set(r.urn, out);
+  }
+  const props = (urn: string): Record<string, unknown> => byUrn.get(urn)?.outputs ?? {};
+  const engineOnly = new Set<string>();
+  const keep = (urn: string): void => {
+    if (engineOnly.has(urn)) return;
+    engineOnly.add(urn);
+    upstream.get(urn)?.forEach(keep);
+  };
+  for (const r of leaving) {
+    if (r.type !== CONTAINER_TYPE) {
+      if (!INERT_TYPES.has(r.type)) upstream.get(r.urn)!.forEach(keep);
+      continue;
+    }
+    const p = props(r.urn);
+    const docker = (p.docker ?? {}) as { pre_stop?: unknown[] };
+    if (typeof p.name !== "string" || p.dockerHost !== undefined || docker.pre_stop?.length) {
+      keep(r.urn);
+    }
+  }
+  let left = leaving
+    .filter((r) => r.type === CONTAINER_TYPE && !engineOnly.has(r.urn))
+    .map((r) => r.urn);
+  const waves: EarlyRemoval[][] = [];
+  while (left.length > 0) {
+    const wave = left.filter((u) => !left.some((o) => upstream.get(o)!.has(u)));
+    if (wave.length === 0) break; // a cycle cannot be registered; leave it to the engine
+    waves.push(
+      wave.map((u) => {
+        const p = props(u);
+        const d = (p.docker ?? {}) as { stop_signal?: unknown; stop_grace_period?: unknown };
+        return { name: p.name as string, stop: Boolean(d.stop_signal || d.stop_grace_period) };
+      }),
+    );
+    left = left.filter((u) => !wave.includes(u));
+  }
+  return waves;
+}

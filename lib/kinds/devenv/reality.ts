@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { daemonStatus, truncateLogIfLarge } from "../../runtime/daemon";
 import { runningServices } from "./lifecycle";
-import { listContainers, localSocket } from "../../docker/socket-list";
+import { listContainers, localSocket } from "../../docker/socket";
 import { LABEL_ENV, LABEL_SERVICE } from "../../core/names";
 import type { EnvState, ResolvedEnv } from "../../spec/model";
 
