@@ -101,9 +101,13 @@ export async function removeContainerNow(
   const at = `/containers/${encodeURIComponent(name)}`;
   // 304: already stopped; 404: gone.
   if (stop) await call(socketPath, "POST", `${at}/stop`, timeoutMs, [304, 404]);
-  const { status, json } = await call(socketPath, "DELETE", `${at}?force=1&v=1`, timeoutMs, [
-    404, 409,
-  ]);
+  const { status, json } = await call(
+    socketPath,
+    "DELETE",
+    `${at}?force=1&v=1`,
+    timeoutMs,
+    [404, 409],
+  );
   if (status === 404) return "gone";
   if (status !== 409) return "removed";
   const message = (json as { message?: unknown } | undefined)?.message;

@@ -337,7 +337,7 @@ describe("earlyRemovals: what cool removes before the engine, in which order", (
             : s.name === "queue"
               ? { ...s, docker: { stop_signal: "SIGQUIT" } }
               : s,
-        ) as ResolvedEnv["services"],
+        ),
       };
     };
     assert.deepEqual(await wavesOf(hooked, "warm", "cold"), []);
@@ -347,7 +347,7 @@ describe("earlyRemovals: what cool removes before the engine, in which order", (
         ...e,
         services: e.services.map((s) =>
           s.name === "queue" ? { ...s, docker: { stop_signal: "SIGQUIT" } } : s,
-        ) as ResolvedEnv["services"],
+        ),
       };
     };
     const before = await construct(ENV, signalled("warm"));

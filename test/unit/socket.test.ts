@@ -112,7 +112,10 @@ describe("listing containers over the local socket", () => {
       };
       const err = await removeContainerNow(socket, "x", false).catch((e: unknown) => e);
       assert.equal((err as { statusCode?: number }).statusCode, 409);
-      assert.equal(dockerFailure("removing container x", err).message, "removing container x: container is paused");
+      assert.equal(
+        dockerFailure("removing container x", err).message,
+        "removing container x: container is paused",
+      );
     });
 
     it("an engine error rejects with its words", async () => {
@@ -124,4 +127,3 @@ describe("listing containers over the local socket", () => {
     });
   });
 });
-
