@@ -93,6 +93,28 @@ function program(signal: AbortSignal): Command {
         await spawn({ name, ...o, signal });
       },
     );
+  cmd
+    .command("build")
+    .description("build the copilot kind's images (temporal-dsql base, runtime, copilot)")
+    .option(
+      "-f, --file <spec>",
+      "the copilot spec (default: dev/envctl.yaml in this checkout)",
+      collect,
+    )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: { file?: string[]; json?: boolean }) => {
+      const { build } = await import("./commands/build");
+      await build({ ...o, signal });
+    });
+  cmd
+    .command("schema <name>")
+    .description("copilot envs: apply the Temporal schemas (DSQL, Elasticsearch) of both clusters")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: { json?: boolean }) => {
+      const { schema } = await import("./commands/schema");
+      const code = await schema({ name, ...o, signal });
+      if (code !== 0) throw new ExitCode(code);
+    });
   const verbs: [string, string][] = [
     ["warm", "start containers and services (first warm runs the init steps)"],
     ["cool", "stop services and containers; keep volumes and cold services"],

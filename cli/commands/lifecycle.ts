@@ -77,7 +77,13 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       catalog.releaseLease(opts.name);
       throw err;
     }
-    const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home, "cold");
+    const env = kindOf(spec.kind ?? SPEC_KIND, "spec").resolve(
+      opts.name,
+      spec,
+      block,
+      s.home,
+      "cold",
+    );
     recordEnv(catalog, env, spec, "creating");
     catalog.setDesired(opts.name, env);
     if (!opts.json) {

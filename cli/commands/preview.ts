@@ -110,7 +110,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   }
   const block = lease?.block ?? (await freeBlock(spec, leased));
   if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
-  const env = kindOf(SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
+  const env = kindOf(spec.kind ?? SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
 
   let scratch: string | undefined;
   try {

@@ -68,8 +68,15 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const engine = await openEngine(s.home);
     let existed = await stackExists(engine, opts.name);
     const prior = catalog.getEnv(opts.name);
-    const def = kindOf(prior?.kind ?? SPEC_KIND, `catalog: env ${opts.name}`);
+    const def = kindOf(prior?.kind ?? spec.kind ?? SPEC_KIND, `catalog: env ${opts.name}`);
     checkVerb(def, "up", opts.name);
+    if (prior && prior.kind !== (spec.kind ?? SPEC_KIND)) {
+      throw new UserError(
+        `env ${opts.name} is a ${prior.kind} env and the spec makes a ${spec.kind ?? SPEC_KIND} env`,
+        2,
+        [`an env keeps its kind: \`envctl destroy ${opts.name}\` first, or choose another name`],
+      );
+    }
     if (!existed && prior?.status === "destroying") {
       throw new UserError(
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,

@@ -18,6 +18,15 @@ export interface ServiceOutputs {
   urls: string[];
 }
 
+/** Values other resources of the stack feed into the env (the copilot kind's AWS outputs). */
+export interface DevEnvInputs {
+  /**
+   * Replace the variable of the same name in every container service that declares it (its
+   * compose `environment`), so the container is made once the value is known.
+   */
+  env?: Record<string, pulumi.Input<string>>;
+}
+
 /**
  * Everything one devenv holds: worktree, env.sh, network, volumes, and the health-gated graph
  * of the services its desired state runs (warm: all; cold: cold services; stopped: none).
@@ -28,7 +37,12 @@ export class DevEnv extends pulumi.ComponentResource {
   readonly services: Record<string, ContainerService | ProcessService> = {};
   readonly outputs: pulumi.Output<Record<string, unknown>>;
 
-  constructor(name: string, env: ResolvedEnv, opts: pulumi.ComponentResourceOptions = {}) {
+  constructor(
+    name: string,
+    env: ResolvedEnv,
+    opts: pulumi.ComponentResourceOptions = {},
+    inputs: DevEnvInputs = {},
+  ) {
     super("envctl:devenv:DevEnv", name, {}, opts);
     this.worktree = new Worktree(
       `${name}-worktree`,
@@ -230,6 +244,7 @@ export class DevEnv extends pulumi.ComponentResource {
             stateDir: env.stateDir,
             networks,
             externalVolumes,
+            ...(inputs.env ? { envInputs: inputs.env } : {}),
             dependsOn: [
               this.worktree.resource,
               ...networkResources,

@@ -33,6 +33,8 @@ export interface ContainerServiceArgs {
   externalVolumes?: Record<string, string>;
   /** The env's state directory: files given by value are written under it (files/CONTAINER). */
   stateDir?: string;
+  /** Values from other resources for variables the service declares (DevEnvInputs.env). */
+  envInputs?: Record<string, pulumi.Input<string>>;
 }
 
 /**
@@ -154,7 +156,7 @@ export class ContainerService extends pulumi.ComponentResource {
           image: args.image,
           command: svc.command,
           entrypoint: svc.entrypoint,
-          env: svc.env,
+          env: withInputs(svc.env, args.envInputs),
           ports: svc.ports.map((p) => ({
             container: p.container,
             host: p.host,
@@ -260,4 +262,13 @@ function networksOf(
   }));
   const [first, ...rest] = entries;
   return { primary: { network: first!.name, aliases: first!.aliases }, others: rest };
+}
+
+/** `env` with the variables it declares that `inputs` provides replaced by those values. */
+function withInputs(
+  env: Record<string, string>,
+  inputs: Record<string, pulumi.Input<string>> | undefined,
+): Record<string, pulumi.Input<string>> {
+  if (!inputs) return env;
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k in inputs ? inputs[k]! : v]));
 }

@@ -13,10 +13,10 @@ import type { Home } from "../core/home";
 import type { EnvSpec, EnvState, ResolvedEnv } from "../spec/model";
 
 /** Every stack kind. Adding one means a registry entry below and a program in stacks/. */
-export const KINDS = ["devenv"] as const;
+export const KINDS = ["devenv", "copilot"] as const;
 export type Kind = (typeof KINDS)[number];
 
-/** The kind an envctl.yaml, compose file or preset makes. */
+/** The kind an envctl.yaml, compose file or preset makes unless it says (`kind:`). */
 export const SPEC_KIND: Kind = "devenv";
 
 /** The CLI verbs that act on an existing env. */
@@ -35,7 +35,9 @@ export const ENV_VERBS = [
   "logs",
   "open",
 ] as const;
-export type EnvVerb = (typeof ENV_VERBS)[number];
+/** The copilot kind's own verbs: its images, its schemas, its AWS part alone. */
+export const COPILOT_VERBS = ["build", "schema", "infra"] as const;
+export type EnvVerb = (typeof ENV_VERBS)[number] | (typeof COPILOT_VERBS)[number];
 
 export interface KindDef {
   kind: Kind;
@@ -65,6 +67,18 @@ const REGISTRY: Record<Kind, KindDef> = {
     upgrade: (raw, where) =>
       (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
     program: "devenv",
+  },
+  copilot: {
+    kind: "copilot",
+    summary:
+      "the copilot dev stack: 15 services on a private port block and its AWS infra (DSQL, knowledge base)",
+    verbs: [...ENV_VERBS, ...COPILOT_VERBS],
+    schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
+    resolve: (...args) =>
+      (require("./copilot/resolve") as typeof import("./copilot/resolve")).resolveCopilot(...args),
+    upgrade: (raw, where) =>
+      (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
+    program: "copilot",
   },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -13,6 +13,7 @@ import { describeValue, specSchema, zodIssues } from "./schema";
 
 import { normalize, overlay } from "./normalize";
 import { checkRules } from "./rules";
+import { copilotComposeEnv, copilotIssues } from "./copilot";
 export interface ParseResult {
   spec?: EnvSpec;
   errors: SpecIssue[];
@@ -124,6 +125,12 @@ function parseSpecData(
   }
   const { spec, depPaths } = normalize(parsed.data, where);
   const errors = checkRules(spec, depPaths, parsed.data, warnings);
+  if (spec.kind === "copilot") {
+    const first = [parsed.data.compose ?? []].flat()[0];
+    errors.push(
+      ...copilotIssues(spec, first ? path.dirname(path.resolve(where.dir, first)) : where.dir),
+    );
+  }
   return errors.length > 0 ? { errors, warnings } : { spec, errors, warnings };
 }
 
@@ -159,7 +166,10 @@ function withComposeServices(
       warnings: [],
     };
   }
-  const imported = importCompose(abs, profiles ? { profiles } : {});
+  const imported = importCompose(abs, {
+    ...(profiles ? { profiles } : {}),
+    ...(data.kind === "copilot" ? { env: copilotComposeEnv() } : {}),
+  });
   const own = data.services;
   const services: Record<string, unknown> = { ...imported.services };
   if (own !== null && typeof own === "object" && !Array.isArray(own)) {

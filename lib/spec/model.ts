@@ -303,6 +303,22 @@ export interface EnvSpec {
   /** Services that must be healthy before init runs; every other warm service waits for init. */
   initAfter: string[];
   temporal?: TemporalSpec;
+  /** The stack kind the spec makes (envctl.yaml `kind`). @default "devenv" */
+  kind?: "devenv" | "copilot";
+  /** The copilot kind's settings (envctl.yaml `copilot`). */
+  copilot?: CopilotSpec;
+}
+
+/** The copilot kind's settings: whether the stack holds its AWS infra, and where. */
+export interface CopilotSpec {
+  /** `aws`: the stack makes the DSQL clusters and knowledge base; `none`: `.env` names them. */
+  infra: "aws" | "none";
+  /** Prefix of the AWS resource names; the env's name is appended. @default "copilot" */
+  projectName: string;
+  /** @default "eu-west-1" */
+  region: string;
+  /** The directory of the spec (the preset's `dev/`): docker/, config/, .env. */
+  dir: string;
 }
 
 export const ENV_STATES = ["stopped", "cold", "warm"] as const;
@@ -329,7 +345,7 @@ export interface ResolvedEnv {
   /** Shape version; envs stored before it existed are version 1. */
   schemaVersion: typeof RESOLVED_ENV_VERSION;
   name: string;
-  kind: "devenv";
+  kind: "devenv" | "copilot";
   /** ENVCTL_HOME the env belongs to. */
   home: string;
   /** Port block index n (base = 10000 + 1000·n). */
@@ -353,4 +369,13 @@ export interface ResolvedEnv {
   /** Init steps with templates rendered; Temporal namespace creation comes first. */
   init: InitStep[];
   initAfter: string[];
+  /** The copilot kind's settings, with the AWS names resolved for this env. */
+  copilot?: ResolvedCopilot;
+}
+
+export interface ResolvedCopilot {
+  infra: "aws" | "none";
+  /** Prefix of this env's AWS resource names (`<project_name>-<env>`). */
+  prefix: string;
+  region: string;
 }

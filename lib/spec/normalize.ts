@@ -61,6 +61,15 @@ export function normalize(
   const volumes = volumeDecls(doc.volumes);
   if (volumes) spec.volumes = volumes;
   if (doc.networks && doc.networks.length > 0) spec.networks = [...doc.networks];
+  if (doc.kind === "copilot") {
+    spec.kind = "copilot";
+    spec.copilot = {
+      infra: doc.copilot?.infra ?? "aws",
+      projectName: doc.copilot?.project_name ?? "copilot",
+      region: doc.copilot?.region ?? "eu-west-1",
+      dir,
+    };
+  }
   return { spec, depPaths };
 }
 

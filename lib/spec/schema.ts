@@ -515,8 +515,25 @@ const composeFiles = z.union(
   { error: "must be a file or a list of files" },
 );
 
+const copilotSchema = z.strictObject({
+  infra: z.enum(["aws", "none"]).optional(),
+  project_name: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9-]{0,29}$/,
+      "must be a lowercase letter, then lowercase letters, digits or - (at most 30)",
+    )
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1")
+    .optional(),
+});
+
 export const specSchema = z
   .strictObject({
+    kind: z.enum(["devenv", "copilot"]).optional(),
+    copilot: copilotSchema.optional(),
     repo: z.string().min(1, "must not be empty").optional(),
     base: z.string().min(1, "must not be empty").optional(),
     compose: composeFiles.optional(),
@@ -555,6 +572,13 @@ export const specSchema = z
       .optional(),
   })
   .superRefine((d, ctx) => {
+    if (d.copilot !== undefined && d.kind !== "copilot") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["copilot"],
+        message: 'applies to the copilot kind only: add "kind: copilot"',
+      });
+    }
     if (d.compose === undefined && Object.keys(d.services ?? {}).length === 0) {
       ctx.addIssue({
         code: "custom",
@@ -572,6 +596,7 @@ export type ServiceDoc = z.output<typeof serviceSchema>;
 
 /** Known keys per object kind, for "did you mean" hints on unknown fields. */
 const KNOWN_KEYS = {
+  copilot: Object.keys(copilotSchema.shape),
   root: Object.keys(specSchema.shape),
   service: Object.keys(serviceSchema.shape),
   temporal: Object.keys(temporalSchema.shape),
@@ -692,6 +717,7 @@ function unknownField(key: string, at: readonly PropertyKey[]): string {
 function objectKind(at: readonly PropertyKey[]): keyof typeof KNOWN_KEYS | undefined {
   if (at.length === 0) return "root";
   if (at.length === 1 && at[0] === "temporal") return "temporal";
+  if (at.length === 1 && at[0] === "copilot") return "copilot";
   if (at[0] !== "services") return undefined;
   if (at.length === 2) return "service";
   const field = at[2];

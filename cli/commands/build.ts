@@ -1,0 +1,85 @@
+/**
+ * `envctl build [-f dev/envctl.yaml]`: the copilot kind's images (the document's
+ * `copilot dev build`), built on the local engine with the build's own output streamed to
+ * stderr. A missing temporal-dsql checkout, an unreachable engine or a failing step is exit 1
+ * with the reason (for a failing step, the step and its last output lines).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { badInput, UserError } from "../../lib/core/errors";
+import { buildPlan } from "../../lib/kinds/copilot/build";
+import { checkoutRoot } from "../../lib/spec/worktree-paths";
+import { seams, type CommandSeams } from "../context";
+import { jsonDoc } from "../ui/output";
+
+export interface BuildOptions extends CommandSeams {
+  /** The copilot spec (`-f`); default `dev/envctl.yaml` under the cwd's checkout. */
+  file?: string[];
+  json?: boolean;
+}
+
+/** The copilot spec to build for, from `-f` or the default place. */
+function specFile(files: string[] | undefined, cwd: string): string {
+  if (files && files.length > 1) throw badInput("build takes one spec file (-f dev/envctl.yaml)");
+  const given = files?.[0];
+  const file = given
+    ? path.resolve(cwd, given)
+    : path.join(checkoutRoot(cwd) ?? cwd, "dev", "envctl.yaml");
+  if (!fs.existsSync(file)) {
+    throw badInput(
+      given
+        ? `cannot read spec ${file}: no such file`
+        : `no copilot spec at ${file}: copy envctl's presets/copilot to dev/ there, or pass -f`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw badInput(`invalid spec ${file}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const kind = (doc as { kind?: unknown } | null)?.kind;
+  if (kind !== "copilot") {
+    throw badInput(
+      `invalid spec ${file}: kind: build makes the copilot kind's images, and this spec is ${kind === undefined ? "a devenv" : JSON.stringify(kind)} (a devenv's images are built by up)`,
+    );
+  }
+  return file;
+}
+
+export async function build(opts: BuildOptions): Promise<void> {
+  const s = seams(opts);
+  const file = specFile(opts.file, s.cwd);
+  const devDir = path.dirname(file);
+  const repoRoot = checkoutRoot(devDir) ?? path.dirname(devDir);
+  const plan = buildPlan(repoRoot, devDir);
+  const { buildImage } = await import("../../lib/docker/build");
+  const { DockerError } = await import("../../lib/docker/client");
+  const built: { tag: string; imageId: string }[] = [];
+  for (const step of plan) {
+    if (!opts.json) s.log(`building ${step.tag}: ${step.what}, from ${step.context}`);
+    try {
+      const res = await buildImage({
+        context: step.context,
+        dockerfile: step.dockerfile,
+        args: {},
+        tag: step.tag,
+        labels: {},
+        ...(opts.json ? {} : { onLog: (line: string) => s.log(`  ${line}`) }),
+      });
+      built.push({ tag: step.tag, imageId: res.imageId });
+    } catch (err) {
+      if (err instanceof DockerError) {
+        throw new UserError(err.message, 1, [
+          built.length
+            ? `built before it: ${built.map((b) => b.tag).join(", ")}`
+            : "nothing was built",
+        ]);
+      }
+      throw err;
+    }
+  }
+  if (opts.json) s.out(jsonDoc("build", { images: built }));
+  else s.log(`built ${built.map((b) => b.tag).join(", ")}`);
+}

@@ -1,0 +1,242 @@
+/**
+ * The copilot kind's pure parts: the spec's `kind`/`copilot` block, what `infra: none` requires
+ * of .env, the build plan and its errors, the compose platform default, and the schema runner
+ * (the document's property 4, with fast-check).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { UserError } from "../../lib/core/errors";
+import { buildPlan, IMAGES, temporalDsqlPath } from "../../lib/kinds/copilot/build";
+import { copilotComposeEnv, hostPlatform } from "../../lib/spec/copilot";
+import { runSteps, sqlToolArgs } from "../../lib/kinds/copilot/schema";
+import { parseSpecText } from "../../lib/spec/load";
+import { makeRepo, tempDir } from "../support/env";
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A repo holding `dev/envctl.yaml` (the given text) and a one-service compose file. */
+function copilotRepo(spec: string, env?: string): { repo: string; file: string } {
+  const compose = [
+    "services:",
+    "  temporal-history:",
+    "    image: temporal-dsql-runtime:test",
+    "    environment:",
+    "      TEMPORAL_SQL_HOST: ${TEMPORAL_SQL_HOST:-}",
+    "      AWS_REGION: ${AWS_REGION:-eu-west-1}",
+    "  copilot-api:",
+    "    image: temporal-sre-copilot:dev",
+    "    environment:",
+    "      COPILOT_DSQL_HOST: ${COPILOT_DSQL_HOST:-}",
+    "  copilot-worker:",
+    "    image: temporal-sre-copilot:dev",
+    "    environment:",
+    "      COPILOT_DSQL_HOST: ${COPILOT_DSQL_HOST:-}",
+    "",
+  ].join("\n");
+  const repo = makeRepo({
+    files: {
+      "dev/envctl.yaml": spec,
+      "dev/docker-compose.yml": compose,
+      ...(env !== undefined ? { "dev/.env": env } : {}),
+    },
+  });
+  dirs.push(repo);
+  return { repo, file: path.join(repo, "dev", "envctl.yaml") };
+}
+
+function parse(spec: string, env?: string) {
+  const { file } = copilotRepo(spec, env);
+  return parseSpecText(spec, { file });
+}
+
+describe("the copilot spec", () => {
+  it("kind: copilot with defaults: infra aws, project copilot, region eu-west-1", () => {
+    const r = parse("kind: copilot\ncompose: docker-compose.yml\n");
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.spec!.kind, "copilot");
+    assert.equal(r.spec!.copilot!.infra, "aws");
+    assert.equal(r.spec!.copilot!.projectName, "copilot");
+    assert.equal(r.spec!.copilot!.region, "eu-west-1");
+  });
+
+  it("a copilot block needs kind: copilot; bad fields are named by dot-path", () => {
+    const r = parse("compose: docker-compose.yml\ncopilot: { infra: aws }\n");
+    assert.deepEqual(
+      r.errors.map((e) => [e.path, e.message]),
+      [["copilot", 'applies to the copilot kind only: add "kind: copilot"']],
+    );
+    const bad = parse(
+      "kind: copilot\ncompose: docker-compose.yml\ncopilot: { infra: gcp, region: Europe, projct_name: x }\n",
+    );
+    const paths = bad.errors.map((e) => e.path).sort();
+    assert.deepEqual(paths, ["copilot", "copilot.infra", "copilot.region"].sort());
+    assert.match(
+      bad.errors.find((e) => e.path === "copilot")!.message,
+      /did you mean "project_name"/,
+    );
+    assert.equal(parse("kind: nomad\nservices: { a: { image: x } }\n").errors[0]!.path, "kind");
+  });
+
+  it("infra none: each empty DSQL endpoint is an error pointing at .env and .env.example", () => {
+    const spec = "kind: copilot\ncompose: docker-compose.yml\ncopilot: { infra: none }\n";
+    const missing = parse(spec);
+    assert.deepEqual(
+      missing.errors.map((e) => e.path),
+      [
+        "services.temporal-history.env.TEMPORAL_SQL_HOST",
+        "services.copilot-api.env.COPILOT_DSQL_HOST",
+      ],
+    );
+    assert.match(
+      missing.errors[0]!.message,
+      /\.env is missing: copy \.env\.example to \.env and set TEMPORAL_SQL_HOST/,
+    );
+    assert.match(missing.errors[1]!.message, /and 1 other services/);
+    // .env present but one still unset: only that one, and the message names the file.
+    const half = parse(spec, "TEMPORAL_SQL_HOST=abc.dsql.eu-west-1.on.aws\n");
+    assert.deepEqual(
+      half.errors.map((e) => e.path),
+      ["services.copilot-api.env.COPILOT_DSQL_HOST"],
+    );
+    assert.match(half.errors[0]!.message, /set COPILOT_DSQL_HOST in .*dev\/\.env/);
+    const full = parse(
+      spec,
+      "TEMPORAL_SQL_HOST=a.dsql.eu-west-1.on.aws\nCOPILOT_DSQL_HOST=b.dsql.eu-west-1.on.aws\n",
+    );
+    assert.deepEqual(full.errors, []);
+    assert.equal(
+      full.spec!.services.find((s) => s.name === "copilot-api")!.env.COPILOT_DSQL_HOST,
+      "b.dsql.eu-west-1.on.aws",
+    );
+    // infra aws: the stack fills them, nothing is required of .env.
+    assert.deepEqual(parse("kind: copilot\ncompose: docker-compose.yml\n").errors, []);
+  });
+
+  it("COPILOT_PLATFORM defaults to the host's platform; a set one is kept", () => {
+    assert.equal(hostPlatform("x64"), "linux/amd64");
+    assert.equal(hostPlatform("arm64"), "linux/arm64");
+    assert.equal(copilotComposeEnv({ PATH: "/bin" }).COPILOT_PLATFORM, hostPlatform());
+    assert.equal(
+      copilotComposeEnv({ COPILOT_PLATFORM: "linux/arm64" }).COPILOT_PLATFORM,
+      "linux/arm64",
+    );
+  });
+});
+
+describe("envctl build's plan", () => {
+  const root = tempDir("copilot-build");
+  dirs.push(root);
+  const repo = path.join(root, "temporal-sre-copilot");
+  const dsql = path.join(root, "temporal-dsql");
+  fs.mkdirSync(path.join(repo, "dev", "docker"), { recursive: true });
+  fs.writeFileSync(path.join(repo, "Dockerfile"), "FROM debian:bookworm\n");
+  fs.writeFileSync(path.join(repo, "dev", "docker", "Dockerfile"), "FROM temporal-dsql:latest\n");
+
+  it("a missing temporal-dsql checkout: exit 1 with the expected path and TEMPORAL_DSQL_PATH", () => {
+    assert.throws(
+      () => buildPlan(repo, path.join(repo, "dev"), {}),
+      (err: unknown) =>
+        err instanceof UserError &&
+        err.exitCode === 1 &&
+        err.message === `temporal-dsql repository not found at ${dsql}` &&
+        err.details.some((d) => d.includes("TEMPORAL_DSQL_PATH")),
+    );
+    assert.throws(
+      () => buildPlan(repo, path.join(repo, "dev"), { TEMPORAL_DSQL_PATH: "/nowhere/tdsql" }),
+      /not found at \/nowhere\/tdsql/,
+    );
+  });
+
+  it("base first, then the runtime image FROM it, then the copilot image", () => {
+    fs.mkdirSync(dsql, { recursive: true });
+    assert.throws(
+      () => buildPlan(repo, path.join(repo, "dev"), {}),
+      /no Dockerfile at .*temporal-dsql\/Dockerfile/,
+    );
+    fs.writeFileSync(path.join(dsql, "Dockerfile"), "FROM debian:bookworm\n");
+    const plan = buildPlan(repo, path.join(repo, "dev"), {});
+    assert.deepEqual(
+      plan.map((p) => [p.tag, p.context]),
+      [
+        [IMAGES.base, dsql],
+        [IMAGES.runtime, path.join(repo, "dev", "docker")],
+        [IMAGES.copilot, repo],
+      ],
+    );
+    assert.equal(temporalDsqlPath(repo, { TEMPORAL_DSQL_PATH: "../temporal-dsql" }), dsql);
+  });
+});
+
+describe("schema setup (the document's property 4)", () => {
+  it("every step is attempted in order whatever the others do; each is reported", async () => {
+    const outcome = fc.constantFrom("ok", "reject", "throw");
+    await fc.assert(
+      fc.asyncProperty(fc.array(outcome, { minLength: 1, maxLength: 12 }), async (plan) => {
+        const ran: number[] = [];
+        const steps = plan.map((o, i) => ({
+          name: `step ${i}`,
+          run: (): Promise<string> => {
+            ran.push(i);
+            if (o === "throw") throw new Error(`boom ${i}`);
+            return o === "ok" ? Promise.resolve(`done ${i}`) : Promise.reject(new Error(`no ${i}`));
+          },
+        }));
+        const seen: string[] = [];
+        const results = await runSteps(steps, (r) => seen.push(r.name));
+        assert.deepEqual(
+          ran,
+          plan.map((_, i) => i),
+        );
+        assert.deepEqual(
+          seen,
+          plan.map((_, i) => `step ${i}`),
+        );
+        assert.deepEqual(
+          results.map((r) => [r.ok, r.detail]),
+          plan.map((o, i) => [
+            o === "ok",
+            o === "ok" ? `done ${i}` : o === "throw" ? `boom ${i}` : `no ${i}`,
+          ]),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("temporal-sql-tool: setup-schema 0.0, then update-schema from the versioned dir", () => {
+    const [setup, update] = sqlToolArgs(
+      {
+        cluster: "monitored",
+        host: "h.dsql.eu-west-1.on.aws",
+        port: "5432",
+        user: "admin",
+        database: "postgres",
+        region: "eu-west-1",
+        elasticsearch: "",
+        index: "",
+      },
+      "/schema/v",
+    );
+    assert.deepEqual(setup!.slice(-3), ["setup-schema", "-v", "0.0"]);
+    assert.deepEqual(update!.slice(-3), ["update-schema", "-d", "/schema/v"]);
+    assert.deepEqual(setup!.slice(1, 5), ["--plugin", "dsql", "--ep", "h.dsql.eu-west-1.on.aws"]);
+  });
+});
+
+describe("the AWS name prefix of an env", () => {
+  it("is <project_name>-<env>, at most 29 characters, unique per env when shortened", async () => {
+    const { awsPrefix, MAX_PREFIX } = await import("../../lib/kinds/copilot/resolve");
+    assert.equal(awsPrefix("copilot", "feature-x"), "copilot-feature-x");
+    const long = "a-very-long-project-name-here";
+    const a = awsPrefix(long, "env-one");
+    const b = awsPrefix(long, "env-two");
+    assert.ok(a.length <= MAX_PREFIX && b.length <= MAX_PREFIX, `${a} ${b}`);
+    assert.notEqual(a, b);
+    assert.match(a, /^[a-z0-9-]+$/);
+    assert.ok(!a.includes("--"));
+  });
+});
