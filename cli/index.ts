@@ -115,6 +115,15 @@ function program(signal: AbortSignal): Command {
       const code = await schema({ name, ...o, signal });
       if (code !== 0) throw new ExitCode(code);
     });
+  cmd
+    .command("infra <name> <action>")
+    .description("copilot envs: apply or destroy the AWS part alone (DSQL, knowledge base)")
+    .option("--wait", WAIT)
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, action: string, o: { json?: boolean; wait?: boolean }) => {
+      const { infra } = await import("./commands/infra");
+      await infra({ name, action, ...o, signal });
+    });
   const verbs: [string, string][] = [
     ["warm", "start containers and services (first warm runs the init steps)"],
     ["cool", "stop services and containers; keep volumes and cold services"],

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../components/devenv/devenv";
 import type * as infraModule from "../components/copilot/infra";
+import { awsProblem } from "../lib/doctor/aws";
 import { INFRA_VARS } from "../lib/spec/copilot";
 import type { ResolvedEnv } from "../lib/spec/model";
 
@@ -13,6 +14,10 @@ export function program(env: ResolvedEnv): pulumi.Output<Record<string, unknown>
   const c = env.copilot;
   if (!c) throw new Error(`env ${env.name} has no copilot settings`);
   if (c.infra === "none") return new DevEnv(env.name, env).outputs;
+  // Run by hand (`pulumi preview`) too: the engine's own words for a missing plugin name
+  // neither the fix nor the way out.
+  const problem = awsProblem();
+  if (problem) throw new pulumi.RunError(`env ${env.name} (copilot.infra aws): ${problem}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- @pulumi/aws only when used
   const { CopilotInfra } = require("../components/copilot/infra") as typeof infraModule;
   const infra = new CopilotInfra(`${env.name}-infra`, {

@@ -9,7 +9,8 @@ import {
 } from "../../lib/doctor/checks";
 import { colors, type Colors } from "../ui/color";
 import { UserError } from "../../lib/core/errors";
-import type { TemporalSpec } from "../../lib/spec/model";
+import type { CopilotSpec, TemporalSpec } from "../../lib/spec/model";
+import { checkAwsCredentials, checkAwsPlugin } from "../../lib/doctor/aws";
 import { seams, type CommandSeams } from "../context";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
@@ -30,7 +31,13 @@ export interface DoctorOptions extends CommandSeams, SpecSource {
 export async function doctor(opts: DoctorOptions): Promise<number> {
   const s = seams(opts);
   const spec = specChecks(opts, s.cwd);
-  const checks = await runDoctor({ ...defaultSeams(), ...opts.checks }, spec.temporal);
+  const ds = { ...defaultSeams(), ...opts.checks };
+  const checks = await runDoctor(ds, spec.temporal);
+  // A copilot spec whose stack makes its AWS part: the provider plugin and credentials.
+  if (spec.copilot?.infra === "aws") {
+    const env = { ...process.env, PATH: [ds.toolchainBin, ds.pathVar].join(path.delimiter) };
+    checks.push(checkAwsPlugin(env), checkAwsCredentials(env));
+  }
   if (spec.problem) checks.push(spec.problem);
   const code = doctorExitCode(checks);
   if (opts.json) {
@@ -45,12 +52,15 @@ export async function doctor(opts: DoctorOptions): Promise<number> {
 function specChecks(
   opts: DoctorOptions,
   cwd: string,
-): { temporal?: TemporalSpec; problem?: Check } {
+): { temporal?: TemporalSpec; copilot?: CopilotSpec; problem?: Check } {
   const asked = opts.file !== undefined || opts.preset !== undefined;
   if (!asked && !fs.existsSync(path.join(cwd, "envctl.yaml"))) return {};
   try {
     const { spec } = loadSpec(specSource(opts), cwd);
-    return spec.temporal ? { temporal: spec.temporal } : {};
+    return {
+      ...(spec.temporal ? { temporal: spec.temporal } : {}),
+      ...(spec.copilot ? { copilot: spec.copilot } : {}),
+    };
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     const flags = [

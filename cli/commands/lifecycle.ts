@@ -2,6 +2,7 @@
  * dust-hive's lifecycle verbs. Each one is an `up` of the env's stack with another desired
  * state in its config: spawn (worktree + cold), warm, cool, start, stop.
  */
+import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
 import * as fs from "node:fs";
 import {
   forgetStack,
@@ -48,6 +49,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   const { unsafePorts } = await import("../../lib/spec/ports");
   const { preflight } = await import("../../lib/spec/validate");
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
+  checkCopilotReady(spec, "spawn");
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
   await preflight(spec);

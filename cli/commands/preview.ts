@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
@@ -97,6 +98,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   const s = seams(opts);
   checkName(opts.name);
   const { spec } = loadSpec(specSource(opts), s.cwd);
+  checkCopilotReady(spec, "preview");
   await checkRepo(spec);
   await preflight(spec);
   const catalog = readCatalog(s.home);

@@ -164,9 +164,7 @@ async function runOnce(env: ResolvedEnv, svc: ResolvedContainer, cmd: string[]):
   try {
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
-    const logs = demuxLogs(
-      (await c.logs({ stdout: true, stderr: true, follow: false })),
-    ).trim();
+    const logs = demuxLogs(await c.logs({ stdout: true, stderr: true, follow: false })).trim();
     if (StatusCode !== 0) {
       const tail = logs.split("\n").slice(-5).join(" | ");
       throw new Error(`exit ${StatusCode}${tail ? `: ${tail}` : ""}`);

@@ -1,4 +1,5 @@
 import * as readline from "node:readline/promises";
+import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
 import { openEngine, selectStack, stackExists, type Engine } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
@@ -59,6 +60,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       ? undefined
       : (opts.confirm ?? (process.stdin.isTTY ? askTerminal : undefined));
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
+  checkCopilotReady(spec, "up");
   await checkRepo(spec);
   await preflight(spec);
 

@@ -24,13 +24,16 @@ export interface UpdateResult {
 export function runUp(
   engine: Engine,
   stack: string,
-  opts: { onEvent?: (e: EngineEvent) => void; signal?: AbortSignal },
+  opts: {
+    onEvent?: (e: EngineEvent) => void;
+    signal?: AbortSignal;
+    /** Only these URNs (wildcards allowed) are created, updated or deleted. */
+    targets?: string[];
+  },
 ): Promise<UpdateResult> {
-  return runUpdate(
-    engine,
-    ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack],
-    opts,
-  );
+  const args = ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
+  for (const urn of opts.targets ?? []) args.push("--target", urn);
+  return runUpdate(engine, args, opts);
 }
 
 /**

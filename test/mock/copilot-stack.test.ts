@@ -6,10 +6,13 @@
  * resource its value comes from, and `infra: none` makes no AWS resource at all.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { copilotEnv } from "./copilot-env";
+import { tempDir } from "../support/env";
 import { keyOfUrn, resolved } from "./harness";
 
 interface Reg {
@@ -21,6 +24,12 @@ interface Reg {
 
 /** Runs the program under fresh mocks; every registration with the dependencies it sent. */
 async function run(env: ResolvedEnv): Promise<{ regs: Reg[]; outputs: Record<string, unknown> }> {
+  // The AWS part runs only where its plugin and credentials are: stand-ins for both.
+  const bin = tempDir("aws-plugin");
+  fs.writeFileSync(path.join(bin, "pulumi-resource-aws"), "", { mode: 0o755 });
+  process.env.PATH = `${bin}${path.delimiter}${process.env.PATH ?? ""}`;
+  process.env.AWS_ACCESS_KEY_ID = "AKIAEXAMPLE";
+  process.env.AWS_SECRET_ACCESS_KEY = "example";
   const regs = new Map<string, Reg>();
   await pulumi.runtime.setMocks({
     newResource: (args) => {
@@ -81,6 +90,31 @@ const containerEnv = (regs: Reg[], name: string): Record<string, string> => {
 };
 
 describe("the copilot program", () => {
+  it("infra aws without the AWS provider plugin: a RunError saying how to install it", async () => {
+    const saved = { PATH: process.env.PATH, PULUMI_HOME: process.env.PULUMI_HOME };
+    process.env.PATH = "/nonexistent";
+    process.env.PULUMI_HOME = tempDir("no-plugins");
+    try {
+      await pulumi.runtime.setMocks({
+        newResource: (a) => ({ id: `${String(a.name)}-id`, state: a.inputs as object }),
+        call: () => ({}),
+      });
+      const { program } = await import("../../stacks/copilot");
+      assert.throws(
+        () => program(copilotEnv("aws")),
+        (err: unknown) =>
+          err instanceof pulumi.RunError &&
+          /env cp \(copilot.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\) is not installed/.test(
+            err.message,
+          ) &&
+          err.message.includes("pulumi plugin install resource aws v7.48.0") &&
+          err.message.includes("copilot.infra none"),
+      );
+    } finally {
+      Object.assign(process.env, saved);
+    }
+  });
+
   it("infra aws: the AWS outputs are the containers' environment, and they wait for them", async () => {
     const { regs, outputs } = await run(copilotEnv("aws"));
     const types = regs.map((r) => r.type);

@@ -240,3 +240,76 @@ describe("the AWS name prefix of an env", () => {
     assert.ok(!a.includes("--"));
   });
 });
+
+describe("the AWS part alone (envctl infra)", () => {
+  it("targets the Infra component and every resource under it, nothing else", async () => {
+    const { infraTargets, infraHeld, isInfraUrn } = await import("../../lib/kinds/copilot/infra");
+    assert.deepEqual(infraTargets("cp"), ["urn:pulumi:cp::envctl::envctl:copilot:Infra**"]);
+    const u = (t: string, n: string): string => `urn:pulumi:cp::envctl::${t}::${n}`;
+    const comp = u("envctl:copilot:Infra", "cp-infra");
+    const cluster = u(
+      "envctl:copilot:Infra$envctl:copilot:DsqlCluster$aws:dsql/cluster:Cluster",
+      "cp-infra-monitored",
+    );
+    const provider = u("envctl:copilot:Infra$pulumi:providers:aws", "cp-infra-aws");
+    const ctr = u(
+      "envctl:devenv:DevEnv$envctl:devenv:ContainerService$pulumi-nodejs:dynamic/envctl:Container",
+      "cp-temporal-history",
+    );
+    const grafana = u(
+      "envctl:devenv:DevEnv$envctl:devenv:ContainerService$pulumi-nodejs:dynamic/envctl:Container",
+      "cp-grafana",
+    );
+    assert.ok([comp, cluster, provider].every(isInfraUrn));
+    assert.ok(![ctr, grafana, u("envctl:copilot:Infrastructure", "x")].some(isInfraUrn));
+    const held = [
+      { urn: comp, type: "envctl:copilot:Infra" },
+      { urn: provider, type: "pulumi:providers:aws" },
+      { urn: cluster, type: "aws:dsql/cluster:Cluster" },
+      {
+        urn: ctr,
+        type: "pulumi-nodejs:dynamic/envctl:Container",
+        dependencies: [cluster],
+        outputs: { name: "envctl-cp-temporal-history" },
+      },
+      { urn: grafana, type: "pulumi-nodejs:dynamic/envctl:Container", dependencies: [] },
+    ];
+    const r = infraHeld(held);
+    assert.deepEqual(r.infra, [comp, provider, cluster]);
+    assert.deepEqual(
+      r.dependents.map((d) => d.urn),
+      [ctr],
+    );
+    assert.deepEqual(infraHeld(held.filter((h) => h.urn !== ctr)).dependents, []);
+  });
+});
+
+describe("AWS readiness (doctor rows, and the refusal before anything is made)", () => {
+  it("the plugin is found on PATH or in PULUMI_HOME's cache; credentials from env or ~/.aws", async () => {
+    const { findAwsPlugin, findAwsCredentials, awsProblem } = await import("../../lib/doctor/aws");
+    const home = tempDir("aws-home");
+    dirs.push(home);
+    const base = { HOME: home, PATH: "/nonexistent", PULUMI_HOME: path.join(home, ".pulumi") };
+    assert.equal(findAwsPlugin(base), undefined);
+    assert.match(
+      awsProblem(base)!,
+      /^aws provider plugin: pulumi-resource-aws \(v7\) is not installed.*pulumi plugin install resource aws v7\.48\.0/,
+    );
+    const cached = path.join(home, ".pulumi", "plugins", "resource-aws-v7.48.0");
+    fs.mkdirSync(cached, { recursive: true });
+    fs.writeFileSync(path.join(cached, "pulumi-resource-aws"), "");
+    assert.equal(findAwsPlugin(base), path.join(cached, "pulumi-resource-aws"));
+    // Plugin there, no credentials: the credentials are the problem.
+    assert.equal(findAwsCredentials(base), undefined);
+    assert.match(awsProblem(base)!, /^aws credentials: none found.*aws configure/);
+    assert.equal(
+      findAwsCredentials({ ...base, AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "S" }),
+      "AWS_ACCESS_KEY_ID",
+    );
+    fs.mkdirSync(path.join(home, ".aws"));
+    fs.writeFileSync(path.join(home, ".aws", "config"), "[profile dev]\nregion = eu-west-1\n");
+    assert.equal(findAwsCredentials(base), undefined, "no default profile");
+    assert.match(findAwsCredentials({ ...base, AWS_PROFILE: "dev" })!, /profile dev in .*config/);
+    assert.equal(awsProblem({ ...base, AWS_PROFILE: "dev" }), undefined);
+  });
+});

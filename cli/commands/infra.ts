@@ -1,0 +1,117 @@
+/**
+ * `envctl infra NAME apply|destroy`: the document's `copilot dev infra apply/destroy`, on the
+ * copilot stack's AWS part alone (DSQL clusters, knowledge base); the containers are untouched.
+ * apply is a targeted `pulumi up` of that part; destroy a targeted `pulumi destroy`, refused
+ * while containers that use its endpoints exist (stop the env first).
+ */
+import { badInput, UserError } from "../../lib/core/errors";
+import { ensureConfig, openEngine, stackConfig } from "../../lib/engine/automation";
+import { engineFailure } from "../../lib/engine/errors";
+import { Progress } from "../../lib/engine/progress";
+import { readStack } from "../../lib/engine/state";
+import { runDestroy, runUp } from "../../lib/engine/update";
+import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
+import { infraHeld, infraTargets } from "../../lib/kinds/copilot/infra";
+import { checkName, envRecord, openCatalog, seams, type CommandSeams } from "../context";
+import { beginOperation, type Operation } from "../operation";
+import { jsonDoc } from "../ui/output";
+
+export interface InfraOptions extends CommandSeams {
+  name: string;
+  action: string;
+  json?: boolean;
+  wait?: boolean;
+}
+
+export async function infra(opts: InfraOptions): Promise<void> {
+  const s = seams(opts);
+  checkName(opts.name);
+  if (opts.action !== "apply" && opts.action !== "destroy") {
+    throw badInput(`infra: unknown action ${JSON.stringify(opts.action)}; use apply or destroy`);
+  }
+  const rec = envRecord(s.home, opts.name, "infra");
+  const env = rec.resolved;
+  if (!env?.copilot) throw badInput(`env ${opts.name} has no recorded copilot spec`);
+  if (env.copilot.infra !== "aws") {
+    throw badInput(
+      `env ${opts.name} has no AWS part (copilot.infra none): its DSQL endpoints come from .env`,
+      ["set copilot.infra: aws in its spec and run `envctl up` to give it one"],
+    );
+  }
+  checkCopilotReady(
+    { kind: "copilot", copilot: { ...env.copilot, projectName: "", dir: "" } } as never,
+    `infra ${opts.action}`,
+  );
+  const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
+  try {
+    const engine = await openEngine(s.home);
+    op = await beginOperation({
+      catalog,
+      engine,
+      s,
+      name: opts.name,
+      verb: "infra",
+      wait: opts.wait,
+    });
+    const progress = new Progress(opts.json ? undefined : s.log, false);
+    let changes: Record<string, number> = {};
+    try {
+      if (opts.action === "apply") {
+        await ensureConfig(engine, opts.name, stackConfig(env));
+        if (!opts.json) s.log(`applying the AWS part of env ${opts.name} (${env.copilot.region})`);
+        const res = await runUp(engine, opts.name, {
+          targets: infraTargets(opts.name),
+          onEvent: progress.onEvent,
+          signal: s.signal,
+        });
+        changes = res.changes;
+      } else {
+        const state = await readStack(engine, opts.name);
+        const { infra: urns, dependents } = infraHeld(state.resources);
+        if (dependents.length > 0) {
+          const names = dependents.map(
+            (d) => (d.outputs?.name as string | undefined) ?? d.urn.split("::").at(-1),
+          );
+          throw new UserError(
+            `env ${opts.name}: ${names.join(", ")} use the AWS part's endpoints; stop the env first (\`envctl stop ${opts.name}\`: containers stopped, volumes kept), then run infra destroy`,
+            1,
+          );
+        }
+        if (urns.length === 0) {
+          if (!opts.json) s.log(`env ${opts.name} has no AWS resources; nothing to destroy`);
+        } else {
+          if (!opts.json) s.log(`destroying the AWS part of env ${opts.name}`);
+          changes = (
+            await runDestroy(engine, opts.name, urns, {
+              onEvent: progress.onEvent,
+              signal: s.signal,
+            })
+          ).changes;
+        }
+      }
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw engineFailure(err, {
+        verb: `infra ${opts.action}`,
+        env: opts.name,
+        diagnostics: progress.diagnostics,
+        interrupted: s.signal?.aborted,
+        recovery: `the containers were not touched; fix the cause and run \`envctl infra ${opts.name} ${opts.action}\` again`,
+      });
+    }
+    if (opts.json)
+      s.out(
+        jsonDoc("infra", {
+          env: opts.name,
+          action: opts.action,
+          changes,
+          operations: progress.ops,
+        }),
+      );
+    else s.log(`env ${opts.name}: infra ${opts.action} done`);
+  } finally {
+    op?.release();
+    catalog.close();
+  }
+}

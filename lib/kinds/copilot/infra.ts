@@ -1,0 +1,39 @@
+/**
+ * `envctl infra NAME apply|destroy` acts on the copilot stack's AWS part alone: the
+ * CopilotInfra component (components/copilot/infra.ts) and everything under it.
+ */
+
+/** The component's type; its descendants' URNs carry it first in their type chain. */
+export const INFRA_TYPE = "envctl:copilot:Infra";
+
+/** Targets of a targeted update of the AWS part (wildcards: the component and its children). */
+export function infraTargets(stack: string): string[] {
+  return [`urn:pulumi:${stack}::envctl::${INFRA_TYPE}**`];
+}
+
+interface Held {
+  urn: string;
+  type: string;
+  dependencies?: string[];
+  outputs?: Record<string, unknown>;
+}
+
+/** Whether a URN is the AWS part's: the component, or a resource under it. */
+export function isInfraUrn(urn: string): boolean {
+  const type = urn.split("::")[2] ?? "";
+  return type === INFRA_TYPE || type.startsWith(`${INFRA_TYPE}$`);
+}
+
+/**
+ * The AWS part's URNs in a checkpoint, and the resources outside it that depend on one (the
+ * containers whose environment holds its endpoints): those must go first, or the engine
+ * refuses the targeted destroy.
+ */
+export function infraHeld(held: Held[]): { infra: string[]; dependents: Held[] } {
+  const infra = held.filter((r) => isInfraUrn(r.urn)).map((r) => r.urn);
+  const set = new Set(infra);
+  const dependents = held.filter(
+    (r) => !set.has(r.urn) && (r.dependencies ?? []).some((d) => set.has(d)),
+  );
+  return { infra, dependents };
+}
