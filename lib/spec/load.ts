@@ -193,7 +193,18 @@ function withComposeServices(
     const ownNets = Array.isArray(data.networks) ? (data.networks as string[]) : [];
     out.networks = [...new Set([...imported.networks, ...ownNets])];
   }
-  return { data: out, errors: imported.errors, warnings: imported.warnings };
+  // A field the spec sets anew (an explicit offset for a colliding port) is not the import's.
+  const ownSvc = (n: string): Record<string, unknown> | undefined => {
+    const v = (own as Record<string, unknown> | undefined)?.[n];
+    return v && typeof v === "object" && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  };
+  const warnings = imported.warnings.filter((w) => {
+    const m = /^services\.([^.[]+)\.([a-z_]+)/.exec(w.path);
+    return !(m && ownSvc(m[1]!)?.[m[2]!] !== undefined);
+  });
+  return { data: out, errors: imported.errors, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------

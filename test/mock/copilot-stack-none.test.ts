@@ -13,7 +13,10 @@ it("infra none: no AWS resource, the environment is what .env gave", async () =>
       if (args.type === "pulumi-nodejs:dynamic/envctl:Container") {
         envs.set(args.name, (args.inputs as { env: Record<string, string> }).env);
       }
-      return { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs as Record<string, unknown> };
+      return {
+        id: args.custom ? `${args.name}-id` : undefined,
+        state: args.inputs as Record<string, unknown>,
+      };
     },
     call: (args) => {
       throw new Error(`unexpected call ${args.token}`);
