@@ -98,7 +98,7 @@ export async function copilotBench(opts: { rounds?: number } = {}): Promise<Benc
         { label: "docker compose up -d --wait", times: c },
         {
           notes: [
-            "copilot-up: the preset's 15 services with stand-in images (test/fixtures/copilot-standins), infra off; envctl makes a new env (worktree, network, 4 volumes, 15 containers) each round, compose its project",
+            "the preset's 15 services with stand-in images (test/fixtures/copilot-standins), infra off; envctl makes a new env (worktree, network, 4 volumes, 15 containers) each round, compose its project",
           ],
         },
       ),
