@@ -14,9 +14,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import * as YAML from "yaml";
 import { recordEvents, type DockerEvent } from "../../bench/timeline";
 import { LABEL_ENV, LABEL_SERVICE, networkName } from "../../lib/core/names";
-import { assertCreatedNothing, assertNoTrace, envctl, said } from "../support/cli";
+import { assertCreatedNothing, assertNoTrace, childEnv, envctl, said } from "../support/cli";
 import { makeCopilotWorkspace, standinDotenv, STANDINS } from "../support/copilot";
 import { dockerLeftovers, envName, tempDir, worktreeDirs } from "../support/env";
 
@@ -227,6 +228,35 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
         binds.every((b) => !b.RW),
         `${svc}: a config mount is writable`,
       );
+    }
+  });
+
+  it("`pulumi preview` by hand of a stack switched to infra aws: envctl's message, no plugin hunt", async () => {
+    const settings = path.join(home, "project", `Pulumi.${one}.yaml`);
+    const before = fs.readFileSync(settings, "utf8");
+    const doc = YAML.parse(before) as { config: Record<string, string> };
+    const resolved = JSON.parse(doc.config["envctl:env"]!) as { copilot: { infra: string } };
+    assert.equal(resolved.copilot.infra, "none");
+    resolved.copilot.infra = "aws";
+    doc.config["envctl:env"] = JSON.stringify(resolved);
+    fs.writeFileSync(settings, YAML.stringify(doc));
+    try {
+      const vars = JSON.parse((await run(["env", "--json"])).stdout) as Record<string, string>;
+      const r = spawnSync("pulumi", ["preview", "--stack", one, "--non-interactive"], {
+        cwd: path.join(home, "project"),
+        env: { ...childEnv(home, env), ...vars },
+        encoding: "utf8",
+      });
+      const text = r.stdout + r.stderr;
+      assert.notEqual(r.status, 0, text);
+      assert.match(
+        text,
+        /copilot\.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\) is not installed/,
+      );
+      assert.match(text, /pulumi plugin install resource aws v7\.48\.0/);
+      assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+    } finally {
+      fs.writeFileSync(settings, before);
     }
   });
 
