@@ -131,15 +131,16 @@ function program(signal: AbortSignal): Command {
     ["stop", "stop everything the env runs"],
   ];
   for (const [verb, description] of verbs) {
-    cmd
+    const c = cmd
       .command(`${verb} <name>`)
       .description(description)
       .option("--json", "print one JSON document on stdout")
-      .option("--wait", WAIT)
-      .action(async (name: string, o: { json?: boolean; wait?: boolean }) => {
-        const lifecycle = await import("./commands/lifecycle");
-        await lifecycle.transition({ name, verb: verb as "warm", ...o, signal });
-      });
+      .option("--wait", WAIT);
+    if (verb === "stop") c.option("--volumes", "remove the env's volumes too (compose's down -v)");
+    c.action(async (name: string, o: { json?: boolean; wait?: boolean; volumes?: boolean }) => {
+      const lifecycle = await import("./commands/lifecycle");
+      await lifecycle.transition({ name, verb: verb as "warm", ...o, signal });
+    });
   }
   cmd
     .command("status <name>")

@@ -7,7 +7,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../components/devenv/devenv";
 import type * as infraModule from "../components/copilot/infra";
 import { awsProblem } from "../lib/doctor/aws";
-import { INFRA_VARS } from "../lib/spec/copilot";
 import type { ResolvedEnv } from "../lib/spec/model";
 
 export function program(env: ResolvedEnv): pulumi.Output<Record<string, unknown>> {
@@ -24,10 +23,7 @@ export function program(env: ResolvedEnv): pulumi.Output<Record<string, unknown>
     projectName: c.prefix,
     region: c.region,
   });
-  const feeds = Object.fromEntries(
-    Object.entries(INFRA_VARS).map(([v, out]) => [v, infra.outputs[out]]),
-  );
-  const dev = new DevEnv(env.name, env, {}, { env: feeds });
+  const dev = new DevEnv(env.name, env, {}, { outputs: { ...infra.outputs } });
   return pulumi
     .all([dev.outputs, pulumi.output(infra.outputs)])
     .apply(([outs, aws]): Record<string, unknown> => ({ ...outs, infra: aws }));

@@ -77,7 +77,9 @@ export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promis
       if (targets.length === 0)
         return { outputs: { env: outputs }, changes: {}, durationSeconds: 0 };
       const socket = localSocket();
-      const early = socket ? removeInWaves(socket, earlyRemovals(targets, state.resources)) : null;
+      const early = socket
+        ? removeInWaves(socket, earlyRemovals(targets, state.resources), s.signal)
+        : null;
       try {
         const res = await runDestroy(engine, env.name, targets, {
           onEvent: progress.onEvent,
@@ -96,8 +98,13 @@ export async function applyRemoval(args: ApplyArgs & { from: EnvState }): Promis
  * Removes each wave's containers at once, wave after wave. A failure is left to the destroy
  * running alongside, which removes what is left and reports it in its own words.
  */
-async function removeInWaves(socket: string, waves: EarlyRemoval[][]): Promise<void> {
+async function removeInWaves(
+  socket: string,
+  waves: EarlyRemoval[][],
+  signal?: AbortSignal,
+): Promise<void> {
   for (const wave of waves) {
+    if (signal?.aborted) return; // Ctrl-C: what is left stays for the next cool
     const done = await Promise.allSettled(
       wave.map((c) => removeContainerNow(socket, c.name, c.stop)),
     );

@@ -38,10 +38,7 @@ export async function infra(opts: InfraOptions): Promise<void> {
       ["set copilot.infra: aws in its spec and run `envctl up` to give it one"],
     );
   }
-  checkCopilotReady(
-    { kind: "copilot", copilot: { ...env.copilot, projectName: "", dir: "" } } as never,
-    `infra ${opts.action}`,
-  );
+  checkCopilotReady(env, `infra ${opts.action}`, s.log);
   const catalog = openCatalog(s.home);
   let op: Operation | undefined;
   try {
@@ -66,6 +63,9 @@ export async function infra(opts: InfraOptions): Promise<void> {
           signal: s.signal,
         });
         changes = res.changes;
+        // What schema and outputs read: the AWS part's outputs as the stack now has them.
+        const infraOut = (res.outputs.env as { infra?: unknown } | undefined)?.infra;
+        if (infraOut) catalog.setOutputs(opts.name, { ...(rec.outputs ?? {}), infra: infraOut });
       } else {
         const state = await readStack(engine, opts.name);
         const { infra: urns, dependents } = infraHeld(state.resources);
@@ -88,6 +88,13 @@ export async function infra(opts: InfraOptions): Promise<void> {
               signal: s.signal,
             })
           ).changes;
+          const { infra: _gone, ...rest } = rec.outputs ?? {};
+          catalog.setOutputs(opts.name, rest);
+          if (!opts.json) {
+            s.log(
+              `the next \`envctl up\`, \`start\` or \`warm\` of ${opts.name} makes the AWS part again (its containers need it)`,
+            );
+          }
         }
       }
     } catch (err) {

@@ -49,7 +49,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   const { unsafePorts } = await import("../../lib/spec/ports");
   const { preflight } = await import("../../lib/spec/validate");
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
-  checkCopilotReady(spec, "spawn");
+  checkCopilotReady(spec, "spawn", s.log);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
   await preflight(spec);
@@ -173,6 +173,8 @@ export interface TransitionOptions extends CommandSeams, OperationFlags {
   name: string;
   verb: Verb;
   json?: boolean;
+  /** stop only: remove the env's volumes too (compose's `down -v`). */
+  volumes?: boolean;
 }
 
 /** warm / cool / start / stop: the same stack, another desired state. */
@@ -200,12 +202,20 @@ export async function transition(opts: TransitionOptions): Promise<void> {
       );
     }
     const from = record.state;
-    const problem = transitionProblem(opts.verb, from, opts.name);
+    if (opts.volumes && opts.verb !== "stop") throw badInput("--volumes applies to stop only");
+    // A stopped env can still drop its volumes.
+    const dropping = opts.verb === "stop" && opts.volumes && !record.resolved.volumesDropped;
+    const problem = dropping ? undefined : transitionProblem(opts.verb, from, opts.name);
     if (problem) throw badInput(problem);
     const target = VERB_TARGET[opts.verb];
     trimLogs(record.resolved);
     const reality = envReality(record.resolved, from, await envctlContainers());
-    if (target === from && reality.warnings.length === 0 && record.status === "ready") {
+    if (
+      target === from &&
+      !dropping &&
+      reality.warnings.length === 0 &&
+      record.status === "ready"
+    ) {
       if (opts.json) s.out(jsonDoc(opts.verb, { env: opts.name, state: target, changes: {} }));
       else s.log(`env ${opts.name} is already ${target}; everything it runs is up`);
       return;
@@ -213,15 +223,21 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     if (target === from && !opts.json) {
       s.log(`env ${opts.name}: ${reality.warnings.join(", ")}; restarting`);
     }
-    const env = { ...record.resolved, state: target };
+    const { volumesDropped: _was, ...kept } = record.resolved;
+    const env = {
+      ...kept,
+      state: target,
+      ...(opts.verb === "stop" && (opts.volumes || _was) ? { volumesDropped: true } : {}),
+    };
     if (!opts.json)
       s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
     const args = { s, catalog, engine, stack: opts.name, env, json: opts.json, verb: opts.verb };
     // The last update left the stack as its config says and reality agrees: a verb that only
     // removes services need not run the program.
     const removing = opts.verb === "cool" || opts.verb === "stop";
+    // Dropping volumes runs the program: the stopped env without them is its own plan.
     const res =
-      removing && record.status === "ready" && reality.warnings.length === 0
+      removing && !dropping && record.status === "ready" && reality.warnings.length === 0
         ? await applyRemoval({ ...args, from })
         : await applyEnv(args);
     if (opts.json) {

@@ -98,7 +98,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   const s = seams(opts);
   checkName(opts.name);
   const { spec } = loadSpec(specSource(opts), s.cwd);
-  checkCopilotReady(spec, "preview");
+  checkCopilotReady(spec, "preview", s.log);
   await checkRepo(spec);
   await preflight(spec);
   const catalog = readCatalog(s.home);

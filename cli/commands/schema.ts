@@ -14,8 +14,11 @@ import {
   type SchemaStep,
   type StepResult,
 } from "../../lib/kinds/copilot/schema";
+import { fillTokens, tokensIn } from "../../lib/spec/copilot";
 import type { ResolvedContainer, ResolvedEnv } from "../../lib/spec/model";
-import { checkName, envRecord, seams, type CommandSeams } from "../context";
+import { openEngine } from "../../lib/engine/automation";
+import { checkName, envRecord, openCatalog, seams, type CommandSeams } from "../context";
+import { beginOperation, type Operation } from "../operation";
 import { jsonDoc } from "../ui/output";
 
 export interface SchemaOptions extends CommandSeams {
@@ -23,10 +26,10 @@ export interface SchemaOptions extends CommandSeams {
   json?: boolean;
 }
 
-/** The clusters: which service's environment describes each. */
+/** The clusters: whose environment describes each (its TEMPORAL_SQL_* and index). */
 const CLUSTERS = [
-  { cluster: "monitored", service: "temporal-history", host: "TEMPORAL_SQL_HOST" },
-  { cluster: "copilot", service: "copilot-temporal", host: "COPILOT_DSQL_HOST" },
+  { cluster: "monitored", service: "temporal-history" },
+  { cluster: "copilot", service: "copilot-temporal" },
 ] as const;
 
 /** Where Temporal's versioned DSQL schema lives in the runtime image. */
@@ -38,24 +41,41 @@ export async function schema(opts: SchemaOptions): Promise<number> {
   const rec = envRecord(s.home, opts.name, "schema");
   const env = rec.resolved;
   if (!env) throw new UserError(`env ${opts.name} has no recorded spec`, 2);
-  const infra = (rec.outputs?.infra ?? {}) as Record<string, unknown>;
+  // With the AWS part in the stack, the service's environment carries its outputs as tokens:
+  // the recorded outputs fill them (a token left means the part has none yet).
+  const infra = Object.fromEntries(
+    Object.entries((rec.outputs?.infra ?? {}) as Record<string, unknown>).filter(
+      (e): e is [string, string] => typeof e[1] === "string",
+    ),
+  );
   const steps: SchemaStep[] = [];
   for (const c of CLUSTERS) {
-    const svc = env.services.find((x) => x.name === c.service);
-    if (!svc || svc.type !== "container") continue;
-    // With the infra in the stack, its endpoint; otherwise what .env gave the service.
-    const fromInfra =
-      infra[c.cluster === "monitored" ? "monitored_dsql_endpoint" : "copilot_dsql_endpoint"];
-    const host = typeof fromInfra === "string" && fromInfra ? fromInfra : (svc.env[c.host] ?? "");
-    steps.push(sqlStep(env, svc, c.cluster, host));
+    const found = env.services.find((x) => x.name === c.service);
+    if (!found || found.type !== "container") continue;
+    const svc: ResolvedContainer = {
+      ...found,
+      env: Object.fromEntries(Object.entries(found.env).map(([k, v]) => [k, fillTokens(v, infra)])),
+    };
+    steps.push(sqlStep(env, svc, c.cluster, svc.env.TEMPORAL_SQL_HOST ?? "", s.signal));
     steps.push(indexStep(env, svc, c.cluster));
   }
   if (steps.length === 0) {
     throw new UserError(`env ${opts.name} has neither temporal-history nor copilot-temporal`, 2);
   }
-  const results = await runSteps(steps, (r) => {
-    if (!opts.json) s.log(`${r.ok ? "ok    " : "FAILED"} ${r.name}: ${r.detail}`);
-  });
+  // The env's lock: no up, cool or destroy changes what the steps run against meanwhile.
+  const catalog = openCatalog(s.home);
+  let op: Operation | undefined;
+  let results: StepResult[];
+  try {
+    const engine = await openEngine(s.home);
+    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "schema" });
+    results = await runSteps(steps, (r) => {
+      if (!opts.json) s.log(`${r.ok ? "ok    " : "FAILED"} ${r.name}: ${r.detail}`);
+    });
+  } finally {
+    op?.release();
+    catalog.close();
+  }
   const failed = results.filter((r) => !r.ok);
   if (opts.json)
     s.out(jsonDoc("schema", { env: opts.name, steps: results, ok: failed.length === 0 }));
@@ -75,28 +95,27 @@ function sqlStep(
   svc: ResolvedContainer,
   cluster: string,
   host: string,
+  signal?: AbortSignal,
 ): SchemaStep {
   return {
     name: `${cluster} DSQL: Temporal schema`,
     run: async () => {
-      if (!host)
+      if (tokensIn(host).length > 0) {
         throw new Error(
-          `no DSQL endpoint (${cluster === "monitored" ? "TEMPORAL_SQL_HOST" : "COPILOT_DSQL_HOST"} is empty)`,
+          `the env's AWS part has no endpoints yet: run \`envctl infra ${env.name} apply\` (or \`envctl up ${env.name}\`)`,
         );
+      }
+      if (!host) throw new Error(`no DSQL endpoint (${svc.name}'s TEMPORAL_SQL_HOST is empty)`);
       const target = {
-        cluster,
         host,
         port: svc.env.TEMPORAL_SQL_PORT ?? "5432",
         user: svc.env.TEMPORAL_SQL_USER ?? "admin",
         database: svc.env.TEMPORAL_SQL_DATABASE ?? "postgres",
-        region: svc.env.AWS_REGION ?? "",
-        elasticsearch: "",
-        index: "",
       };
       const script = sqlToolArgs(target, SCHEMA_DIR)
         .map((a) => a.map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(" "))
         .join(" && ");
-      const out = await runOnce(env, svc, ["sh", "-c", script]);
+      const out = await runOnce(env, svc, ["sh", "-c", script], signal);
       return `applied on ${host}${out ? ` (${out.split("\n").filter(Boolean).at(-1)})` : ""}`;
     },
   };
@@ -140,7 +159,12 @@ function indexStep(env: ResolvedEnv, svc: ResolvedContainer, cluster: string): S
  * and its read-only binds from outside the checkout (the ~/.aws mount). Rejects with the exit
  * code and the last lines of output.
  */
-async function runOnce(env: ResolvedEnv, svc: ResolvedContainer, cmd: string[]): Promise<string> {
+async function runOnce(
+  env: ResolvedEnv,
+  svc: ResolvedContainer,
+  cmd: string[],
+  signal?: AbortSignal,
+): Promise<string> {
   const { docker, dockerFailure } = await import("../../lib/docker/client");
   const { demuxLogs } = await import("../../lib/docker/objects");
   const root = env.root ?? env.repo;
@@ -161,6 +185,9 @@ async function runOnce(env: ResolvedEnv, svc: ResolvedContainer, cmd: string[]):
   } catch (err) {
     throw dockerFailure(`running the schema tool in ${svc.image ?? svc.name}`, err);
   }
+  // Ctrl-C: the tool's container goes at once (the finally below removes it).
+  const kill = (): void => void c.kill().catch(() => undefined);
+  signal?.addEventListener("abort", kill, { once: true });
   try {
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
@@ -171,6 +198,7 @@ async function runOnce(env: ResolvedEnv, svc: ResolvedContainer, cmd: string[]):
     }
     return logs;
   } finally {
+    signal?.removeEventListener("abort", kill);
     await c.remove({ force: true }).catch(() => undefined);
   }
 }

@@ -60,7 +60,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       ? undefined
       : (opts.confirm ?? (process.stdin.isTTY ? askTerminal : undefined));
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
-  checkCopilotReady(spec, "up");
+  checkCopilotReady(spec, "up", s.log);
   await checkRepo(spec);
   await preflight(spec);
 

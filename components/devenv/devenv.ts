@@ -21,10 +21,10 @@ export interface ServiceOutputs {
 /** Values other resources of the stack feed into the env (the copilot kind's AWS outputs). */
 export interface DevEnvInputs {
   /**
-   * Replace the variable of the same name in every container service that declares it (its
-   * compose `environment`), so the container is made once the value is known.
+   * The value of each output token (lib/spec/copilot.ts `outputToken`) the services'
+   * environment carries: a container is made once the values it needs are known.
    */
-  env?: Record<string, pulumi.Input<string>>;
+  outputs?: Record<string, pulumi.Input<string>>;
 }
 
 /**
@@ -95,7 +95,10 @@ export class DevEnv extends pulumi.ComponentResource {
     const volumes: Record<string, pulumi.Output<string>> = {};
     const externalVolumes: Record<string, string> = {};
     const volumeResources: pulumi.Resource[] = [];
-    for (const v of volumeNames) {
+    // `stop --volumes` (compose's `down -v`): a stopped env without its volumes; the next
+    // start makes them again, empty.
+    const keepVolumes = !(env.state === "stopped" && env.volumesDropped);
+    for (const v of keepVolumes ? volumeNames : []) {
       const decl = env.volumes?.[v];
       // An external volume is the user's: mounted by its name, never created nor removed.
       if (decl?.external) {
@@ -244,7 +247,7 @@ export class DevEnv extends pulumi.ComponentResource {
             stateDir: env.stateDir,
             networks,
             externalVolumes,
-            ...(inputs.env ? { envInputs: inputs.env } : {}),
+            ...(inputs.outputs ? { outputs: inputs.outputs } : {}),
             dependsOn: [
               this.worktree.resource,
               ...networkResources,

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { contextHash } from "../../lib/docker/context-hash";
 import { containerName, envLabels, imageTag } from "../../lib/core/names";
 import type { DockerOptions, ResolvedContainer } from "../../lib/spec/model";
+import { fillTokens, tokensIn } from "../../lib/spec/copilot";
 import { inWorktree } from "../../lib/spec/worktree-paths";
 import { EnvctlResource } from "./dynamic";
 
@@ -33,8 +34,8 @@ export interface ContainerServiceArgs {
   externalVolumes?: Record<string, string>;
   /** The env's state directory: files given by value are written under it (files/CONTAINER). */
   stateDir?: string;
-  /** Values from other resources for variables the service declares (DevEnvInputs.env). */
-  envInputs?: Record<string, pulumi.Input<string>>;
+  /** Values of the output tokens its environment carries (DevEnvInputs.outputs). */
+  outputs?: Record<string, pulumi.Input<string>>;
 }
 
 /**
@@ -156,7 +157,7 @@ export class ContainerService extends pulumi.ComponentResource {
           image: args.image,
           command: svc.command,
           entrypoint: svc.entrypoint,
-          env: withInputs(svc.env, args.envInputs),
+          env: withOutputs(svc.env, args.outputs),
           ports: svc.ports.map((p) => ({
             container: p.container,
             host: p.host,
@@ -264,11 +265,22 @@ function networksOf(
   return { primary: { network: first!.name, aliases: first!.aliases }, others: rest };
 }
 
-/** `env` with the variables it declares that `inputs` provides replaced by those values. */
-function withInputs(
+/** `env` with each output token in its values replaced by that output (once it is known). */
+function withOutputs(
   env: Record<string, string>,
-  inputs: Record<string, pulumi.Input<string>> | undefined,
+  outputs: Record<string, pulumi.Input<string>> | undefined,
 ): Record<string, pulumi.Input<string>> {
-  if (!inputs) return env;
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k in inputs ? inputs[k]! : v]));
+  if (!outputs) return env;
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]): [string, pulumi.Input<string>] => {
+      const used = tokensIn(v).filter((t) => t in outputs);
+      if (used.length === 0) return [k, v];
+      return [
+        k,
+        pulumi
+          .all(used.map((t) => outputs[t]!))
+          .apply((vals) => fillTokens(v, Object.fromEntries(used.map((t, i) => [t, vals[i]!])))),
+      ];
+    }),
+  );
 }

@@ -16,20 +16,48 @@ export const AWS_PLUGIN_FIX =
   `pulumi plugin install resource aws v${AWS_PLUGIN_VERSION} (needs internet), or put ` +
   `pulumi-resource-aws on PATH; or run the env with copilot.infra none and the endpoints in .env`;
 
-/** Where the engine finds the plugin: PATH (ambient plugins) or PULUMI_HOME's plugin cache. */
+/** Whether `file` is there and may be run. */
+function runnable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `7.48.0` -> [7, 48, 0]; anything else sorts first. */
+function version(v: string): number[] {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(v);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+}
+
+function atLeast(v: number[], min: number[]): boolean {
+  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i]! > min[i]!;
+  return true;
+}
+
+/**
+ * Where the engine finds the plugin: on PATH (an ambient plugin, used whatever its version) or
+ * in PULUMI_HOME's plugin cache at the version the program asks for or a newer 7.x.
+ */
 export function findAwsPlugin(env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
     const file = path.join(dir, "pulumi-resource-aws");
-    if (fs.existsSync(file)) return file;
+    if (runnable(file)) return file;
   }
   const home = env.PULUMI_HOME ?? path.join(env.HOME ?? os.homedir(), ".pulumi");
   const plugins = path.join(home, "plugins");
+  const min = version(AWS_PLUGIN_VERSION);
   const dirs = fs.existsSync(plugins)
-    ? fs.readdirSync(plugins).filter((d) => /^resource-aws-v7\./.test(d))
+    ? fs
+        .readdirSync(plugins)
+        .map((d) => ({ d, v: version(d.replace(/^resource-aws-v/, "")) }))
+        .filter(({ d, v }) => d.startsWith("resource-aws-v7.") && atLeast(v, min))
     : [];
-  for (const d of dirs.sort().reverse()) {
+  for (const { d } of dirs) {
     const file = path.join(plugins, d, "pulumi-resource-aws");
-    if (fs.existsSync(file)) return file;
+    if (runnable(file)) return file;
   }
   return undefined;
 }
@@ -67,28 +95,30 @@ export function checkAwsPlugin(env: NodeJS.ProcessEnv = process.env): Check {
         name: "aws provider plugin",
         ok: false,
         required: true,
-        detail: `pulumi-resource-aws (v7) is not installed: not on PATH, not in ${path.join(env.PULUMI_HOME ?? "~/.pulumi", "plugins")}`,
+        detail: `pulumi-resource-aws (v${AWS_PLUGIN_VERSION} or a newer 7.x) is not installed: not on PATH, not in ${path.join(env.PULUMI_HOME ?? "~/.pulumi", "plugins")}`,
         fix: AWS_PLUGIN_FIX,
       };
 }
 
+/**
+ * Advisory: credentials from an instance profile or SSO cache are found by the AWS provider but
+ * not here, so a miss is a warning, never a refusal.
+ */
 export function checkAwsCredentials(env: NodeJS.ProcessEnv = process.env): Check {
   const found = findAwsCredentials(env);
   return found
-    ? { name: "aws credentials", ok: true, required: true, detail: found }
+    ? { name: "aws credentials", ok: true, required: false, detail: found }
     : {
         name: "aws credentials",
         ok: false,
-        required: true,
-        detail: `none found (AWS_ACCESS_KEY_ID, AWS_PROFILE ${env.AWS_PROFILE ?? "default"} in ~/.aws, web identity, container endpoint)`,
+        required: false,
+        detail: `none found in the environment or ~/.aws (profile ${env.AWS_PROFILE ?? "default"}); an instance profile would still work`,
         fix: "aws configure (or aws sso login --profile NAME and export AWS_PROFILE=NAME)",
       };
 }
 
-/** The first thing that stops the AWS part from running, as one sentence with its fix. */
+/** What stops the AWS part from running at all (the plugin), as one sentence with its fix. */
 export function awsProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const c of [checkAwsPlugin(env), checkAwsCredentials(env)]) {
-    if (!c.ok) return `${c.name}: ${c.detail}; ${c.fix ?? ""}`;
-  }
-  return undefined;
+  const c = checkAwsPlugin(env);
+  return c.ok ? undefined : `${c.name}: ${c.detail}; ${c.fix ?? ""}`;
 }

@@ -15,18 +15,54 @@ export function hostPlatform(arch: string = process.arch): string {
   return `linux/${docker[arch] ?? arch}`;
 }
 
-export function copilotComposeEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return env.COPILOT_PLATFORM ? env : { ...env, COPILOT_PLATFORM: hostPlatform() };
-}
-
-/** Container variables the AWS components fill, by the CopilotInfra output that feeds them. */
+/**
+ * The compose variables the stack fills when it holds the AWS part, by the CopilotInfra output
+ * each one is (components/copilot/infra.ts).
+ */
 export const INFRA_VARS = {
   TEMPORAL_SQL_HOST: "monitored_dsql_endpoint",
   COPILOT_DSQL_HOST: "copilot_dsql_endpoint",
   COPILOT_KNOWLEDGE_BASE_ID: "knowledge_base_id",
-  AWS_REGION: "region",
-  TEMPORAL_SQL_AWS_REGION: "region",
 } as const;
+
+/** The region variables, set to `copilot.region` itself. */
+export const REGION_VARS = ["AWS_REGION", "TEMPORAL_SQL_AWS_REGION"] as const;
+
+/**
+ * What an infra output is read as while Compose interpolates: every value built from the
+ * variable carries it (`TEMPORAL_SQL_HOST: ${COPILOT_DSQL_HOST}` in copilot-temporal, a URL
+ * around it), and the program puts the output in its place.
+ */
+export const outputToken = (output: string): string => `__ENVCTL_OUTPUT_${output}__`;
+const TOKEN_RE = /__ENVCTL_OUTPUT_([a-z_]+)__/g;
+
+/** The outputs a value is built from, in order of first use. */
+export function tokensIn(value: string): string[] {
+  return [...new Set([...value.matchAll(TOKEN_RE)].map((m) => m[1]!))];
+}
+
+/** `value` with each output's token replaced by its value (unknown ones left as they are). */
+export function fillTokens(value: string, outputs: Record<string, string>): string {
+  return value.replace(TOKEN_RE, (t: string, name: string) => outputs[name] ?? t);
+}
+
+/**
+ * The environment a copilot spec's compose file is read with: the host's platform unless set
+ * and, when the stack holds the AWS part, the infra variables as tokens and the region as given
+ * (they win over .env, as a shell variable does in Compose).
+ */
+export function copilotComposeEnv(
+  copilot: { infra?: unknown; region?: unknown } | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  if (!out.COPILOT_PLATFORM) out.COPILOT_PLATFORM = hostPlatform();
+  if ((copilot?.infra ?? "aws") !== "aws") return out;
+  for (const [v, output] of Object.entries(INFRA_VARS)) out[v] = outputToken(output);
+  const region = typeof copilot?.region === "string" ? copilot.region : "eu-west-1";
+  for (const v of REGION_VARS) out[v] = region;
+  return out;
+}
 
 /** Without the infra, the services cannot start unless `.env` names these. */
 export const REQUIRED_WITHOUT_INFRA = ["TEMPORAL_SQL_HOST", "COPILOT_DSQL_HOST"] as const;

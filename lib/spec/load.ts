@@ -168,7 +168,9 @@ function withComposeServices(
   }
   const imported = importCompose(abs, {
     ...(profiles ? { profiles } : {}),
-    ...(data.kind === "copilot" ? { env: copilotComposeEnv() } : {}),
+    ...(data.kind === "copilot"
+      ? { env: copilotComposeEnv(data.copilot as Record<string, unknown> | undefined) }
+      : {}),
   });
   const own = data.services;
   const services: Record<string, unknown> = { ...imported.services };

@@ -369,6 +369,8 @@ export interface ResolvedEnv {
   /** Init steps with templates rendered; Temporal namespace creation comes first. */
   init: InitStep[];
   initAfter: string[];
+  /** Stopped with `stop --volumes`: its volumes removed too (registered again by start). */
+  volumesDropped?: boolean;
   /** The copilot kind's settings, with the AWS names resolved for this env. */
   copilot?: ResolvedCopilot;
 }

@@ -120,7 +120,7 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     const r = await envctl(["up", n, "-f", "dev/envctl.yaml", "--yes"], { home: h, cwd: aws, env });
     assert.equal(r.code, 1, said(r));
     assertNoTrace(r);
-    assert.match(r.stderr, /aws provider plugin: pulumi-resource-aws \(v7\) is not installed/);
+    assert.match(r.stderr, /aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed/);
     assert.match(r.stderr, /pulumi plugin install resource aws v7\.48\.0/);
     assertCreatedNothing(h, aws, n);
     const d = await envctl(["doctor", "-f", "dev/envctl.yaml", "--json"], {
@@ -251,7 +251,7 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
       assert.notEqual(r.status, 0, text);
       assert.match(
         text,
-        /copilot\.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\) is not installed/,
+        /copilot\.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed/,
       );
       assert.match(text, /pulumi plugin install resource aws v7\.48\.0/);
       assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
@@ -281,6 +281,39 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     );
   });
 
+  it("schema with Elasticsearch down: its steps report it, the DSQL steps still run (exit 1)", async () => {
+    const es = `envctl-${one}-elasticsearch`;
+    execFileSync("docker", ["stop", "-t", "1", es]);
+    try {
+      const r = await run(["schema", one]);
+      assert.equal(r.code, 1, said(r));
+      assertNoTrace(r);
+      const lines = r.stderr.split("\n").filter((l) => /^(ok|FAILED) /.test(l));
+      assert.equal(lines.length, 4, r.stderr);
+      assert.ok(
+        lines.every((l) => l.startsWith("FAILED")),
+        r.stderr,
+      );
+      assert.match(
+        r.stderr,
+        /monitored Elasticsearch: visibility index .*: Elasticsearch not reachable at http:\/\/127\.0\.0\.1:\d+/,
+      );
+      assert.match(r.stderr, /copilot DSQL: Temporal schema: exit \d+/);
+      assert.match(r.stderr, /schema: 4 of 4 steps failed/);
+    } finally {
+      execFileSync("docker", ["start", es]);
+    }
+  });
+
+  it("build with the Docker engine unreachable: exit 1 saying so", async () => {
+    const r = await run(["build"], repo, {
+      DOCKER_HOST: `unix://${path.join(root, "no-docker.sock")}`,
+    });
+    assert.equal(r.code, 1, said(r));
+    assertNoTrace(r);
+    assert.match(r.stderr, /cannot reach the Docker engine .*is it running\?/);
+  });
+
   it("a second copilot env runs beside the first on its own block", async () => {
     const r = await run(["up", two, "-f", "dev/envctl.yaml", "--yes", "--json"]);
     assert.equal(r.code, 0, said(r));
@@ -295,6 +328,20 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     for (const n of [one, two]) {
       assert.equal(inspect(`envctl-${n}-copilot-api`).State.Running, true);
     }
+  });
+
+  it("stop keeps the volumes and the env; stop --volumes removes them; start makes them again", async () => {
+    const stop = await run(["stop", two]);
+    assert.equal(stop.code, 0, said(stop));
+    assert.deepEqual(dockerLeftovers(two).containers, []);
+    assert.equal(dockerLeftovers(two).volumes.length, 4, "down keeps the four named volumes");
+    const drop = await run(["stop", two, "--volumes"]);
+    assert.equal(drop.code, 0, said(drop));
+    assert.deepEqual(dockerLeftovers(two).volumes, [], "down -v removes them");
+    assert.equal(dockerLeftovers(two).networks.length, 1, "the env itself stays");
+    const start = await run(["start", two]);
+    assert.equal(start.code, 0, said(start));
+    assert.equal(dockerLeftovers(two).volumes.length, 4);
   });
 
   it("destroy leaves nothing of either env", async () => {

@@ -11,9 +11,21 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedEnv } from "../../lib/spec/model";
+import { resolveHome } from "../../lib/core/home";
+import { resolveCopilot } from "../../lib/kinds/copilot/resolve";
+import { parseSpecText } from "../../lib/spec/load";
 import { copilotEnv } from "./copilot-env";
 import { tempDir } from "../support/env";
 import { keyOfUrn, resolved } from "./harness";
+
+/** presets/copilot/envctl.yaml as `envctl up cp` resolves it, in `region`. */
+function presetEnv(region: string): ResolvedEnv {
+  const file = path.join(__dirname, "..", "..", "presets", "copilot", "envctl.yaml");
+  const text = fs.readFileSync(file, "utf8").replace("region: eu-west-1", `region: ${region}`);
+  const r = parseSpecText(text, { file });
+  assert.deepEqual(r.errors, []);
+  return resolveCopilot("cp", r.spec!, 1, resolveHome({ ENVCTL_HOME: tempDir("home") }));
+}
 
 interface Reg {
   type: string;
@@ -104,7 +116,7 @@ describe("the copilot program", () => {
         () => program(copilotEnv("aws")),
         (err: unknown) =>
           err instanceof pulumi.RunError &&
-          /env cp \(copilot.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\) is not installed/.test(
+          /env cp \(copilot.infra aws\): aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed/.test(
             err.message,
           ) &&
           err.message.includes("pulumi plugin install resource aws v7.48.0") &&
@@ -115,42 +127,60 @@ describe("the copilot program", () => {
     }
   });
 
-  it("infra aws: the AWS outputs are the containers' environment, and they wait for them", async () => {
-    const { regs, outputs } = await run(copilotEnv("aws"));
+  it("infra aws, the real preset: each container gets the output its compose value names", async () => {
+    const { regs, outputs } = await run(presetEnv("us-east-2"));
     const types = regs.map((r) => r.type);
     assert.equal(types.filter((t) => t === "aws:dsql/cluster:Cluster").length, 2);
     assert.ok(types.includes("envctl:copilot:Infra"));
     assert.ok(types.includes("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase"));
+    const monitored = "monitoredident.dsql.us-east-2.on.aws";
+    const copilot = "copilotident.dsql.us-east-2.on.aws";
 
-    const history = containerEnv(regs, "cp-temporal-history");
-    assert.equal(history.TEMPORAL_SQL_HOST, "monitoredident.dsql.us-east-2.on.aws");
-    assert.equal(history.AWS_REGION, "us-east-2", "the infra's region, not the compose default");
-    assert.equal(history.TEMPORAL_SQL_AWS_REGION, "us-east-2");
-    assert.equal(history.TEMPORAL_HISTORY_SHARDS, "4", "other variables untouched");
-    assert.equal(Object.keys(history).length, 4, "nothing added the service does not declare");
-    const api = containerEnv(regs, "cp-copilot-api");
-    assert.deepEqual(api, {
-      COPILOT_DSQL_HOST: "copilotident.dsql.us-east-2.on.aws",
-      COPILOT_KNOWLEDGE_BASE_ID: "KB1",
-    });
-    assert.deepEqual(containerEnv(regs, "cp-grafana"), { GF_AUTH_ANONYMOUS_ENABLED: "true" });
+    // The monitored cluster's services point at the monitored DSQL cluster...
+    for (const svc of [
+      "temporal-history",
+      "temporal-matching",
+      "temporal-frontend",
+      "temporal-worker",
+    ]) {
+      const e = containerEnv(regs, `cp-${svc}`);
+      assert.equal(e.TEMPORAL_SQL_HOST, monitored, svc);
+      assert.equal(e.AWS_REGION, "us-east-2", `${svc}: the spec's region, not the compose default`);
+      assert.equal(e.TEMPORAL_SQL_AWS_REGION, "us-east-2", svc);
+    }
+    // ...the copilot cluster's Temporal at the copilot one: its TEMPORAL_SQL_HOST is written
+    // ${COPILOT_DSQL_HOST} in the compose file, so a fill by variable name would get it wrong.
+    assert.equal(containerEnv(regs, "cp-copilot-temporal").TEMPORAL_SQL_HOST, copilot);
+    for (const svc of ["copilot-worker", "copilot-api"]) {
+      const e = containerEnv(regs, `cp-${svc}`);
+      assert.equal(e.COPILOT_DSQL_HOST, copilot, svc);
+      assert.equal(e.COPILOT_DSQL_ENDPOINT, copilot, svc);
+      assert.equal(e.KNOWLEDGE_BASE_ID, "KB1", svc);
+    }
+    // No placeholder reaches any container.
+    for (const r of regs.filter((x) => x.type === "pulumi-nodejs:dynamic/envctl:Container")) {
+      const env = r.inputs.env as Record<string, string>;
+      assert.ok(
+        !JSON.stringify(env).includes("__ENVCTL_OUTPUT_"),
+        `${r.name}: ${JSON.stringify(env)}`,
+      );
+    }
 
-    // The engine creates each container after what feeds it.
+    // The engine creates each container after what feeds it, and nothing else waits for AWS.
     const depsOf = (name: string): string[] =>
       regs.find((r) => r.type === "pulumi-nodejs:dynamic/envctl:Container" && r.name === name)!
         .deps;
+    assert.ok(depsOf("cp-temporal-history").some((d) => d.includes("Cluster::cp-infra-monitored")));
+    assert.ok(depsOf("cp-copilot-temporal").some((d) => d.includes("Cluster::cp-infra-copilot")));
     assert.ok(
-      depsOf("cp-temporal-history").some((d) =>
-        d.includes("aws:dsql/cluster:Cluster::cp-infra-monitored"),
-      ),
-      depsOf("cp-temporal-history").join(", "),
+      !depsOf("cp-copilot-temporal").some((d) => d.includes("Cluster::cp-infra-monitored")),
     );
-    assert.ok(depsOf("cp-copilot-api").some((d) => d.includes("AgentKnowledgeBase")));
-    assert.ok(!depsOf("cp-grafana").some((d) => d.startsWith("aws:")));
+    assert.ok(depsOf("cp-copilot-worker").some((d) => d.includes("AgentKnowledgeBase")));
+    assert.ok(!depsOf("cp-mimir").some((d) => d.startsWith("aws:")));
 
     assert.deepEqual(outputs.infra, {
-      monitored_dsql_endpoint: "monitoredident.dsql.us-east-2.on.aws",
-      copilot_dsql_endpoint: "copilotident.dsql.us-east-2.on.aws",
+      monitored_dsql_endpoint: monitored,
+      copilot_dsql_endpoint: copilot,
       knowledge_base_id: "KB1",
       data_source_id: "DS1",
       kb_source_bucket: "copilot-cp-kb-src-123",

@@ -373,3 +373,21 @@ describe("earlyRemovals: what cool removes before the engine, in which order", (
     assert.deepEqual(earlyRemovals([urn("a"), urn("b")], state), [[{ name: "b", stop: false }]]);
   });
 });
+
+describe("stop --volumes (compose's down -v)", () => {
+  it("a stopped env with volumesDropped registers no volume; any other state keeps them", async () => {
+    const vol = key(T.Volume, `${ENV}-volume-pgdata`);
+    const dropped = await construct(ENV, { ...env("stopped"), volumesDropped: true });
+    assert.ok(!dropped.regs.has(vol), "the volume is gone from the plan");
+    // Everything else the stopped env holds is registered as without the flag.
+    const plain = await construct(ENV, env("stopped"));
+    assert.ok(plain.regs.has(vol));
+    assert.deepEqual(
+      [...dropped.regs.keys()].sort(),
+      [...plain.regs.keys()].filter((k) => k !== vol).sort(),
+    );
+    // The flag means nothing to a running env: its containers need their volumes.
+    const warm = await construct(ENV, { ...env("warm"), volumesDropped: true });
+    assert.ok(warm.regs.has(vol));
+  });
+});

@@ -10,7 +10,13 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { UserError } from "../../lib/core/errors";
 import { buildPlan, IMAGES, temporalDsqlPath } from "../../lib/kinds/copilot/build";
-import { copilotComposeEnv, hostPlatform } from "../../lib/spec/copilot";
+import {
+  copilotComposeEnv,
+  fillTokens,
+  hostPlatform,
+  outputToken,
+  tokensIn,
+} from "../../lib/spec/copilot";
 import { runSteps, sqlToolArgs } from "../../lib/kinds/copilot/schema";
 import { parseSpecText } from "../../lib/spec/load";
 import { makeRepo, tempDir } from "../support/env";
@@ -119,10 +125,29 @@ describe("the copilot spec", () => {
   it("COPILOT_PLATFORM defaults to the host's platform; a set one is kept", () => {
     assert.equal(hostPlatform("x64"), "linux/amd64");
     assert.equal(hostPlatform("arm64"), "linux/arm64");
-    assert.equal(copilotComposeEnv({ PATH: "/bin" }).COPILOT_PLATFORM, hostPlatform());
+    assert.equal(copilotComposeEnv(undefined, { PATH: "/bin" }).COPILOT_PLATFORM, hostPlatform());
     assert.equal(
-      copilotComposeEnv({ COPILOT_PLATFORM: "linux/arm64" }).COPILOT_PLATFORM,
+      copilotComposeEnv(undefined, { COPILOT_PLATFORM: "linux/arm64" }).COPILOT_PLATFORM,
       "linux/arm64",
+    );
+  });
+
+  it("infra aws: the infra variables are read as output tokens and the region as given", () => {
+    const env = copilotComposeEnv({ region: "us-east-2" }, { TEMPORAL_SQL_HOST: "from-shell" });
+    assert.equal(env.TEMPORAL_SQL_HOST, outputToken("monitored_dsql_endpoint"), "the stack's wins");
+    assert.equal(env.COPILOT_DSQL_HOST, outputToken("copilot_dsql_endpoint"));
+    assert.equal(env.COPILOT_KNOWLEDGE_BASE_ID, outputToken("knowledge_base_id"));
+    assert.equal(env.AWS_REGION, "us-east-2");
+    assert.equal(env.TEMPORAL_SQL_AWS_REGION, "us-east-2");
+    const none = copilotComposeEnv({ infra: "none" }, { TEMPORAL_SQL_HOST: "h" });
+    assert.equal(none.TEMPORAL_SQL_HOST, "h");
+    assert.equal(none.AWS_REGION, undefined);
+    // A value built around tokens: each is found and filled; an unknown one stays.
+    const v = `postgres://${outputToken("copilot_dsql_endpoint")}:5432/${outputToken("x_y")}`;
+    assert.deepEqual(tokensIn(v), ["copilot_dsql_endpoint", "x_y"]);
+    assert.equal(
+      fillTokens(v, { copilot_dsql_endpoint: "c.dsql.us-east-2.on.aws" }),
+      `postgres://c.dsql.us-east-2.on.aws:5432/${outputToken("x_y")}`,
     );
   });
 });
@@ -209,16 +234,7 @@ describe("schema setup (the document's property 4)", () => {
 
   it("temporal-sql-tool: setup-schema 0.0, then update-schema from the versioned dir", () => {
     const [setup, update] = sqlToolArgs(
-      {
-        cluster: "monitored",
-        host: "h.dsql.eu-west-1.on.aws",
-        port: "5432",
-        user: "admin",
-        database: "postgres",
-        region: "eu-west-1",
-        elasticsearch: "",
-        index: "",
-      },
+      { host: "h.dsql.eu-west-1.on.aws", port: "5432", user: "admin", database: "postgres" },
       "/schema/v",
     );
     assert.deepEqual(setup!.slice(-3), ["setup-schema", "-v", "0.0"]);
@@ -286,22 +302,33 @@ describe("the AWS part alone (envctl infra)", () => {
 
 describe("AWS readiness (doctor rows, and the refusal before anything is made)", () => {
   it("the plugin is found on PATH or in PULUMI_HOME's cache; credentials from env or ~/.aws", async () => {
-    const { findAwsPlugin, findAwsCredentials, awsProblem } = await import("../../lib/doctor/aws");
+    const { findAwsPlugin, findAwsCredentials, awsProblem, checkAwsCredentials } =
+      await import("../../lib/doctor/aws");
     const home = tempDir("aws-home");
     dirs.push(home);
     const base = { HOME: home, PATH: "/nonexistent", PULUMI_HOME: path.join(home, ".pulumi") };
     assert.equal(findAwsPlugin(base), undefined);
     assert.match(
       awsProblem(base)!,
-      /^aws provider plugin: pulumi-resource-aws \(v7\) is not installed.*pulumi plugin install resource aws v7\.48\.0/,
+      /^aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed.*pulumi plugin install resource aws v7\.48\.0/,
     );
-    const cached = path.join(home, ".pulumi", "plugins", "resource-aws-v7.48.0");
+    // Too old, or not executable: not the plugin the program needs.
+    const old = path.join(home, ".pulumi", "plugins", "resource-aws-v7.12.0");
+    fs.mkdirSync(old, { recursive: true });
+    fs.writeFileSync(path.join(old, "pulumi-resource-aws"), "", { mode: 0o755 });
+    const cached = path.join(home, ".pulumi", "plugins", "resource-aws-v7.50.1");
     fs.mkdirSync(cached, { recursive: true });
-    fs.writeFileSync(path.join(cached, "pulumi-resource-aws"), "");
+    fs.writeFileSync(path.join(cached, "pulumi-resource-aws"), "", { mode: 0o644 });
+    assert.equal(findAwsPlugin(base), undefined);
+    fs.chmodSync(path.join(cached, "pulumi-resource-aws"), 0o755);
     assert.equal(findAwsPlugin(base), path.join(cached, "pulumi-resource-aws"));
-    // Plugin there, no credentials: the credentials are the problem.
+    // Plugin there, no credentials found: only advisory (an instance profile may provide them).
     assert.equal(findAwsCredentials(base), undefined);
-    assert.match(awsProblem(base)!, /^aws credentials: none found.*aws configure/);
+    assert.equal(awsProblem(base), undefined);
+    const creds = checkAwsCredentials(base);
+    assert.equal(creds.ok, false);
+    assert.equal(creds.required, false);
+    assert.match(creds.fix!, /aws configure/);
     assert.equal(
       findAwsCredentials({ ...base, AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "S" }),
       "AWS_ACCESS_KEY_ID",
@@ -310,6 +337,6 @@ describe("AWS readiness (doctor rows, and the refusal before anything is made)",
     fs.writeFileSync(path.join(home, ".aws", "config"), "[profile dev]\nregion = eu-west-1\n");
     assert.equal(findAwsCredentials(base), undefined, "no default profile");
     assert.match(findAwsCredentials({ ...base, AWS_PROFILE: "dev" })!, /profile dev in .*config/);
-    assert.equal(awsProblem({ ...base, AWS_PROFILE: "dev" }), undefined);
+    assert.equal(checkAwsCredentials({ ...base, AWS_PROFILE: "dev" }).ok, true);
   });
 });

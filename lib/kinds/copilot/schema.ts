@@ -36,19 +36,12 @@ export async function runSteps(
   return out;
 }
 
-/** What the cluster steps need of an env. */
+/** Where one cluster's Temporal schema goes: its DSQL endpoint and database. */
 export interface ClusterTarget {
-  /** `monitored` or `copilot`. */
-  cluster: string;
-  /** DSQL endpoint (host). */
   host: string;
   port: string;
   user: string;
   database: string;
-  region: string;
-  /** Elasticsearch's URL from this host, and the cluster's visibility index. */
-  elasticsearch: string;
-  index: string;
 }
 
 /** The command that applies Temporal's schema to one DSQL cluster (temporal-sql-tool). */
