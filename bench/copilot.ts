@@ -9,7 +9,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { hostPlatform } from "../lib/spec/copilot";
 import { makeCopilotWorkspace, standinDotenv, STANDINS } from "../test/support/copilot";
 import { tempDir, tempHome } from "../test/support/env";
 import {
@@ -40,7 +39,6 @@ export async function copilotBench(opts: { rounds?: number } = {}): Promise<Benc
     ...benchEnv(home),
     HOME: userHome,
     DOCKER_CONFIG: process.env.DOCKER_CONFIG ?? path.join(os.homedir(), ".docker"),
-    COPILOT_PLATFORM: hostPlatform(),
   };
   const repo = makeCopilotWorkspace(root, { infra: "none", dotenv: standinDotenv() });
   const dev = path.join(repo, "dev");

@@ -9,6 +9,9 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { badInput, UserError } from "../../lib/core/errors";
 import { buildPlan } from "../../lib/kinds/copilot/build";
+import { importCompose } from "../../lib/spec/compose";
+import { copilotComposeEnv } from "../../lib/spec/copilot";
+import { SpecError } from "../../lib/spec/sources";
 import { checkoutRoot } from "../../lib/spec/worktree-paths";
 import { seams, type CommandSeams } from "../context";
 import { jsonDoc } from "../ui/output";
@@ -17,6 +20,25 @@ export interface BuildOptions extends CommandSeams {
   /** The copilot spec (`-f`); default `dev/envctl.yaml` under the cwd's checkout. */
   file?: string[];
   json?: boolean;
+}
+
+/**
+ * The tags the spec's compose file runs the two images under, as Compose reads it (.env's
+ * TEMPORAL_RUNTIME_IMAGE and COPILOT_IMAGE included), so `up` finds what build made.
+ */
+function composeTags(file: string): { runtime?: string; copilot?: string } {
+  const doc = parse(fs.readFileSync(file, "utf8")) as { compose?: unknown; copilot?: unknown };
+  const files = [doc.compose ?? "docker-compose.yml"].flat().map(String);
+  const res = importCompose(
+    files.map((f) => path.resolve(path.dirname(file), f)),
+    { env: copilotComposeEnv(doc.copilot as Record<string, unknown> | undefined) },
+  );
+  if (res.errors.length > 0) throw new SpecError(file, res.errors);
+  const image = (svc: string): string | undefined => {
+    const v = res.services[svc]?.image;
+    return typeof v === "string" ? v : undefined;
+  };
+  return { runtime: image("temporal-history"), copilot: image("copilot-api") };
 }
 
 /** The copilot spec to build for, from `-f` or the default place. */
@@ -53,7 +75,7 @@ export async function build(opts: BuildOptions): Promise<void> {
   const file = specFile(opts.file, s.cwd);
   const devDir = path.dirname(file);
   const repoRoot = checkoutRoot(devDir) ?? path.dirname(devDir);
-  const plan = buildPlan(repoRoot, devDir);
+  const plan = buildPlan(repoRoot, devDir, process.env, composeTags(file));
   const { buildImage } = await import("../../lib/docker/build");
   const { DockerError } = await import("../../lib/docker/client");
   const built: { tag: string; imageId: string }[] = [];

@@ -1,19 +1,10 @@
 /**
- * What the copilot kind adds to reading a spec (lib/spec stays below lib/kinds): the platform
+ * What the copilot kind adds to reading a spec (lib/spec stays below lib/kinds): the environment
  * its compose file is read with, and what `infra: none` requires of the project's .env.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EnvSpec, SpecIssue } from "./model";
-
-/**
- * Every service carries `platform: ${COPILOT_PLATFORM}` (the document pins linux/arm64 on each);
- * unset, it is this host's platform, so one file runs on an arm64 laptop and an amd64 runner.
- */
-export function hostPlatform(arch: string = process.arch): string {
-  const docker: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm/v7" };
-  return `linux/${docker[arch] ?? arch}`;
-}
 
 /**
  * The compose variables the stack fills when it holds the AWS part, by the CopilotInfra output
@@ -47,16 +38,16 @@ export function fillTokens(value: string, outputs: Record<string, string>): stri
 }
 
 /**
- * The environment a copilot spec's compose file is read with: the host's platform unless set
- * and, when the stack holds the AWS part, the infra variables as tokens and the region as given
- * (they win over .env, as a shell variable does in Compose).
+ * The environment a copilot spec's compose file is read with: when the stack holds the AWS
+ * part, the infra variables as tokens and the region as given (they win over .env, as a shell
+ * variable does in Compose). The platform is left alone: `${COPILOT_PLATFORM:-}` unset is no
+ * platform, which Docker runs as the host's.
  */
 export function copilotComposeEnv(
   copilot: { infra?: unknown; region?: unknown } | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
-  if (!out.COPILOT_PLATFORM) out.COPILOT_PLATFORM = hostPlatform();
   if ((copilot?.infra ?? "aws") !== "aws") return out;
   for (const [v, output] of Object.entries(INFRA_VARS)) out[v] = outputToken(output);
   const region = typeof copilot?.region === "string" ? copilot.region : "eu-west-1";

@@ -120,7 +120,10 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     const r = await envctl(["up", n, "-f", "dev/envctl.yaml", "--yes"], { home: h, cwd: aws, env });
     assert.equal(r.code, 1, said(r));
     assertNoTrace(r);
-    assert.match(r.stderr, /aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed/);
+    assert.match(
+      r.stderr,
+      /aws provider plugin: pulumi-resource-aws \(v7\.48\.0 or a newer 7\.x\) is not installed/,
+    );
     assert.match(r.stderr, /pulumi plugin install resource aws v7\.48\.0/);
     assertCreatedNothing(h, aws, n);
     const d = await envctl(["doctor", "-f", "dev/envctl.yaml", "--json"], {
@@ -314,6 +317,17 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     assert.match(r.stderr, /cannot reach the Docker engine .*is it running\?/);
   });
 
+  it("infra on an env without an AWS part, or with an unknown action: exit 2, nothing touched", async () => {
+    const none = await run(["infra", one, "apply"]);
+    assert.equal(none.code, 2, said(none));
+    assertNoTrace(none);
+    assert.match(none.stderr, /has no AWS part \(copilot\.infra none\)/);
+    const bad = await run(["infra", one, "teardown"]);
+    assert.equal(bad.code, 2, said(bad));
+    assert.match(bad.stderr, /unknown action "teardown"; use apply or destroy/);
+    assert.equal(inspect(`envctl-${one}-copilot-api`).State.Running, true);
+  });
+
   it("a second copilot env runs beside the first on its own block", async () => {
     const r = await run(["up", two, "-f", "dev/envctl.yaml", "--yes", "--json"]);
     assert.equal(r.code, 0, said(r));
@@ -335,10 +349,12 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     assert.equal(stop.code, 0, said(stop));
     assert.deepEqual(dockerLeftovers(two).containers, []);
     assert.equal(dockerLeftovers(two).volumes.length, 4, "down keeps the four named volumes");
+    const networks = dockerLeftovers(two).networks;
+    assert.equal(networks.length, 2, "the env's default network and temporal-network");
     const drop = await run(["stop", two, "--volumes"]);
     assert.equal(drop.code, 0, said(drop));
     assert.deepEqual(dockerLeftovers(two).volumes, [], "down -v removes them");
-    assert.equal(dockerLeftovers(two).networks.length, 1, "the env itself stays");
+    assert.deepEqual(dockerLeftovers(two).networks, networks, "the env's networks stay");
     const start = await run(["start", two]);
     assert.equal(start.code, 0, said(start));
     assert.equal(dockerLeftovers(two).volumes.length, 4);

@@ -10,13 +10,7 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { UserError } from "../../lib/core/errors";
 import { buildPlan, IMAGES, temporalDsqlPath } from "../../lib/kinds/copilot/build";
-import {
-  copilotComposeEnv,
-  fillTokens,
-  hostPlatform,
-  outputToken,
-  tokensIn,
-} from "../../lib/spec/copilot";
+import { copilotComposeEnv, fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
 import { runSteps, sqlToolArgs } from "../../lib/kinds/copilot/schema";
 import { parseSpecText } from "../../lib/spec/load";
 import { makeRepo, tempDir } from "../support/env";
@@ -122,16 +116,6 @@ describe("the copilot spec", () => {
     assert.deepEqual(parse("kind: copilot\ncompose: docker-compose.yml\n").errors, []);
   });
 
-  it("COPILOT_PLATFORM defaults to the host's platform; a set one is kept", () => {
-    assert.equal(hostPlatform("x64"), "linux/amd64");
-    assert.equal(hostPlatform("arm64"), "linux/arm64");
-    assert.equal(copilotComposeEnv(undefined, { PATH: "/bin" }).COPILOT_PLATFORM, hostPlatform());
-    assert.equal(
-      copilotComposeEnv(undefined, { COPILOT_PLATFORM: "linux/arm64" }).COPILOT_PLATFORM,
-      "linux/arm64",
-    );
-  });
-
   it("infra aws: the infra variables are read as output tokens and the region as given", () => {
     const env = copilotComposeEnv({ region: "us-east-2" }, { TEMPORAL_SQL_HOST: "from-shell" });
     assert.equal(env.TEMPORAL_SQL_HOST, outputToken("monitored_dsql_endpoint"), "the stack's wins");
@@ -139,6 +123,7 @@ describe("the copilot spec", () => {
     assert.equal(env.COPILOT_KNOWLEDGE_BASE_ID, outputToken("knowledge_base_id"));
     assert.equal(env.AWS_REGION, "us-east-2");
     assert.equal(env.TEMPORAL_SQL_AWS_REGION, "us-east-2");
+    assert.equal(env.COPILOT_PLATFORM, undefined, "unset: the host's platform, Docker's default");
     const none = copilotComposeEnv({ infra: "none" }, { TEMPORAL_SQL_HOST: "h" });
     assert.equal(none.TEMPORAL_SQL_HOST, "h");
     assert.equal(none.AWS_REGION, undefined);

@@ -39,6 +39,8 @@ export function buildPlan(
   repoRoot: string,
   devDir: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** The tags the compose file runs (TEMPORAL_RUNTIME_IMAGE, COPILOT_IMAGE may rename them). */
+  tags: { runtime?: string; copilot?: string } = {},
 ): ImageBuild[] {
   const dsql = temporalDsqlPath(repoRoot, env);
   const hint = env.TEMPORAL_DSQL_PATH
@@ -64,10 +66,15 @@ export function buildPlan(
     },
     {
       what: "Temporal runtime (render-and-start)",
-      tag: IMAGES.runtime,
+      tag: tags.runtime ?? IMAGES.runtime,
       context: path.join(devDir, "docker"),
       dockerfile: "Dockerfile",
     },
-    { what: "copilot", tag: IMAGES.copilot, context: repoRoot, dockerfile: "Dockerfile" },
+    {
+      what: "copilot",
+      tag: tags.copilot ?? IMAGES.copilot,
+      context: repoRoot,
+      dockerfile: "Dockerfile",
+    },
   ];
 }
