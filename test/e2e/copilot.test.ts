@@ -141,6 +141,38 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     assert.equal(d.code, 1);
   });
 
+  it("up with infra aws whose provider fails: its words, exit 1, how to recover; destroy cleans up", async () => {
+    // The real AWS provider cannot be installed here: an executable on PATH under its name
+    // stands in for one whose apply fails, answering as AWS refuses a call.
+    const aws = makeCopilotWorkspace(tempDir("copilot-fail"), { infra: "aws", dotenv: DOTENV });
+    const bin = tempDir("aws-bin");
+    fs.writeFileSync(
+      path.join(bin, "pulumi-resource-aws"),
+      "#!/bin/sh\necho 'AccessDeniedException: not authorized to perform dsql:CreateCluster' >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    const h = tempDir("home");
+    const n = envName("cpz");
+    const withPlugin = { ...env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}` };
+    const r = await envctl(["up", n, "-f", "dev/envctl.yaml", "--yes"], {
+      home: h,
+      cwd: aws,
+      env: withPlugin,
+    });
+    assert.equal(r.code, 1, said(r));
+    assertNoTrace(r);
+    assert.match(r.stderr, /envctl: up of \S+ failed/);
+    assert.match(r.stderr, /AccessDeniedException: not authorized to perform dsql:CreateCluster/);
+    assert.match(r.stderr, /the env is recoverable: .*envctl destroy/);
+    const d = await envctl(["destroy", n, "--yes", "--force"], {
+      home: h,
+      cwd: aws,
+      env: withPlugin,
+    });
+    assert.equal(d.code, 0, said(d));
+    assertCreatedNothing(h, aws, n, true);
+  });
+
   let events: DockerEvent[] = [];
   it("up: 15 services in the document's start order, each gate honoured", async () => {
     const rec = await recordEvents({
