@@ -51,7 +51,7 @@ export interface Registration {
 }
 
 /** The parts of a RegisterResourceRequest the capture reads. */
-interface RegisterRequest {
+export interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
