@@ -224,6 +224,20 @@ describe("the copilot kind, 15 services for real (infra off)", { timeout: 40 * 6
     assert.equal(running.length, 14, "14 long-running services (elasticsearch-setup exited)");
   });
 
+  it("status (the document's ps): 15 services, every one as it should be, exit 0", async () => {
+    const r = await run(["status", one, "--json"]);
+    assert.equal(r.code, 0, said(r));
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      state: string;
+      services: { name: string; health?: string }[];
+    };
+    assert.equal(doc.ok, true, r.stdout);
+    assert.equal(doc.state, "warm");
+    assert.equal(doc.services.length, 15);
+    assert.equal(doc.services.find((x) => x.name === "mimir")?.health, "healthy", r.stdout);
+  });
+
   it("ports are the block's offsets, with the preset's two explicit ones", async () => {
     const r = await run(["outputs", one, "--json"]);
     assert.equal(r.code, 0, said(r));

@@ -6,9 +6,18 @@
 /** The component's type; its descendants' URNs carry it first in their type chain. */
 export const INFRA_TYPE = "envctl:copilot:Infra";
 
-/** Targets of a targeted update of the AWS part (wildcards: the component and its children). */
+/**
+ * The `--target` of a component whose type chain starts with `typeChain` and everything under
+ * it: the engine's `**` wildcard matches the component's URN and its children's (their type
+ * chain continues with `$`). test/engine/targeted.test.ts runs it for real.
+ */
+export function subtreeTarget(stack: string, typeChain: string): string {
+  return `urn:pulumi:${stack}::envctl::${typeChain}**`;
+}
+
+/** Targets of a targeted update of the AWS part: the Infra component and its children. */
 export function infraTargets(stack: string): string[] {
-  return [`urn:pulumi:${stack}::envctl::${INFRA_TYPE}**`];
+  return [subtreeTarget(stack, INFRA_TYPE)];
 }
 
 interface Held {
