@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  captureRpc,
   key,
   keyOfUrn,
   resolved,
-  type RegisterRequest,
   type Registration as HarnessRegistration,
 } from "./harness";
 import { CopilotInfra } from "../../components/copilot";
@@ -157,23 +157,9 @@ export async function construct(
   });
   pulumi.runtime.setConfig("aws:region", AMBIENT_REGION);
 
+  const rpc = captureRpc();
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: RegisterRequest, cb: unknown): Promise<void>;
     registerResourceOutputs(req: OutputsRequest, cb: unknown): void;
-  };
-  const rpc = new Map<string, Pick<Registration, "parent" | "rpcDeps" | "propertyDeps">>();
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    const propertyDeps: Record<string, string[]> = {};
-    req.getPropertydependenciesMap().forEach((deps, prop) => {
-      propertyDeps[prop] = deps.getUrnsList().map(keyOfUrn).sort();
-    });
-    rpc.set(key(req.getType(), req.getName()), {
-      parent: req.getParent() ? keyOfUrn(req.getParent()) : "",
-      rpcDeps: req.getDependenciesList().map(keyOfUrn).sort(),
-      propertyDeps,
-    });
-    return register(req, cb);
   };
   const registeredOutputs = new Map<string, Record<string, unknown>>();
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);

@@ -16,7 +16,7 @@ import { resolveCopilot } from "../../lib/kinds/copilot/resolve";
 import { parseSpecText } from "../../lib/spec/load";
 import { copilotEnv } from "./copilot-env";
 import { tempDir } from "../support/env";
-import { keyOfUrn, resolved } from "./harness";
+import { captureRpc, resolved } from "./harness";
 
 /** presets/copilot/envctl.yaml as `envctl up cp` resolves it, in `region`. */
 function presetEnv(region: string): ResolvedEnv {
@@ -66,29 +66,21 @@ async function run(env: ResolvedEnv): Promise<{ regs: Reg[]; outputs: Record<str
       throw new Error(`unexpected call ${args.token}`);
     },
   });
-  const deps = new Map<string, string[]>();
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(
-      req: { getType(): string; getName(): string; getDependenciesList(): string[] },
-      cb: unknown,
-    ): Promise<void>;
-  };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    deps.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList().map(keyOfUrn));
-    return register(req, cb);
-  };
+  const rpc = captureRpc();
   const { program } = await import("../../stacks/copilot");
   const outputs = await resolved(program(env));
   // Containers register once the AWS outputs they take are known: wait for every one of them.
   const want = env.services.length;
   for (let i = 0; i < 100; i++) {
     const n = [...regs.values()].filter((r) => r.type === "pulumi-nodejs:dynamic/envctl:Container");
-    if (n.length >= want && n.every((r) => deps.has(`${r.type}::${r.name}`))) break;
+    if (n.length >= want && n.every((r) => rpc.has(`${r.type}::${r.name}`))) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    regs: [...regs.values()].map((r) => ({ ...r, deps: deps.get(`${r.type}::${r.name}`) ?? [] })),
+    regs: [...regs.values()].map((r) => ({
+      ...r,
+      deps: rpc.get(`${r.type}::${r.name}`)?.rpcDeps ?? [],
+    })),
     outputs,
   };
 }

@@ -99,6 +99,38 @@ function stateFor(
   }
 }
 
+/** What the SDK sent in one RegisterResource: parent, dependencies, per-input dependencies. */
+export interface SentRegistration {
+  parent: string;
+  rpcDeps: string[];
+  propertyDeps: Record<string, string[]>;
+}
+
+/**
+ * Hooks the mock monitor (call after setMocks): every RegisterResource the SDK sends is recorded
+ * by key(type, name), with its parent and dependencies as keys, sorted.
+ */
+export function captureRpc(): Map<string, SentRegistration> {
+  const rpc = new Map<string, SentRegistration>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, cb: unknown): Promise<void>;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const propertyDeps: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps, prop) => {
+      propertyDeps[prop] = deps.getUrnsList().map(keyOfUrn).sort();
+    });
+    rpc.set(key(req.getType(), req.getName()), {
+      parent: req.getParent() ? keyOfUrn(req.getParent()) : "",
+      rpcDeps: req.getDependenciesList().map(keyOfUrn).sort(),
+      propertyDeps,
+    });
+    return register(req, cb);
+  };
+  return rpc;
+}
+
 /**
  * Fresh mocks, then `new DevEnv(name, env)`; resolves once every resource the DevEnv created
  * has its URN, i.e. every RegisterResource round trip finished.
@@ -131,26 +163,7 @@ export async function construct(name: string, env: ResolvedEnv): Promise<Capture
     },
   });
 
-  const rpc = new Map<
-    string,
-    { parent: string; rpcDeps: string[]; propertyDeps: Record<string, string[]> }
-  >();
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: RegisterRequest, cb: unknown): Promise<void>;
-  };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    const propertyDeps: Record<string, string[]> = {};
-    req.getPropertydependenciesMap().forEach((deps, prop) => {
-      propertyDeps[prop] = deps.getUrnsList().map(keyOfUrn).sort();
-    });
-    rpc.set(key(req.getType(), req.getName()), {
-      parent: req.getParent() ? keyOfUrn(req.getParent()) : "",
-      rpcDeps: req.getDependenciesList().map(keyOfUrn).sort(),
-      propertyDeps,
-    });
-    return register(req, cb);
-  };
+  const rpc = captureRpc();
 
   const created: {
     resource: pulumi.Resource;
