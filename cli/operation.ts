@@ -9,9 +9,11 @@ import { randomUUID } from "node:crypto";
 import type { Catalog } from "../lib/catalog/catalog";
 import type { LockHolder } from "../lib/catalog/locks";
 import { UserError } from "../lib/core/errors";
-import { stackExists, type Engine } from "../lib/engine/automation";
+import type { Home } from "../lib/core/home";
+import { openEngine, stackExists, type Engine } from "../lib/engine/automation";
 import { describeHealed, heal, hostLabel, pulumiLocks, type PulumiLock } from "../lib/engine/heal";
 import { liveness, OPERATION_VAR, processId, startWatchdog } from "../lib/runtime/processes";
+import { openCatalog } from "./context";
 
 export interface OperationFlags {
   /** Wait for another operation on the env to finish instead of failing busy. */
@@ -138,4 +140,36 @@ export async function beginOperation(args: {
       }
     },
   };
+}
+
+/**
+ * `run` as one operation on env `name`: the home's catalog and engine opened, the env's lock
+ * held for the whole call, both released whatever happens.
+ */
+export async function withOperation<T>(
+  args: {
+    s: { home: Home; log: (line: string) => void; signal?: AbortSignal };
+    name: string;
+    verb: string;
+    wait?: boolean;
+  },
+  run: (ctx: { catalog: Catalog; engine: Engine }) => Promise<T>,
+): Promise<T> {
+  const catalog = openCatalog(args.s.home);
+  let op: Operation | undefined;
+  try {
+    const engine = await openEngine(args.s.home);
+    op = await beginOperation({
+      catalog,
+      engine,
+      s: args.s,
+      name: args.name,
+      verb: args.verb,
+      wait: args.wait,
+    });
+    return await run({ catalog, engine });
+  } finally {
+    op?.release();
+    catalog.close();
+  }
 }

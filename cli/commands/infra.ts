@@ -5,15 +5,15 @@
  * while containers that use its endpoints exist (stop the env first).
  */
 import { badInput, UserError } from "../../lib/core/errors";
-import { ensureConfig, openEngine, stackConfig } from "../../lib/engine/automation";
+import { ensureConfig, stackConfig } from "../../lib/engine/automation";
 import { engineFailure } from "../../lib/engine/errors";
 import { Progress } from "../../lib/engine/progress";
 import { readStack } from "../../lib/engine/state";
 import { runDestroy, runUp } from "../../lib/engine/update";
 import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
 import { infraHeld, infraTargets } from "../../lib/kinds/copilot/infra";
-import { checkName, envRecord, openCatalog, seams, type CommandSeams } from "../context";
-import { beginOperation, type Operation } from "../operation";
+import { checkName, envRecord, seams, type CommandSeams } from "../context";
+import { withOperation } from "../operation";
 import { jsonDoc } from "../ui/output";
 
 export interface InfraOptions extends CommandSeams {
@@ -39,24 +39,15 @@ export async function infra(opts: InfraOptions): Promise<void> {
     );
   }
   checkCopilotReady(env, `infra ${opts.action}`, s.log);
-  const catalog = openCatalog(s.home);
-  let op: Operation | undefined;
-  try {
-    const engine = await openEngine(s.home);
-    op = await beginOperation({
-      catalog,
-      engine,
-      s,
-      name: opts.name,
-      verb: "infra",
-      wait: opts.wait,
-    });
+  const { name } = opts;
+  const { region } = env.copilot;
+  await withOperation({ s, name, verb: "infra", wait: opts.wait }, async ({ catalog, engine }) => {
     const progress = new Progress(opts.json ? undefined : s.log, false);
     let changes: Record<string, number> = {};
     try {
       if (opts.action === "apply") {
         await ensureConfig(engine, opts.name, stackConfig(env));
-        if (!opts.json) s.log(`applying the AWS part of env ${opts.name} (${env.copilot.region})`);
+        if (!opts.json) s.log(`applying the AWS part of env ${opts.name} (${region})`);
         const res = await runUp(engine, opts.name, {
           targets: infraTargets(opts.name),
           onEvent: progress.onEvent,
@@ -117,8 +108,5 @@ export async function infra(opts: InfraOptions): Promise<void> {
         }),
       );
     else s.log(`env ${opts.name}: infra ${opts.action} done`);
-  } finally {
-    op?.release();
-    catalog.close();
-  }
+  });
 }

@@ -16,9 +16,8 @@ import {
 } from "../../lib/kinds/copilot/schema";
 import { fillTokens, tokensIn } from "../../lib/spec/copilot";
 import type { ResolvedContainer, ResolvedEnv } from "../../lib/spec/model";
-import { openEngine } from "../../lib/engine/automation";
-import { checkName, envRecord, openCatalog, seams, type CommandSeams } from "../context";
-import { beginOperation, type Operation } from "../operation";
+import { checkName, envRecord, seams, type CommandSeams } from "../context";
+import { withOperation } from "../operation";
 import { jsonDoc } from "../ui/output";
 
 export interface SchemaOptions extends CommandSeams {
@@ -63,19 +62,11 @@ export async function schema(opts: SchemaOptions): Promise<number> {
     throw new UserError(`env ${opts.name} has neither temporal-history nor copilot-temporal`, 2);
   }
   // The env's lock: no up, cool or destroy changes what the steps run against meanwhile.
-  const catalog = openCatalog(s.home);
-  let op: Operation | undefined;
-  let results: StepResult[];
-  try {
-    const engine = await openEngine(s.home);
-    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "schema" });
-    results = await runSteps(steps, (r) => {
+  const results = await withOperation({ s, name: opts.name, verb: "schema" }, () =>
+    runSteps(steps, (r) => {
       if (!opts.json) s.log(`${r.ok ? "ok    " : "FAILED"} ${r.name}: ${r.detail}`);
-    });
-  } finally {
-    op?.release();
-    catalog.close();
-  }
+    }),
+  );
   const failed = results.filter((r) => !r.ok);
   if (opts.json)
     s.out(jsonDoc("schema", { env: opts.name, steps: results, ok: failed.length === 0 }));
