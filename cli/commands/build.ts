@@ -26,8 +26,7 @@ export interface BuildOptions extends CommandSeams {
  * The tags the spec's compose file runs the two images under, as Compose reads it (.env's
  * TEMPORAL_RUNTIME_IMAGE and COPILOT_IMAGE included), so `up` finds what build made.
  */
-function composeTags(file: string): { runtime?: string; copilot?: string } {
-  const doc = parse(fs.readFileSync(file, "utf8")) as { compose?: unknown; copilot?: unknown };
+function composeTags(file: string, doc: SpecDoc): { runtime?: string; copilot?: string } {
   const files = [doc.compose ?? "docker-compose.yml"].flat().map(String);
   const res = importCompose(
     files.map((f) => path.resolve(path.dirname(file), f)),
@@ -41,8 +40,15 @@ function composeTags(file: string): { runtime?: string; copilot?: string } {
   return { runtime: image("temporal-history"), copilot: image("copilot-api") };
 }
 
-/** The copilot spec to build for, from `-f` or the default place. */
-function specFile(files: string[] | undefined, cwd: string): string {
+/** What build reads of the spec: its kind, compose files and copilot block. */
+interface SpecDoc {
+  kind?: unknown;
+  compose?: unknown;
+  copilot?: unknown;
+}
+
+/** The copilot spec to build for, from `-f` or the default place, read once. */
+function specFile(files: string[] | undefined, cwd: string): { file: string; doc: SpecDoc } {
   if (files && files.length > 1) throw badInput("build takes one spec file (-f dev/envctl.yaml)");
   const given = files?.[0];
   const file = given
@@ -55,27 +61,27 @@ function specFile(files: string[] | undefined, cwd: string): string {
         : `no copilot spec at ${file}: copy envctl's presets/copilot to dev/ there, or pass -f`,
     );
   }
-  let doc: unknown;
+  let doc: SpecDoc | null;
   try {
-    doc = parse(fs.readFileSync(file, "utf8"));
+    doc = parse(fs.readFileSync(file, "utf8")) as SpecDoc | null;
   } catch (err) {
     throw badInput(`invalid spec ${file}: ${(err as Error).message.split("\n")[0]}`);
   }
-  const kind = (doc as { kind?: unknown } | null)?.kind;
+  const kind = doc?.kind;
   if (kind !== "copilot") {
     throw badInput(
       `invalid spec ${file}: kind: build makes the copilot kind's images, and this spec is ${kind === undefined ? "a devenv" : JSON.stringify(kind)} (a devenv's images are built by up)`,
     );
   }
-  return file;
+  return { file, doc: doc! };
 }
 
 export async function build(opts: BuildOptions): Promise<void> {
   const s = seams(opts);
-  const file = specFile(opts.file, s.cwd);
+  const { file, doc } = specFile(opts.file, s.cwd);
   const devDir = path.dirname(file);
   const repoRoot = checkoutRoot(devDir) ?? path.dirname(devDir);
-  const plan = buildPlan(repoRoot, devDir, process.env, composeTags(file));
+  const plan = buildPlan(repoRoot, devDir, process.env, composeTags(file, doc));
   const { buildImage } = await import("../../lib/docker/build");
   const { DockerError } = await import("../../lib/docker/client");
   const built: { tag: string; imageId: string }[] = [];
