@@ -69,6 +69,10 @@ function program(signal: AbortSignal): Command {
     .description("create or update an env from its spec and warm it")
     .option("-y, --yes", "apply without asking")
     .option("--wait", WAIT)
+    .option(
+      "--generate-secrets",
+      "hivesync: strong random values for hivesync.generate (JWT_SECRET, PREVIEW_TOKEN_SECRET), made once and kept",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: SpecFlags & { yes?: boolean; json?: boolean }) => {
       const { up } = await import("./commands/up");
@@ -76,6 +80,10 @@ function program(signal: AbortSignal): Command {
     });
   specOptions(cmd.command("preview <name>"))
     .description("show what up would change, resource by resource")
+    .option(
+      "--generate-secrets",
+      "hivesync: strong random values for hivesync.generate (JWT_SECRET, PREVIEW_TOKEN_SECRET), made once and kept",
+    )
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: SpecFlags & { json?: boolean }) => {
       const { preview } = await import("./commands/preview");

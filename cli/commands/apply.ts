@@ -6,6 +6,7 @@ import { ensureConfig, stackConfig, type Engine } from "../../lib/engine/automat
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { Catalog } from "../../lib/catalog/catalog";
 import { engineFailure } from "../../lib/engine/errors";
+import { ensureSecrets } from "../../lib/engine/secrets";
 import { Progress } from "../../lib/engine/progress";
 import type { EnvState, ResolvedEnv } from "../../lib/spec/model";
 import { readStack } from "../../lib/engine/state";
@@ -41,11 +42,14 @@ interface ApplyArgs {
   verb: string;
   /** How to recover when the update fails (default: re-run the verb, or destroy). */
   recovery?: string;
+  /** The values of the stack's secret config (kinds that keep secrets, lib/kinds `secrets`). */
+  secrets?: Record<string, string>;
 }
 
 export async function applyEnv(args: ApplyArgs): Promise<ApplyResult> {
   const { env, engine } = args;
   await ensureConfig(engine, args.stack, stackConfig(env));
+  if (args.secrets) await ensureSecrets(engine, env.name, args.secrets);
   trimLogs(env);
   return record(args, (progress) =>
     runUp(engine, env.name, { onEvent: progress.onEvent, signal: args.s.signal }),

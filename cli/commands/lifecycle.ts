@@ -79,13 +79,9 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       catalog.releaseLease(opts.name);
       throw err;
     }
-    const env = kindOf(spec.kind ?? SPEC_KIND, "spec").resolve(
-      opts.name,
-      spec,
-      block,
-      s.home,
-      "cold",
-    );
+    const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
+    const env = def.resolve(opts.name, spec, block, s.home, "cold");
+    const secrets = def.secrets?.(opts.name, spec, block, s.home);
     recordEnv(catalog, env, spec, "creating");
     catalog.setDesired(opts.name, env);
     if (!opts.json) {
@@ -102,6 +98,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
         json: opts.json,
         verb: "spawn",
         recovery: "",
+        ...(secrets ? { secrets } : {}),
       });
     } catch (err) {
       const left = await rollback(s, catalog, engine, opts.name);

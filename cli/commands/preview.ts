@@ -22,13 +22,16 @@ import { freeBlock } from "../../lib/catalog/leases";
 import { checkName, readCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
-import { kindOf, SPEC_KIND } from "../../lib/kinds";
+import { kindOf, resolveOptions, SPEC_KIND } from "../../lib/kinds";
+import { ensureSecrets } from "../../lib/engine/secrets";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 
 export interface PreviewOptions extends CommandSeams, SpecSource {
   name: string;
   json?: boolean;
+  /** As up's: preview with the generated secrets asked for. */
+  generateSecrets?: boolean;
 }
 
 /** A copy of the stack's config file (same encryption salt) with the proposed env config in it. */
@@ -56,9 +59,11 @@ export async function previewOn(
   stack: Stack,
   env: ResolvedEnv,
   progress: Progress,
+  secrets?: Record<string, string>,
 ): Promise<Record<string, number>> {
   const configFile = proposedConfigFile(engine, env.name, env);
   try {
+    if (secrets) await ensureSecrets(engine, env.name, secrets, configFile);
     const res = await stack.preview({ onEvent: progress.onEvent, configFile, signal: s.signal });
     return res.changeSummary;
   } catch (err) {
@@ -104,15 +109,20 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   const catalog = readCatalog(s.home);
   let lease;
   let leased;
+  let prior;
   try {
     lease = catalog?.getLease(opts.name);
     leased = new Set(catalog?.leases().map((l) => l.block));
+    prior = catalog?.getEnv(opts.name)?.resolved;
   } finally {
     catalog?.close();
   }
   const block = lease?.block ?? (await freeBlock(spec, leased));
   if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
-  const env = kindOf(spec.kind ?? SPEC_KIND, "spec").resolve(opts.name, spec, block, s.home);
+  const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
+  const ropts = resolveOptions(spec, prior, opts.generateSecrets);
+  const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
+  const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
 
   let scratch: string | undefined;
   try {
@@ -132,7 +142,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
       stack = await createStack(engine, opts.name);
     }
     const progress = new Progress(opts.json ? undefined : s.log, true);
-    const changes = await previewOn(s, engine!, stack, env, progress);
+    const changes = await previewOn(s, engine!, stack, env, progress, secrets);
     const real = Object.entries(changes).filter(([k, v]) => k !== "same" && v > 0);
     if (opts.json) {
       s.out(

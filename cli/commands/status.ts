@@ -8,6 +8,7 @@ import { envctlContainers, envReality, type ServiceReality } from "../../lib/kin
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
 import { jsonDoc, table } from "../ui/output";
+import { checkHealth, STATUS_EXIT, type HealthReport } from "../../lib/health/hivesync";
 
 export interface StatusOptions extends CommandSeams {
   name: string;
@@ -56,6 +57,12 @@ export async function status(opts: StatusOptions): Promise<number> {
   const ok =
     reality.warnings.length === 0 &&
     rows.every((r) => !r.expected || r.health === "healthy" || r.health === "no check");
+  // A hivesync env also reports what the app's health script does; its status sets the code.
+  const app =
+    env.hivesync && reality.desired === "warm"
+      ? await checkHealth(env.name, env.hivesync.health)
+      : undefined;
+  const code = !ok ? 1 : app ? STATUS_EXIT[app.status] : 0;
 
   if (opts.json) {
     s.out(
@@ -80,9 +87,10 @@ export async function status(opts: StatusOptions): Promise<number> {
           ports: r.ports,
           ...(r.type === "process" ? { listening: r.listening?.mine ?? null } : {}),
         })),
+        ...(app ? { health: app } : {}),
       }),
     );
-    return ok ? 0 : 1;
+    return code;
   }
   const warn = reality.warnings.length > 0 ? ` ⚠  ${reality.warnings.join("; ")}` : "";
   s.out(
@@ -103,8 +111,24 @@ export async function status(opts: StatusOptions): Promise<number> {
       ]),
     ),
   );
+  if (app) s.out(healthLines(app).join("\n"));
   if (record.status !== "ready") s.out(`last operation: ${record.status}`);
-  return ok ? 0 : 1;
+  return code;
+}
+
+/** The health report as the document's health script prints it. */
+export function healthLines(h: HealthReport): string[] {
+  const check = (c: { ok: boolean; detail: string } | undefined): string =>
+    c ? (c.ok ? "OK" : `FAIL (${c.detail})`) : "not checked";
+  const out = [`Postgres: ${check(h.postgres)}`, `Redis: ${check(h.redis)}`];
+  for (const [q, n] of Object.entries(h.queues)) out.push(`Queue ${q}: ${n}`);
+  out.push(
+    h.workers.length
+      ? `Worker heartbeats: ${h.workers.map((w) => `${w.id} ${w.ageSeconds}s ago`).join(", ")}`
+      : "Worker heartbeats: none",
+  );
+  out.push(`Overall: ${h.status}${h.reasons.length ? ` (${h.reasons.join("; ")})` : ""}`);
+  return out;
 }
 
 /**

@@ -13,7 +13,7 @@ import { beginOperation, type Operation, type OperationFlags } from "../operatio
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
-import { checkVerb, kindOf, SPEC_KIND } from "../../lib/kinds";
+import { checkVerb, kindOf, resolveOptions, SPEC_KIND } from "../../lib/kinds";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
@@ -23,6 +23,8 @@ export interface UpOptions extends CommandSeams, SpecSource, OperationFlags {
   name: string;
   yes?: boolean;
   json?: boolean;
+  /** hivesync: fill `hivesync.generate`'s variables with generated secrets (kept once made). */
+  generateSecrets?: boolean;
   /**
    * Asked after the preview of an existing env's changes; nothing is written before it says yes.
    * @default a y/N prompt on stderr, asked only when stdin is a terminal
@@ -45,9 +47,10 @@ async function confirmed(
   engine: Engine,
   env: ResolvedEnv,
   confirm: (question: string) => Promise<boolean>,
+  secrets: Record<string, string> | undefined,
 ): Promise<boolean> {
   const stack = await selectStack(engine, env.name);
-  await previewOn(s, engine, stack, env, new Progress(s.log, true));
+  await previewOn(s, engine, stack, env, new Progress(s.log, true), secrets);
   return confirm(`apply these changes to ${env.name}? [y/N] `);
 }
 
@@ -87,12 +90,14 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const hadLease = catalog.getLease(opts.name) !== undefined;
     const block = await leaseFor(catalog, opts.name, spec);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
-    const env = def.resolve(opts.name, spec, block, s.home);
+    const ropts = resolveOptions(spec, prior?.resolved, opts.generateSecrets);
+    const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
+    const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     if (existed && confirm) {
       let yes = false;
       try {
-        yes = await confirmed(s, engine, env, confirm);
+        yes = await confirmed(s, engine, env, confirm, secrets);
       } finally {
         // Until the answer is yes, nothing is written: not even a lease the env did not hold.
         if (!yes && !hadLease) catalog.releaseLease(opts.name);
@@ -131,6 +136,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       env,
       json: opts.json,
       verb: "up",
+      ...(secrets ? { secrets } : {}),
     });
     const outputs = res.outputs;
     if (opts.json) {

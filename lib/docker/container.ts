@@ -100,6 +100,11 @@ export async function runContainer(
   }
   for (const v of spec.volumes) {
     if (v.kind === "volume") await ensureVolume(v.source, spec.labels, host);
+    // A missing bind source is made empty, as `docker run -v` and Compose's short syntax do
+    // (the engine's mount API refuses it instead). Only a local engine's paths are ours to make.
+    if (v.kind === "bind" && isLocal(host) && !fs.existsSync(v.source)) {
+      fs.mkdirSync(v.source, { recursive: true });
+    }
   }
   const container = await create(spec);
   try {
@@ -163,6 +168,11 @@ async function waitCompleted(
     }
     await sleep(POLL_MS, signal);
   }
+}
+
+function isLocal(host: string | undefined): boolean {
+  const target = host ?? process.env.DOCKER_HOST;
+  return !target || target.startsWith("unix:");
 }
 
 /** Runs a lifecycle hook in the container; a failing one fails the operation with its output. */

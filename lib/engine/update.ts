@@ -128,18 +128,25 @@ const keepTail = (text: string): string =>
  * Resolves with its stdout (the last 256 KiB); rejects with a PulumiFailure holding what the
  * process printed.
  */
-export function runPulumi(engine: Engine, args: string[], signal?: AbortSignal): Promise<string> {
+export function runPulumi(
+  engine: Engine,
+  args: string[],
+  signal?: AbortSignal,
+  /** Written to the command's stdin (a secret value: never on the command line). */
+  input?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(engine.pulumi, args, {
       cwd: engine.project,
       // PULUMI_DEBUG_COMMANDS enables --event-log, as the Automation API does.
       env: { ...process.env, ...engine.env, PULUMI_DEBUG_COMMANDS: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (input !== undefined) child.stdin!.end(input);
     let stderr = "";
     let stdout = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = keepTail(stderr + d)));
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = keepTail(stdout + d)));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = keepTail(stderr + d)));
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout = keepTail(stdout + d)));
     const onAbort = (): void => void child.kill("SIGINT");
     signal?.addEventListener("abort", onAbort, { once: true });
     child.on("error", reject);

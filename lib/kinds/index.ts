@@ -13,7 +13,7 @@ import type { Home } from "../core/home";
 import type { EnvSpec, EnvState, ResolvedEnv } from "../spec/model";
 
 /** Every stack kind. Adding one means a registry entry below and a program in stacks/. */
-export const KINDS = ["devenv", "copilot"] as const;
+export const KINDS = ["devenv", "copilot", "hivesync"] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** The kind an envctl.yaml, compose file or preset makes unless it says (`kind:`). */
@@ -39,6 +39,27 @@ export const ENV_VERBS = [
 export const COPILOT_VERBS = ["build", "schema", "infra"] as const;
 export type EnvVerb = (typeof ENV_VERBS)[number] | (typeof COPILOT_VERBS)[number];
 
+/** What one resolve is told besides the spec (flags of the verb). */
+export interface ResolveOptions {
+  /** hivesync: variables filled by generated secrets (`--generate-secrets`, or kept from before). */
+  generate?: readonly string[];
+}
+
+/**
+ * The options of an up or preview: `--generate-secrets` asks for the spec's generated secrets;
+ * once an env has them it keeps them (the resolved env it was last given lists them).
+ */
+export function resolveOptions(
+  spec: EnvSpec,
+  prior: ResolvedEnv | null | undefined,
+  generateSecrets: boolean | undefined,
+): ResolveOptions {
+  const kept = Object.keys(prior?.hivesync?.generated ?? {});
+  const asked = generateSecrets ? (spec.hivesync?.generate ?? []) : [];
+  const generate = [...new Set([...kept, ...asked])];
+  return generate.length > 0 ? { generate } : {};
+}
+
 export interface KindDef {
   kind: Kind;
   /** One line for help and errors. */
@@ -48,7 +69,25 @@ export interface KindDef {
   /** The zod schema of the kind's spec file (loaded on first call). */
   schema(): import("zod").ZodType;
   /** A validated spec bound to a name, port block, home and desired state: the stack's config. */
-  resolve(name: string, spec: EnvSpec, block: number, home: Home, state?: EnvState): ResolvedEnv;
+  resolve(
+    name: string,
+    spec: EnvSpec,
+    block: number,
+    home: Home,
+    state?: EnvState,
+    opts?: ResolveOptions,
+  ): ResolvedEnv;
+  /**
+   * The values of the env's secret config `envctl:secrets` (kinds that keep secrets out of the
+   * resolved env); none: the kind has no secrets.
+   */
+  secrets?(
+    name: string,
+    spec: EnvSpec,
+    block: number,
+    home: Home,
+    opts?: ResolveOptions,
+  ): Record<string, string>;
   /** A stored resolved env (stack config, catalog) of any known schema version, made current. */
   upgrade(raw: unknown, where: string): ResolvedEnv;
   /** Module under stacks/ whose `program(env)` builds the stack. */
@@ -62,8 +101,14 @@ const REGISTRY: Record<Kind, KindDef> = {
     summary: "a git worktree, containers and host daemons on a private port block",
     verbs: ENV_VERBS,
     schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
-    resolve: (...args) =>
-      (require("./devenv/resolve") as typeof import("./devenv/resolve")).resolveEnv(...args),
+    resolve: (name, spec, block, home, state) =>
+      (require("./devenv/resolve") as typeof import("./devenv/resolve")).resolveEnv(
+        name,
+        spec,
+        block,
+        home,
+        state,
+      ),
     upgrade: (raw, where) =>
       (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
     program: "devenv",
@@ -74,11 +119,35 @@ const REGISTRY: Record<Kind, KindDef> = {
       "the copilot dev stack: 15 services on a private port block and its AWS infra (DSQL, knowledge base)",
     verbs: [...ENV_VERBS, ...COPILOT_VERBS],
     schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
-    resolve: (...args) =>
-      (require("./copilot/resolve") as typeof import("./copilot/resolve")).resolveCopilot(...args),
+    resolve: (name, spec, block, home, state) =>
+      (require("./copilot/resolve") as typeof import("./copilot/resolve")).resolveCopilot(
+        name,
+        spec,
+        block,
+        home,
+        state,
+      ),
     upgrade: (raw, where) =>
       (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
     program: "copilot",
+  },
+  hivesync: {
+    kind: "hivesync",
+    summary:
+      "one compose app (backend, worker, postgres, redis) with its secrets, deploy steps and health check",
+    verbs: ENV_VERBS,
+    schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
+    resolve: (...args) =>
+      (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).resolveHivesync(
+        ...args,
+      ),
+    secrets: (...args) =>
+      (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).hivesyncSecrets(
+        ...args,
+      ),
+    upgrade: (raw, where) =>
+      (require("./devenv/upgrade") as typeof import("./devenv/upgrade")).upgradeEnv(raw, where),
+    program: "hivesync",
   },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -4,9 +4,11 @@
  * path (dist/lib/providers/index.js) at run time, so changing the handlers never shows up as a
  * spurious diff. Keep this path and the `handlers` export: stacks in the field depend on them.
  */
+import { deployStep, healthGate } from "./deploy";
 import { container, image, network, ready, volume } from "./docker";
 import { fileHandler, initHandler, processHandler } from "./process";
 import type { Handler } from "./types";
+import { generatedSecret } from "./secret";
 import { worktree } from "./worktree";
 
 export type { CreateResult, DiffResult, Handler } from "./types";
@@ -21,4 +23,7 @@ export const handlers: Record<string, Handler> = {
   process: processHandler,
   file: fileHandler,
   init: initHandler,
+  deploystep: deployStep,
+  healthgate: healthGate,
+  secret: generatedSecret,
 };

@@ -25,7 +25,7 @@ export const REGION_VARS = ["AWS_REGION", "TEMPORAL_SQL_AWS_REGION"] as const;
  * around it), and the program puts the output in its place.
  */
 export const outputToken = (output: string): string => `__ENVCTL_OUTPUT_${output}__`;
-const TOKEN_RE = /__ENVCTL_OUTPUT_([a-z_]+)__/g;
+const TOKEN_RE = /__ENVCTL_OUTPUT_([a-z0-9_]+)__/g;
 
 /** The outputs a value is built from, in order of first use. */
 export function tokensIn(value: string): string[] {

@@ -14,6 +14,7 @@ import { describeValue, specSchema, zodIssues } from "./schema";
 import { normalize, overlay } from "./normalize";
 import { checkRules } from "./rules";
 import { copilotComposeEnv, copilotIssues } from "./copilot";
+import { hivesyncIssues } from "./hivesync";
 export interface ParseResult {
   spec?: EnvSpec;
   errors: SpecIssue[];
@@ -131,6 +132,7 @@ function parseSpecData(
       ...copilotIssues(spec, first ? path.dirname(path.resolve(where.dir, first)) : where.dir),
     );
   }
+  errors.push(...hivesyncIssues(spec));
   return errors.length > 0 ? { errors, warnings } : { spec, errors, warnings };
 }
 
@@ -171,6 +173,8 @@ function withComposeServices(
     ...(data.kind === "copilot"
       ? { env: copilotComposeEnv(data.copilot as Record<string, unknown> | undefined) }
       : {}),
+    // A hivesync project's resolved file holds its secrets: it is never written to a cache.
+    ...(data.kind === "hivesync" ? { cacheDir: null } : {}),
   });
   const own = data.services;
   const services: Record<string, unknown> = { ...imported.services };

@@ -304,9 +304,49 @@ export interface EnvSpec {
   initAfter: string[];
   temporal?: TemporalSpec;
   /** The stack kind the spec makes (envctl.yaml `kind`). @default "devenv" */
-  kind?: "devenv" | "copilot";
+  kind?: "devenv" | "copilot" | "hivesync";
   /** The copilot kind's settings (envctl.yaml `copilot`). */
   copilot?: CopilotSpec;
+  /** The hivesync kind's settings (envctl.yaml `hivesync`). */
+  hivesync?: HivesyncSpec;
+}
+
+/** One step run inside a service's container after each deploy (`alembic upgrade head`). */
+export interface DeployStep {
+  service: string;
+  run: string;
+  /** @default 300000 (5 minutes) */
+  timeoutMs: number;
+}
+
+/** What the hivesync health check reads (the document's hivesync-health.py). */
+export interface HealthSpec {
+  /** The Postgres service (`psql` runs in it); none: not checked. */
+  postgres?: string;
+  /** The Redis service (`redis-cli` runs in it); none: not checked, no queues, no heartbeats. */
+  redis?: string;
+  /** Redis lists whose length is a queue depth. @default ["preview_build", "cleanup"] */
+  queues: string[];
+  /** Redis key pattern of the workers' heartbeats (unix seconds). @default "hivesync:heartbeat:*" */
+  heartbeats: string;
+  /** A heartbeat older than this is degraded. @default 60000 */
+  maxHeartbeatAgeMs: number;
+  /** A queue longer than this is degraded. @default 100 */
+  maxQueueDepth: number;
+  /** How long a deploy waits for the check to pass. @default 60000 */
+  timeoutMs: number;
+}
+
+/** The hivesync kind's settings. */
+export interface HivesyncSpec {
+  /** Where the containers run. @default "local" */
+  target: "local";
+  /** Variables that are secrets besides those named *_SECRET, *_PASSWORD, *_KEY, *_TOKEN. */
+  secrets: string[];
+  /** Variables `--generate-secrets` fills with strong random values, made once and kept. */
+  generate: string[];
+  deploy: { after: DeployStep[] };
+  health: HealthSpec;
 }
 
 /** The copilot kind's settings: whether the stack holds its AWS infra, and where. */
@@ -345,7 +385,7 @@ export interface ResolvedEnv {
   /** Shape version; envs stored before it existed are version 1. */
   schemaVersion: typeof RESOLVED_ENV_VERSION;
   name: string;
-  kind: "devenv" | "copilot";
+  kind: "devenv" | "copilot" | "hivesync";
   /** ENVCTL_HOME the env belongs to. */
   home: string;
   /** Port block index n (base = 10000 + 1000·n). */
@@ -373,6 +413,18 @@ export interface ResolvedEnv {
   volumesDropped?: boolean;
   /** The copilot kind's settings, with the AWS names resolved for this env. */
   copilot?: ResolvedCopilot;
+  /** The hivesync kind's settings; secret values are tokens here (lib/kinds/hivesync/secrets.ts). */
+  hivesync?: ResolvedHivesync;
+}
+
+export interface ResolvedHivesync {
+  target: "local";
+  deploy: { after: DeployStep[] };
+  health: HealthSpec;
+  /** Token names whose values the stack's secret config `envctl:secrets` holds. */
+  secrets: string[];
+  /** Token names filled by a generated secret kept in state, by the variable it is for. */
+  generated: Record<string, string>;
 }
 
 export interface ResolvedCopilot {

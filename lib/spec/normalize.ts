@@ -2,6 +2,7 @@
  * A shape-checked envctl.yaml document -> EnvSpec: defaults, absolute paths (from the spec's
  * directory, inside the worktree), dependencies with the dot-paths they were written at.
  */
+import { normalizeHivesync } from "./hivesync";
 import * as path from "node:path";
 import { checkoutRoot, fromSpecDir, inCheckout } from "./worktree-paths";
 import type {
@@ -69,6 +70,10 @@ export function normalize(
       region: doc.copilot?.region ?? "eu-west-1",
       dir,
     };
+  }
+  if (doc.kind === "hivesync") {
+    spec.kind = "hivesync";
+    spec.hivesync = normalizeHivesync(doc.hivesync, services);
   }
   return { spec, depPaths };
 }

@@ -10,7 +10,11 @@ import { z } from "zod";
 import { quote } from "../core/display";
 import { dotPath, valueAt } from "../core/dot-path";
 import { GO_DURATION_RE } from "../core/duration";
+import { duration } from "./fields";
+import { hivesyncSchema } from "./hivesync-schema";
 import type { SpecIssue } from "./model";
+
+export { durationMs } from "./fields";
 
 /** Service names Compose allows, up to 63 characters (they end container names and DNS labels). */
 export const SERVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -19,19 +23,6 @@ export const STEP_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
 export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 const PORT_RANGE = "must be 1..65535";
-const DURATION_MSG = 'must be a duration like "500ms", "2s" or "1m", or a number of seconds';
-const DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Milliseconds of a duration string such as `"1m30s"`; assumes it matched `DURATION_RE`. */
-export function durationMs(text: string): number {
-  let total = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
-  }
-  return Math.round(total);
-}
-
 const portInt = z.number().int("must be a whole number").min(1, PORT_RANGE).max(65535, PORT_RANGE);
 
 /** A container port: `5432` or `"5432"`. */
@@ -52,17 +43,6 @@ export const portNumber = z.union(
       .pipe(portInt),
   ],
   { error: "must be a port number (1..65535)" },
-);
-
-const duration = z.union(
-  [
-    z
-      .number()
-      .nonnegative(DURATION_MSG)
-      .transform((s) => Math.round(s * 1000)),
-    z.string().regex(DURATION_RE, DURATION_MSG).transform(durationMs),
-  ],
-  { error: DURATION_MSG },
 );
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], {
@@ -532,8 +512,9 @@ const copilotSchema = z.strictObject({
 
 export const specSchema = z
   .strictObject({
-    kind: z.enum(["devenv", "copilot"]).optional(),
+    kind: z.enum(["devenv", "copilot", "hivesync"]).optional(),
     copilot: copilotSchema.optional(),
+    hivesync: hivesyncSchema.optional(),
     repo: z.string().min(1, "must not be empty").optional(),
     base: z.string().min(1, "must not be empty").optional(),
     compose: composeFiles.optional(),
@@ -579,6 +560,13 @@ export const specSchema = z
         message: 'applies to the copilot kind only: add "kind: copilot"',
       });
     }
+    if (d.hivesync !== undefined && d.kind !== "hivesync") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hivesync"],
+        message: 'applies to the hivesync kind only: add "kind: hivesync"',
+      });
+    }
     if (d.compose === undefined && Object.keys(d.services ?? {}).length === 0) {
       ctx.addIssue({
         code: "custom",
@@ -597,6 +585,7 @@ export type ServiceDoc = z.output<typeof serviceSchema>;
 /** Known keys per object kind, for "did you mean" hints on unknown fields. */
 const KNOWN_KEYS = {
   copilot: Object.keys(copilotSchema.shape),
+  hivesync: Object.keys(hivesyncSchema.shape),
   root: Object.keys(specSchema.shape),
   service: Object.keys(serviceSchema.shape),
   temporal: Object.keys(temporalSchema.shape),
@@ -718,6 +707,7 @@ function objectKind(at: readonly PropertyKey[]): keyof typeof KNOWN_KEYS | undef
   if (at.length === 0) return "root";
   if (at.length === 1 && at[0] === "temporal") return "temporal";
   if (at.length === 1 && at[0] === "copilot") return "copilot";
+  if (at.length === 1 && at[0] === "hivesync") return "hivesync";
   if (at[0] !== "services") return undefined;
   if (at.length === 2) return "service";
   const field = at[2];

@@ -74,6 +74,8 @@ interface Held {
 const SERVICE_TYPES = new Set(["envctl:devenv:ContainerService", "envctl:devenv:ProcessService"]);
 /** First-warm init (components/devenv/devenv.ts `makeInit`): registered only while warm. */
 const INIT_TYPE = "pulumi-nodejs:dynamic/envctl:Init";
+/** A hivesync env's deploy steps and health check: registered while it is warm only. */
+const DEPLOY_TYPE = "envctl:hivesync:DeployGate";
 
 /**
  * The URNs the devenv program stops registering when env `name` goes from `from` to `to`, when
@@ -98,7 +100,7 @@ export function leavingResources(
   const roots = held.filter(
     (r) =>
       (SERVICE_TYPES.has(r.type) && leaving.has(urnName(r.urn))) ||
-      (r.type === INIT_TYPE && from === "warm" && to !== "warm"),
+      ((r.type === INIT_TYPE || r.type === DEPLOY_TYPE) && from === "warm" && to !== "warm"),
   );
   const out = new Set(roots.map((r) => r.urn));
   // Descendants: a child is listed after its parent in a checkpoint, but don't rely on it.

@@ -1,0 +1,74 @@
+/**
+ * Secret stack config (`envctl:secrets`): set through `pulumi config set --secret` with the
+ * value on stdin, never on a command line (where `ps` shows it). A keyed digest of the values
+ * (HMAC with the stack's passphrase, useless without it) sits beside them in plain config, so
+ * an up whose secrets did not change costs no extra pulumi process.
+ */
+import { createHmac } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { canonicalJson } from "../core/canonical";
+import type { Engine } from "./automation";
+import { runPulumi } from "./update";
+
+export const SECRETS_KEY = "envctl:secrets";
+export const DIGEST_KEY = "envctl:secretsDigest";
+
+function passphrase(env: Record<string, string>): string | undefined {
+  if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
+  const file = env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  try {
+    return file ? fs.readFileSync(file, "utf8").trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The keyed digest of `values` for this engine's passphrase (undefined: no passphrase to key it). */
+export function secretsDigest(engine: Engine, values: Record<string, string>): string | undefined {
+  const key = passphrase(engine.env);
+  if (key === undefined) return undefined;
+  return createHmac("sha256", key).update(canonicalJson(values)).digest("hex").slice(0, 32);
+}
+
+function readConfig(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) return {};
+  const doc = YAML.parse(fs.readFileSync(file, "utf8")) as {
+    config?: Record<string, unknown>;
+  } | null;
+  return doc?.config ?? {};
+}
+
+/**
+ * Sets `envctl:secrets` of `stack` to `values` (in `configFile`, default the stack's settings
+ * file) unless the digest says it holds them already. Returns whether it ran pulumi.
+ */
+export async function ensureSecrets(
+  engine: Engine,
+  stack: string,
+  values: Record<string, string>,
+  configFile = path.join(engine.project, `Pulumi.${stack}.yaml`),
+): Promise<boolean> {
+  const digest = secretsDigest(engine, values);
+  const current = readConfig(configFile);
+  if (digest && current[DIGEST_KEY] === digest && SECRETS_KEY in current) return false;
+  const file = ["--config-file", configFile];
+  await runPulumi(
+    engine,
+    ["config", "set", "--secret", "--stack", stack, ...file, SECRETS_KEY],
+    undefined,
+    JSON.stringify(values),
+  );
+  if (digest) {
+    // Plain config, written beside the secret pulumi just wrote.
+    const doc = (YAML.parse(fs.readFileSync(configFile, "utf8")) ?? {}) as {
+      config?: Record<string, unknown>;
+    };
+    doc.config = { ...doc.config, [DIGEST_KEY]: digest };
+    const tmp = `${configFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, YAML.stringify(doc, { lineWidth: 0 }), { mode: 0o600 });
+    fs.renameSync(tmp, configFile);
+  }
+  return true;
+}

@@ -1,0 +1,43 @@
+/**
+ * The `hivesync:` block of an envctl.yaml (kind: hivesync). What each field does is in
+ * lib/spec/hivesync.ts; this file is only its shape, so schema.ts can include it.
+ */
+import { z } from "zod";
+import { duration } from "./fields";
+
+const name = z.string().min(1, "must not be empty");
+/** An environment variable's name as the shell writes it. */
+const VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const varName = z.string().regex(VAR_RE, "must be a variable name (letters, digits and _)");
+
+const deployStep = z.strictObject({
+  /** The service whose container runs the step (`docker compose exec SERVICE …`). */
+  service: name,
+  /** A shell command (`sh -c`), e.g. `alembic upgrade head`. */
+  run: name,
+  timeout: duration.optional(),
+});
+
+export const hivesyncSchema = z.strictObject({
+  target: z.enum(["local"]).optional(),
+  secrets: z.array(varName).optional(),
+  generate: z.array(varName).optional(),
+  deploy: z
+    .strictObject({
+      after: z.array(deployStep).optional(),
+    })
+    .optional(),
+  health: z
+    .strictObject({
+      postgres: name.optional(),
+      redis: name.optional(),
+      queues: z.array(name).optional(),
+      heartbeats: name.optional(),
+      max_heartbeat_age: duration.optional(),
+      max_queue_depth: z.number().int("must be a whole number").min(0).optional(),
+      timeout: duration.optional(),
+    })
+    .optional(),
+});
+
+export type HivesyncDoc = z.output<typeof hivesyncSchema>;

@@ -1,0 +1,79 @@
+/**
+ * What the hivesync kind adds to reading a spec (lib/spec stays below lib/kinds): its block's
+ * defaults, which variables are secrets, and the checks that need the whole spec.
+ */
+import type { HivesyncDoc } from "./hivesync-schema";
+import type { EnvSpec, HivesyncSpec, Service, SpecIssue } from "./model";
+
+/** Names that hold secrets by their last part (`JWT_SECRET`, `OPENAI_API_KEY`, ...). */
+const SECRET_NAME_RE = /(^|_)(SECRET|PASSWORD|KEY|TOKEN)$/;
+
+/** `name` holds a secret: by its suffix, or because the spec lists it. */
+export function isSecretVar(name: string, extra: readonly string[] = []): boolean {
+  return SECRET_NAME_RE.test(name.toUpperCase()) || extra.includes(name);
+}
+
+/** The env template's placeholder for a value the operator must fill in. */
+export const PLACEHOLDER_RE = /^REPLACE_ME/;
+
+/** What `--generate-secrets` fills unless the spec names others. */
+export const GENERATED_BY_DEFAULT = ["JWT_SECRET", "PREVIEW_TOKEN_SECRET"];
+
+/** The health check's Redis lists and heartbeat keys, as the document's worker uses them. */
+export const DEFAULT_QUEUES = ["preview_build", "cleanup"];
+export const DEFAULT_HEARTBEATS = "hivesync:heartbeat:*";
+
+export function normalizeHivesync(doc: HivesyncDoc | undefined, services: Service[]): HivesyncSpec {
+  const has = (n: string): string | undefined =>
+    services.some((s) => s.name === n) ? n : undefined;
+  const h = doc?.health ?? {};
+  const postgres = h.postgres ?? has("postgres");
+  const redis = h.redis ?? has("redis");
+  return {
+    target: doc?.target ?? "local",
+    secrets: doc?.secrets ?? [],
+    generate: doc?.generate ?? GENERATED_BY_DEFAULT,
+    deploy: {
+      after: (doc?.deploy?.after ?? []).map((s) => ({
+        service: s.service,
+        run: s.run,
+        timeoutMs: s.timeout ?? 300_000,
+      })),
+    },
+    health: {
+      ...(postgres ? { postgres } : {}),
+      ...(redis ? { redis } : {}),
+      queues: h.queues ?? DEFAULT_QUEUES,
+      heartbeats: h.heartbeats ?? DEFAULT_HEARTBEATS,
+      maxHeartbeatAgeMs: h.max_heartbeat_age ?? 60_000,
+      maxQueueDepth: h.max_queue_depth ?? 100,
+      timeoutMs: h.timeout ?? 60_000,
+    },
+  };
+}
+
+/** Deploy steps and health checks name container services of the spec. */
+export function hivesyncIssues(spec: EnvSpec): SpecIssue[] {
+  const h = spec.hivesync;
+  if (spec.kind !== "hivesync" || !h) return [];
+  const out: SpecIssue[] = [];
+  const byName = new Map(spec.services.map((s) => [s.name, s]));
+  const container = (at: string, name: string, what: string): void => {
+    const svc = byName.get(name);
+    if (!svc) {
+      const known = [...byName.keys()].join(", ");
+      out.push({
+        path: at,
+        message: `unknown service ${JSON.stringify(name)} (services: ${known})`,
+      });
+    } else if (svc.type !== "container") {
+      out.push({ path: at, message: `${name} is a process service; ${what} runs in a container` });
+    }
+  };
+  h.deploy.after.forEach((s, i) =>
+    container(`hivesync.deploy.after[${i}].service`, s.service, "a deploy step"),
+  );
+  if (h.health.postgres) container("hivesync.health.postgres", h.health.postgres, "psql");
+  if (h.health.redis) container("hivesync.health.redis", h.health.redis, "redis-cli");
+  return out;
+}

@@ -1,0 +1,274 @@
+/**
+ * The hivesync kind's pure parts: its spec block (defaults, dot-path errors), which variables
+ * are secrets, how secret values leave the resolved env (one token per value, shared by every
+ * service reading the same env file, swapped inside other values too), and how the health
+ * check judges what Postgres and Redis answered.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import { judge, parseRedis, STATUS_EXIT } from "../../lib/health/hivesync";
+import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
+import { splitSecrets } from "../../lib/kinds/hivesync/secrets";
+import { strongSecret } from "../../lib/providers/secret";
+import { fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
+import { isSecretVar } from "../../lib/spec/hivesync";
+import { parseSpecText } from "../../lib/spec/load";
+import type { HealthSpec, ResolvedService } from "../../lib/spec/model";
+import { makeRepo, tempDir, tempHome } from "../support/env";
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function parse(spec: string): ReturnType<typeof parseSpecText> {
+  const repo = makeRepo({ files: { "envctl.yaml": spec } });
+  dirs.push(repo);
+  return parseSpecText(spec, { file: path.join(repo, "envctl.yaml") });
+}
+
+const BASE = [
+  "kind: hivesync",
+  "services:",
+  "  backend: { image: app:1, env: { JWT_SECRET: s3cret-value-1, PORT: '4000' } }",
+  "  worker: { image: app:1, env: { JWT_SECRET: s3cret-value-1 } }",
+  "  postgres: { image: postgres:16 }",
+  "  redis: { image: redis:7 }",
+  "",
+].join("\n");
+
+describe("the hivesync spec block", () => {
+  it("defaults the health check to the postgres and redis services and the document's queues", () => {
+    const r = parse(BASE);
+    assert.deepEqual(r.errors, []);
+    const h = r.spec!.hivesync!;
+    assert.equal(h.target, "local");
+    assert.equal(h.health.postgres, "postgres");
+    assert.equal(h.health.redis, "redis");
+    assert.deepEqual(h.health.queues, ["preview_build", "cleanup"]);
+    assert.equal(h.health.heartbeats, "hivesync:heartbeat:*");
+    assert.equal(h.health.maxHeartbeatAgeMs, 60_000);
+    assert.deepEqual(h.generate, ["JWT_SECRET", "PREVIEW_TOKEN_SECRET"]);
+  });
+
+  it("reads deploy steps with their timeout", () => {
+    const r = parse(
+      `${BASE}hivesync:\n  deploy:\n    after:\n      - { service: backend, run: alembic upgrade head, timeout: 2m }\n`,
+    );
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.spec!.hivesync!.deploy.after, [
+      { service: "backend", run: "alembic upgrade head", timeoutMs: 120_000 },
+    ]);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    [
+      "an unknown service in a step",
+      "  deploy:\n    after: [{ service: api, run: x }]",
+      /^hivesync\.deploy\.after\[0\]\.service: unknown service "api"/,
+    ],
+    [
+      "a step without run",
+      "  deploy:\n    after: [{ service: backend }]",
+      /^hivesync\.deploy\.after\[0\]\.run: required/,
+    ],
+    ["an unknown target", "  target: kubernetes", /^hivesync\.target: must be "local"/],
+    [
+      "a misspelt field",
+      "  helth: {}",
+      /^hivesync: unknown field "helth" \(did you mean "health"\?\)/,
+    ],
+    [
+      "a health service that does not exist",
+      "  health: { redis: cache }",
+      /^hivesync\.health\.redis: unknown service "cache"/,
+    ],
+    [
+      "a bad duration",
+      "  health: { max_heartbeat_age: soon }",
+      /^hivesync\.health\.max_heartbeat_age: must be a duration/,
+    ],
+    [
+      "a bad secret name",
+      "  secrets: [my-var]",
+      /^hivesync\.secrets\[0\]: must be a variable name/,
+    ],
+  ];
+  for (const [what, block, re] of bad) {
+    it(`refuses ${what} at its dot-path`, () => {
+      const r = parse(`${BASE}hivesync:\n${block}\n`);
+      assert.equal(r.spec, undefined);
+      assert.ok(
+        r.errors.some((e) => re.test(`${e.path}: ${e.message}`)),
+        r.errors.map((e) => `${e.path}: ${e.message}`).join("\n"),
+      );
+    });
+  }
+
+  it("refuses the hivesync block on another kind", () => {
+    const r = parse(BASE.replace("kind: hivesync", "kind: devenv") + "hivesync: {}\n");
+    assert.deepEqual(
+      r.errors.map((e) => `${e.path}: ${e.message}`),
+      ['hivesync: applies to the hivesync kind only: add "kind: hivesync"'],
+    );
+  });
+});
+
+describe("hivesync secrets", () => {
+  it("takes *_SECRET, *_PASSWORD, *_KEY, *_TOKEN and the spec's own, and nothing else", () => {
+    for (const v of [
+      "JWT_SECRET",
+      "POSTGRES_PASSWORD",
+      "OPENAI_API_KEY",
+      "GITHUB_TOKEN",
+      "OBJECT_STORAGE_ACCESS_KEY",
+      "TOKEN",
+    ]) {
+      assert.ok(isSecretVar(v), v);
+    }
+    for (const v of [
+      "PREVIEW_TOKEN_TTL_SECONDS",
+      "KEYBOARD",
+      "POSTGRES_USER",
+      "SECRETARY",
+      "BASE_URL",
+    ]) {
+      assert.ok(!isSecretVar(v), v);
+    }
+    assert.ok(isSecretVar("DSN", ["DSN"]));
+  });
+
+  const svc = (name: string, env: Record<string, string>): ResolvedService =>
+    ({ name, type: "container", env }) as unknown as ResolvedService;
+
+  it("gives services reading one env file the same token, and keeps the value out of the env", () => {
+    const split = splitSecrets([
+      svc("backend", { JWT_SECRET: "value-one", PORT: "4000" }),
+      svc("worker", { JWT_SECRET: "value-one" }),
+      svc("other", { JWT_SECRET: "value-two" }),
+    ]);
+    const [b, w, o] = split.services.map((s) => s.env.JWT_SECRET!);
+    assert.equal(b, w);
+    assert.notEqual(b, o);
+    assert.deepEqual(split.values, {
+      secret_jwt_secret: "value-one",
+      secret_jwt_secret_2: "value-two",
+    });
+    assert.equal(split.services[0]!.env.PORT, "4000");
+    assert.doesNotMatch(JSON.stringify(split.services), /value-one|value-two/);
+    assert.deepEqual(tokensIn(b!), ["secret_jwt_secret"]);
+    assert.equal(fillTokens(b!, split.values), "value-one");
+  });
+
+  it("swaps a secret inside another variable (a password in a URL) too", () => {
+    const split = splitSecrets([
+      svc("backend", { POSTGRES_PASSWORD: "hunter22", DATABASE_URL: "postgres://u:hunter22@db/x" }),
+    ]);
+    const url = split.services[0]!.env.DATABASE_URL!;
+    assert.equal(url, `postgres://u:${outputToken("secret_postgres_password")}@db/x`);
+    assert.equal(fillTokens(url, split.values), "postgres://u:hunter22@db/x");
+  });
+
+  it("fills generated variables from their own token, whatever the env file says", () => {
+    const split = splitSecrets(
+      [svc("backend", { JWT_SECRET: "REPLACE_ME", PREVIEW_TOKEN_SECRET: "REPLACE_ME" })],
+      [],
+      ["JWT_SECRET"],
+    );
+    assert.deepEqual(split.generated, { JWT_SECRET: "generated_jwt_secret" });
+    assert.equal(split.services[0]!.env.JWT_SECRET, outputToken("generated_jwt_secret"));
+    assert.deepEqual(split.values, { secret_preview_token_secret: "REPLACE_ME" });
+  });
+
+  it("makes strong generated values: 64 url-safe characters, never the same twice", () => {
+    const a = strongSecret();
+    assert.match(a, /^[A-Za-z0-9_-]{64}$/);
+    assert.notEqual(a, strongSecret());
+  });
+
+  it("resolves an env whose stored form holds no secret value", () => {
+    const r = parse(BASE);
+    const home = tempHome();
+    dirs.push(home.root);
+    const env = resolveHivesync("prod", r.spec!, 0, home);
+    assert.equal(env.kind, "hivesync");
+    assert.deepEqual(env.hivesync!.secrets, ["secret_jwt_secret"]);
+    assert.doesNotMatch(JSON.stringify(env), /s3cret-value-1/);
+  });
+});
+
+describe("the hivesync health check's verdict", () => {
+  const spec: HealthSpec = {
+    postgres: "postgres",
+    redis: "redis",
+    queues: ["preview_build", "cleanup"],
+    heartbeats: "hivesync:heartbeat:*",
+    maxHeartbeatAgeMs: 60_000,
+    maxQueueDepth: 100,
+    timeoutMs: 1000,
+  };
+  const redis = (out: string): ReturnType<typeof parseRedis> => parseRedis(out);
+  const healthy =
+    "PONG\n1000\nqueue preview_build 2\nqueue cleanup 0\nhb hivesync:heartbeat:w1 995\n";
+
+  it("parses what the redis script printed", () => {
+    assert.deepEqual(redis(healthy), {
+      ok: true,
+      detail: "PONG",
+      now: 1000,
+      queues: { preview_build: 2, cleanup: 0 },
+      heartbeats: { "hivesync:heartbeat:w1": 995 },
+    });
+    assert.deepEqual(redis("Could not connect to Redis at 127.0.0.1:6379: Connection refused\n"), {
+      ok: false,
+      detail: "Could not connect to Redis at 127.0.0.1:6379: Connection refused",
+    });
+  });
+
+  it("is ok with both stores up, short queues and a fresh heartbeat", () => {
+    const r = judge({ postgres: { ok: true, detail: "OK" }, redis: redis(healthy) }, spec);
+    assert.equal(r.status, "ok");
+    assert.deepEqual(r.workers, [{ id: "w1", ageSeconds: 5 }]);
+    assert.deepEqual(r.queues, { preview_build: 2, cleanup: 0 });
+    assert.equal(STATUS_EXIT[r.status], 0);
+  });
+
+  it("is degraded by a stale heartbeat, no heartbeat, or a long queue, naming each", () => {
+    const stale = judge(
+      { postgres: { ok: true, detail: "OK" }, redis: redis(healthy.replace("995", "900")) },
+      spec,
+    );
+    assert.equal(stale.status, "degraded");
+    assert.deepEqual(stale.reasons, ["worker w1: last heartbeat 100s ago (more than 60s)"]);
+    const none = judge(
+      { postgres: { ok: true, detail: "OK" }, redis: redis("PONG\n1000\n") },
+      spec,
+    );
+    assert.deepEqual(none.reasons, ["no worker heartbeat"]);
+    const long = judge(
+      {
+        postgres: { ok: true, detail: "OK" },
+        redis: redis(healthy.replace("preview_build 2", "preview_build 101")),
+      },
+      spec,
+    );
+    assert.deepEqual(long.reasons, ["queue preview_build holds 101 jobs (more than 100)"]);
+    assert.equal(STATUS_EXIT.degraded, 3);
+  });
+
+  it("fails when Postgres or Redis does not answer, whatever else holds", () => {
+    const r = judge(
+      { postgres: { ok: false, detail: "connection refused" }, redis: redis(healthy) },
+      spec,
+    );
+    assert.equal(r.status, "fail");
+    assert.deepEqual(r.reasons, ["postgres: connection refused"]);
+    const r2 = judge(
+      { postgres: { ok: true, detail: "OK" }, redis: { ok: false, detail: "down" } },
+      spec,
+    );
+    assert.equal(r2.status, "fail");
+    assert.deepEqual(r2.workers, []);
+    assert.equal(STATUS_EXIT.fail, 1);
+  });
+});
