@@ -65,10 +65,13 @@ function program(signal: AbortSignal): Command {
       );
 
   const WAIT = "if another operation runs on the env, wait for it instead of failing busy";
+  const WAIT_TIMEOUT =
+    "wait for another operation at most this long (e.g. 90s, 5m), then fail busy";
   specOptions(cmd.command("up <name>"))
     .description("create or update an env from its spec and warm it")
     .option("-y, --yes", "apply without asking")
     .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
     .option(
       "--generate-secrets",
       "hivesync: strong random values for hivesync.generate (JWT_SECRET, PREVIEW_TOKEN_SECRET), made once and kept",
@@ -94,6 +97,7 @@ function program(signal: AbortSignal): Command {
     .option("--base <branch>", "branch or commit the env's branch starts from")
     .option("--no-open", "do not open the env afterwards")
     .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
     .option("--json", "print one JSON document on stdout")
     .action(
       async (name: string, o: SpecFlags & { base?: string; open: boolean; json?: boolean }) => {
@@ -127,6 +131,7 @@ function program(signal: AbortSignal): Command {
     .command("infra <name> <action>")
     .description("copilot envs: apply or destroy the AWS part alone (DSQL, knowledge base)")
     .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, action: string, o: { json?: boolean; wait?: boolean }) => {
       const { infra } = await import("./commands/infra");
@@ -143,7 +148,8 @@ function program(signal: AbortSignal): Command {
       .command(`${verb} <name>`)
       .description(description)
       .option("--json", "print one JSON document on stdout")
-      .option("--wait", WAIT);
+      .option("--wait", WAIT)
+      .option("--wait-timeout <duration>", WAIT_TIMEOUT);
     if (verb === "stop") c.option("--volumes", "remove the env's volumes too (compose's down -v)");
     c.action(async (name: string, o: { json?: boolean; wait?: boolean; volumes?: boolean }) => {
       const lifecycle = await import("./commands/lifecycle");
@@ -158,6 +164,47 @@ function program(signal: AbortSignal): Command {
       const { status } = await import("./commands/status");
       const code = await status({ name, ...o });
       if (code !== 0) throw new ExitCode(code);
+    });
+  cmd
+    .command("rollback <name>")
+    .description("hivesync: return to the deploy before the last one (its config and secrets)")
+    .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: { json?: boolean; wait?: boolean; waitTimeout?: string }) => {
+      const { rollback } = await import("./commands/rollback");
+      await rollback({ name, ...o, signal });
+    });
+  cmd
+    .command("backup <name>")
+    .description(
+      "dump the env's Postgres (pg_dump -Fc) with its config and metadata into $ENVCTL_HOME/backups/NAME/",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: { json?: boolean }) => {
+      const { backup } = await import("./commands/backup");
+      await backup({ name, ...o });
+    });
+  cmd
+    .command("restore <name> <file>")
+    .description(
+      "check a backup whole, stop what uses the database, restore it, start them, run the health check",
+    )
+    .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, file: string, o: { json?: boolean; wait?: boolean }) => {
+      const { restore } = await import("./commands/backup");
+      const code = await restore({ name, file, ...o, signal });
+      if (code !== 0) throw new ExitCode(code);
+    });
+  cmd
+    .command("export <name>")
+    .description("a full snapshot: database, config, the app's /data and the code (git bundle)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: { json?: boolean }) => {
+      const { exportEnv } = await import("./commands/backup");
+      await exportEnv({ name, ...o });
     });
   cmd
     .command("logs <name> [service]")
@@ -203,6 +250,7 @@ function program(signal: AbortSignal): Command {
     .option("-y, --yes", "do not ask")
     .option("--json", "print one JSON document on stdout")
     .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
     .action(
       async (
         name: string,

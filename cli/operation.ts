@@ -8,7 +8,8 @@
 import { randomUUID } from "node:crypto";
 import type { Catalog } from "../lib/catalog/catalog";
 import type { LockHolder } from "../lib/catalog/locks";
-import { UserError } from "../lib/core/errors";
+import { badInput, UserError } from "../lib/core/errors";
+import { durationMs } from "../lib/spec/fields";
 import type { Home } from "../lib/core/home";
 import { openEngine, stackExists, type Engine } from "../lib/engine/automation";
 import { describeHealed, heal, hostLabel, pulumiLocks, type PulumiLock } from "../lib/engine/heal";
@@ -18,6 +19,19 @@ import { openCatalog } from "./context";
 export interface OperationFlags {
   /** Wait for another operation on the env to finish instead of failing busy. */
   wait?: boolean;
+  /** Wait at most this long (a duration, `90s`; implies wait), then fail busy. */
+  waitTimeout?: string;
+}
+
+/** The --wait-timeout in milliseconds; a bad one is exit 2 naming the flag. */
+export function waitTimeoutMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text) && !/^\d+$/.test(text)) {
+    throw badInput(
+      `--wait-timeout: must be a duration like "90s" or "5m", got ${JSON.stringify(text)}`,
+    );
+  }
+  return /^\d+$/.test(text) ? Number(text) * 1000 : durationMs(text);
 }
 
 export interface Operation {
@@ -72,6 +86,7 @@ export async function beginOperation(args: {
   name: string;
   verb: string;
   wait?: boolean;
+  waitTimeout?: string;
   /** Take the lock even from a live holder (recover --force, after stopping it). */
   isDead?: (holder: LockHolder) => boolean;
 }): Promise<Operation> {
@@ -83,6 +98,12 @@ export async function beginOperation(args: {
     acquiredAtMs: Date.now(),
   };
   const isDead = args.isDead ?? ((h: LockHolder) => liveness(h) === "dead");
+  const timeout = waitTimeoutMs(args.waitTimeout);
+  const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+  const wait = (args.wait ?? false) || timeout !== undefined;
+  const waitMore = (): boolean => wait && Date.now() < deadline;
+  const waited = (): string =>
+    timeout === undefined ? "" : `; still busy after --wait-timeout ${args.waitTimeout}`;
   for (;;) {
     const res = catalog.locks.acquire(name, me, isDead);
     if (res.acquired) {
@@ -90,13 +111,13 @@ export async function beginOperation(args: {
       const live = locks.find((l) => l.state !== "dead");
       if (live) {
         catalog.locks.release(name, me.token);
-        if (args.wait) {
+        if (waitMore()) {
           await sleep(WAIT_POLL_MS, args.s.signal);
           continue;
         }
         throw busyError(
           name,
-          pulumiText(live),
+          pulumiText(live) + waited(),
           live.state === "alive"
             ? "wait for it to finish (or stop it), or pass --wait"
             : `if no pulumi runs on that host any more, run \`envctl recover ${name} --force\``,
@@ -115,10 +136,10 @@ export async function beginOperation(args: {
       }
       break;
     }
-    if (!args.wait) {
+    if (!waitMore()) {
       throw busyError(
         name,
-        holderText(res.holder),
+        holderText(res.holder) + waited(),
         liveness(res.holder) === "unknown"
           ? `if that envctl is gone, run \`envctl recover ${name} --force\` (it cannot be checked from here)`
           : "wait for it to finish, or pass --wait",
@@ -152,6 +173,7 @@ export async function withOperation<T>(
     name: string;
     verb: string;
     wait?: boolean;
+    waitTimeout?: string;
   },
   run: (ctx: { catalog: Catalog; engine: Engine }) => Promise<T>,
 ): Promise<T> {
@@ -166,6 +188,7 @@ export async function withOperation<T>(
       name: args.name,
       verb: args.verb,
       wait: args.wait,
+      waitTimeout: args.waitTimeout,
     });
     return await run({ catalog, engine });
   } finally {

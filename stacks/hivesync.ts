@@ -6,15 +6,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../components/devenv/devenv";
 import { DeployGate } from "../components/hivesync/deploy";
+import { ContainerService } from "../components/shared/container-service";
 import { EnvctlResource } from "../components/shared/dynamic";
 import type { ResolvedEnv } from "../lib/spec/model";
+import type { ProgramResult } from "./program";
 
-export function program(env: ResolvedEnv): pulumi.Output<Record<string, unknown>> {
+export function program(env: ResolvedEnv): ProgramResult {
   const h = env.hivesync;
   if (!h) throw new Error(`env ${env.name} has no hivesync settings`);
+  const config = new pulumi.Config("envctl");
   const outputs: Record<string, pulumi.Input<string>> = {};
+  const all =
+    h.secrets.length > 0 ? config.getSecretObject<Record<string, string>>("secrets") : undefined;
   if (h.secrets.length > 0) {
-    const all = new pulumi.Config("envctl").getSecretObject<Record<string, string>>("secrets");
     if (!all) {
       throw new pulumi.RunError(
         `env ${env.name}: the stack's secret config envctl:secrets is missing; run \`envctl up ${env.name}\` from the app's checkout (it sets it from the env file)`,
@@ -40,15 +44,36 @@ export function program(env: ResolvedEnv): pulumi.Output<Record<string, unknown>
     outputs[t] = secret.output<string>("value");
   }
   const dev = new DevEnv(env.name, env, {}, { outputs });
-  if (env.state === "warm" && (h.deploy.after.length > 0 || h.health.postgres || h.health.redis)) {
-    new DeployGate(`${env.name}-deploy`, {
+  let gate: DeployGate | undefined;
+  const gated = h.deploy.after.length > 0 || h.health.postgres || h.health.redis || h.proxy;
+  if (env.state === "warm" && gated) {
+    gate = new DeployGate(`${env.name}-deploy`, {
       env: env.name,
       steps: h.deploy.after,
       health: h.health,
+      ...(h.proxy ? { proxy: h.proxy } : {}),
       containers: Object.values(dev.services).flatMap((s) =>
-        "containers" in s ? s.containers : [s.process],
+        s instanceof ContainerService ? s.containers : [s.process],
       ),
+      containerOf: (service) => {
+        const s = dev.services[service];
+        if (!(s instanceof ContainerService))
+          throw new Error(`env ${env.name}: ${service} is not a running container service`);
+        return s.containerName;
+      },
     });
   }
-  return dev.outputs;
+  // What `envctl rollback` returns to: this deploy (its resolved env and secret values) and
+  // the one before it, which the CLI hands over as `envctl:previous`. A secret: it holds them.
+  const previous = config.getSecretObject<unknown>("previous");
+  const deploy = pulumi.secret(
+    // Recorded only once the deploy went through (its health check passed).
+    pulumi
+      .all([all ?? {}, previous, dev.outputs, gate?.health.id ?? ""])
+      .apply(([secrets, prev]) => ({
+        current: { env, secrets },
+        ...(prev ? { previous: prev } : {}),
+      })),
+  );
+  return { env: dev.outputs, deploy };
 }

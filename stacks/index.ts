@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { kindOf, type KindDef } from "../lib/kinds";
-import type { ResolvedEnv } from "../lib/spec/model";
+import type { Program, ProgramResult } from "./program";
 
 /**
  * Run by the engine (Pulumi's language runtime), stack traces are left unmapped. That runtime
@@ -20,8 +20,6 @@ import type { ResolvedEnv } from "../lib/spec/model";
 if (/[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]run[\\/]/.test(process.argv[1] ?? "")) {
   (Error as { prepareStackTrace?: unknown }).prepareStackTrace = undefined;
 }
-
-type Program = (env: ResolvedEnv) => pulumi.Output<Record<string, unknown>>;
 
 /** The program of one kind, loaded by name from this directory. */
 export function loadProgram(def: KindDef): Program {
@@ -38,7 +36,7 @@ function reported<T>(read: () => T): T {
   }
 }
 
-function build(): pulumi.Output<Record<string, unknown>> {
+function build(): ProgramResult {
   const config = new pulumi.Config("envctl");
   const def = reported(() => kindOf(config.require("kind"), "stack config envctl:kind"));
   const env = reported(() =>
@@ -47,4 +45,8 @@ function build(): pulumi.Output<Record<string, unknown>> {
   return loadProgram(def)(env);
 }
 
-export const env = build();
+const built = build();
+export const env = pulumi.Output.isInstance(built) ? built : built.env;
+// Only a kind that has it exports `deploy`: other stacks' outputs stay as they were.
+if (!pulumi.Output.isInstance(built))
+  (module.exports as Record<string, unknown>).deploy = built.deploy;

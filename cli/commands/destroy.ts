@@ -63,6 +63,7 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
       name: opts.name,
       verb: "destroy",
       wait: opts.wait,
+      waitTimeout: opts.waitTimeout,
     });
     // Under the lock: the operation that held it may have destroyed the env meanwhile.
     if (await missing()) throw gone();

@@ -21,6 +21,7 @@ export interface InfraOptions extends CommandSeams {
   action: string;
   json?: boolean;
   wait?: boolean;
+  waitTimeout?: string;
 }
 
 export async function infra(opts: InfraOptions): Promise<void> {
@@ -41,7 +42,7 @@ export async function infra(opts: InfraOptions): Promise<void> {
   checkCopilotReady(env, `infra ${opts.action}`, s.log);
   const { name } = opts;
   const { region } = env.copilot;
-  await withOperation({ s, name, verb: "infra", wait: opts.wait }, async ({ catalog, engine }) => {
+  await withOperation({ s, name, verb: "infra", wait: opts.wait, waitTimeout: opts.waitTimeout }, async ({ catalog, engine }) => {
     const progress = new Progress(opts.json ? undefined : s.log, false);
     let changes: Record<string, number> = {};
     try {

@@ -64,6 +64,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       name: opts.name,
       verb: "spawn",
       wait: opts.wait,
+      waitTimeout: opts.waitTimeout,
     });
     if (catalog.getEnv(opts.name) || (await stackExists(engine, opts.name))) {
       throw badInput(`env ${opts.name} already exists`, [
@@ -190,6 +191,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
       name: opts.name,
       verb: opts.verb,
       wait: opts.wait,
+      waitTimeout: opts.waitTimeout,
     });
     // Read under the lock: the operation that held it may have changed or removed the env.
     const record = envRecord(s.home, opts.name, opts.verb);

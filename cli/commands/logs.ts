@@ -95,14 +95,20 @@ type Shown = { name: string } & ({ file: string } | { container: string });
  * one service, or the init log by its label.
  */
 function selectSources(home: Home, name: string, only: string | undefined): Shown[] {
-  const env = envRecord(home, name, "logs").resolved;
+  const record = envRecord(home, name, "logs");
+  const env = record.resolved;
+  // A start-first service's container has a name per rollout: the last outputs say which.
+  const recorded = (record.outputs?.services ?? {}) as Record<string, { container?: string }>;
   if (!env) {
     throw new UserError(`env ${name} has no services yet: its first \`envctl up\` did not finish`);
   }
   const services: Shown[] = env.services.map((svc) =>
     svc.type === "process"
       ? { name: svc.name, file: logFilePath(env.stateDir, svc.name) }
-      : { name: svc.name, container: containerName(name, svc.name) },
+      : {
+          name: svc.name,
+          container: recorded[svc.name]?.container ?? containerName(name, svc.name),
+        },
   );
   const initLabel = services.some((svc) => svc.name === "init") ? "(init)" : "init";
   const all: Shown[] =

@@ -5,6 +5,10 @@ import { UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { initStack } from "../../lib/engine/update";
+import { readStack } from "../../lib/engine/state";
+import { rememberPrevious } from "../../lib/kinds/hivesync/deploys";
+
+const GENERATED_SECRET_TYPE = "pulumi-nodejs:dynamic/envctl:GeneratedSecret";
 import { formatIssue } from "../../lib/spec/load";
 import { leaseFor } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
@@ -54,6 +58,25 @@ async function confirmed(
   return confirm(`apply these changes to ${env.name}? [y/N] `);
 }
 
+/** What an existing stack's checkpoint says about the env that made it. */
+async function adoptStack(
+  engine: Engine,
+  name: string,
+): Promise<{ block?: number; resolved: { hivesync: { generated: Record<string, string> } } }> {
+  const state = await readStack(engine, name);
+  const env = state.outputs.env as { block?: unknown } | undefined;
+  const generated: Record<string, string> = {};
+  for (const r of state.resources) {
+    const v = r.outputs?.name;
+    if (r.type === GENERATED_SECRET_TYPE && typeof v === "string") generated[v] = "";
+  }
+  const block = typeof env?.block === "number" ? env.block : undefined;
+  return {
+    ...(block !== undefined ? { block } : {}),
+    resolved: { hivesync: { generated } },
+  };
+}
+
 /** Creates or updates one env so that it matches its spec. */
 export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
   const s = seams(opts);
@@ -88,9 +111,13 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       );
     }
     const hadLease = catalog.getLease(opts.name) !== undefined;
-    const block = await leaseFor(catalog, opts.name, spec);
+    // A stack this home has no record of (a shared backend, a fresh CI runner) is adopted: its
+    // port block and generated secrets are read from its checkpoint, so the update changes
+    // only what the spec changed.
+    const adopted = existed && !prior ? await adoptStack(engine, opts.name) : undefined;
+    const block = await leaseFor(catalog, opts.name, spec, adopted?.block);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
-    const ropts = resolveOptions(spec, prior?.resolved, opts.generateSecrets);
+    const ropts = resolveOptions(spec, prior?.resolved ?? adopted?.resolved, opts.generateSecrets);
     const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
     const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
@@ -106,7 +133,15 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     }
     // The lock comes after the answer (asking writes nothing); what another operation did
     // while this one waited for it is read again.
-    op = await beginOperation({ catalog, engine, s, name: opts.name, verb: "up", wait: opts.wait });
+    op = await beginOperation({
+      catalog,
+      engine,
+      s,
+      name: opts.name,
+      verb: "up",
+      wait: opts.wait,
+      waitTimeout: opts.waitTimeout,
+    });
     existed = await stackExists(engine, opts.name);
     if (!existed) {
       try {
@@ -124,6 +159,10 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       catalog.getEnv(opts.name)?.status === "ready" ? "ready" : "creating",
     );
 
+    // A hivesync deploy keeps the one before it for `envctl rollback`.
+    if (env.kind === "hivesync" && existed) {
+      await rememberPrevious(engine, opts.name, { env, secrets: secrets ?? {} });
+    }
     if (!opts.json)
       s.log(
         `${existed ? "updating" : "creating"} env ${opts.name} (ports ${env.base}-${env.base + 999})`,

@@ -276,17 +276,33 @@ export class DevEnv extends pulumi.ComponentResource {
         urls: svc.ports.filter((p) => p.protocol === "tcp").map((p) => serviceUrl(svc.health, p)),
       };
     }
+    // A start-first container has a name of its own per rollout (ContainerService).
+    const rolled = Object.entries(this.services).filter(
+      (e): e is [string, ContainerService] =>
+        e[1] instanceof ContainerService &&
+        byName.get(e[0])?.type === "container" &&
+        (byName.get(e[0]) as { rollout?: string }).rollout === "start-first",
+    );
     this.outputs = pulumi
-      .all([this.worktree.path, this.worktree.branch, ...Object.values(this.services).map(doneOf)])
-      .apply(([worktree, branch]): Record<string, unknown> => ({
-        env: env.name,
-        block: env.block,
-        base: env.base,
-        worktree,
-        branch,
-        envSh: envFile,
-        services,
-      }));
+      .all([
+        this.worktree.path,
+        this.worktree.branch,
+        pulumi.all(rolled.map(([, s]) => s.containerName)),
+        ...Object.values(this.services).map(doneOf),
+      ])
+      .apply(([worktree, branch, names]): Record<string, unknown> => {
+        const out = { ...services };
+        rolled.forEach(([n], i) => (out[n] = { ...out[n]!, container: names![i]! }));
+        return {
+          env: env.name,
+          block: env.block,
+          base: env.base,
+          worktree,
+          branch,
+          envSh: envFile,
+          services: out,
+        };
+      });
     this.registerOutputs({ outputs: this.outputs });
   }
 }

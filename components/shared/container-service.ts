@@ -147,6 +147,9 @@ export class ContainerService extends pulumi.ComponentResource {
     const nets = networksOf(svc, args);
     const ready = args.ready ?? "healthy";
     const replicas = Math.max(1, svc.replicas ?? 1);
+    if (svc.rollout === "start-first" && (replicas > 1 || svc.ports.length > 0)) {
+      throw new Error(`${svc.name}: a start-first rollout takes one container without host ports`);
+    }
     for (let i = 1; i <= replicas; i++) {
       const c = new EnvctlResource(
         "Container",
@@ -189,6 +192,7 @@ export class ContainerService extends pulumi.ComponentResource {
               }
             : {}),
           ...(ready !== "healthy" ? { ready } : {}),
+          ...(svc.rollout === "start-first" ? { startFirst: true, containerName: undefined } : {}),
           containerId: undefined,
         },
         { parent: this, dependsOn: args.dependsOn },
@@ -202,7 +206,10 @@ export class ContainerService extends pulumi.ComponentResource {
         "ready",
         `${name}-ready`,
         {
-          name: ownName(svc.name),
+          name:
+            svc.rollout === "start-first"
+              ? this.container.output<string>("containerName")
+              : ownName(svc.name),
           health: svc.health,
           ports: svc.ports.map((p) => ({
             container: p.container,
@@ -214,7 +221,9 @@ export class ContainerService extends pulumi.ComponentResource {
         { parent: this, dependsOn: this.containers },
       );
     }
-    this.containerName = this.container.output<string>("name");
+    this.containerName = this.container.output<string>(
+      svc.rollout === "start-first" ? "containerName" : "name",
+    );
     this.image = pulumi.output(args.image);
     this.registerOutputs({ containerName: this.containerName, image: this.image });
   }

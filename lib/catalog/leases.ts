@@ -85,9 +85,22 @@ function catalogBusy(err: unknown, catalog: Catalog): UserError | undefined {
  * An env that already holds a lease keeps it. A block another process leases first is skipped;
  * a busy catalog or any other SQLite error is reported as itself.
  */
-export async function leaseFor(catalog: Catalog, name: string, spec: EnvSpec): Promise<number> {
+export async function leaseFor(
+  catalog: Catalog,
+  name: string,
+  spec: EnvSpec,
+  /** The block an existing stack was deployed on (adopted from a shared backend): kept if free here. */
+  prefer?: number,
+): Promise<number> {
   const existing = catalog.getLease(name);
   if (existing) return existing.block;
+  if (prefer !== undefined && !catalog.leases().some((l) => l.block === prefer)) {
+    try {
+      return catalog.leaseBlock(name, MAX_BLOCK, (b) => b === prefer).block;
+    } catch (err) {
+      if (!takenMeanwhile(err)) throw catalogBusy(err, catalog) ?? err;
+    }
+  }
   const skip = new Set(catalog.leases().map((l) => l.block));
   for (;;) {
     const n = await freeBlock(spec, skip);

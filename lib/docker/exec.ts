@@ -63,3 +63,61 @@ export async function execIn(
   const { ExitCode } = await exec.inspect();
   return { code: ExitCode ?? 0, output };
 }
+
+export interface CaptureResult {
+  code: number;
+  /** stdout as bytes (a pg_dump archive is binary). */
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * `docker exec -i NAME CMD…` with stdout kept apart as bytes and `input` written to stdin (then
+ * closed): for dumps and restores, which stream binary data both ways.
+ */
+export async function execCapture(
+  container: string,
+  cmd: string[],
+  opts: ExecOptions & { input?: Buffer } = {},
+): Promise<CaptureResult> {
+  const client = docker(opts.host);
+  const exec = await client.getContainer(container).exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    AttachStdin: opts.input !== undefined,
+    ...(opts.user ? { User: opts.user } : {}),
+  });
+  const stream = await exec.start({ hijack: true, stdin: opts.input !== undefined });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const { PassThrough } = await import("node:stream");
+  const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
+  const stderr = new PassThrough().on("data", (b: Buffer) => err.push(b));
+  client.modem.demuxStream(stream, stdout, stderr);
+  const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
+  const ended = new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    stream.on("end", () => (clearTimeout(timer), resolve(true)));
+    stream.on("error", (e) => (clearTimeout(timer), reject(e)));
+  });
+  if (opts.input !== undefined) {
+    // Half-close after the input so the command sees EOF on stdin.
+    stream.write(opts.input);
+    (stream as unknown as { end(): void }).end();
+  }
+  if (!(await ended)) {
+    stream.destroy();
+    return {
+      code: 124,
+      stdout: Buffer.concat(out),
+      stderr: `${Buffer.concat(err).toString()}\n(stopped after ${Math.round(timeoutMs / 1000)}s)`,
+    };
+  }
+  const { ExitCode } = await exec.inspect();
+  return {
+    code: ExitCode ?? 0,
+    stdout: Buffer.concat(out),
+    stderr: Buffer.concat(err).toString("utf8"),
+  };
+}

@@ -72,3 +72,42 @@ export async function ensureSecrets(
   }
   return true;
 }
+
+/** Sets one secret config value (on stdin, never on a command line). */
+export async function setSecretConfig(
+  engine: Engine,
+  stack: string,
+  key: string,
+  value: string,
+  configFile = path.join(engine.project, `Pulumi.${stack}.yaml`),
+): Promise<void> {
+  await runPulumi(
+    engine,
+    ["config", "set", "--secret", "--stack", stack, "--config-file", configFile, key],
+    undefined,
+    value,
+  );
+}
+
+/** The stack's outputs with secrets shown (for envctl's own use: never printed). */
+export async function secretOutputs(
+  engine: Engine,
+  stack: string,
+): Promise<Record<string, unknown>> {
+  const text = await runPulumi(engine, [
+    "stack",
+    "output",
+    "--json",
+    "--show-secrets",
+    "--stack",
+    stack,
+  ]);
+  return JSON.parse(text || "{}") as Record<string, unknown>;
+}
+
+/** Removes a config value (nothing to do when it is not set). */
+export async function unsetConfig(engine: Engine, stack: string, key: string): Promise<void> {
+  const file = path.join(engine.project, `Pulumi.${stack}.yaml`);
+  if (!(key in readConfig(file))) return;
+  await runPulumi(engine, ["config", "rm", "--stack", stack, "--config-file", file, key]);
+}

@@ -34,10 +34,16 @@ export const ENV_VERBS = [
   "status",
   "logs",
   "open",
+  "backup",
+  "restore",
+  "export",
 ] as const;
 /** The copilot kind's own verbs: its images, its schemas, its AWS part alone. */
 export const COPILOT_VERBS = ["build", "schema", "infra"] as const;
-export type EnvVerb = (typeof ENV_VERBS)[number] | (typeof COPILOT_VERBS)[number];
+/** The hivesync kind's own verbs. */
+export const HIVESYNC_VERBS = ["rollback"] as const;
+export type EnvVerb =
+  (typeof ENV_VERBS)[number] | (typeof COPILOT_VERBS)[number] | (typeof HIVESYNC_VERBS)[number];
 
 /** What one resolve is told besides the spec (flags of the verb). */
 export interface ResolveOptions {
@@ -51,7 +57,7 @@ export interface ResolveOptions {
  */
 export function resolveOptions(
   spec: EnvSpec,
-  prior: ResolvedEnv | null | undefined,
+  prior: { hivesync?: { generated: Record<string, string> } | undefined } | null | undefined,
   generateSecrets: boolean | undefined,
 ): ResolveOptions {
   const kept = Object.keys(prior?.hivesync?.generated ?? {});
@@ -135,7 +141,7 @@ const REGISTRY: Record<Kind, KindDef> = {
     kind: "hivesync",
     summary:
       "one compose app (backend, worker, postgres, redis) with its secrets, deploy steps and health check",
-    verbs: ENV_VERBS,
+    verbs: [...ENV_VERBS, ...HIVESYNC_VERBS],
     schema: () => (require("../spec/schema") as typeof import("../spec/schema")).specSchema,
     resolve: (...args) =>
       (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).resolveHivesync(

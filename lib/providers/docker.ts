@@ -3,12 +3,19 @@
  * resource may carry `dockerHost` (a Docker endpoint, lib/docker/client.ts); without it the
  * local engine is used, which is what every stack made before endpoints existed expects.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { canonicalJson, changedKeys } from "../core/canonical";
 import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
 import type { DockerOptions, HealthCheck } from "../spec/model";
 import { replaceOnAnyChange, type Handler, type Props } from "./types";
+
+/** The container's Docker name: a start-first one's own, else the name it was given. */
+const realName = (props: Props): string =>
+  typeof props.containerName === "string" && props.containerName
+    ? props.containerName
+    : (props.name as string);
 
 /** The engine a resource lives on; undefined is the local one. */
 const host = (props: Props): string | undefined =>
@@ -134,6 +141,7 @@ const containerKeys = [
   "files",
   "filesDir",
   "ready",
+  "startFirst",
 ];
 
 /**
@@ -156,12 +164,25 @@ export function containerChanges(
 
 export const container: Handler = {
   async create(inputs) {
-    const spec = inputs as unknown as docker.ContainerSpec;
+    // A start-first container (a zero-downtime rollout) runs beside the one it replaces, so it
+    // gets a name of its own: `name` stays the stable base, `containerName` is the real one.
+    const real = inputs.startFirst
+      ? `${inputs.name as string}-${randomBytes(3).toString("hex")}`
+      : (inputs.name as string);
+    const spec = { ...inputs, name: real } as unknown as docker.ContainerSpec;
     try {
       const res = await docker.runContainer(spec);
-      return { id: res.id, outs: { ...inputs, containerId: res.id } };
+      return {
+        id: res.id,
+        outs: {
+          ...inputs,
+          containerId: res.id,
+          ...(inputs.startFirst ? { containerName: real } : {}),
+        },
+      };
     } catch (err) {
-      // A container that never became healthy is not recorded in state: remove it so nothing leaks.
+      // A container that never became healthy is not recorded in state: remove it so nothing
+      // leaks (a start-first one's predecessor keeps running, untouched).
       await docker.removeContainer(spec.name, spec.dockerHost).catch(() => undefined);
       throw err;
     }
@@ -171,7 +192,7 @@ export const container: Handler = {
     // A container removed or stopped behind envctl's back is recreated by the next up; a
     // run-to-completion one is done once it exited with 0.
     if (replaces.length === 0) {
-      const info = await docker.inspectContainer(olds.name as string, host(olds));
+      const info = await docker.inspectContainer(realName(olds), host(olds));
       const done =
         olds.ready === "completed" ? info && !info.running && info.exitCode === 0 : info?.running;
       if (!done) replaces.push("containerId");
@@ -179,15 +200,22 @@ export const container: Handler = {
     return {
       changes: replaces.length + updates.length > 0,
       replaces,
-      deleteBeforeReplace: true,
+      // A fixed name or host port must be free first; a start-first container has neither.
+      deleteBeforeReplace: !(news.startFirst && olds.startFirst),
     };
   },
   // Only envctl-side inputs reach here (containerChanges): store them, keep the container.
   update: (_id, olds, news) =>
-    Promise.resolve({ outs: { ...news, containerId: olds.containerId } }),
+    Promise.resolve({
+      outs: {
+        ...news,
+        containerId: olds.containerId,
+        ...(olds.containerName ? { containerName: olds.containerName } : {}),
+      },
+    }),
   async delete(_id, props) {
     await docker.removeContainer(
-      props.name as string,
+      realName(props),
       host(props),
       props.docker as DockerOptions | undefined,
     );
@@ -195,7 +223,7 @@ export const container: Handler = {
       fs.rmSync(props.filesDir, { recursive: true, force: true });
   },
   async read(id, props) {
-    const info = await docker.inspectContainer(props.name as string, host(props));
+    const info = await docker.inspectContainer(realName(props), host(props));
     return info ? { id, props } : undefined;
   },
 };

@@ -8,6 +8,8 @@ import { deployStep, healthGate } from "./deploy";
 import { container, image, network, ready, volume } from "./docker";
 import { fileHandler, initHandler, processHandler } from "./process";
 import type { Handler } from "./types";
+import { hostReady } from "./host-ready";
+import { proxyRoute } from "./proxy";
 import { generatedSecret } from "./secret";
 import { worktree } from "./worktree";
 
@@ -26,4 +28,6 @@ export const handlers: Record<string, Handler> = {
   deploystep: deployStep,
   healthgate: healthGate,
   secret: generatedSecret,
+  hostready: hostReady,
+  proxyroute: proxyRoute,
 };

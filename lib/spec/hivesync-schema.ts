@@ -18,8 +18,38 @@ const deployStep = z.strictObject({
   timeout: duration.optional(),
 });
 
+const hostPort = z
+  .number()
+  .int("must be a whole number")
+  .min(1, "must be 1..65535")
+  .max(65535, "must be 1..65535");
+
+const proxy = z.strictObject({
+  /** The site's name (`app.example.com`); DNS points it at the host. */
+  domain: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
+      "must be a host name such as app.example.com",
+    ),
+  /** The service proxied to. @default "backend" */
+  service: name.optional(),
+  /** Its port. @default 4000 */
+  port: hostPort.optional(),
+  /** Automatic HTTPS (Let's Encrypt); false serves plain HTTP. @default true */
+  tls: z.boolean().optional(),
+  email: z
+    .string()
+    .regex(/^[^@\s]+@[^@\s]+$/, "must be an email address")
+    .optional(),
+  http_port: hostPort.optional(),
+  https_port: hostPort.optional(),
+  image: name.optional(),
+});
+
 export const hivesyncSchema = z.strictObject({
   target: z.enum(["local"]).optional(),
+  proxy: proxy.optional(),
   secrets: z.array(varName).optional(),
   generate: z.array(varName).optional(),
   deploy: z

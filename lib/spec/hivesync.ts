@@ -23,14 +23,33 @@ export const GENERATED_BY_DEFAULT = ["JWT_SECRET", "PREVIEW_TOKEN_SECRET"];
 export const DEFAULT_QUEUES = ["preview_build", "cleanup"];
 export const DEFAULT_HEARTBEATS = "hivesync:heartbeat:*";
 
+/** The proxy's image and the service name it runs as. */
+export const PROXY_IMAGE = "caddy:2";
+export const PROXY_SERVICE = "proxy";
+
 export function normalizeHivesync(doc: HivesyncDoc | undefined, services: Service[]): HivesyncSpec {
   const has = (n: string): string | undefined =>
     services.some((s) => s.name === n) ? n : undefined;
   const h = doc?.health ?? {};
   const postgres = h.postgres ?? has("postgres");
   const redis = h.redis ?? has("redis");
+  const p = doc?.proxy;
   return {
     target: doc?.target ?? "local",
+    ...(p
+      ? {
+          proxy: {
+            domain: p.domain,
+            service: p.service ?? "backend",
+            port: p.port ?? 4000,
+            tls: p.tls ?? true,
+            ...(p.email ? { email: p.email } : {}),
+            httpPort: p.http_port ?? 80,
+            httpsPort: p.https_port ?? 443,
+            image: p.image ?? PROXY_IMAGE,
+          },
+        }
+      : {}),
     secrets: doc?.secrets ?? [],
     generate: doc?.generate ?? GENERATED_BY_DEFAULT,
     deploy: {
@@ -73,6 +92,22 @@ export function hivesyncIssues(spec: EnvSpec): SpecIssue[] {
   h.deploy.after.forEach((s, i) =>
     container(`hivesync.deploy.after[${i}].service`, s.service, "a deploy step"),
   );
+  if (h.proxy) {
+    container("hivesync.proxy.service", h.proxy.service, "the proxied app");
+    if (byName.has(PROXY_SERVICE)) {
+      out.push({
+        path: `services.${PROXY_SERVICE}`,
+        message: `the name is taken by hivesync.proxy's own service: rename this service`,
+      });
+    }
+    const svc = byName.get(h.proxy.service);
+    if (svc && svc.type === "container" && (svc.replicas ?? 1) > 1) {
+      out.push({
+        path: `services.${svc.name}.replicas`,
+        message: "a service behind hivesync.proxy runs one container (it is rolled out new-first)",
+      });
+    }
+  }
   if (h.health.postgres) container("hivesync.health.postgres", h.health.postgres, "psql");
   if (h.health.redis) container("hivesync.health.redis", h.health.redis, "redis-cli");
   return out;

@@ -145,6 +145,14 @@ export interface ContainerService extends ServiceBase {
   ulimits?: Ulimits;
   /** Number of containers (compose `deploy.replicas`, `scale`). @default 1 */
   replicas?: number;
+  /**
+   * `start-first`: a change starts the new container (its own name, no host ports) and waits
+   * for its health before the old one is removed (a hivesync service behind the proxy).
+   * @default replace: the old one is removed first
+   */
+  rollout?: "start-first";
+  /** Its Postgres is the env's backup source (`envctl backup`, `restore`, `export`). */
+  backup?: "postgres";
   /** Labels of the container, next to envctl's own. */
   labels?: Record<string, string>;
   /** Files written into the container before it starts. */
@@ -337,10 +345,28 @@ export interface HealthSpec {
   timeoutMs: number;
 }
 
+/** The reverse proxy in front of a hivesync app (Caddy, automatic TLS). */
+export interface ProxySpec {
+  domain: string;
+  /** @default "backend" */
+  service: string;
+  /** @default 4000 */
+  port: number;
+  /** @default true */
+  tls: boolean;
+  email?: string;
+  /** Host ports. @default 80 and 443 */
+  httpPort: number;
+  httpsPort: number;
+  /** @default "caddy:2" */
+  image: string;
+}
+
 /** The hivesync kind's settings. */
 export interface HivesyncSpec {
   /** Where the containers run. @default "local" */
   target: "local";
+  proxy?: ProxySpec;
   /** Variables that are secrets besides those named *_SECRET, *_PASSWORD, *_KEY, *_TOKEN. */
   secrets: string[];
   /** Variables `--generate-secrets` fills with strong random values, made once and kept. */
@@ -419,6 +445,7 @@ export interface ResolvedEnv {
 
 export interface ResolvedHivesync {
   target: "local";
+  proxy?: ProxySpec;
   deploy: { after: DeployStep[] };
   health: HealthSpec;
   /** Token names whose values the stack's secret config `envctl:secrets` holds. */

@@ -238,6 +238,7 @@ function normalizeService(
     if (s.image !== undefined) out.build.tag = s.image;
   }
   if (s.replicas !== undefined && s.replicas !== 1) out.replicas = s.replicas;
+  if (s.backup) out.backup = s.backup;
   if (s.labels && Object.keys(s.labels).length) out.labels = s.labels;
   if (s.files && s.files.length) out.files = s.files;
   if (s.health?.test?.[0] === "NONE") out.docker = { ...out.docker, no_healthcheck: true };

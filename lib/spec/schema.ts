@@ -393,6 +393,8 @@ const PROCESS_ONLY = ["cmd", "dir"] as const;
 export const serviceSchema = z
   .strictObject({
     type: z.enum(SERVICE_TYPES).optional(),
+    /** This container's Postgres is what `envctl backup`, `restore` and `export` dump. */
+    backup: z.enum(["postgres"]).optional(),
     image: z.string().min(1, "must not be empty").optional(),
     build: buildSchema.optional(),
     command: commandLike.optional(),

@@ -65,6 +65,7 @@ describe("the hivesync kind on the local target, for real", { timeout: 20 * 60_0
     return r;
   };
   let port = 0;
+  let job = "";
   const api = async (p: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
     const res = await fetch(`http://127.0.0.1:${port}${p}`, {
       method: body === undefined ? "GET" : "POST",
@@ -134,7 +135,7 @@ describe("the hivesync kind on the local target, for real", { timeout: 20 * 60_0
   it("a job queued through the API is taken by the worker and written under /data", async () => {
     const queued = await api("/api/v1/preview/build", { project: "demo" });
     assert.equal(queued.status, 202);
-    const job = (queued.json as { job_id: string }).job_id;
+    job = (queued.json as { job_id: string }).job_id;
     let state = "";
     for (let i = 0; i < 100 && state !== "done"; i++) {
       state = ((await api(`/api/v1/preview/status/${job}`)).json as { status: string }).status;
@@ -143,6 +144,128 @@ describe("the hivesync kind on the local target, for real", { timeout: 20 * 60_0
     assert.equal(state, "done");
     const bundle = path.join(home, "worktrees", name, "data", "previews", job, "bundle.txt");
     assert.equal(fs.readFileSync(bundle, "utf8"), "preview of demo\n");
+  });
+
+  const psql = (sql: string): string =>
+    docker("exec", c("postgres"), "psql", "-U", "hivesync", "-d", "hivesync", "-tAc", sql);
+  const startedAt = (svc: string): string =>
+    docker("inspect", "-f", "{{.State.StartedAt}}", c(svc));
+  let archive = "";
+
+  it("backup: pg_dump -Fc, the config (secrets encrypted) and metadata in one archive", async () => {
+    for (const n of ["alpha", "beta", "gamma", "delta", "epsilon"]) {
+      assert.equal((await api("/api/v1/projects", { name: n })).status, 201);
+    }
+    const r = await run(["backup", name, "--json"]);
+    assert.equal(r.code, 0, said(r));
+    const doc = JSON.parse(r.stdout) as { file: string; manifest: Record<string, any> };
+    archive = doc.file;
+    assert.equal(path.dirname(archive), path.join(home, "backups", name));
+    assert.equal(fs.statSync(archive).mode & 0o777, 0o600);
+    const m = doc.manifest;
+    assert.equal(m.format, "envctl-backup/1");
+    assert.equal(m.env, name);
+    assert.deepEqual(m.database, { service: "postgres", user: "hivesync", db: "hivesync" });
+    assert.deepEqual(Object.keys(m.files).sort(), [
+      "database.dump",
+      "env.json",
+      "stack-settings.yaml",
+    ]);
+    assert.equal(
+      m.revision,
+      execFileSync("git", ["-C", ws.repo, "rev-parse", "HEAD"], { encoding: "utf8" }).trim(),
+    );
+    assert.match(m.images.backend, /^sha256:/);
+    const out = fs.mkdtempSync(path.join(root, "unpacked-"));
+    execFileSync("tar", ["-xzf", archive, "-C", out]);
+    assert.equal(
+      fs.readFileSync(path.join(out, "database.dump")).subarray(0, 5).toString(),
+      "PGDMP",
+    );
+    assert.match(
+      fs.readFileSync(path.join(out, "stack-settings.yaml"), "utf8"),
+      /envctl:secrets:\n\s+secure: /,
+    );
+    for (const secret of Object.values(TEST_SECRETS))
+      assert.deepEqual(filesHolding(out, secret), [], secret);
+  });
+
+  it("restore: a dropped table's rows come back exactly; backend and worker restarted; health ok", async () => {
+    const rows = psql("select string_agg(id || ':' || name, ',' order by id) from projects");
+    assert.match(rows, /^\d+:alpha,\d+:beta,\d+:gamma,\d+:delta,\d+:epsilon$/);
+    psql("delete from projects; insert into projects (name) values ('intruder')");
+    const before = {
+      backend: startedAt("backend"),
+      worker: startedAt("worker"),
+      redis: startedAt("redis"),
+    };
+    const r = await run(["restore", name, archive]);
+    assert.equal(r.code, 0, said(r));
+    assert.equal(psql("select string_agg(id || ':' || name, ',' order by id) from projects"), rows);
+    assert.notEqual(startedAt("backend"), before.backend);
+    assert.notEqual(startedAt("worker"), before.worker);
+    assert.equal(startedAt("redis"), before.redis);
+    assert.match(r.stdout, /^Overall: ok$/m);
+    assert.match(r.stderr, /stopping backend, worker for the restore/);
+  });
+
+  it("a truncated or foreign archive is refused (exit 1) with the database untouched", async () => {
+    psql("insert into projects (name) values ('zeta')");
+    const rows = psql("select count(*) from projects");
+    const backendStarted = startedAt("backend");
+    const half = path.join(root, "half.tar.gz");
+    const whole = fs.readFileSync(archive);
+    fs.writeFileSync(half, whole.subarray(0, Math.floor(whole.length / 2)));
+    const foreignDir = fs.mkdtempSync(path.join(root, "foreign-"));
+    fs.writeFileSync(
+      path.join(foreignDir, "manifest.json"),
+      JSON.stringify({ format: "envctl-backup/1", env: "someone-else", files: {} }),
+    );
+    const foreign = path.join(root, "foreign.tar.gz");
+    execFileSync("tar", ["-czf", foreign, "-C", foreignDir, "manifest.json"]);
+    const junk = path.join(root, "junk.tar.gz");
+    fs.writeFileSync(junk, "not an archive at all\n");
+    const cases: [string, RegExp][] = [
+      [
+        half,
+        /is not a usable envctl backup of \S+: it does not unpack .*truncated, or not a \.tar\.gz/,
+      ],
+      [foreign, /is not a usable envctl backup of \S+: it is a backup of env someone-else/],
+      [junk, /is not a usable envctl backup of \S+: it does not unpack/],
+    ];
+    for (const [file, re] of cases) {
+      const r = await run(["restore", name, file]);
+      assert.equal(r.code, 1, said(r));
+      assert.match(r.stderr, re);
+      assert.match(r.stderr, /nothing was restored; the database is as it was/);
+    }
+    assert.equal(psql("select count(*) from projects"), rows);
+    assert.equal(startedAt("backend"), backendStarted);
+  });
+
+  it("export: database, config, the app's /data and the code as a git bundle", async () => {
+    const r = await run(["export", name, "--json"]);
+    assert.equal(r.code, 0, said(r));
+    const doc = JSON.parse(r.stdout) as {
+      file: string;
+      manifest: { type: string; files: Record<string, string> };
+    };
+    assert.equal(doc.manifest.type, "export");
+    assert.deepEqual(Object.keys(doc.manifest.files).sort(), [
+      "code.bundle",
+      "data.tar",
+      "database.dump",
+      "env.json",
+      "stack-settings.yaml",
+    ]);
+    const out = fs.mkdtempSync(path.join(root, "export-"));
+    execFileSync("tar", ["-xzf", doc.file, "-C", out]);
+    const listing = execFileSync("tar", ["-tf", path.join(out, "data.tar")], { encoding: "utf8" });
+    assert.match(listing, new RegExp(`^data/previews/${job}/bundle\\.txt$`, "m"));
+    assert.match(listing, /^data\/repos\/$/m);
+    execFileSync("git", ["-C", ws.repo, "bundle", "verify", path.join(out, "code.bundle")], {
+      stdio: "ignore",
+    });
   });
 
   it("backend and worker see the same values of every variable of the env file", () => {

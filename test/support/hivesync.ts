@@ -45,14 +45,19 @@ export interface HivesyncWorkspace {
  */
 export function makeHivesyncWorkspace(
   root: string,
-  opts: { dotenv?: string; hivesync?: Record<string, unknown>; name?: string } = {},
+  opts: {
+    dotenv?: string;
+    hivesync?: Record<string, unknown>;
+    services?: Record<string, unknown>;
+    name?: string;
+  } = {},
 ): HivesyncWorkspace {
   const repo = path.join(root, opts.name ?? "hivesync");
   fs.cpSync(HIVESYNC_PRESET, repo, { recursive: true });
   fs.cpSync(HIVESYNC_STANDINS, path.join(repo, "standins"), { recursive: true });
   fs.writeFileSync(path.join(repo, ".env"), opts.dotenv ?? dotenvFrom());
   const spec = path.join(repo, "envctl.yaml");
-  writeSpec(spec, opts.hivesync ?? {});
+  writeSpec(spec, opts.hivesync ?? {}, opts.services);
   const git = (...args: string[]): void => void execFileSync("git", args, { cwd: repo });
   git("init", "-q", "-b", "main");
   git("add", "-A");
@@ -61,12 +66,30 @@ export function makeHivesyncWorkspace(
 }
 
 /** Rewrites the workspace's envctl.yaml with `hivesync` merged into the preset's block. */
-export function writeSpec(spec: string, hivesync: Record<string, unknown>): void {
+export function writeSpec(
+  spec: string,
+  hivesync: Record<string, unknown>,
+  services?: Record<string, unknown>,
+): void {
   const preset = fs.readFileSync(path.join(HIVESYNC_PRESET, "envctl.yaml"), "utf8");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const YAML = require("yaml") as typeof import("yaml");
   const doc = YAML.parse(preset) as Record<string, unknown>;
   doc.compose = ["docker-compose.yml", "standins/docker-compose.standins.yml"];
   doc.hivesync = { ...(doc.hivesync as object), ...hivesync };
+  if (services) doc.services = services;
   fs.writeFileSync(spec, YAML.stringify(doc));
+}
+
+/** The proxy's stand-in image (Debian's Caddy), built once per machine. */
+export const CADDY_STANDIN = "envctl-standin/caddy:1";
+
+export function buildCaddyStandin(): void {
+  execFileSync(
+    "docker",
+    ["build", "-q", "-t", CADDY_STANDIN, path.join(HIVESYNC_STANDINS, "caddy")],
+    {
+      stdio: "ignore",
+    },
+  );
 }

@@ -9,7 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { judge, parseRedis, STATUS_EXIT } from "../../lib/health/hivesync";
+import { siteUrl } from "../../lib/kinds/hivesync/proxy";
+import { caddyfile } from "../../lib/providers/proxy";
 import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
+import { dependentsOf } from "../../cli/commands/backup";
 import { splitSecrets } from "../../lib/kinds/hivesync/secrets";
 import { strongSecret } from "../../lib/providers/secret";
 import { fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
@@ -270,5 +273,122 @@ describe("the hivesync health check's verdict", () => {
     assert.equal(r2.status, "fail");
     assert.deepEqual(r2.workers, []);
     assert.equal(STATUS_EXIT.fail, 1);
+  });
+});
+
+describe("the hivesync proxy", () => {
+  const spec = parse(
+    `${BASE.replace("backend: { image: app:1, env: { JWT_SECRET: s3cret-value-1, PORT: '4000' } }", "backend: { image: app:1, ports: [4000], env: { JWT_SECRET: s3cret-value-1, BASE_URL: 'http://localhost:4000' } }")}hivesync:\n  proxy: { domain: app.example.com }\n`,
+  );
+
+  it("defaults to Caddy on 80/443 with TLS in front of backend:4000", () => {
+    assert.deepEqual(spec.errors, []);
+    assert.deepEqual(spec.spec!.hivesync!.proxy, {
+      domain: "app.example.com",
+      service: "backend",
+      port: 4000,
+      tls: true,
+      httpPort: 80,
+      httpsPort: 443,
+      image: "caddy:2",
+    });
+  });
+
+  it("unpublishes the proxied service, rolls it out start-first, points BASE_URL at the site, adds the proxy", () => {
+    const home = tempHome();
+    dirs.push(home.root);
+    const env = resolveHivesync("prod", spec.spec!, 0, home);
+    const backend = env.services.find((s) => s.name === "backend")!;
+    assert.deepEqual(backend.ports, []);
+    assert.equal(backend.type === "container" && backend.rollout, "start-first");
+    assert.equal(backend.env.BASE_URL, "https://app.example.com");
+    const proxy = env.services.find((s) => s.name === "proxy")!;
+    assert.equal(proxy.type === "container" && proxy.image, "caddy:2");
+    assert.deepEqual(
+      proxy.ports.map((p) => [p.container, p.host]),
+      [
+        [80, 80],
+        [443, 443],
+      ],
+    );
+    assert.deepEqual(proxy.dependsOn, ["backend"]);
+    assert.equal(env.services.find((s) => s.name === "worker")!.env.BASE_URL, undefined);
+  });
+
+  it("writes a Caddyfile per route: automatic TLS for a domain, plain HTTP when asked", () => {
+    assert.equal(
+      caddyfile({
+        domain: "app.example.com",
+        tls: true,
+        upstream: "envctl-prod-backend-a1b2c3",
+        port: 4000,
+        email: "ops@example.com",
+      }),
+      "{\n\temail ops@example.com\n}\n\napp.example.com {\n\treverse_proxy envctl-prod-backend-a1b2c3:4000 {\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 100ms\n\t}\n}\n",
+    );
+    assert.match(
+      caddyfile({ domain: "localhost", tls: false, upstream: "b", port: 4000 }),
+      /^http:\/\/localhost \{\n/,
+    );
+    assert.equal(
+      siteUrl({ domain: "x.test", tls: false, httpPort: 8080 } as never),
+      "http://x.test:8080",
+    );
+    assert.equal(
+      siteUrl({ domain: "x.test", tls: true, httpsPort: 443 } as never),
+      "https://x.test",
+    );
+  });
+
+  it("refuses a proxied service that is not there, a bad domain, or a service named proxy", () => {
+    const bad = (block: string, extra = ""): string[] =>
+      parse(`${BASE}${extra}hivesync:\n${block}\n`).errors.map((e) => `${e.path}: ${e.message}`);
+    assert.match(
+      bad("  proxy: { domain: app.example.com, service: web }").join("\n"),
+      /^hivesync\.proxy\.service: unknown service "web"/m,
+    );
+    assert.match(
+      bad("  proxy: { domain: 'not a domain' }").join("\n"),
+      /^hivesync\.proxy\.domain: must be a host name/m,
+    );
+    assert.deepEqual(bad("  proxy: { domain: a.example.com }"), []);
+    const taken = parse(
+      `${BASE.replace("  redis: { image: redis:7 }", "  redis: { image: redis:7 }\n  proxy: { image: nginx:1 }")}hivesync:\n  proxy: { domain: a.example.com }\n`,
+    );
+    assert.deepEqual(
+      taken.errors.map((e) => `${e.path}: ${e.message}`),
+      ["services.proxy: the name is taken by hivesync.proxy's own service: rename this service"],
+    );
+  });
+});
+
+describe("restore stops what uses the database", () => {
+  it("stops its dependents, direct and through others, but not the proxy or one-off containers", () => {
+    const svc = (name: string, dependsOn: string[], conditions?: Record<string, string>) => ({
+      name,
+      type: "container",
+      dependsOn,
+      env: {},
+      ports: [],
+      ...(conditions ? { conditions } : {}),
+    });
+    const env = {
+      services: [
+        svc("postgres", []),
+        svc("redis", []),
+        svc("data-init", []),
+        svc("backend", ["postgres", "redis", "data-init"], { "data-init": "completed" }),
+        svc("worker", ["postgres", "redis"]),
+        svc("frontend", ["backend"]),
+        svc("proxy", ["backend"]),
+        svc("migrate", ["postgres"], { postgres: "healthy" }),
+      ],
+    };
+    assert.deepEqual(dependentsOf(env as never, "postgres"), [
+      "backend",
+      "worker",
+      "frontend",
+      "migrate",
+    ]);
   });
 });

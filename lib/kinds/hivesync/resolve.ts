@@ -1,6 +1,7 @@
 import type { Home } from "../../core/home";
 import type { EnvSpec, EnvState, ResolvedEnv } from "../../spec/model";
 import { resolveEnv } from "../devenv/resolve";
+import { withProxy } from "./proxy";
 import { splitSecrets } from "./secrets";
 
 /** Options of one resolve that are not part of the spec. */
@@ -25,13 +26,15 @@ export function resolveHivesync(
   const h = spec.hivesync;
   if (!h) throw new Error("a hivesync spec without its hivesync settings");
   const env = resolveEnv(name, spec, block, home, state);
-  const split = splitSecrets(env.services, h.secrets, opts.generate ?? []);
+  const services = h.proxy ? withProxy(env.services, h.proxy) : env.services;
+  const split = splitSecrets(services, h.secrets, opts.generate ?? []);
   return {
     ...env,
     kind: "hivesync",
     services: split.services,
     hivesync: {
       target: h.target,
+      ...(h.proxy ? { proxy: h.proxy } : {}),
       deploy: h.deploy,
       health: h.health,
       secrets: Object.keys(split.values).sort(),
