@@ -52,6 +52,7 @@ export function program(env: ResolvedEnv): ProgramResult {
       steps: h.deploy.after,
       health: h.health,
       ...(h.proxy ? { proxy: h.proxy } : {}),
+      ...(env.dockerHost ? { dockerHost: env.dockerHost } : {}),
       containers: Object.values(dev.services).flatMap((s) =>
         s instanceof ContainerService ? s.containers : [s.process],
       ),

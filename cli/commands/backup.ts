@@ -69,7 +69,15 @@ function source(
       recorded[svc.name]?.container ?? containerName(name, svc.name),
     ]),
   );
-  return { env, service, target: { container: containers[service]! }, containers };
+  return {
+    env,
+    service,
+    target: {
+      container: containers[service]!,
+      ...(env.dockerHost ? { host: env.dockerHost } : {}),
+    },
+    containers,
+  };
 }
 
 async function requireRunning(src: Source): Promise<void> {
@@ -233,63 +241,66 @@ export async function restore(opts: RestoreOptions): Promise<number> {
   const s = seams(opts);
   checkName(opts.name);
   const file = path.resolve(s.cwd, opts.file);
-  return withOperation({ s, name: opts.name, verb: "restore", wait: opts.wait, waitTimeout: opts.waitTimeout }, async () => {
-    const src = source(s, opts.name, "restore");
-    await requireRunning(src);
-    const { dir, manifest } = await readArchive(file, opts.name);
-    try {
-      const dump = fs.readFileSync(path.join(dir, DUMP));
-      const problem = await pgCheckDump(src.target, dump);
-      if (problem) {
-        throw new UserError(`${file}: pg_restore cannot read its dump: ${problem}`, 1, [
-          "nothing was restored; the database is as it was",
-        ]);
-      }
-      const running: string[] = [];
-      for (const svc of dependentsOf(src.env, src.service)) {
-        const info = await inspectContainer(src.containers[svc]!, src.target.host);
-        if (info?.running) running.push(svc);
-      }
-      if (!opts.json) s.log(`stopping ${running.join(", ") || "nothing"} for the restore`);
-      for (const svc of [...running].reverse()) {
-        await docker(src.target.host)
-          .getContainer(src.containers[svc]!)
-          .stop({ t: 10 })
-          .catch(() => undefined);
-      }
+  return withOperation(
+    { s, name: opts.name, verb: "restore", wait: opts.wait, waitTimeout: opts.waitTimeout },
+    async () => {
+      const src = source(s, opts.name, "restore");
+      await requireRunning(src);
+      const { dir, manifest } = await readArchive(file, opts.name);
       try {
-        await pgRestore(src.target, dump);
-      } finally {
-        for (const svc of running) {
+        const dump = fs.readFileSync(path.join(dir, DUMP));
+        const problem = await pgCheckDump(src.target, dump);
+        if (problem) {
+          throw new UserError(`${file}: pg_restore cannot read its dump: ${problem}`, 1, [
+            "nothing was restored; the database is as it was",
+          ]);
+        }
+        const running: string[] = [];
+        for (const svc of dependentsOf(src.env, src.service)) {
+          const info = await inspectContainer(src.containers[svc]!, src.target.host);
+          if (info?.running) running.push(svc);
+        }
+        if (!opts.json) s.log(`stopping ${running.join(", ") || "nothing"} for the restore`);
+        for (const svc of [...running].reverse()) {
           await docker(src.target.host)
             .getContainer(src.containers[svc]!)
-            .start()
+            .stop({ t: 10 })
             .catch(() => undefined);
         }
+        try {
+          await pgRestore(src.target, dump);
+        } finally {
+          for (const svc of running) {
+            await docker(src.target.host)
+              .getContainer(src.containers[svc]!)
+              .start()
+              .catch(() => undefined);
+          }
+        }
+        const health = src.env.hivesync
+          ? await waitHealthy(opts.name, src.env.hivesync.health, src.env.dockerHost)
+          : undefined;
+        const code = health ? STATUS_EXIT[health.status] : 0;
+        if (opts.json) {
+          s.out(
+            jsonDoc("restore", {
+              env: opts.name,
+              file,
+              from: manifest.createdAt,
+              restarted: running,
+              ...(health ? { health } : {}),
+            }),
+          );
+        } else {
+          s.log(
+            `restored ${manifest.database.db} of ${opts.name} from ${manifest.createdAt} (${file}); restarted ${running.join(", ") || "nothing"}`,
+          );
+          if (health) s.out(healthLines(health).join("\n"));
+        }
+        return code;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-      const health = src.env.hivesync
-        ? await waitHealthy(opts.name, src.env.hivesync.health)
-        : undefined;
-      const code = health ? STATUS_EXIT[health.status] : 0;
-      if (opts.json) {
-        s.out(
-          jsonDoc("restore", {
-            env: opts.name,
-            file,
-            from: manifest.createdAt,
-            restarted: running,
-            ...(health ? { health } : {}),
-          }),
-        );
-      } else {
-        s.log(
-          `restored ${manifest.database.db} of ${opts.name} from ${manifest.createdAt} (${file}); restarted ${running.join(", ") || "nothing"}`,
-        );
-        if (health) s.out(healthLines(health).join("\n"));
-      }
-      return code;
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 }

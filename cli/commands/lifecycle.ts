@@ -74,15 +74,18 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     const block = await leaseFor(catalog, opts.name, spec);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
+    const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
+    const ropts = { hostById: (id: string) => catalog.hosts.get(id) };
+    let env;
+    let secrets;
     try {
+      env = def.resolve(opts.name, spec, block, s.home, "cold", ropts);
+      secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
       await initStack(engine, opts.name, s.signal);
     } catch (err) {
       catalog.releaseLease(opts.name);
       throw err;
     }
-    const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
-    const env = def.resolve(opts.name, spec, block, s.home, "cold");
-    const secrets = def.secrets?.(opts.name, spec, block, s.home);
     recordEnv(catalog, env, spec, "creating");
     catalog.setDesired(opts.name, env);
     if (!opts.json) {

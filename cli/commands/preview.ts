@@ -120,7 +120,17 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   const block = lease?.block ?? (await freeBlock(spec, leased));
   if (block === undefined) throw new UserError(`no free port block for ${opts.name}`);
   const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
-  const ropts = resolveOptions(spec, prior, opts.generateSecrets);
+  const ropts = {
+    ...resolveOptions(spec, prior, opts.generateSecrets),
+    hostById: (id: string) => {
+      const c = readCatalog(s.home);
+      try {
+        return c?.hosts.get(id);
+      } finally {
+        c?.close();
+      }
+    },
+  };
   const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
   const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
 

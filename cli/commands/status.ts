@@ -36,7 +36,7 @@ export async function status(opts: StatusOptions): Promise<number> {
   const record = envRecord(s.home, opts.name, "status");
   const env = record.resolved;
   if (!env) throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
-  const containers = await envctlContainers();
+  const containers = await envctlContainers(env.dockerHost);
   const reality = envReality(env, record.state, containers);
   const byName = new Map(env.services.map((svc) => [svc.name, svc]));
   const rows: Row[] = await Promise.all(
@@ -60,7 +60,7 @@ export async function status(opts: StatusOptions): Promise<number> {
   // A hivesync env also reports what the app's health script does; its status sets the code.
   const app =
     env.hivesync && reality.desired === "warm"
-      ? await checkHealth(env.name, env.hivesync.health)
+      ? await checkHealth(env.name, env.hivesync.health, env.dockerHost)
       : undefined;
   const code = !ok ? 1 : app ? STATUS_EXIT[app.status] : 0;
 

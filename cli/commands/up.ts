@@ -117,9 +117,20 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     const adopted = existed && !prior ? await adoptStack(engine, opts.name) : undefined;
     const block = await leaseFor(catalog, opts.name, spec, adopted?.block);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
-    const ropts = resolveOptions(spec, prior?.resolved ?? adopted?.resolved, opts.generateSecrets);
-    const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
-    const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
+    const ropts = {
+      ...resolveOptions(spec, prior?.resolved ?? adopted?.resolved, opts.generateSecrets),
+      hostById: (id: string) => catalog.hosts.get(id),
+    };
+    let env: ResolvedEnv;
+    let secrets: Record<string, string> | undefined;
+    try {
+      env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
+      secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
+    } catch (err) {
+      // Refused before anything is made (a remote target's placeholders): no lease either.
+      if (!hadLease) catalog.releaseLease(opts.name);
+      throw err;
+    }
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
     if (existed && confirm) {
       let yes = false;

@@ -58,11 +58,13 @@ export class DevEnv extends pulumi.ComponentResource {
       { parent: this },
     );
     const envShHash = createHash("sha256").update(env.envSh).digest("hex").slice(0, 16);
+    // A remote engine (a hivesync env on an SSH host) gets every Docker object made there.
+    const host = env.dockerHost ? { dockerHost: env.dockerHost } : {};
     const network = new EnvctlResource(
       "Network",
       "network",
       `${name}-network`,
-      { name: networkName(env.name), labels: envLabels(env.name), networkId: undefined },
+      { name: networkName(env.name), labels: envLabels(env.name), networkId: undefined, ...host },
       { parent: this },
     );
     // Declared networks besides the default one (compose top-level `networks`).
@@ -77,6 +79,7 @@ export class DevEnv extends pulumi.ComponentResource {
           name: `${networkName(env.name)}-${n}`,
           labels: envLabels(env.name),
           networkId: undefined,
+          ...host,
         },
         { parent: this },
       );
@@ -114,6 +117,7 @@ export class DevEnv extends pulumi.ComponentResource {
           labels: { ...decl?.labels, ...envLabels(env.name) },
           ...(decl?.driver ? { driver: decl.driver } : {}),
           ...(decl?.driverOpts ? { driverOpts: decl.driverOpts } : {}),
+          ...host,
         },
         { parent: this },
       );
@@ -147,6 +151,7 @@ export class DevEnv extends pulumi.ComponentResource {
           worktree: { root: env.root ?? env.repo, path: this.worktree.path },
           dependsOn: [this.worktree.resource, ...from],
           serviceTags,
+          ...host,
         },
         {
           parent: this,
@@ -248,6 +253,8 @@ export class DevEnv extends pulumi.ComponentResource {
             networks,
             externalVolumes,
             ...(inputs.outputs ? { outputs: inputs.outputs } : {}),
+            ...host,
+            ...(env.remoteRoot ? { remoteRoot: env.remoteRoot } : {}),
             dependsOn: [
               this.worktree.resource,
               ...networkResources,
@@ -292,7 +299,7 @@ export class DevEnv extends pulumi.ComponentResource {
       ])
       .apply(([worktree, branch, names]): Record<string, unknown> => {
         const out = { ...services };
-        rolled.forEach(([n], i) => (out[n] = { ...out[n]!, container: names![i]! }));
+        rolled.forEach(([n], i) => (out[n] = { ...out[n]!, container: names![i] }));
         return {
           env: env.name,
           block: env.block,

@@ -4,7 +4,7 @@ import { contextHash } from "../../lib/docker/context-hash";
 import { containerName, envLabels, imageTag } from "../../lib/core/names";
 import type { DockerOptions, ResolvedContainer } from "../../lib/spec/model";
 import { fillTokens, tokensIn } from "../../lib/spec/copilot";
-import { inWorktree } from "../../lib/spec/worktree-paths";
+import { inCheckout, inWorktree } from "../../lib/spec/worktree-paths";
 import { EnvctlResource } from "./dynamic";
 
 export interface ContainerServiceArgs {
@@ -36,6 +36,13 @@ export interface ContainerServiceArgs {
   stateDir?: string;
   /** Values of the output tokens its environment carries (DevEnvInputs.outputs). */
   outputs?: Record<string, pulumi.Input<string>>;
+  /** The Docker engine it runs on (`ssh://user@host`). @default the local one */
+  dockerHost?: string;
+  /**
+   * On a remote engine, where the checkout's bind sources live on that host: a bind of
+   * `<checkout>/data` mounts `<remoteRoot>/data`.
+   */
+  remoteRoot?: string;
 }
 
 /**
@@ -52,6 +59,8 @@ export function serviceImage(
     dependsOn: pulumi.Resource[];
     /** The image each service runs by name, for `service:NAME` build contexts. */
     serviceTags?: Record<string, string>;
+    /** The engine the image is built on. @default the local one */
+    dockerHost?: string;
   },
   opts: pulumi.CustomResourceOptions,
 ): { image: pulumi.Input<string>; resource?: EnvctlResource } {
@@ -94,6 +103,7 @@ export function serviceImage(
       ...(contexts ? { additionalContexts: contexts } : {}),
       ...(b.tag ? { extraTag: b.tag } : {}),
       ...(svc.docker?.platform ? { platform: svc.docker.platform } : {}),
+      ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       // Unknown until the worktree exists, so a first preview plans a build without guessing.
       contextHash: context.apply(contextHash),
       imageId: undefined,
@@ -132,9 +142,11 @@ export class ContainerService extends pulumi.ComponentResource {
           ? (args.externalVolumes?.[v.source] ?? args.volumes[v.source]!)
           : v.kind === "tmpfs"
             ? ""
-            : wt
-              ? inWorktree(v.source, wt.root, wt.dir)
-              : v.source,
+            : args.remoteRoot && wt
+              ? remoteSource(v.source, wt.root, args.remoteRoot, svc.name)
+              : wt
+                ? inWorktree(v.source, wt.root, wt.dir)
+                : v.source,
       target: v.target,
       readOnly: v.readOnly,
       kind: v.kind,
@@ -192,6 +204,7 @@ export class ContainerService extends pulumi.ComponentResource {
               }
             : {}),
           ...(ready !== "healthy" ? { ready } : {}),
+          ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
           ...(svc.rollout === "start-first" ? { startFirst: true, containerName: undefined } : {}),
           containerId: undefined,
         },
@@ -217,6 +230,7 @@ export class ContainerService extends pulumi.ComponentResource {
             protocol: p.protocol,
           })),
           containerId: this.container.output<string>("containerId"),
+          ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
         },
         { parent: this, dependsOn: this.containers },
       );
@@ -227,6 +241,17 @@ export class ContainerService extends pulumi.ComponentResource {
     this.image = pulumi.output(args.image);
     this.registerOutputs({ containerName: this.containerName, image: this.image });
   }
+}
+
+/** A bind source of the checkout, as the remote host has it under `remoteRoot`. */
+function remoteSource(source: string, root: string, remoteRoot: string, service: string): string {
+  const rel = inCheckout(root, source);
+  if (rel === undefined) {
+    throw new Error(
+      `${service}: bind source ${source} is outside the checkout; on a remote target binds are made under ${remoteRoot}`,
+    );
+  }
+  return path.posix.join(remoteRoot, rel);
 }
 
 /** Other services' names in links, volumes_from and network_mode -> their container names. */

@@ -98,8 +98,8 @@ export async function readArchive(
     } catch {
       throw refuse("its manifest.json is not JSON");
     }
-    if (manifest.format !== FORMAT)
-      throw refuse(`its format is ${JSON.stringify(manifest.format)}, not ${FORMAT}`);
+    const format: unknown = (manifest as { format?: unknown }).format;
+    if (format !== FORMAT) throw refuse(`its format is ${JSON.stringify(format)}, not ${FORMAT}`);
     if (manifest.env !== env) throw refuse(`it is a backup of env ${manifest.env}`);
     for (const [name, sum] of Object.entries(manifest.files ?? {})) {
       const p = path.join(dir, name);

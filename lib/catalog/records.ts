@@ -14,7 +14,7 @@ export function recordEnv(
     name: env.name,
     kind: env.kind,
     specHash: specHash(spec),
-    host: "localhost",
+    host: env.hostId ?? "localhost",
     worktreePath: env.worktreeDir,
     branch: env.branch,
     block: env.block,

@@ -3,6 +3,7 @@
  * (with docker-modem and ssh2, ~0.1 s) loads on the first client: a provider process that only
  * removes containers over the local socket (lib/docker/socket.ts) never loads it.
  */
+import { sshOptions } from "./ssh-auth";
 import type Dockerode from "dockerode";
 
 export interface Labels {
@@ -63,7 +64,7 @@ export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions
         host: url.hostname,
         port: Number(url.port || 22),
         ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-        ...(process.env.SSH_AUTH_SOCK ? { sshOptions: { agent: process.env.SSH_AUTH_SOCK } } : {}),
+        sshOptions: sshOptions(url),
       };
     default:
       throw new DockerError(

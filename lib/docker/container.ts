@@ -348,6 +348,13 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
   const ownNetwork = mode === undefined || mode === "bridge";
   // A one-off container is not brought back by the engine unless its service asks for that.
   const restart = spec.restart ?? (spec.ready === "completed" ? "no" : "unless-stopped");
+  const remote = !isLocal(spec.dockerHost);
+  const mounts = spec.volumes.filter((v) => !(remote && v.kind === "bind"));
+  const remoteBinds = remote
+    ? spec.volumes
+        .filter((v) => v.kind === "bind")
+        .map((v) => `${v.source}:${v.target}${v.readOnly ? ":ro" : ""}`)
+    : [];
   const healthcheck = spec.docker?.no_healthcheck
     ? { Test: ["NONE"] }
     : spec.health?.kind === "command"
@@ -367,7 +374,10 @@ export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOpt
     ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     HostConfig: {
       PortBindings: bindings,
-      Mounts: spec.volumes.map((v): Dockerode.MountSettings => ({
+      // On a remote engine a bind source is a path of that host: the legacy Binds form makes
+      // a missing one there (the mount API refuses it), as `docker run -v` does.
+      ...(remoteBinds.length ? { Binds: remoteBinds } : {}),
+      Mounts: mounts.map((v): Dockerode.MountSettings => ({
         Type: v.kind,
         Source: v.source,
         Target: v.target,

@@ -49,6 +49,8 @@ export type EnvVerb =
 export interface ResolveOptions {
   /** hivesync: variables filled by generated secrets (`--generate-secrets`, or kept from before). */
   generate?: readonly string[];
+  /** hivesync: a catalog host by id (an SSH target named by it). */
+  hostById?: import("./hivesync/target").HostLookup;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { DockerEndpoint } from "../docker/client";
 import { execIn } from "../docker/exec";
-import type { Handler, Props } from "./types";
+import type { Handler } from "./types";
 
 /** Where the Caddyfile envctl writes lives in the proxy container (its /config volume). */
 export const CADDYFILE = "/config/envctl/Caddyfile";
@@ -74,7 +74,7 @@ export const proxyRoute: Handler = {
   },
   async update(_id, _olds, news) {
     await apply(news as unknown as RouteInputs);
-    return { outs: news as Props };
+    return { outs: news };
   },
   // The proxy's container goes with the env; nothing else holds the route.
   delete: () => Promise.resolve(),

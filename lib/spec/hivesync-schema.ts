@@ -47,8 +47,26 @@ const proxy = z.strictObject({
   image: name.optional(),
 });
 
+const ssh = z.strictObject({
+  /** `user@host[:port]`, `host`, or a host of the catalog by id (`envctl host add`). */
+  host: z
+    .string()
+    .regex(
+      /^([A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+(:\d{1,5})?$/,
+      "must be user@host[:port], a host name, or a host id",
+    ),
+  /** The deploy key (a private key file). @default ENVCTL_SSH_KEY, else the SSH agent */
+  identity_file: name.optional(),
+  /** Where the app's bind sources live on the host. @default /opt/hivesync */
+  root: z
+    .string()
+    .regex(/^\/[^\0]*$/, "must be an absolute path")
+    .optional(),
+});
+
 export const hivesyncSchema = z.strictObject({
-  target: z.enum(["local"]).optional(),
+  target: z.enum(["local", "ssh"]).optional(),
+  ssh: ssh.optional(),
   proxy: proxy.optional(),
   secrets: z.array(varName).optional(),
   generate: z.array(varName).optional(),

@@ -2,6 +2,7 @@
  * What the hivesync kind adds to reading a spec (lib/spec stays below lib/kinds): its block's
  * defaults, which variables are secrets, and the checks that need the whole spec.
  */
+import * as path from "node:path";
 import type { HivesyncDoc } from "./hivesync-schema";
 import type { EnvSpec, HivesyncSpec, Service, SpecIssue } from "./model";
 
@@ -27,7 +28,11 @@ export const DEFAULT_HEARTBEATS = "hivesync:heartbeat:*";
 export const PROXY_IMAGE = "caddy:2";
 export const PROXY_SERVICE = "proxy";
 
-export function normalizeHivesync(doc: HivesyncDoc | undefined, services: Service[]): HivesyncSpec {
+export function normalizeHivesync(
+  doc: HivesyncDoc | undefined,
+  services: Service[],
+  dir: string,
+): HivesyncSpec {
   const has = (n: string): string | undefined =>
     services.some((s) => s.name === n) ? n : undefined;
   const h = doc?.health ?? {};
@@ -36,6 +41,17 @@ export function normalizeHivesync(doc: HivesyncDoc | undefined, services: Servic
   const p = doc?.proxy;
   return {
     target: doc?.target ?? "local",
+    ...(doc?.ssh
+      ? {
+          ssh: {
+            host: doc.ssh.host,
+            ...(doc.ssh.identity_file
+              ? { identityFile: path.resolve(dir, doc.ssh.identity_file) }
+              : {}),
+            root: doc.ssh.root ?? "/opt/hivesync",
+          },
+        }
+      : {}),
     ...(p
       ? {
           proxy: {
@@ -89,6 +105,15 @@ export function hivesyncIssues(spec: EnvSpec): SpecIssue[] {
       out.push({ path: at, message: `${name} is a process service; ${what} runs in a container` });
     }
   };
+  if (h.target === "ssh" && !h.ssh) {
+    out.push({
+      path: "hivesync.ssh",
+      message: 'required with target ssh: { host: "user@host[:port]" }',
+    });
+  }
+  if (h.target !== "ssh" && h.ssh) {
+    out.push({ path: "hivesync.ssh", message: 'applies to target ssh only: add "target: ssh"' });
+  }
   h.deploy.after.forEach((s, i) =>
     container(`hivesync.deploy.after[${i}].service`, s.service, "a deploy step"),
   );

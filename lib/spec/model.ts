@@ -362,10 +362,21 @@ export interface ProxySpec {
   image: string;
 }
 
+/** An SSH target of a hivesync env. */
+export interface SshTargetSpec {
+  /** As written: `user@host[:port]`, `host`, or a catalog host id. */
+  host: string;
+  /** Absolute path of the deploy key. */
+  identityFile?: string;
+  /** @default "/opt/hivesync" */
+  root: string;
+}
+
 /** The hivesync kind's settings. */
 export interface HivesyncSpec {
   /** Where the containers run. @default "local" */
-  target: "local";
+  target: "local" | "ssh";
+  ssh?: SshTargetSpec;
   proxy?: ProxySpec;
   /** Variables that are secrets besides those named *_SECRET, *_PASSWORD, *_KEY, *_TOKEN. */
   secrets: string[];
@@ -439,12 +450,18 @@ export interface ResolvedEnv {
   volumesDropped?: boolean;
   /** The copilot kind's settings, with the AWS names resolved for this env. */
   copilot?: ResolvedCopilot;
+  /** The Docker engine the env's containers run on (`ssh://user@host:port`); none: the local one. */
+  dockerHost?: string;
+  /** On a remote engine, the directory of that host the checkout's bind sources map to. */
+  remoteRoot?: string;
+  /** The catalog host the env runs on (`envctl host show`); none: this machine. */
+  hostId?: string;
   /** The hivesync kind's settings; secret values are tokens here (lib/kinds/hivesync/secrets.ts). */
   hivesync?: ResolvedHivesync;
 }
 
 export interface ResolvedHivesync {
-  target: "local";
+  target: "local" | "ssh";
   proxy?: ProxySpec;
   deploy: { after: DeployStep[] };
   health: HealthSpec;

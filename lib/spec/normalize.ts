@@ -73,7 +73,7 @@ export function normalize(
   }
   if (doc.kind === "hivesync") {
     spec.kind = "hivesync";
-    spec.hivesync = normalizeHivesync(doc.hivesync, services);
+    spec.hivesync = normalizeHivesync(doc.hivesync, services, dir);
   }
   return { spec, depPaths };
 }

@@ -6,6 +6,7 @@
  * health as the document's script does (ok, degraded, fail, with exit codes), fails a deploy on
  * a failing step with the step's output, generates and keeps secrets, and leaves nothing behind.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- JSON documents read back from the CLI */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";

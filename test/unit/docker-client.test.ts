@@ -10,6 +10,12 @@ import { after, before, describe, it } from "node:test";
 import { clientOptions, docker, DockerError, publishedAddress } from "../../lib/docker/client";
 import { handlers } from "../../lib/providers";
 
+import { createHmac } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { verifyHostKey } from "../../lib/docker/ssh-auth";
+import { dockerEndpoint, parseTarget } from "../../lib/kinds/hivesync/target";
 describe("Docker endpoints", () => {
   it("maps unix, tcp, https and ssh URLs to dockerode options", () => {
     assert.deepEqual(clientOptions("unix:///run/user/1000/docker.sock"), {
@@ -106,5 +112,83 @@ describe("a resource's dockerHost input picks the engine", () => {
     assert.deepEqual(moved.replaces, ["dockerHost"]);
     const same = await handlers.network!.diff("id", olds, { ...olds });
     assert.equal(same.changes, false);
+  });
+});
+
+describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-known-"));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // An SSH wire-format key blob: string "ssh-ed25519", then 32 key bytes.
+  const blob = (fill: number): Buffer => {
+    const type = Buffer.from("ssh-ed25519");
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(type.length);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(32);
+    return Buffer.concat([head, type, len, Buffer.alloc(32, fill)]);
+  };
+
+  it("remembers a new host's key, accepts it again, refuses a changed one", () => {
+    const file = path.join(dir, "known_hosts");
+    assert.equal(verifyHostKey(file, "10.0.0.5", 22, blob(1)), true);
+    assert.equal(
+      fs.readFileSync(file, "utf8"),
+      `10.0.0.5 ssh-ed25519 ${blob(1).toString("base64")}\n`,
+    );
+    assert.equal(verifyHostKey(file, "10.0.0.5", 22, blob(1)), true);
+    assert.equal(verifyHostKey(file, "10.0.0.5", 22, blob(2)), false);
+    assert.equal(
+      verifyHostKey(file, "10.0.0.5", 2222, blob(2)),
+      true,
+      "another port is another host",
+    );
+    assert.match(fs.readFileSync(file, "utf8"), /^\[10\.0\.0\.5\]:2222 ssh-ed25519 /m);
+  });
+
+  it("reads OpenSSH's hashed entries", () => {
+    const file = path.join(dir, "hashed");
+    const salt = Buffer.alloc(20, 7);
+    const hash = createHmac("sha1", salt).update("[box.example]:2200").digest("base64");
+    fs.writeFileSync(
+      file,
+      `|1|${salt.toString("base64")}|${hash} ssh-ed25519 ${blob(3).toString("base64")}\n`,
+    );
+    assert.equal(verifyHostKey(file, "box.example", 2200, blob(3)), true);
+    assert.equal(verifyHostKey(file, "box.example", 2200, blob(4)), false);
+  });
+
+  it("logs in with the endpoint's identity file and checks the host key", () => {
+    const key = path.join(dir, "id");
+    fs.writeFileSync(key, "PRIVATE KEY BYTES");
+    const o = clientOptions(
+      `ssh://deploy@203.0.113.7:2222?identity=${encodeURIComponent(key)}`,
+    ) as {
+      sshOptions: { privateKey: Buffer; hostVerifier: unknown };
+    };
+    assert.equal(o.sshOptions.privateKey.toString(), "PRIVATE KEY BYTES");
+    assert.equal(typeof o.sshOptions.hostVerifier, "function");
+  });
+
+  it("parses a target as user@host[:port] (root, 22 by default), or a catalog host by id", () => {
+    assert.deepEqual(parseTarget("deploy@10.1.2.3:2201"), {
+      user: "deploy",
+      host: "10.1.2.3",
+      port: 2201,
+    });
+    assert.deepEqual(parseTarget("vm.example"), { user: "root", host: "vm.example", port: 22 });
+    const box = { id: "gpu-box", sshHost: "10.9.9.9", sshPort: 2022, sshUser: "ops" };
+    assert.deepEqual(
+      parseTarget("gpu-box", (id) => (id === "gpu-box" ? box : undefined)),
+      {
+        user: "ops",
+        host: "10.9.9.9",
+        port: 2022,
+        hostId: "gpu-box",
+      },
+    );
+    assert.equal(
+      dockerEndpoint({ user: "root", host: "10.1.2.3", port: 22 }, "/keys/deploy key"),
+      "ssh://root@10.1.2.3:22?identity=%2Fkeys%2Fdeploy%20key",
+    );
   });
 });

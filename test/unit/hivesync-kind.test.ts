@@ -19,7 +19,7 @@ import { fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
 import { isSecretVar } from "../../lib/spec/hivesync";
 import { parseSpecText } from "../../lib/spec/load";
 import type { HealthSpec, ResolvedService } from "../../lib/spec/model";
-import { makeRepo, tempDir, tempHome } from "../support/env";
+import { makeRepo, tempHome } from "../support/env";
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -75,7 +75,11 @@ describe("the hivesync spec block", () => {
       "  deploy:\n    after: [{ service: backend }]",
       /^hivesync\.deploy\.after\[0\]\.run: required/,
     ],
-    ["an unknown target", "  target: kubernetes", /^hivesync\.target: must be "local"/],
+    [
+      "an unknown target",
+      "  target: kubernetes",
+      /^hivesync\.target: must be one of "local", "ssh"/,
+    ],
     [
       "a misspelt field",
       "  helth: {}",
@@ -107,6 +111,53 @@ describe("the hivesync spec block", () => {
       );
     });
   }
+
+  it("reads an SSH target, and refuses target ssh without its host, or ssh without target ssh", () => {
+    const r = parse(
+      `${BASE}hivesync:\n  target: ssh\n  ssh: { host: deploy@10.0.0.5:2222, identity_file: keys/deploy }\n`,
+    );
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.spec!.hivesync!.target, "ssh");
+    assert.equal(r.spec!.hivesync!.ssh!.host, "deploy@10.0.0.5:2222");
+    assert.match(r.spec!.hivesync!.ssh!.identityFile!, /\/keys\/deploy$/);
+    assert.equal(r.spec!.hivesync!.ssh!.root, "/opt/hivesync");
+    const errs = (block: string): string[] =>
+      parse(`${BASE}hivesync:\n${block}\n`).errors.map((e) => `${e.path}: ${e.message}`);
+    assert.deepEqual(errs("  target: ssh"), [
+      'hivesync.ssh: required with target ssh: { host: "user@host[:port]" }',
+    ]);
+    assert.deepEqual(errs("  ssh: { host: box }"), [
+      'hivesync.ssh: applies to target ssh only: add "target: ssh"',
+    ]);
+    assert.match(
+      errs("  target: ssh\n  ssh: { host: 'a b' }").join(""),
+      /^hivesync\.ssh\.host: must be user@host\[:port\]/,
+    );
+  });
+
+  it("refuses placeholder secrets for a remote target, naming each, unless generated", () => {
+    const spec = parse(
+      `${BASE.replace("JWT_SECRET: s3cret-value-1, PORT: '4000'", "JWT_SECRET: REPLACE_ME, OPENAI_API_KEY: REPLACE_ME_TOO")}hivesync:\n  target: ssh\n  ssh: { host: root@10.0.0.5 }\n`,
+    ).spec!;
+    const home = tempHome();
+    dirs.push(home.root);
+    assert.throws(
+      () => resolveHivesync("prod", spec, 0, home),
+      (err: Error) =>
+        /services\.backend\.env\.JWT_SECRET: is "REPLACE_ME"/.test(err.message) &&
+        /services\.backend\.env\.OPENAI_API_KEY: is "REPLACE_ME_TOO"/.test(err.message),
+    );
+    assert.throws(
+      () => resolveHivesync("prod", spec, 0, home, "warm", { generate: ["JWT_SECRET"] }),
+      /OPENAI_API_KEY/,
+    );
+    const ok = parse(
+      `${BASE}hivesync:\n  target: ssh\n  ssh: { host: root@10.0.0.5, root: /srv/app }\n`,
+    ).spec!;
+    const env = resolveHivesync("prod", ok, 0, home);
+    assert.equal(env.dockerHost, "ssh://root@10.0.0.5:22");
+    assert.equal(env.remoteRoot, "/srv/app/prod");
+  });
 
   it("refuses the hivesync block on another kind", () => {
     const r = parse(BASE.replace("kind: hivesync", "kind: devenv") + "hivesync: {}\n");

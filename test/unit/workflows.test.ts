@@ -4,6 +4,7 @@
  * a preview on pull requests, one deploy at a time on main with `--yes --json` (no prompt in
  * CI), and AWS credentials from the repository's OIDC role, never long-lived keys.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument -- JSON documents read back from the CLI */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -34,7 +35,7 @@ describe("the shipped GitHub workflows", () => {
       `${ACTIONLINT} is missing: run bash scripts/setup testtools`,
     );
     const r = lint(...files.map((f) => path.join(DIR, f)));
-    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.equal(r.status, 0, `${String(r.stdout)}${String(r.stderr)}`);
     assert.equal(r.stdout, "");
   });
 

@@ -35,14 +35,21 @@ export class DockerTrouble {
  * What Docker runs for envctl: the map, undefined when the engine cannot be reached at all (no
  * socket, connection refused), or a DockerTrouble when it answered with an error.
  */
-export async function envctlContainers(): Promise<ContainerMap | DockerTrouble | undefined> {
+export async function envctlContainers(
+  /** A remote engine (a hivesync env's SSH target); none: the local one. */
+  host?: string,
+): Promise<ContainerMap | DockerTrouble | undefined> {
   const filters = { label: [LABEL_ENV] };
-  const socket = localSocket();
+  const socket = host ? undefined : localSocket();
   let list;
   try {
     list = socket
       ? await listContainers(socket, filters)
-      : await (await import("../../docker/client")).docker().listContainers({ all: true, filters });
+      : await (
+          await import("../../docker/client")
+        )
+          .docker(host)
+          .listContainers({ all: true, filters });
   } catch (err) {
     const { dockerFailure, isConnectionFailure } = await import("../../docker/client");
     if (isConnectionFailure(err)) return undefined;

@@ -23,7 +23,7 @@ export const PREVIOUS_KEY = "envctl:previous";
 
 export async function deployRecord(engine: Engine, stack: string): Promise<DeployRecord> {
   const outs = await secretOutputs(engine, stack);
-  return (outs.deploy ?? {}) as DeployRecord;
+  return outs.deploy ?? {};
 }
 
 /** The same deploy (state aside: cool and warm are not deploys). */

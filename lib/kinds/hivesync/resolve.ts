@@ -1,13 +1,18 @@
 import type { Home } from "../../core/home";
-import type { EnvSpec, EnvState, ResolvedEnv } from "../../spec/model";
+import { UserError } from "../../core/errors";
+import { GENERATED_BY_DEFAULT, PLACEHOLDER_RE } from "../../spec/hivesync";
+import type { EnvSpec, EnvState, ResolvedEnv, ResolvedService } from "../../spec/model";
 import { resolveEnv } from "../devenv/resolve";
 import { withProxy } from "./proxy";
 import { splitSecrets } from "./secrets";
+import { dockerEndpoint, parseTarget, remoteRoot, type HostLookup } from "./target";
 
 /** Options of one resolve that are not part of the spec. */
 export interface HivesyncResolveOptions {
   /** Variables whose values come from generated secrets (`--generate-secrets`, or kept). */
   generate?: readonly string[];
+  /** A catalog host by id, for an SSH target named by it. */
+  hostById?: HostLookup;
 }
 
 /**
@@ -27,11 +32,21 @@ export function resolveHivesync(
   if (!h) throw new Error("a hivesync spec without its hivesync settings");
   const env = resolveEnv(name, spec, block, home, state);
   const services = h.proxy ? withProxy(env.services, h.proxy) : env.services;
+  const remote = h.target === "ssh" && h.ssh ? h.ssh : undefined;
+  if (remote) checkRemote(services, opts.generate ?? []);
+  const endpoint = remote ? parseTarget(remote.host, opts.hostById) : undefined;
   const split = splitSecrets(services, h.secrets, opts.generate ?? []);
   return {
     ...env,
     kind: "hivesync",
     services: split.services,
+    ...(remote && endpoint
+      ? {
+          dockerHost: dockerEndpoint(endpoint, remote.identityFile),
+          remoteRoot: remoteRoot(remote, name),
+          ...(endpoint.hostId ? { hostId: endpoint.hostId } : {}),
+        }
+      : {}),
     hivesync: {
       target: h.target,
       ...(h.proxy ? { proxy: h.proxy } : {}),
@@ -53,4 +68,37 @@ export function hivesyncSecrets(
 ): Record<string, string> {
   const env = resolveEnv(name, spec, block, home);
   return splitSecrets(env.services, spec.hivesync?.secrets ?? [], opts.generate ?? []).values;
+}
+
+/**
+ * A remote target takes no placeholder secrets (each `REPLACE_ME` named, unless generated) and
+ * no files given by value (they are written on this machine).
+ */
+function checkRemote(services: ResolvedService[], generate: readonly string[]): void {
+  const issues: string[] = [];
+  const seen = new Set<string>();
+  for (const s of services) {
+    for (const [k, v] of Object.entries(s.env)) {
+      if (PLACEHOLDER_RE.test(v) && !generate.includes(k) && !seen.has(k)) {
+        seen.add(k);
+        issues.push(`services.${s.name}.env.${k}: is ${JSON.stringify(v)}; set it in the env file`);
+      }
+    }
+    if (s.type === "container" && s.files?.length) {
+      issues.push(
+        `services.${s.name}: secrets or configs given as files are not supported on an SSH target`,
+      );
+    }
+  }
+  if (issues.length === 0) return;
+  const gen = [...seen].filter((k) => GENERATED_BY_DEFAULT.includes(k));
+  throw new UserError(
+    `the env file has placeholders a remote deploy refuses:\n  ${issues.join("\n  ")}`,
+    2,
+    [
+      gen.length
+        ? `--generate-secrets fills ${gen.join(" and ")} with strong values, made once and kept`
+        : "",
+    ].filter(Boolean),
+  );
 }

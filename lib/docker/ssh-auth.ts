@@ -1,0 +1,69 @@
+/**
+ * How envctl's Docker client logs in to an `ssh://` engine: the deploy key (the endpoint's
+ * `identity` parameter, else ENVCTL_SSH_KEY, else the SSH agent) and the host's key checked
+ * against envctl's own known_hosts file (`$ENVCTL_HOME/known_hosts`, shared with `envctl host`'s
+ * OpenSSH client): a new host's key is remembered on first use, a changed one is refused.
+ */
+import { createHmac } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export function knownHostsFile(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env.ENVCTL_HOME ?? path.join(os.homedir(), ".envctl");
+  return path.join(home, "known_hosts");
+}
+
+/** `[host]:port`, or `host` on port 22, as OpenSSH writes known hosts. */
+function hostPattern(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+function keyType(key: Buffer): string {
+  const len = key.readUInt32BE(0);
+  return key.subarray(4, 4 + len).toString("latin1");
+}
+
+function matches(entry: string, pattern: string): boolean {
+  if (entry.startsWith("|1|")) {
+    const [, , salt, hash] = entry.split("|");
+    if (!salt || !hash) return false;
+    const h = createHmac("sha1", Buffer.from(salt, "base64")).update(pattern).digest("base64");
+    return h === hash;
+  }
+  return entry.split(",").includes(pattern);
+}
+
+/** Checks `key` (the SSH wire blob) of host:port against the file; remembers a new host. */
+export function verifyHostKey(file: string, host: string, port: number, key: Buffer): boolean {
+  const pattern = hostPattern(host, port);
+  const type = keyType(key);
+  const b64 = key.toString("base64");
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n") : [];
+  let known = false;
+  for (const line of lines) {
+    const [hosts, t, k] = line.trim().split(/\s+/);
+    if (!hosts || hosts.startsWith("#") || !matches(hosts, pattern) || t !== type) continue;
+    known = true;
+    if (k === b64) return true;
+  }
+  if (known) return false; // a key of this type is on record for the host, and it is another
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.appendFileSync(file, `${pattern} ${type} ${b64}\n`, { mode: 0o600 });
+  return true;
+}
+
+/** The ssh2 options for one endpoint (its key and the host check). */
+export function sshOptions(
+  url: URL,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
+  const identity = url.searchParams.get("identity") ?? env.ENVCTL_SSH_KEY;
+  const port = Number(url.port || 22);
+  return {
+    ...(identity ? { privateKey: fs.readFileSync(identity) } : {}),
+    ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
+    readyTimeout: 20_000,
+    hostVerifier: (key: Buffer) => verifyHostKey(knownHostsFile(env), url.hostname, port, key),
+  };
+}
