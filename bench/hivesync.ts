@@ -14,7 +14,6 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as path from "node:path";
 import { tempDir, tempHome } from "../test/support/env";
 import { buildCaddyStandin, CADDY_STANDIN, makeHivesyncWorkspace } from "../test/support/hivesync";
@@ -30,20 +29,10 @@ import {
   withCleanup,
   type BenchResult,
 } from "./support";
+import { freePort } from "../test/support/sshd";
 
 const PROJECT = "bhs-compose";
 const DOMAIN = "bench.localhost";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 function get(port: number, host?: string): Promise<{ ok: boolean; version?: string }> {
   return new Promise((resolve) => {

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LABEL_ENV, LABEL_SERVICE } from "../../lib/core/names";
@@ -23,20 +22,10 @@ import {
   writeSpec,
   type HivesyncWorkspace,
 } from "../support/hivesync";
+import { freePort } from "../support/sshd";
 
 const docker = (...args: string[]): string =>
   execFileSync("docker", args, { encoding: "utf8" }).trim();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 const DOMAIN = "hivesync.localhost";
 

@@ -21,6 +21,13 @@ import {
   type HivesyncWorkspace,
 } from "../support/hivesync";
 
+/** Every placeholder of the template filled (the test secrets and the three they leave). */
+const FILLED = {
+  ...TEST_SECRETS,
+  POSTMARK_API_KEY: "pm-1b2c3d-key-for-tests",
+  OBJECT_STORAGE_ACCESS_KEY: "ak-4e5f6a-key-for-tests",
+};
+
 describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 }, () => {
   const root = tempDir("hivesync-ssh");
   const home = path.join(root, "envctl-home");
@@ -62,14 +69,7 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
   });
 
   it("deploys over SSH: key login, the host key remembered, binds under the target's root", async () => {
-    fs.writeFileSync(
-      path.join(ws.repo, ".env"),
-      dotenvFrom({
-        ...TEST_SECRETS,
-        POSTMARK_API_KEY: "pm-1b2c3d-key-for-tests",
-        OBJECT_STORAGE_ACCESS_KEY: "ak-4e5f6a-key-for-tests",
-      }),
-    );
+    fs.writeFileSync(path.join(ws.repo, ".env"), dotenvFrom(FILLED));
     const r = await run(["up", name, "-f", ws.spec, "--yes", "--generate-secrets"]);
     assert.equal(r.code, 0, `${said(r)}\n--- sshd\n${host.log()}`);
     assert.match(host.log(), /Accepted publickey for root/);
@@ -108,12 +108,7 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
   it("an unreachable host is a clear error; the env stays recoverable", async () => {
     fs.writeFileSync(
       path.join(ws.repo, ".env"),
-      dotenvFrom({
-        ...TEST_SECRETS,
-        POSTMARK_API_KEY: "pm-1b2c3d-key-for-tests",
-        OBJECT_STORAGE_ACCESS_KEY: "ak-4e5f6a-key-for-tests",
-        OPENAI_API_KEY: "sk-while-down-key",
-      }),
+      dotenvFrom({ ...FILLED, OPENAI_API_KEY: "sk-while-down-key" }),
     );
     await host.stop();
     try {

@@ -13,20 +13,10 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { assertNoTrace, envctl, said, type Run } from "../support/cli";
 import { dockerLeftovers, envName, git, ROOT, tempDir } from "../support/env";
+import { freePort } from "../support/sshd";
 
 const VERSITYGW = path.join(ROOT, ".toolchain", "bin", "versitygw");
 const BUCKET = "envctl-state";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 async function listening(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
