@@ -1,11 +1,18 @@
 /**
  * The hivesync program: the app's services as a DevEnv whose secret variables are filled from
  * the stack's secret config (and from generated secrets kept in state), then, on a warm env,
- * the deploy gate: the deploy steps and the health check.
+ * the deploy gate: the deploy steps and the health check. A linode target first makes its VM
+ * (LinodeHost); every Docker object of the env is then made over SSH on the VM's address once
+ * the VM answers SSH and runs Docker.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DevEnv } from "../components/devenv/devenv";
 import { DeployGate } from "../components/hivesync/deploy";
+import type * as linodeModule from "../components/hivesync/linode-host";
+import type { LinodeHost } from "../components/hivesync/linode-host";
+import { linodeProblem } from "../lib/doctor/linode";
+import { cloudInit } from "../lib/kinds/hivesync/cloud-init";
+import { dockerEndpoint } from "../lib/kinds/hivesync/target";
 import { ContainerService } from "../components/shared/container-service";
 import { EnvctlResource } from "../components/shared/dynamic";
 import type { ResolvedEnv } from "../lib/spec/model";
@@ -43,7 +50,9 @@ export function program(env: ResolvedEnv): ProgramResult {
     );
     outputs[t] = secret.output<string>("value");
   }
-  const dev = new DevEnv(env.name, env, {}, { outputs });
+  const vm = linodeHost(env);
+  const dockerHost = vm?.endpoint ?? env.dockerHost;
+  const dev = new DevEnv(env.name, env, {}, { outputs, ...(vm ? { dockerHost } : {}) });
   let gate: DeployGate | undefined;
   const gated = h.deploy.after.length > 0 || h.health.postgres || h.health.redis || h.proxy;
   if (env.state === "warm" && gated) {
@@ -52,7 +61,7 @@ export function program(env: ResolvedEnv): ProgramResult {
       steps: h.deploy.after,
       health: h.health,
       ...(h.proxy ? { proxy: h.proxy } : {}),
-      ...(env.dockerHost ? { dockerHost: env.dockerHost } : {}),
+      ...(dockerHost ? { dockerHost } : {}),
       containers: Object.values(dev.services).flatMap((s) =>
         s instanceof ContainerService ? s.containers : [s.process],
       ),
@@ -76,5 +85,46 @@ export function program(env: ResolvedEnv): ProgramResult {
         ...(prev ? { previous: prev } : {}),
       })),
   );
-  return { env: dev.outputs, deploy };
+  // A linode env's endpoint is an output the CLI records: status, logs and backup reach the VM.
+  const envOut: pulumi.Output<Record<string, unknown>> = vm
+    ? pulumi
+        .all([dev.outputs, vm.host.address, vm.endpoint])
+        .apply(([o, address, endpoint]): Record<string, unknown> => ({
+          ...o,
+          host: { address, dockerHost: endpoint },
+        }))
+    : dev.outputs;
+  return { env: envOut, deploy };
+}
+
+/**
+ * The VM of a linode target and the Docker endpoint on it (`ssh://root@ADDRESS:22`), an output
+ * that depends on the VM's readiness check: an object made with it waits for SSH and Docker.
+ */
+function linodeHost(
+  env: ResolvedEnv,
+): { host: LinodeHost; endpoint: pulumi.Output<string> } | undefined {
+  const l = env.hivesync?.linode;
+  if (env.hivesync?.target !== "linode" || !l) return undefined;
+  // `pulumi preview` run by hand gets the same refusal as envctl's own verbs.
+  const problem = linodeProblem();
+  if (problem) throw new pulumi.RunError(`env ${env.name} (hivesync.target linode): ${problem}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- @pulumi/linode only when used
+  const { LinodeHost } = require("../components/hivesync/linode-host") as typeof linodeModule;
+  const host = new LinodeHost(`${env.name}-host`, {
+    env: env.name,
+    region: l.region,
+    type: l.type,
+    image: l.image,
+    sshPublicKey: l.publicKey,
+    cloudInit: cloudInit(),
+    sshKeyFile: l.keyFile,
+    readyTimeoutMs: l.readyTimeoutMs,
+  });
+  const endpoint = pulumi
+    .all([host.address, host.ready.id])
+    .apply(([address]) =>
+      dockerEndpoint({ user: "root", host: address, port: 22 }, l.identityFile),
+    );
+  return { host, endpoint };
 }

@@ -20,6 +20,7 @@ import {
   type EarlyRemoval,
 } from "../../lib/kinds/devenv/lifecycle";
 import { trimLogs } from "../../lib/kinds/devenv/reality";
+import { withEngine } from "../../lib/kinds/hivesync/target";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
 
@@ -145,7 +146,7 @@ async function record(
     catalog.setStatus(env.name, "failed");
     // What runs now is a mix of the old and the new state: record the new one as desired so
     // list shows the difference, and the same verb again finishes the job.
-    catalog.setDesired(env.name, env);
+    catalog.setDesired(env.name, withEngine(env, undefined, catalog.getEnv(env.name)?.resolved));
     throw engineFailure(err, {
       verb,
       env: env.name,
@@ -158,7 +159,7 @@ async function record(
   }
   const outputs = withState((result.outputs.env ?? {}) as Record<string, unknown>, env);
   catalog.setOutputs(env.name, outputs);
-  catalog.setDesired(env.name, env);
+  catalog.setDesired(env.name, withEngine(env, outputs, catalog.getEnv(env.name)?.resolved));
   catalog.setStatus(env.name, "ready");
   return {
     outputs,

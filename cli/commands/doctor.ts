@@ -11,6 +11,7 @@ import { colors, type Colors } from "../ui/color";
 import { UserError } from "../../lib/core/errors";
 import type { CopilotSpec, TemporalSpec } from "../../lib/spec/model";
 import { checkAwsCredentials, checkAwsPlugin } from "../../lib/doctor/aws";
+import { checkLinodePlugin, checkLinodeToken } from "../../lib/doctor/linode";
 import { seams, type CommandSeams } from "../context";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
 import { jsonDoc } from "../ui/output";
@@ -34,10 +35,10 @@ export async function doctor(opts: DoctorOptions): Promise<number> {
   const ds = { ...defaultSeams(), ...opts.checks };
   const checks = await runDoctor(ds, spec.temporal);
   // A copilot spec whose stack makes its AWS part: the provider plugin and credentials.
-  if (spec.copilot?.infra === "aws") {
-    const env = { ...process.env, PATH: [ds.toolchainBin, ds.pathVar].join(path.delimiter) };
-    checks.push(checkAwsPlugin(env), checkAwsCredentials(env));
-  }
+  const env = { ...process.env, PATH: [ds.toolchainBin, ds.pathVar].join(path.delimiter) };
+  if (spec.copilot?.infra === "aws") checks.push(checkAwsPlugin(env), checkAwsCredentials(env));
+  // A hivesync spec whose stack makes its Linode VM: the provider plugin and the API token.
+  if (spec.linode) checks.push(checkLinodePlugin(env), checkLinodeToken(env));
   if (spec.problem) checks.push(spec.problem);
   const code = doctorExitCode(checks);
   if (opts.json) {
@@ -52,7 +53,7 @@ export async function doctor(opts: DoctorOptions): Promise<number> {
 function specChecks(
   opts: DoctorOptions,
   cwd: string,
-): { temporal?: TemporalSpec; copilot?: CopilotSpec; problem?: Check } {
+): { temporal?: TemporalSpec; copilot?: CopilotSpec; linode?: boolean; problem?: Check } {
   const asked = opts.file !== undefined || opts.preset !== undefined;
   if (!asked && !fs.existsSync(path.join(cwd, "envctl.yaml"))) return {};
   try {
@@ -60,6 +61,7 @@ function specChecks(
     return {
       ...(spec.temporal ? { temporal: spec.temporal } : {}),
       ...(spec.copilot ? { copilot: spec.copilot } : {}),
+      ...(spec.hivesync?.target === "linode" ? { linode: true } : {}),
     };
   } catch (err) {
     if (!(err instanceof UserError)) throw err;

@@ -42,72 +42,75 @@ export async function infra(opts: InfraOptions): Promise<void> {
   checkCopilotReady(env, `infra ${opts.action}`, s.log);
   const { name } = opts;
   const { region } = env.copilot;
-  await withOperation({ s, name, verb: "infra", wait: opts.wait, waitTimeout: opts.waitTimeout }, async ({ catalog, engine }) => {
-    const progress = new Progress(opts.json ? undefined : s.log, false);
-    let changes: Record<string, number> = {};
-    try {
-      if (opts.action === "apply") {
-        await ensureConfig(engine, opts.name, stackConfig(env));
-        if (!opts.json) s.log(`applying the AWS part of env ${opts.name} (${region})`);
-        const res = await runUp(engine, opts.name, {
-          targets: infraTargets(opts.name),
-          onEvent: progress.onEvent,
-          signal: s.signal,
-        });
-        changes = res.changes;
-        // What schema and outputs read: the AWS part's outputs as the stack now has them.
-        const infraOut = (res.outputs.env as { infra?: unknown } | undefined)?.infra;
-        if (infraOut) catalog.setOutputs(opts.name, { ...(rec.outputs ?? {}), infra: infraOut });
-      } else {
-        const state = await readStack(engine, opts.name);
-        const { infra: urns, dependents } = infraHeld(state.resources);
-        if (dependents.length > 0) {
-          const names = dependents.map(
-            (d) => (d.outputs?.name as string | undefined) ?? d.urn.split("::").at(-1),
-          );
-          throw new UserError(
-            `env ${opts.name}: ${names.join(", ")} use the AWS part's endpoints; stop the env first (\`envctl stop ${opts.name}\`: containers stopped, volumes kept), then run infra destroy`,
-            1,
-          );
-        }
-        if (urns.length === 0) {
-          if (!opts.json) s.log(`env ${opts.name} has no AWS resources; nothing to destroy`);
+  await withOperation(
+    { s, name, verb: "infra", wait: opts.wait, waitTimeout: opts.waitTimeout },
+    async ({ catalog, engine }) => {
+      const progress = new Progress(opts.json ? undefined : s.log, false);
+      let changes: Record<string, number> = {};
+      try {
+        if (opts.action === "apply") {
+          await ensureConfig(engine, opts.name, stackConfig(env));
+          if (!opts.json) s.log(`applying the AWS part of env ${opts.name} (${region})`);
+          const res = await runUp(engine, opts.name, {
+            targets: infraTargets(opts.name),
+            onEvent: progress.onEvent,
+            signal: s.signal,
+          });
+          changes = res.changes;
+          // What schema and outputs read: the AWS part's outputs as the stack now has them.
+          const infraOut = (res.outputs.env as { infra?: unknown } | undefined)?.infra;
+          if (infraOut) catalog.setOutputs(opts.name, { ...(rec.outputs ?? {}), infra: infraOut });
         } else {
-          if (!opts.json) s.log(`destroying the AWS part of env ${opts.name}`);
-          changes = (
-            await runDestroy(engine, opts.name, urns, {
-              onEvent: progress.onEvent,
-              signal: s.signal,
-            })
-          ).changes;
-          const { infra: _gone, ...rest } = rec.outputs ?? {};
-          catalog.setOutputs(opts.name, rest);
-          if (!opts.json) {
-            s.log(
-              `the next \`envctl up\`, \`start\` or \`warm\` of ${opts.name} makes the AWS part again (its containers need it)`,
+          const state = await readStack(engine, opts.name);
+          const { infra: urns, dependents } = infraHeld(state.resources);
+          if (dependents.length > 0) {
+            const names = dependents.map(
+              (d) => (d.outputs?.name as string | undefined) ?? d.urn.split("::").at(-1),
+            );
+            throw new UserError(
+              `env ${opts.name}: ${names.join(", ")} use the AWS part's endpoints; stop the env first (\`envctl stop ${opts.name}\`: containers stopped, volumes kept), then run infra destroy`,
+              1,
             );
           }
+          if (urns.length === 0) {
+            if (!opts.json) s.log(`env ${opts.name} has no AWS resources; nothing to destroy`);
+          } else {
+            if (!opts.json) s.log(`destroying the AWS part of env ${opts.name}`);
+            changes = (
+              await runDestroy(engine, opts.name, urns, {
+                onEvent: progress.onEvent,
+                signal: s.signal,
+              })
+            ).changes;
+            const { infra: _gone, ...rest } = rec.outputs ?? {};
+            catalog.setOutputs(opts.name, rest);
+            if (!opts.json) {
+              s.log(
+                `the next \`envctl up\`, \`start\` or \`warm\` of ${opts.name} makes the AWS part again (its containers need it)`,
+              );
+            }
+          }
         }
-      }
-    } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw engineFailure(err, {
-        verb: `infra ${opts.action}`,
-        env: opts.name,
-        diagnostics: progress.diagnostics,
-        interrupted: s.signal?.aborted,
-        recovery: `the containers were not touched; fix the cause and run \`envctl infra ${opts.name} ${opts.action}\` again`,
-      });
-    }
-    if (opts.json)
-      s.out(
-        jsonDoc("infra", {
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw engineFailure(err, {
+          verb: `infra ${opts.action}`,
           env: opts.name,
-          action: opts.action,
-          changes,
-          operations: progress.ops,
-        }),
-      );
-    else s.log(`env ${opts.name}: infra ${opts.action} done`);
-  });
+          diagnostics: progress.diagnostics,
+          interrupted: s.signal?.aborted,
+          recovery: `the containers were not touched; fix the cause and run \`envctl infra ${opts.name} ${opts.action}\` again`,
+        });
+      }
+      if (opts.json)
+        s.out(
+          jsonDoc("infra", {
+            env: opts.name,
+            action: opts.action,
+            changes,
+            operations: progress.ops,
+          }),
+        );
+      else s.log(`env ${opts.name}: infra ${opts.action} done`);
+    },
+  );
 }

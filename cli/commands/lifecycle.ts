@@ -3,6 +3,7 @@
  * state in its config: spawn (worktree + cold), warm, cool, start, stop.
  */
 import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
+import { checkHivesyncReady } from "../../lib/kinds/hivesync/ready";
 import * as fs from "node:fs";
 import {
   forgetStack,
@@ -50,6 +51,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
   const { preflight } = await import("../../lib/spec/validate");
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   checkCopilotReady(spec, "spawn", s.log);
+  checkHivesyncReady(spec, "spawn", s.log);
   if (opts.base !== undefined) spec.base = opts.base;
   await checkRepo(spec);
   await preflight(spec);

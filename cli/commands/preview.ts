@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
+import { checkHivesyncReady } from "../../lib/kinds/hivesync/ready";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
@@ -104,6 +105,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
   checkName(opts.name);
   const { spec } = loadSpec(specSource(opts), s.cwd);
   checkCopilotReady(spec, "preview", s.log);
+  checkHivesyncReady(spec, "preview", s.log);
   await checkRepo(spec);
   await preflight(spec);
   const catalog = readCatalog(s.home);

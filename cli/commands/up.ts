@@ -1,5 +1,6 @@
 import * as readline from "node:readline/promises";
 import { checkCopilotReady } from "../../lib/kinds/copilot/ready";
+import { checkHivesyncReady } from "../../lib/kinds/hivesync/ready";
 import { openEngine, selectStack, stackExists, type Engine } from "../../lib/engine/automation";
 import { UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
@@ -87,6 +88,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       : (opts.confirm ?? (process.stdin.isTTY ? askTerminal : undefined));
   const { spec, warnings } = loadSpec(specSource(opts), s.cwd);
   checkCopilotReady(spec, "up", s.log);
+  checkHivesyncReady(spec, "up", s.log);
   await checkRepo(spec);
   await preflight(spec);
 

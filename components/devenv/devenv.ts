@@ -25,6 +25,12 @@ export interface DevEnvInputs {
    * environment carries: a container is made once the values it needs are known.
    */
   outputs?: Record<string, pulumi.Input<string>>;
+  /**
+   * The Docker engine the env's objects are made on, when the stack makes that host (a linode
+   * target's VM): an output carrying the host's readiness, so each object waits for it.
+   * @default env.dockerHost
+   */
+  dockerHost?: pulumi.Input<string>;
 }
 
 /**
@@ -59,7 +65,8 @@ export class DevEnv extends pulumi.ComponentResource {
     );
     const envShHash = createHash("sha256").update(env.envSh).digest("hex").slice(0, 16);
     // A remote engine (a hivesync env on an SSH host) gets every Docker object made there.
-    const host = env.dockerHost ? { dockerHost: env.dockerHost } : {};
+    const engine = inputs.dockerHost ?? env.dockerHost;
+    const host = engine ? { dockerHost: engine } : {};
     const network = new EnvctlResource(
       "Network",
       "network",

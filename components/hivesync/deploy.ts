@@ -17,7 +17,7 @@ export interface DeployGateArgs {
   /** The proxy in front of the app: switched to the new container after the steps. */
   proxy?: ProxySpec;
   /** The Docker engine the containers run on. @default the local one */
-  dockerHost?: string;
+  dockerHost?: pulumi.Input<string>;
 }
 
 /**

@@ -37,7 +37,7 @@ export interface ContainerServiceArgs {
   /** Values of the output tokens its environment carries (DevEnvInputs.outputs). */
   outputs?: Record<string, pulumi.Input<string>>;
   /** The Docker engine it runs on (`ssh://user@host`). @default the local one */
-  dockerHost?: string;
+  dockerHost?: pulumi.Input<string>;
   /**
    * On a remote engine, where the checkout's bind sources live on that host: a bind of
    * `<checkout>/data` mounts `<remoteRoot>/data`.
@@ -60,7 +60,7 @@ export function serviceImage(
     /** The image each service runs by name, for `service:NAME` build contexts. */
     serviceTags?: Record<string, string>;
     /** The engine the image is built on. @default the local one */
-    dockerHost?: string;
+    dockerHost?: pulumi.Input<string>;
   },
   opts: pulumi.CustomResourceOptions,
 ): { image: pulumi.Input<string>; resource?: EnvctlResource } {

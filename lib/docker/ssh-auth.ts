@@ -53,6 +53,24 @@ export function verifyHostKey(file: string, host: string, port: number, key: Buf
   return true;
 }
 
+/**
+ * Drops what the file knows of host:port (plain and hashed entries): a VM the stack has just
+ * created may have an address another machine had, whose key is not this one's.
+ * Returns how many entries went.
+ */
+export function forgetHostKey(file: string, host: string, port: number): number {
+  if (!fs.existsSync(file)) return 0;
+  const pattern = hostPattern(host, port);
+  const lines = fs.readFileSync(file, "utf8").split("\n");
+  const kept = lines.filter((line) => {
+    const hosts = line.trim().split(/\s+/)[0];
+    return !hosts || hosts.startsWith("#") || !matches(hosts, pattern);
+  });
+  if (kept.length === lines.length) return 0;
+  fs.writeFileSync(file, kept.join("\n"), { mode: 0o600 });
+  return lines.length - kept.length;
+}
+
 /** The ssh2 options for one endpoint (its key and the host check). */
 export function sshOptions(
   url: URL,

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { findPlugin } from "./plugins";
 import type { Check } from "./types";
 
 /** The provider the program's `@pulumi/aws` (package.json) asks the engine for. */
@@ -16,50 +17,9 @@ export const AWS_PLUGIN_FIX =
   `pulumi plugin install resource aws v${AWS_PLUGIN_VERSION} (needs internet), or put ` +
   `pulumi-resource-aws on PATH; or run the env with copilot.infra none and the endpoints in .env`;
 
-/** Whether `file` is there and may be run. */
-function runnable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** `7.48.0` -> [7, 48, 0]; anything else sorts first. */
-function version(v: string): number[] {
-  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(v);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
-}
-
-function atLeast(v: number[], min: number[]): boolean {
-  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i]! > min[i]!;
-  return true;
-}
-
-/**
- * Where the engine finds the plugin: on PATH (an ambient plugin, used whatever its version) or
- * in PULUMI_HOME's plugin cache at the version the program asks for or a newer 7.x.
- */
+/** Where the engine finds the AWS plugin (lib/doctor/plugins.ts). */
 export function findAwsPlugin(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const file = path.join(dir, "pulumi-resource-aws");
-    if (runnable(file)) return file;
-  }
-  const home = env.PULUMI_HOME ?? path.join(env.HOME ?? os.homedir(), ".pulumi");
-  const plugins = path.join(home, "plugins");
-  const min = version(AWS_PLUGIN_VERSION);
-  const dirs = fs.existsSync(plugins)
-    ? fs
-        .readdirSync(plugins)
-        .map((d) => ({ d, v: version(d.replace(/^resource-aws-v/, "")) }))
-        .filter(({ d, v }) => d.startsWith("resource-aws-v7.") && atLeast(v, min))
-    : [];
-  for (const { d } of dirs) {
-    const file = path.join(plugins, d, "pulumi-resource-aws");
-    if (runnable(file)) return file;
-  }
-  return undefined;
+  return findPlugin("aws", AWS_PLUGIN_VERSION, env);
 }
 
 /** Where the AWS SDK would find credentials, or undefined when it would find none. */

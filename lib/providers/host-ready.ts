@@ -3,7 +3,7 @@
  * (`cloud-init status --wait`) and Docker runs (`docker info`). Until then the check is retried;
  * after `timeoutMs` the create fails with the last reason, and the next update checks again.
  */
-import * as path from "node:path";
+import { forgetHostKey, knownHostsFile } from "../docker/ssh-auth";
 import { sshFailure, sshRun, type SshTarget } from "../hosts/ssh";
 import type { Handler } from "./types";
 
@@ -20,12 +20,11 @@ const CHECK =
 
 export async function waitHostReady(i: ReadyInputs, signal?: AbortSignal): Promise<string> {
   const target: SshTarget = { host: i.address, port: i.port, user: i.user };
-  const home = process.env.ENVCTL_HOME ?? path.join(process.env.HOME ?? "/root", ".envctl");
   const deadline = Date.now() + i.timeoutMs;
   let reason = "";
   for (;;) {
     const r = await sshRun(target, CHECK, {
-      knownHostsFile: path.join(home, "known_hosts"),
+      knownHostsFile: knownHostsFile(),
       identity: i.keyFile,
       timeoutMs: 60_000,
       ...(signal ? { signal } : {}),
@@ -48,6 +47,8 @@ export async function waitHostReady(i: ReadyInputs, signal?: AbortSignal): Promi
 export const hostReady: Handler = {
   async create(inputs) {
     const i = inputs as unknown as ReadyInputs;
+    // A new VM: a key on record for its address is another machine's (addresses are reused).
+    forgetHostKey(knownHostsFile(), i.address, i.port);
     const docker = await waitHostReady(i);
     return { id: `${i.user}@${i.address}:${i.port}`, outs: { ...inputs, docker } };
   },
@@ -63,5 +64,10 @@ export const hostReady: Handler = {
   update(_id, olds, news) {
     return Promise.resolve({ outs: { ...news, docker: olds.docker } });
   },
-  delete: () => Promise.resolve(),
+  // The VM goes after it (and its address to someone else): its key is forgotten with it.
+  delete(_id, props) {
+    const i = props as unknown as ReadyInputs;
+    forgetHostKey(knownHostsFile(), i.address, i.port);
+    return Promise.resolve();
+  },
 };

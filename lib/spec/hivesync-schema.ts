@@ -64,9 +64,40 @@ const ssh = z.strictObject({
     .optional(),
 });
 
+const linode = z.strictObject({
+  /** A Linode region id (`us-east`, `eu-central`, ...). @default us-east */
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z0-9]+)+$/, "must be a Linode region id such as us-east")
+    .optional(),
+  /** A Linode plan. @default g6-standard-2 (2 vCPU, 4 GB) */
+  type: z
+    .string()
+    .regex(/^g\d+-[a-z0-9-]+$/, "must be a Linode plan id such as g6-standard-2")
+    .optional(),
+  /** A Debian or Ubuntu image with cloud-init. @default linode/ubuntu24.04 */
+  image: z
+    .string()
+    .regex(
+      /^linode\/(debian|ubuntu)[0-9.]+$/,
+      "must be a Debian or Ubuntu image of Linode's, such as linode/ubuntu24.04",
+    )
+    .optional(),
+  /** The deploy key (a private key file). @default ENVCTL_SSH_KEY */
+  identity_file: name.optional(),
+  /** Its public half. @default the key file's `.pub`, else what `ssh-keygen -y` derives */
+  public_key: z
+    .string()
+    .regex(/^(ssh-|ecdsa-)[A-Za-z0-9-]+ [A-Za-z0-9+/=]+( .*)?$/, "must be an OpenSSH public key")
+    .optional(),
+  /** How long a new VM may take to answer SSH and run Docker. @default 15m */
+  ready_timeout: duration.optional(),
+});
+
 export const hivesyncSchema = z.strictObject({
-  target: z.enum(["local", "ssh"]).optional(),
+  target: z.enum(["local", "ssh", "linode"]).optional(),
   ssh: ssh.optional(),
+  linode: linode.optional(),
   proxy: proxy.optional(),
   secrets: z.array(varName).optional(),
   generate: z.array(varName).optional(),

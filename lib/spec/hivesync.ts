@@ -6,6 +6,17 @@ import * as path from "node:path";
 import type { HivesyncDoc } from "./hivesync-schema";
 import type { EnvSpec, HivesyncSpec, Service, SpecIssue } from "./model";
 
+/**
+ * The linode target's VM, as the document sizes it. Ubuntu packages Docker and the compose
+ * plugin (`docker-compose-v2`); Debian 12 has no plugin.
+ */
+export const LINODE_IMAGE = "linode/ubuntu24.04";
+/** The document's size suggestion: 2 vCPU, 4 GB. */
+export const LINODE_TYPE = "g6-standard-2";
+export const LINODE_REGION = "us-east";
+/** Where the app's files live on a remote host (the document's /opt/HiveSync). */
+export const REMOTE_ROOT = "/opt/hivesync";
+
 /** Names that hold secrets by their last part (`JWT_SECRET`, `OPENAI_API_KEY`, ...). */
 const SECRET_NAME_RE = /(^|_)(SECRET|PASSWORD|KEY|TOKEN)$/;
 
@@ -48,7 +59,21 @@ export function normalizeHivesync(
             ...(doc.ssh.identity_file
               ? { identityFile: path.resolve(dir, doc.ssh.identity_file) }
               : {}),
-            root: doc.ssh.root ?? "/opt/hivesync",
+            root: doc.ssh.root ?? REMOTE_ROOT,
+          },
+        }
+      : {}),
+    ...(doc?.linode || doc?.target === "linode"
+      ? {
+          linode: {
+            region: doc.linode?.region ?? LINODE_REGION,
+            type: doc.linode?.type ?? LINODE_TYPE,
+            image: doc.linode?.image ?? LINODE_IMAGE,
+            ...(doc.linode?.identity_file
+              ? { identityFile: path.resolve(dir, doc.linode.identity_file) }
+              : {}),
+            ...(doc.linode?.public_key ? { publicKey: doc.linode.public_key } : {}),
+            readyTimeoutMs: doc.linode?.ready_timeout ?? 900_000,
           },
         }
       : {}),
@@ -113,6 +138,12 @@ export function hivesyncIssues(spec: EnvSpec): SpecIssue[] {
   }
   if (h.target !== "ssh" && h.ssh) {
     out.push({ path: "hivesync.ssh", message: 'applies to target ssh only: add "target: ssh"' });
+  }
+  if (h.target !== "linode" && h.linode) {
+    out.push({
+      path: "hivesync.linode",
+      message: 'applies to target linode only: add "target: linode"',
+    });
   }
   h.deploy.after.forEach((s, i) =>
     container(`hivesync.deploy.after[${i}].service`, s.service, "a deploy step"),

@@ -373,10 +373,29 @@ export interface SshTargetSpec {
 }
 
 /** The hivesync kind's settings. */
+/** A Linode VM the stack creates for the env (components/hivesync/linode-host.ts). */
+export interface LinodeTargetSpec {
+  /** @default "us-east" */
+  region: string;
+  /** @default "g6-standard-2" */
+  type: string;
+  /** A Debian or Ubuntu image with cloud-init. @default "linode/ubuntu24.04" */
+  image: string;
+  /** The deploy key (a private key file). @default ENVCTL_SSH_KEY */
+  identityFile?: string;
+  /** Its public half (OpenSSH format). @default `<identity file>.pub`, else `ssh-keygen -y` */
+  publicKey?: string;
+  /** How long a new VM may take to answer SSH and run Docker. @default 900000 (15 minutes) */
+  readyTimeoutMs: number;
+}
+
+export type HivesyncTarget = "local" | "ssh" | "linode";
+
 export interface HivesyncSpec {
   /** Where the containers run. @default "local" */
-  target: "local" | "ssh";
+  target: HivesyncTarget;
   ssh?: SshTargetSpec;
+  linode?: LinodeTargetSpec;
   proxy?: ProxySpec;
   /** Variables that are secrets besides those named *_SECRET, *_PASSWORD, *_KEY, *_TOKEN. */
   secrets: string[];
@@ -450,7 +469,10 @@ export interface ResolvedEnv {
   volumesDropped?: boolean;
   /** The copilot kind's settings, with the AWS names resolved for this env. */
   copilot?: ResolvedCopilot;
-  /** The Docker engine the env's containers run on (`ssh://user@host:port`); none: the local one. */
+  /**
+   * The Docker engine the env's containers run on (`ssh://user@host:port`); none: the local one.
+   * A linode target's is known once its VM exists: the CLI records it from the stack's outputs.
+   */
   dockerHost?: string;
   /** On a remote engine, the directory of that host the checkout's bind sources map to. */
   remoteRoot?: string;
@@ -460,8 +482,23 @@ export interface ResolvedEnv {
   hivesync?: ResolvedHivesync;
 }
 
+/** The VM of a linode target, with its deploy key read. */
+export interface ResolvedLinode {
+  region: string;
+  type: string;
+  image: string;
+  /** root's authorized key on the VM (OpenSSH format). */
+  publicKey: string;
+  /** The private key file the readiness check logs in with. */
+  keyFile: string;
+  /** The spec's identity file: the Docker endpoint names it (else ENVCTL_SSH_KEY is read). */
+  identityFile?: string;
+  readyTimeoutMs: number;
+}
+
 export interface ResolvedHivesync {
-  target: "local" | "ssh";
+  target: HivesyncTarget;
+  linode?: ResolvedLinode;
   proxy?: ProxySpec;
   deploy: { after: DeployStep[] };
   health: HealthSpec;

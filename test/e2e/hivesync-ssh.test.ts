@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { assertCreatedNothing, assertNoTrace, envctl, said, type Run } from "../support/cli";
 import { dockerLeftovers, envName, tempDir } from "../support/env";
 import { startNetnsHost, type NetnsHost } from "../support/netns-sshd";
+import { handlers } from "../../lib/providers";
 import {
   dotenvFrom,
   makeHivesyncWorkspace,
@@ -66,6 +67,44 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
     assert.doesNotMatch(r.stderr, /env\.JWT_SECRET/);
     assert.match(r.stderr, /--generate-secrets fills PREVIEW_TOKEN_SECRET/);
     assertCreatedNothing(home, ws.repo, name);
+  });
+
+  it("target linode without the Linode provider plugin: exit 1 with the fix, nothing made; doctor's rows", async () => {
+    const lroot = tempDir("hivesync-linode");
+    const lhome = path.join(lroot, "envctl-home");
+    const key = path.join(lroot, "deploy_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    const lws = makeHivesyncWorkspace(lroot, {
+      dotenv: dotenvFrom(FILLED),
+      hivesync: { target: "linode", linode: { region: "eu-central", identity_file: key } },
+    });
+    const n = envName("hsl");
+    try {
+      const r = await envctl(["up", n, "-f", lws.spec, "--yes", "--generate-secrets"], {
+        home: lhome,
+        cwd: lws.repo,
+        env: { LINODE_TOKEN: "" },
+      });
+      assert.equal(r.code, 1, said(r));
+      assertNoTrace(r);
+      assert.match(
+        r.stderr,
+        /cannot up a hivesync env with target linode: linode provider plugin: pulumi-resource-linode \(v5\.1\.1 or a newer 5\.x\) is not installed/,
+      );
+      assert.match(r.stderr, /pulumi plugin install resource linode v5\.1\.1/);
+      assertCreatedNothing(lhome, lws.repo, n);
+      const d = await envctl(["doctor", "-f", lws.spec, "--json"], {
+        home: lhome,
+        cwd: lws.repo,
+        env: { LINODE_TOKEN: "" },
+      });
+      const rows = (JSON.parse(d.stdout) as { checks: { name: string; ok: boolean }[] }).checks;
+      assert.equal(rows.find((c) => c.name === "linode provider plugin")?.ok, false, d.stdout);
+      assert.equal(rows.find((c) => c.name === "linode token")?.ok, false, d.stdout);
+      assert.equal(d.code, 1);
+    } finally {
+      fs.rmSync(lroot, { recursive: true, force: true });
+    }
   });
 
   it("deploys over SSH: key login, the host key remembered, binds under the target's root", async () => {
@@ -127,6 +166,49 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
       { encoding: "utf8" },
     );
     assert.match(env, /"OPENAI_API_KEY=sk-while-down-key"/);
+  });
+
+  // The readiness check a linode target's VM gets (LinodeHost's HostReady), against this host:
+  // the real path of what test/mock/hivesync-linode.test.ts can only mock (the Linode API).
+  it("a new host's readiness check: a stale key of its address forgotten, SSH and docker info waited for, the reason when it never answers", async () => {
+    const readyHome = tempDir("ready-home");
+    const knownHosts = path.join(readyHome, "known_hosts");
+    // Another machine had this address before: its key would make SSH refuse the new one.
+    const stale = `${host.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGFub3RoZXItbWFjaGluZXMta2V5LWZvci10ZXN0\n`;
+    fs.writeFileSync(knownHosts, stale);
+    const saved = process.env.ENVCTL_HOME;
+    process.env.ENVCTL_HOME = readyHome;
+    const inputs = {
+      address: host.address,
+      user: "root",
+      port: 22,
+      keyFile: host.identity,
+      timeoutMs: 60_000,
+      instance: "48151623",
+    };
+    try {
+      const made = await handlers.hostready!.create(inputs);
+      assert.match(String(made.outs.docker), /^\d+\.\d+/, "docker info's server version");
+      const known = fs.readFileSync(knownHosts, "utf8");
+      assert.ok(!known.includes(stale.trim()), known);
+      assert.match(known, new RegExp(`^${host.address.replace(/\./g, "\\.")} ssh-ed25519 `, "m"));
+      await host.stop();
+      try {
+        await assert.rejects(
+          handlers.hostready!.create({ ...inputs, timeoutMs: 1000 }),
+          new RegExp(`the host ${host.address.replace(/\./g, "\\.")} is not ready after 1s: .+`),
+        );
+      } finally {
+        await host.start();
+      }
+      // Destroyed with its VM: the address's key goes with it.
+      await handlers.hostready!.delete(made.id, made.outs);
+      assert.ok(!fs.readFileSync(knownHosts, "utf8").includes(host.address));
+    } finally {
+      if (saved === undefined) delete process.env.ENVCTL_HOME;
+      else process.env.ENVCTL_HOME = saved;
+      fs.rmSync(readyHome, { recursive: true, force: true });
+    }
   });
 
   it("destroy over SSH leaves nothing on the host", async () => {

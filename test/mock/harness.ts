@@ -78,7 +78,7 @@ export function resolved<T>(value: pulumi.Input<T>): Promise<T> {
 }
 
 /** Outputs the mocked handlers would report; everything else echoes the inputs. */
-function stateFor(
+export function stateFor(
   type: string,
   name: string,
   inputs: Record<string, unknown>,

@@ -14,7 +14,7 @@ import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { verifyHostKey } from "../../lib/docker/ssh-auth";
+import { forgetHostKey, verifyHostKey } from "../../lib/docker/ssh-auth";
 import { dockerEndpoint, parseTarget } from "../../lib/kinds/hivesync/target";
 describe("Docker endpoints", () => {
   it("maps unix, tcp, https and ssh URLs to dockerode options", () => {
@@ -155,6 +155,32 @@ describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
     );
     assert.equal(verifyHostKey(file, "box.example", 2200, blob(3)), true);
     assert.equal(verifyHostKey(file, "box.example", 2200, blob(4)), false);
+  });
+
+  it("forgets a host's keys (plain and hashed entries) and nobody else's, then takes a new key", () => {
+    const file = path.join(dir, "forget");
+    const salt = Buffer.alloc(20, 9);
+    const hash = createHmac("sha1", salt).update("203.0.113.10").digest("base64");
+    fs.writeFileSync(
+      file,
+      [
+        `# envctl`,
+        `203.0.113.10 ssh-ed25519 ${blob(5).toString("base64")}`,
+        `|1|${salt.toString("base64")}|${hash} ssh-ed25519 ${blob(6).toString("base64")}`,
+        `[203.0.113.10]:2222 ssh-ed25519 ${blob(7).toString("base64")}`,
+        `10.0.0.5 ssh-ed25519 ${blob(8).toString("base64")}`,
+        ``,
+      ].join("\n"),
+    );
+    // A VM that got the address of another machine: its key is refused until forgotten.
+    assert.equal(verifyHostKey(file, "203.0.113.10", 22, blob(9)), false);
+    assert.equal(forgetHostKey(file, "203.0.113.10", 22), 2);
+    const left = fs.readFileSync(file, "utf8");
+    assert.match(left, /^# envctl$/m);
+    assert.match(left, /^\[203\.0\.113\.10\]:2222 /m, "another port is another host");
+    assert.match(left, /^10\.0\.0\.5 /m);
+    assert.equal(verifyHostKey(file, "203.0.113.10", 22, blob(9)), true);
+    assert.equal(forgetHostKey(path.join(dir, "none"), "203.0.113.10", 22), 0);
   });
 
   it("logs in with the endpoint's identity file and checks the host key", () => {

@@ -14,6 +14,8 @@ import { caddyfile } from "../../lib/providers/proxy";
 import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
 import { dependentsOf } from "../../cli/commands/backup";
 import { splitSecrets } from "../../lib/kinds/hivesync/secrets";
+import { withEngine } from "../../lib/kinds/hivesync/target";
+import { execFileSync } from "node:child_process";
 import { strongSecret } from "../../lib/providers/secret";
 import { fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
 import { isSecretVar } from "../../lib/spec/hivesync";
@@ -157,6 +159,141 @@ describe("the hivesync spec block", () => {
     const env = resolveHivesync("prod", ok, 0, home);
     assert.equal(env.dockerHost, "ssh://root@10.0.0.5:22");
     assert.equal(env.remoteRoot, "/srv/app/prod");
+  });
+
+  it("reads a linode target with the document's defaults, and refuses linode without target linode", () => {
+    const r = parse(`${BASE}hivesync:\n  target: linode\n`);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.spec!.hivesync!.linode, {
+      region: "us-east",
+      type: "g6-standard-2",
+      image: "linode/ubuntu24.04",
+      readyTimeoutMs: 900_000,
+    });
+    const r2 = parse(
+      `${BASE}hivesync:\n  target: linode\n  linode: { region: ap-south, type: g6-standard-4, image: linode/debian12, identity_file: keys/deploy, ready_timeout: 20m }\n`,
+    );
+    assert.deepEqual(r2.errors, []);
+    const l = r2.spec!.hivesync!.linode!;
+    assert.deepEqual(
+      [l.region, l.type, l.image, l.readyTimeoutMs],
+      ["ap-south", "g6-standard-4", "linode/debian12", 1_200_000],
+    );
+    assert.match(l.identityFile!, /^\/.*\/keys\/deploy$/);
+    const errs = (block: string): string[] =>
+      parse(`${BASE}hivesync:\n${block}\n`).errors.map((e) => `${e.path}: ${e.message}`);
+    assert.deepEqual(errs("  linode: { region: us-east }"), [
+      'hivesync.linode: applies to target linode only: add "target: linode"',
+    ]);
+    assert.match(
+      errs("  target: linode\n  linode: { image: linode/arch }").join(""),
+      /^hivesync\.linode\.image: must be a Debian or Ubuntu image/,
+    );
+    assert.match(
+      errs("  target: linode\n  linode: { region: 'US East' }").join(""),
+      /^hivesync\.linode\.region: must be a Linode region id/,
+    );
+    assert.match(
+      errs("  target: linode\n  linode: { public_key: nope }").join(""),
+      /^hivesync\.linode\.public_key: must be an OpenSSH public key/,
+    );
+    assert.match(errs("  target: linode\n  linode: { size: big }").join(""), /^hivesync\.linode/);
+    assert.match(errs("  target: vps").join(""), /^hivesync\.target: /);
+  });
+
+  it("reads a linode target's deploy key: the spec's file or ENVCTL_SSH_KEY, its .pub, else ssh-keygen -y", () => {
+    const home = tempHome();
+    dirs.push(home.root);
+    const keys = fs.mkdtempSync(path.join(home.root, "keys-"));
+    const key = path.join(keys, "deploy");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "envctl-test", "-f", key]);
+    const pub = fs.readFileSync(`${key}.pub`, "utf8").trim();
+    const spec = (extra: string): ReturnType<typeof parse>["spec"] =>
+      parse(`${BASE}hivesync:\n  target: linode\n  linode: { ${extra} }\n`).spec!;
+    const withKey = resolveHivesync("prod", spec(`identity_file: ${key}`)!, 0, home);
+    assert.equal(withKey.hivesync!.linode!.publicKey, pub);
+    assert.equal(withKey.hivesync!.linode!.keyFile, key);
+    assert.equal(withKey.dockerHost, undefined, "the VM's address is an output of the stack");
+    assert.equal(withKey.remoteRoot, "/opt/hivesync/prod");
+    // No .pub: derived from the private key, the same public key (the comment may go).
+    fs.rmSync(`${key}.pub`);
+    const derived = resolveHivesync("prod", spec(`identity_file: ${key}`)!, 0, home);
+    const keyPart = (k: string): string => k.split(" ").slice(0, 2).join(" ");
+    assert.equal(keyPart(derived.hivesync!.linode!.publicKey), keyPart(pub));
+    assert.match(keyPart(pub), /^ssh-ed25519 AAAA/);
+    // ENVCTL_SSH_KEY when the spec names none; then the endpoint names no identity of its own.
+    const saved = process.env.ENVCTL_SSH_KEY;
+    try {
+      process.env.ENVCTL_SSH_KEY = key;
+      const fromEnv = resolveHivesync("prod", spec("region: us-east")!, 0, home);
+      assert.equal(fromEnv.hivesync!.linode!.keyFile, key);
+      assert.equal(fromEnv.hivesync!.linode!.identityFile, undefined);
+      delete process.env.ENVCTL_SSH_KEY;
+      assert.throws(
+        () => resolveHivesync("prod", spec("region: us-east")!, 0, home),
+        (err: Error & { exitCode?: number }) =>
+          /^hivesync\.linode\.identity_file: required/.test(err.message) && err.exitCode === 2,
+      );
+      assert.throws(
+        () => resolveHivesync("prod", spec(`identity_file: ${key}.missing`)!, 0, home),
+        /hivesync\.linode\.identity_file: .*deploy\.missing does not exist/,
+      );
+      fs.writeFileSync(`${key}.bad`, "not a key\n");
+      assert.throws(
+        () => resolveHivesync("prod", spec(`identity_file: ${key}.bad`)!, 0, home),
+        /cannot read the public key of .*deploy\.bad/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.ENVCTL_SSH_KEY;
+      else process.env.ENVCTL_SSH_KEY = saved;
+    }
+    // Placeholders are refused as for an SSH host.
+    const placeholder = parse(
+      `${BASE.replace("JWT_SECRET: s3cret-value-1, PORT: '4000'", "JWT_SECRET: REPLACE_ME")}hivesync:\n  target: linode\n  linode: { identity_file: ${key} }\n`,
+    ).spec!;
+    assert.throws(
+      () => resolveHivesync("prod", placeholder, 0, home),
+      /services\.backend\.env\.JWT_SECRET: is "REPLACE_ME"/,
+    );
+  });
+
+  it("finds the Linode plugin on PATH or cached at 5.1.1 or a newer 5.x, and nothing else", async () => {
+    const { findPlugin } = await import("../../lib/doctor/plugins");
+    const { linodeProblem } = await import("../../lib/doctor/linode");
+    const home = tempHome();
+    dirs.push(home.root);
+    const base = { HOME: home.root, PATH: "/nonexistent", PULUMI_HOME: path.join(home.root, "p") };
+    const plugin = (dir: string): string => {
+      const d = path.join(home.root, "p", "plugins", dir);
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, "pulumi-resource-linode"), "", { mode: 0o755 });
+      return path.join(d, "pulumi-resource-linode");
+    };
+    plugin("resource-linode-v4.30.0");
+    plugin("resource-linode-v6.0.0");
+    plugin("resource-linode-v5.0.9");
+    assert.equal(findPlugin("linode", "5.1.1", base), undefined);
+    assert.match(linodeProblem(base)!, /pulumi plugin install resource linode v5\.1\.1/);
+    const good = plugin("resource-linode-v5.2.0");
+    assert.equal(findPlugin("linode", "5.1.1", base), good);
+    assert.equal(linodeProblem(base), undefined);
+    assert.equal(findPlugin("aws", "7.48.0", base), undefined, "another provider's name");
+  });
+
+  it("records a linode env's endpoint from the stack's outputs, keeping the last one when an update failed", () => {
+    const linode = { hivesync: { target: "linode" } } as unknown as Parameters<
+      typeof withEngine
+    >[0];
+    const out = { host: { address: "203.0.113.10", dockerHost: "ssh://root@203.0.113.10:22" } };
+    assert.equal(withEngine(linode, out).dockerHost, "ssh://root@203.0.113.10:22");
+    const before = { ...linode, dockerHost: "ssh://root@198.51.100.1:22" };
+    assert.equal(withEngine(linode, undefined, before).dockerHost, "ssh://root@198.51.100.1:22");
+    assert.equal(withEngine(linode, undefined, null).dockerHost, undefined);
+    const ssh = {
+      hivesync: { target: "ssh" },
+      dockerHost: "ssh://root@10.0.0.5:22",
+    } as unknown as Parameters<typeof withEngine>[0];
+    assert.equal(withEngine(ssh, out), ssh, "an SSH target's endpoint is the spec's");
   });
 
   it("refuses the hivesync block on another kind", () => {

@@ -5,14 +5,9 @@
  * VM is ready for a deploy once `cloud-init status --wait` returns and `docker info` answers.
  */
 import * as YAML from "yaml";
+import { REMOTE_ROOT } from "../../spec/hivesync";
 
-/** Ubuntu packages Docker and the compose plugin (`docker-compose-v2`); Debian 12 has no plugin. */
-export const LINODE_IMAGE = "linode/ubuntu24.04";
-/** The document's size suggestion: 2 vCPU, 4 GB. */
-export const LINODE_TYPE = "g6-standard-2";
-export const LINODE_REGION = "us-east";
-/** Where the app's files live on the VM (the document's /opt/HiveSync). */
-export const REMOTE_ROOT = "/opt/hivesync";
+export { LINODE_IMAGE, LINODE_REGION, LINODE_TYPE, REMOTE_ROOT } from "../../spec/hivesync";
 
 export interface CloudInitOptions {
   /** Packages besides Docker's. */

@@ -5,7 +5,8 @@ import type { EnvSpec, EnvState, ResolvedEnv, ResolvedService } from "../../spec
 import { resolveEnv } from "../devenv/resolve";
 import { withProxy } from "./proxy";
 import { splitSecrets } from "./secrets";
-import { dockerEndpoint, parseTarget, remoteRoot, type HostLookup } from "./target";
+import { REMOTE_ROOT } from "../../spec/hivesync";
+import { dockerEndpoint, parseTarget, remoteRoot, resolveLinode, type HostLookup } from "./target";
 
 /** Options of one resolve that are not part of the spec. */
 export interface HivesyncResolveOptions {
@@ -33,8 +34,11 @@ export function resolveHivesync(
   const env = resolveEnv(name, spec, block, home, state);
   const services = h.proxy ? withProxy(env.services, h.proxy) : env.services;
   const remote = h.target === "ssh" && h.ssh ? h.ssh : undefined;
-  if (remote) checkRemote(services, opts.generate ?? []);
+  const vm = h.target === "linode" ? h.linode : undefined;
+  if (remote || vm) checkRemote(services, opts.generate ?? [], h.target);
   const endpoint = remote ? parseTarget(remote.host, opts.hostById) : undefined;
+  // The VM's address is known once it exists: the program makes the Docker endpoint of it.
+  const linode = vm ? resolveLinode(vm) : undefined;
   const split = splitSecrets(services, h.secrets, opts.generate ?? []);
   return {
     ...env,
@@ -43,12 +47,15 @@ export function resolveHivesync(
     ...(remote && endpoint
       ? {
           dockerHost: dockerEndpoint(endpoint, remote.identityFile),
-          remoteRoot: remoteRoot(remote, name),
+          remoteRoot: remoteRoot(remote.root, name),
           ...(endpoint.hostId ? { hostId: endpoint.hostId } : {}),
         }
-      : {}),
+      : linode
+        ? { remoteRoot: remoteRoot(REMOTE_ROOT, name) }
+        : {}),
     hivesync: {
       target: h.target,
+      ...(linode ? { linode } : {}),
       ...(h.proxy ? { proxy: h.proxy } : {}),
       deploy: h.deploy,
       health: h.health,
@@ -74,7 +81,11 @@ export function hivesyncSecrets(
  * A remote target takes no placeholder secrets (each `REPLACE_ME` named, unless generated) and
  * no files given by value (they are written on this machine).
  */
-function checkRemote(services: ResolvedService[], generate: readonly string[]): void {
+function checkRemote(
+  services: ResolvedService[],
+  generate: readonly string[],
+  target: string,
+): void {
   const issues: string[] = [];
   const seen = new Set<string>();
   for (const s of services) {
@@ -86,7 +97,7 @@ function checkRemote(services: ResolvedService[], generate: readonly string[]): 
     }
     if (s.type === "container" && s.files?.length) {
       issues.push(
-        `services.${s.name}: secrets or configs given as files are not supported on an SSH target`,
+        `services.${s.name}: secrets or configs given as files are not supported on a${target === "ssh" ? "n SSH" : " linode"} target`,
       );
     }
   }

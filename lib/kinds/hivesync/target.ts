@@ -3,9 +3,11 @@
  * (`ssh://user@host:port`, the deploy key as the endpoint's `identity`), with the checkout's
  * bind sources under `<root>/<env>` there. A host of the catalog can be named by its id.
  */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { UserError } from "../../core/errors";
-import type { SshTargetSpec } from "../../spec/model";
+import type { LinodeTargetSpec, ResolvedEnv, ResolvedLinode } from "../../spec/model";
 
 export interface Endpoint {
   user: string;
@@ -55,6 +57,70 @@ export function dockerEndpoint(e: Endpoint, identityFile?: string): string {
   return identityFile ? `${base}?identity=${encodeURIComponent(identityFile)}` : base;
 }
 
-export function remoteRoot(ssh: SshTargetSpec, env: string): string {
-  return path.posix.join(ssh.root, env);
+/** The env's directory on a remote host, under the target's root. */
+export function remoteRoot(root: string, env: string): string {
+  return path.posix.join(root, env);
+}
+
+/**
+ * A linode target's VM settings with its deploy key read: the spec's identity file, else
+ * ENVCTL_SSH_KEY; its public half from the spec, the `.pub` beside it, or `ssh-keygen -y`.
+ */
+export function resolveLinode(
+  spec: LinodeTargetSpec,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedLinode {
+  const keyFile = spec.identityFile ?? env.ENVCTL_SSH_KEY;
+  const at = spec.identityFile ? "hivesync.linode.identity_file" : "ENVCTL_SSH_KEY";
+  if (!keyFile) {
+    throw new UserError("hivesync.linode.identity_file: required: the VM's deploy key", 2, [
+      "name a private key file there, or set ENVCTL_SSH_KEY to one (the workflows do)",
+    ]);
+  }
+  if (!fs.existsSync(keyFile)) {
+    throw new UserError(`${at}: ${keyFile} does not exist`, 2);
+  }
+  return {
+    region: spec.region,
+    type: spec.type,
+    image: spec.image,
+    publicKey: spec.publicKey ?? publicKeyOf(keyFile, at),
+    keyFile,
+    ...(spec.identityFile ? { identityFile: spec.identityFile } : {}),
+    readyTimeoutMs: spec.readyTimeoutMs,
+  };
+}
+
+/** The OpenSSH public key of a private key file: its `.pub`, else derived by ssh-keygen. */
+function publicKeyOf(keyFile: string, at: string): string {
+  const pub = `${keyFile}.pub`;
+  if (fs.existsSync(pub)) return fs.readFileSync(pub, "utf8").trim();
+  try {
+    return execFileSync("ssh-keygen", ["-y", "-P", "", "-f", keyFile], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+  } catch (err) {
+    const why = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    throw new UserError(`${at}: cannot read the public key of ${keyFile}: ${why}`, 2, [
+      "give it as hivesync.linode.public_key, or put it beside the key as a .pub file",
+    ]);
+  }
+}
+
+/**
+ * The env as the CLI records it after an update: a linode target's Docker endpoint is the
+ * stack's output (`host.dockerHost`, the VM's address); without one (a failed first update)
+ * the one recorded before is kept. Other envs are recorded as they are.
+ */
+export function withEngine(
+  env: ResolvedEnv,
+  outputs: Record<string, unknown> | undefined,
+  before?: ResolvedEnv | null,
+): ResolvedEnv {
+  if (env.hivesync?.target !== "linode") return env;
+  const host = outputs?.host as { dockerHost?: unknown } | undefined;
+  const endpoint =
+    typeof host?.dockerHost === "string" ? host.dockerHost : (before?.dockerHost ?? undefined);
+  return endpoint ? { ...env, dockerHost: endpoint } : env;
 }

@@ -1,0 +1,25 @@
+import { UserError } from "../../core/errors";
+import { engineEnv } from "../../core/toolchain";
+import { checkLinodeToken, linodeProblem } from "../../doctor/linode";
+
+/**
+ * Refuses, before anything is made, a hivesync spec whose Linode VM cannot be made here (no
+ * Linode provider plugin where the engine looks: exit 1, with the fix); warns when no API token
+ * is in the environment (the stack's config may hold one).
+ */
+export function checkHivesyncReady(
+  spec: { kind?: string; hivesync?: { target: string } | undefined },
+  verb: string,
+  warn: (line: string) => void = () => undefined,
+): void {
+  if (spec.kind !== "hivesync" || spec.hivesync?.target !== "linode") return;
+  const env = { ...process.env, ...engineEnv() };
+  const problem = linodeProblem(env);
+  if (problem) {
+    throw new UserError(`cannot ${verb} a hivesync env with target linode: ${problem}`, 1, [
+      "nothing was created; `envctl doctor -f SPEC` shows the Linode checks",
+    ]);
+  }
+  const token = checkLinodeToken(env);
+  if (!token.ok) warn(`warning: ${token.name}: ${token.detail} (${token.fix ?? ""})`);
+}
