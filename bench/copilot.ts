@@ -20,7 +20,7 @@ import {
   reserveLowBlocks,
   result,
   run,
-  runAlone,
+  runAloneWithRounds,
   timeSides,
   withCleanup,
   type BenchResult,
@@ -114,13 +114,4 @@ export async function copilotBench(opts: { rounds?: number } = {}): Promise<Benc
   return withCleanup("copilot", measure, cleanup);
 }
 
-if (require.main === module) {
-  const i = process.argv.indexOf("--rounds");
-  const rounds = i >= 0 ? Number(process.argv[i + 1]) : 3;
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    process.stderr.write("--rounds must be a whole number of at least 1\n");
-    process.exitCode = 2;
-  } else {
-    runAlone(() => copilotBench({ rounds }));
-  }
-}
+if (require.main === module) runAloneWithRounds(copilotBench);

@@ -25,7 +25,7 @@ import {
   reserveLowBlocks,
   result,
   run,
-  runAlone,
+  runAloneWithRounds,
   withCleanup,
   type BenchResult,
 } from "./support";
@@ -284,13 +284,4 @@ export async function hivesyncBench(opts: { rounds?: number } = {}): Promise<Ben
   return withCleanup("hivesync", measure, cleanup);
 }
 
-if (require.main === module) {
-  const i = process.argv.indexOf("--rounds");
-  const rounds = i >= 0 ? Number(process.argv[i + 1]) : 3;
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    process.stderr.write("--rounds must be a whole number of at least 1\n");
-    process.exitCode = 2;
-  } else {
-    runAlone(() => hivesyncBench({ rounds }));
-  }
-}
+if (require.main === module) runAloneWithRounds(hivesyncBench);

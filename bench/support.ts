@@ -336,6 +336,23 @@ export function checkInterrupted(): void {
   if (interrupted) throw new Error("interrupted");
 }
 
+/**
+ * Entry point for a bench file that takes `--rounds N` (default 3): a bad count exits 2, else
+ * as runAlone.
+ */
+export function runAloneWithRounds(
+  bench: (opts: { rounds: number }) => Promise<BenchResult[]>,
+): void {
+  const i = process.argv.indexOf("--rounds");
+  const rounds = i >= 0 ? Number(process.argv[i + 1]) : 3;
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write("--rounds must be a whole number of at least 1\n");
+    process.exitCode = 2;
+    return;
+  }
+  runAlone(() => bench({ rounds }));
+}
+
 /** Entry point for a bench file run alone: prints its report; exit 1 only on an error. */
 export function runAlone(bench: () => Promise<BenchResult[]>): void {
   installInterruptHandler();

@@ -27,7 +27,7 @@ import { beginOperation, type Operation, type OperationFlags } from "../operatio
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import type { SpecSource } from "../../lib/spec/sources";
-import { kindOf, SPEC_KIND } from "../../lib/kinds";
+import { kindOf, resolveFor, SPEC_KIND } from "../../lib/kinds";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, applyRemoval, report } from "./apply";
 
@@ -81,8 +81,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
     let env;
     let secrets;
     try {
-      env = def.resolve(opts.name, spec, block, s.home, "cold", ropts);
-      secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
+      ({ env, secrets } = resolveFor(def, opts.name, spec, block, s.home, "cold", ropts));
       await initStack(engine, opts.name, s.signal);
     } catch (err) {
       catalog.releaseLease(opts.name);

@@ -23,7 +23,7 @@ import { freeBlock } from "../../lib/catalog/leases";
 import { checkName, readCatalog, seams, type CommandSeams } from "../context";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
-import { kindOf, resolveOptions, SPEC_KIND } from "../../lib/kinds";
+import { kindOf, resolveFor, resolveOptions, SPEC_KIND } from "../../lib/kinds";
 import { ensureSecrets } from "../../lib/engine/secrets";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
@@ -133,8 +133,7 @@ export async function preview(opts: PreviewOptions): Promise<{ changes: Record<s
       }
     },
   };
-  const env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
-  const secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
+  const { env, secrets } = resolveFor(def, opts.name, spec, block, s.home, undefined, ropts);
 
   let scratch: string | undefined;
   try {

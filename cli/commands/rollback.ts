@@ -4,7 +4,7 @@
  * proxy switch and health check as any deploy. Rolling back twice returns to where it started.
  */
 import { UserError } from "../../lib/core/errors";
-import { deployRecord, PREVIOUS_KEY } from "../../lib/kinds/hivesync/deploys";
+import { deployed, deployRecord, PREVIOUS_KEY } from "../../lib/kinds/hivesync/deploys";
 import { setSecretConfig } from "../../lib/engine/secrets";
 import { kindOf } from "../../lib/kinds";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
@@ -36,6 +36,7 @@ export async function rollback(opts: RollbackOptions): Promise<Record<string, un
         state: "warm" as const,
       };
       // The deploy rolled back from becomes the one a second rollback returns to.
+      deployed(engine, opts.name, undefined);
       await setSecretConfig(engine, opts.name, PREVIOUS_KEY, JSON.stringify(rec.current));
       if (!opts.json) s.log(`rolling ${opts.name} back to its previous deploy`);
       const res = await applyEnv({
@@ -48,6 +49,7 @@ export async function rollback(opts: RollbackOptions): Promise<Record<string, un
         json: opts.json,
         verb: "rollback",
       });
+      deployed(engine, opts.name, { env, secrets: rec.previous.secrets });
       if (opts.json) {
         s.out(
           jsonDoc("rollback", {

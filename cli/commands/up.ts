@@ -7,7 +7,7 @@ import { Progress } from "../../lib/engine/progress";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { initStack } from "../../lib/engine/update";
 import { readStack } from "../../lib/engine/state";
-import { rememberPrevious } from "../../lib/kinds/hivesync/deploys";
+import { deployed, rememberPrevious } from "../../lib/kinds/hivesync/deploys";
 
 const GENERATED_SECRET_TYPE = "pulumi-nodejs:dynamic/envctl:GeneratedSecret";
 import { formatIssue } from "../../lib/spec/load";
@@ -18,7 +18,7 @@ import { beginOperation, type Operation, type OperationFlags } from "../operatio
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
 import { loadSpec, specSource, type SpecSource } from "../../lib/spec/sources";
-import { checkVerb, kindOf, resolveOptions, SPEC_KIND } from "../../lib/kinds";
+import { checkVerb, kindOf, resolveFor, resolveOptions, SPEC_KIND } from "../../lib/kinds";
 import { preflight } from "../../lib/spec/validate";
 import { jsonDoc } from "../ui/output";
 import { applyEnv, report } from "./apply";
@@ -126,8 +126,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
     let env: ResolvedEnv;
     let secrets: Record<string, string> | undefined;
     try {
-      env = def.resolve(opts.name, spec, block, s.home, undefined, ropts);
-      secrets = def.secrets?.(opts.name, spec, block, s.home, ropts);
+      ({ env, secrets } = resolveFor(def, opts.name, spec, block, s.home, undefined, ropts));
     } catch (err) {
       // Refused before anything is made (a remote target's placeholders): no lease either.
       if (!hadLease) catalog.releaseLease(opts.name);
@@ -190,6 +189,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
       verb: "up",
       ...(secrets ? { secrets } : {}),
     });
+    if (env.kind === "hivesync") deployed(engine, opts.name, { env, secrets: secrets ?? {} });
     const outputs = res.outputs;
     if (opts.json) {
       s.out(

@@ -25,19 +25,51 @@ function passphrase(env: Record<string, string>): string | undefined {
   }
 }
 
-/** The keyed digest of `values` for this engine's passphrase (undefined: no passphrase to key it). */
-export function secretsDigest(engine: Engine, values: Record<string, string>): string | undefined {
+/** The keyed digest of `value` for this engine's passphrase (undefined: no passphrase to key it). */
+export function secretsDigest(engine: Engine, value: unknown): string | undefined {
   const key = passphrase(engine.env);
   if (key === undefined) return undefined;
-  return createHmac("sha256", key).update(canonicalJson(values)).digest("hex").slice(0, 32);
+  return createHmac("sha256", key).update(canonicalJson(value)).digest("hex").slice(0, 32);
 }
 
-function readConfig(file: string): Record<string, unknown> {
+/** The stack's settings file. */
+export function configFileOf(engine: Engine, stack: string): string {
+  return path.join(engine.project, `Pulumi.${stack}.yaml`);
+}
+
+/** The config of a stack's settings file as it is written (secrets stay encrypted). */
+export function readConfig(file: string): Record<string, unknown> {
   if (!fs.existsSync(file)) return {};
   const doc = YAML.parse(fs.readFileSync(file, "utf8")) as {
     config?: Record<string, unknown>;
   } | null;
   return doc?.config ?? {};
+}
+
+/**
+ * Sets (or, with undefined, removes) one plain config value in a settings file, without a
+ * pulumi process: for envctl's own bookkeeping beside what pulumi wrote. The file is replaced
+ * whole (a crash leaves the old one or the new one).
+ */
+export function writePlainConfig(file: string, key: string, value: string | undefined): void {
+  if (!fs.existsSync(file)) {
+    if (value === undefined) return;
+    fs.writeFileSync(file, "", { mode: 0o600 });
+  }
+  const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as {
+    config?: Record<string, unknown>;
+  };
+  const config = { ...doc.config };
+  if (value === undefined) {
+    if (!(key in config)) return;
+    delete config[key];
+  } else {
+    config[key] = value;
+  }
+  doc.config = config;
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, YAML.stringify(doc, { lineWidth: 0 }), { mode: 0o600 });
+  fs.renameSync(tmp, file);
 }
 
 /**
@@ -48,7 +80,7 @@ export async function ensureSecrets(
   engine: Engine,
   stack: string,
   values: Record<string, string>,
-  configFile = path.join(engine.project, `Pulumi.${stack}.yaml`),
+  configFile = configFileOf(engine, stack),
 ): Promise<boolean> {
   const digest = secretsDigest(engine, values);
   const current = readConfig(configFile);
@@ -60,16 +92,8 @@ export async function ensureSecrets(
     undefined,
     JSON.stringify(values),
   );
-  if (digest) {
-    // Plain config, written beside the secret pulumi just wrote.
-    const doc = (YAML.parse(fs.readFileSync(configFile, "utf8")) ?? {}) as {
-      config?: Record<string, unknown>;
-    };
-    doc.config = { ...doc.config, [DIGEST_KEY]: digest };
-    const tmp = `${configFile}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, YAML.stringify(doc, { lineWidth: 0 }), { mode: 0o600 });
-    fs.renameSync(tmp, configFile);
-  }
+  // Plain config, written beside the secret pulumi just wrote.
+  if (digest) writePlainConfig(configFile, DIGEST_KEY, digest);
   return true;
 }
 
@@ -79,7 +103,7 @@ export async function setSecretConfig(
   stack: string,
   key: string,
   value: string,
-  configFile = path.join(engine.project, `Pulumi.${stack}.yaml`),
+  configFile = configFileOf(engine, stack),
 ): Promise<void> {
   await runPulumi(
     engine,

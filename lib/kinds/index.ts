@@ -86,16 +86,17 @@ export interface KindDef {
     opts?: ResolveOptions,
   ): ResolvedEnv;
   /**
-   * The values of the env's secret config `envctl:secrets` (kinds that keep secrets out of the
-   * resolved env); none: the kind has no secrets.
+   * `resolve`, with the values of the env's secret config `envctl:secrets` (kinds that keep
+   * secrets out of the resolved env) from the same resolve; none: the kind has no secrets.
    */
-  secrets?(
+  resolveWithSecrets?(
     name: string,
     spec: EnvSpec,
     block: number,
     home: Home,
+    state?: EnvState,
     opts?: ResolveOptions,
-  ): Record<string, string>;
+  ): { env: ResolvedEnv; secrets: Record<string, string> };
   /** A stored resolved env (stack config, catalog) of any known schema version, made current. */
   upgrade(raw: unknown, where: string): ResolvedEnv;
   /** Module under stacks/ whose `program(env)` builds the stack. */
@@ -149,8 +150,8 @@ const REGISTRY: Record<Kind, KindDef> = {
       (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).resolveHivesync(
         ...args,
       ),
-    secrets: (...args) =>
-      (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).hivesyncSecrets(
+    resolveWithSecrets: (...args) =>
+      (require("./hivesync/resolve") as typeof import("./hivesync/resolve")).resolveWithSecrets(
         ...args,
       ),
     upgrade: (raw, where) =>
@@ -159,6 +160,21 @@ const REGISTRY: Record<Kind, KindDef> = {
   },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The env a kind resolves a spec to, and its secret config's values when the kind has any. */
+export function resolveFor(
+  def: KindDef,
+  name: string,
+  spec: EnvSpec,
+  block: number,
+  home: Home,
+  state?: EnvState,
+  opts?: ResolveOptions,
+): { env: ResolvedEnv; secrets?: Record<string, string> } {
+  return def.resolveWithSecrets
+    ? def.resolveWithSecrets(name, spec, block, home, state, opts)
+    : { env: def.resolve(name, spec, block, home, state, opts) };
+}
 
 export function isKind(value: unknown): value is Kind {
   return typeof value === "string" && (KINDS as readonly string[]).includes(value);

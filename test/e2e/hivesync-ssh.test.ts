@@ -189,9 +189,11 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
     try {
       const made = await handlers.hostready!.create(inputs);
       assert.match(String(made.outs.docker), /^\d+\.\d+/, "docker info's server version");
-      const known = fs.readFileSync(knownHosts, "utf8");
-      assert.ok(!known.includes(stale.trim()), known);
-      assert.match(known, new RegExp(`^${host.address.replace(/\./g, "\\.")} ssh-ed25519 `, "m"));
+      // OpenSSH wrote the host's real key (hashed, as Debian's ssh_config asks) in its place.
+      const known = fs.readFileSync(knownHosts, "utf8").trim().split("\n");
+      assert.ok(!known.includes(stale.trim()), known.join("\n"));
+      assert.equal(known.length, 1, known.join("\n"));
+      assert.match(known[0]!, / ssh-ed25519 AAAA/);
       await host.stop();
       try {
         await assert.rejects(
@@ -203,7 +205,7 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
       }
       // Destroyed with its VM: the address's key goes with it.
       await handlers.hostready!.delete(made.id, made.outs);
-      assert.ok(!fs.readFileSync(knownHosts, "utf8").includes(host.address));
+      assert.equal(fs.readFileSync(knownHosts, "utf8").trim(), "");
     } finally {
       if (saved === undefined) delete process.env.ENVCTL_HOME;
       else process.env.ENVCTL_HOME = saved;

@@ -11,8 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
-import { hivesyncSecrets } from "../../lib/kinds/hivesync/resolve";
+import { resolveWithSecrets } from "../../lib/kinds/hivesync/resolve";
 import { parseSpecText } from "../../lib/spec/load";
 import type { ResolvedEnv } from "../../lib/spec/model";
 import { makeRepo, tempHome } from "../support/env";
@@ -76,8 +75,9 @@ describe("the hivesync program on a linode target, under mocks", () => {
     assert.deepEqual(r.errors, []);
     // --generate-secrets: the placeholder is filled on the way, so the remote target takes it.
     const opts = { generate: ["PREVIEW_TOKEN_SECRET"] };
-    env = resolveHivesync("prod", r.spec!, 3, home, "warm", opts);
-    const secrets = hivesyncSecrets("prod", r.spec!, 3, home, opts);
+    const resolvedEnv = resolveWithSecrets("prod", r.spec!, 3, home, "warm", opts);
+    env = resolvedEnv.env;
+    const secrets = resolvedEnv.secrets;
     // The Linode part runs only where its plugin is (the program checks): a stand-in for it.
     const bin = path.join(home.root, "bin");
     fs.mkdirSync(bin);

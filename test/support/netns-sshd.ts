@@ -7,10 +7,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { tempDir } from "./env";
-import { SSHD } from "./sshd";
+import { answers, SSHD, sshdConfig } from "./sshd";
 
 export interface NetnsHost {
   /** The namespace's address. */
@@ -27,15 +26,6 @@ export interface NetnsHost {
 }
 
 const ip = (...args: string[]): void => void execFileSync("ip", args, { stdio: "ignore" });
-
-async function answers(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: address, port });
-    s.once("data", () => (s.destroy(), resolve(true)));
-    s.once("error", () => resolve(false));
-    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
-  });
-}
 
 export async function startNetnsHost(): Promise<NetnsHost> {
   const id = (process.pid % 200) + 20;
@@ -70,24 +60,7 @@ export async function startNetnsHost(): Promise<NetnsHost> {
   ip("netns", "exec", ns, "ip", "link", "set", nsSide, "up");
   ip("netns", "exec", ns, "ip", "link", "set", "lo", "up");
   const config = path.join(dir, "sshd_config");
-  fs.writeFileSync(
-    config,
-    [
-      `ListenAddress ${there}`,
-      "Port 22",
-      `HostKey ${path.join(dir, "host_key")}`,
-      `AuthorizedKeysFile ${authorized}`,
-      "PubkeyAuthentication yes",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PermitRootLogin prohibit-password",
-      "StrictModes no",
-      `PidFile ${path.join(dir, "sshd.pid")}`,
-      "UsePAM no",
-      "LogLevel VERBOSE",
-      "",
-    ].join("\n"),
-  );
+  fs.writeFileSync(config, sshdConfig({ listen: there, port: 22, dir, authorized }));
   let output = "";
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

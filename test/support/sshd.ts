@@ -26,6 +26,49 @@ export interface Sshd {
   cleanup(): Promise<void>;
 }
 
+/**
+ * An sshd_config for a test server: key login only (root too), the host key and pid file in
+ * `dir`, no PAM, verbose logs.
+ */
+export function sshdConfig(o: {
+  listen: string;
+  port: number;
+  dir: string;
+  authorized: string;
+}): string {
+  return [
+    `ListenAddress ${o.listen}`,
+    `Port ${o.port}`,
+    `HostKey ${path.join(o.dir, "host_key")}`,
+    `AuthorizedKeysFile ${o.authorized}`,
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitRootLogin prohibit-password",
+    "StrictModes no",
+    `PidFile ${path.join(o.dir, "sshd.pid")}`,
+    "UsePAM no",
+    "LogLevel VERBOSE",
+    "",
+  ].join("\n");
+}
+
+/** Whether something on host:port sends a first line (an SSH banner) within a second. */
+export async function answers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    sock.once("data", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
 /** A loopback port nothing listens on right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,21 +83,6 @@ export async function freePort(): Promise<number> {
 
 function keygen(file: string): void {
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "envctl-test", "-f", file]);
-}
-
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
-    sock.once("data", () => {
-      sock.destroy();
-      resolve(true); // the SSH banner
-    });
-    sock.once("error", () => resolve(false));
-    sock.setTimeout(1000, () => {
-      sock.destroy();
-      resolve(false);
-    });
-  });
 }
 
 /** Starts sshd; fails (never skips) when it is not installed. */
@@ -77,24 +105,7 @@ export async function startSshd(): Promise<Sshd> {
 
   const port = await freePort();
   const config = path.join(dir, "sshd_config");
-  fs.writeFileSync(
-    config,
-    [
-      "ListenAddress 127.0.0.1",
-      `Port ${port}`,
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${authorized}`,
-      "PubkeyAuthentication yes",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PermitRootLogin prohibit-password",
-      "StrictModes no",
-      `PidFile ${path.join(dir, "sshd.pid")}`,
-      "UsePAM no",
-      "LogLevel VERBOSE",
-      "",
-    ].join("\n"),
-  );
+  fs.writeFileSync(config, sshdConfig({ listen: "127.0.0.1", port, dir, authorized }));
 
   let output = "";
   const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", config], {
@@ -116,7 +127,7 @@ export async function startSshd(): Promise<Sshd> {
     await exit;
   };
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
+  while (!(await answers("127.0.0.1", port))) {
     if (exited || Date.now() > deadline) {
       await stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -15,12 +15,21 @@ import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
 import { dependentsOf } from "../../cli/commands/backup";
 import { splitSecrets } from "../../lib/kinds/hivesync/secrets";
 import { withEngine } from "../../lib/kinds/hivesync/target";
+import {
+  deployed,
+  DEPLOYED_KEY,
+  rememberPrevious,
+  type Deploy,
+} from "../../lib/kinds/hivesync/deploys";
+import type { Engine } from "../../lib/engine/automation";
+import * as os from "node:os";
+import * as YAML from "yaml";
 import { execFileSync } from "node:child_process";
 import { strongSecret } from "../../lib/providers/secret";
 import { fillTokens, outputToken, tokensIn } from "../../lib/spec/copilot";
 import { isSecretVar } from "../../lib/spec/hivesync";
 import { parseSpecText } from "../../lib/spec/load";
-import type { HealthSpec, ResolvedService } from "../../lib/spec/model";
+import type { HealthSpec, ResolvedEnv, ResolvedService } from "../../lib/spec/model";
 import { makeRepo, tempHome } from "../support/env";
 
 const dirs: string[] = [];
@@ -302,6 +311,49 @@ describe("the hivesync spec block", () => {
       r.errors.map((e) => `${e.path}: ${e.message}`),
       ['hivesync: applies to the hivesync kind only: add "kind: hivesync"'],
     );
+  });
+});
+
+describe("the rollback target kept across deploys (lib/kinds/hivesync/deploys.ts)", () => {
+  // An engine whose pulumi cannot run: a path that needs a pulumi process throws at once.
+  const engineAt = (project: string, passphrase?: string): Engine =>
+    ({
+      project,
+      pulumi: "/nonexistent/pulumi",
+      env: passphrase === undefined ? {} : { PULUMI_CONFIG_PASSPHRASE: passphrase },
+    }) as unknown as Engine;
+  const deploy = (secret: string, state: "warm" | "cold" = "warm"): Deploy => ({
+    env: { name: "prod", state, services: [] } as unknown as ResolvedEnv,
+    secrets: { secret_jwt_secret: secret },
+  });
+
+  it("an up of the deploy last recorded costs no pulumi process; any other change does", async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-deploys-"));
+    dirs.push(project);
+    const file = path.join(project, "Pulumi.prod.yaml");
+    fs.writeFileSync(file, "config:\n  envctl:kind: hivesync\n");
+    const engine = engineAt(project, "pass-1");
+    deployed(engine, "prod", deploy("s-1"));
+    const config = (): Record<string, string> =>
+      (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, string> }).config;
+    const digest = config()[DEPLOYED_KEY];
+    assert.match(digest!, /^[0-9a-f]{32}$/);
+    assert.ok(!fs.readFileSync(file, "utf8").includes("s-1"), "a keyed digest, not the value");
+    // The same deploy (cool and warm are not deploys): nothing to do, no process.
+    await rememberPrevious(engine, "prod", deploy("s-1"));
+    await rememberPrevious(engine, "prod", deploy("s-1", "cold"));
+    assert.match(fs.readFileSync(file, "utf8"), /envctl:kind: hivesync/);
+    // Another secret value: the stack's record is read (here: pulumi is missing, so it throws),
+    // and the digest is gone first, so a deploy that fails midway is never taken for done.
+    await assert.rejects(rememberPrevious(engine, "prod", deploy("s-2")));
+    assert.ok(!(DEPLOYED_KEY in config()));
+    // Another passphrase keys another digest: never a match by chance.
+    deployed(engine, "prod", deploy("s-1"));
+    await assert.rejects(rememberPrevious(engineAt(project, "pass-2"), "prod", deploy("s-1")));
+    // No passphrase: no digest to key, so always the full path.
+    deployed(engineAt(project), "prod", deploy("s-1"));
+    assert.ok(!(DEPLOYED_KEY in config()));
+    await assert.rejects(rememberPrevious(engineAt(project), "prod", deploy("s-1")));
   });
 });
 

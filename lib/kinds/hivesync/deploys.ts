@@ -6,7 +6,15 @@
  */
 import { canonicalJson } from "../../core/canonical";
 import type { Engine } from "../../engine/automation";
-import { secretOutputs, setSecretConfig, unsetConfig } from "../../engine/secrets";
+import {
+  configFileOf,
+  readConfig,
+  secretOutputs,
+  secretsDigest,
+  setSecretConfig,
+  unsetConfig,
+  writePlainConfig,
+} from "../../engine/secrets";
 import type { ResolvedEnv } from "../../spec/model";
 
 export interface Deploy {
@@ -20,6 +28,17 @@ export interface DeployRecord {
 }
 
 export const PREVIOUS_KEY = "envctl:previous";
+/**
+ * Plain config: the keyed digest (secretsDigest) of the deploy the stack last recorded, set only
+ * while `envctl:previous` is that deploy's own previous. An up of the same deploy again then
+ * needs no pulumi process to keep the rollback target.
+ */
+export const DEPLOYED_KEY = "envctl:deployedDigest";
+
+/** A deploy's keyed digest (state aside: cool and warm are not deploys). */
+function deployDigest(engine: Engine, d: Deploy): string | undefined {
+  return secretsDigest(engine, { ...d, env: { ...d.env, state: "warm" } });
+}
 
 export async function deployRecord(engine: Engine, stack: string): Promise<DeployRecord> {
   const outs = await secretOutputs(engine, stack);
@@ -40,6 +59,11 @@ export function sameDeploy(a: Deploy | undefined, b: Deploy): boolean {
  * so a failed deploy never becomes what a rollback returns to.
  */
 export async function rememberPrevious(engine: Engine, stack: string, next: Deploy): Promise<void> {
+  const file = configFileOf(engine, stack);
+  const digest = deployDigest(engine, next);
+  if (digest && readConfig(file)[DEPLOYED_KEY] === digest) return;
+  // From here until `next` is recorded, the config's previous is not the recorded one's.
+  deployed(engine, stack, undefined);
   const rec = await deployRecord(engine, stack);
   if (!rec.current) return;
   const previous = sameDeploy(rec.current, next) ? rec.previous : rec.current;
@@ -48,4 +72,13 @@ export async function rememberPrevious(engine: Engine, stack: string, next: Depl
   } else {
     await unsetConfig(engine, stack, PREVIOUS_KEY);
   }
+}
+
+/**
+ * After a deploy went through (up, rollback): the stack records `d` and `envctl:previous` is its
+ * previous. Undefined, before `envctl:previous` is changed otherwise: nothing is known.
+ */
+export function deployed(engine: Engine, stack: string, d: Deploy | undefined): void {
+  const digest = d ? deployDigest(engine, d) : undefined;
+  writePlainConfig(configFileOf(engine, stack), DEPLOYED_KEY, digest);
 }

@@ -29,6 +29,21 @@ export function resolveHivesync(
   state: EnvState = "warm",
   opts: HivesyncResolveOptions = {},
 ): ResolvedEnv {
+  return resolveWithSecrets(name, spec, block, home, state, opts).env;
+}
+
+/**
+ * The resolved env and the values of its secret tokens (what the stack's `envctl:secrets`
+ * config holds), from one resolve.
+ */
+export function resolveWithSecrets(
+  name: string,
+  spec: EnvSpec,
+  block: number,
+  home: Home,
+  state: EnvState = "warm",
+  opts: HivesyncResolveOptions = {},
+): { env: ResolvedEnv; secrets: Record<string, string> } {
   const h = spec.hivesync;
   if (!h) throw new Error("a hivesync spec without its hivesync settings");
   const env = resolveEnv(name, spec, block, home, state);
@@ -40,7 +55,7 @@ export function resolveHivesync(
   // The VM's address is known once it exists: the program makes the Docker endpoint of it.
   const linode = vm ? resolveLinode(vm) : undefined;
   const split = splitSecrets(services, h.secrets, opts.generate ?? []);
-  return {
+  const resolved: ResolvedEnv = {
     ...env,
     kind: "hivesync",
     services: split.services,
@@ -63,18 +78,7 @@ export function resolveHivesync(
       generated: split.generated,
     },
   };
-}
-
-/** The values of the env's secret tokens: what the stack's `envctl:secrets` config holds. */
-export function hivesyncSecrets(
-  name: string,
-  spec: EnvSpec,
-  block: number,
-  home: Home,
-  opts: HivesyncResolveOptions = {},
-): Record<string, string> {
-  const env = resolveEnv(name, spec, block, home);
-  return splitSecrets(env.services, spec.hivesync?.secrets ?? [], opts.generate ?? []).values;
+  return { env: resolved, secrets: split.values };
 }
 
 /**
