@@ -118,13 +118,32 @@ export async function imageId(ref: string, host?: string): Promise<string | unde
   }
 }
 
-/** Removes the image (or just this tag of it). Gone already is fine; still in use is an error. */
+/**
+ * Removes the image (or just this tag of it). Gone already is fine; still in use by an envctl
+ * container is an error; in use only by containers envctl did not make, it is left.
+ */
 export async function removeImage(ref: string, host?: string): Promise<void> {
   try {
     await docker(host).getImage(ref).remove();
   } catch (err) {
     if (statusOf(err) === 404) return;
+    // In use by a container envctl did not make (someone ran the built image): it stays, with
+    // its tag, as removeLabelled leaves such images. Still used by one of envctl's own: an error.
+    if (statusOf(err) === 409 && (await onlyForeignUsers(ref, host))) return;
     throw dockerFailure(`removing image ${ref}`, err);
+  }
+}
+
+/** Whether the containers that use image `ref` are all ones envctl did not make (and any are). */
+async function onlyForeignUsers(ref: string, host?: string): Promise<boolean> {
+  try {
+    const users = await docker(host).listContainers({
+      all: true,
+      filters: { ancestor: [ref] },
+    });
+    return users.length > 0 && users.every((c) => !(LABEL_ENV in (c.Labels ?? {})));
+  } catch {
+    return false;
   }
 }
 

@@ -364,6 +364,47 @@ describe("lib/docker against the engine", { skip: !dockerAvailable(), timeout: 3
     assert.equal(await imageId(tag), undefined);
   });
 
+  it("removeImage leaves an image someone else's container uses, and refuses one an env container uses", async () => {
+    const ctx = path.join(tmp, "used");
+    fs.mkdirSync(ctx, { recursive: true });
+    fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM debian:bookworm\nLABEL run=${RUN}\n`);
+    const tag = `${n("used")}:latest`;
+    const { imageId: id } = await buildImage({
+      context: ctx,
+      dockerfile: "Dockerfile",
+      args: {},
+      tag,
+      labels,
+    });
+    // Someone ran the built image by hand: no envctl label on the container.
+    const foreign = n("foreign");
+    cli("create", "--name", foreign, "--label", `${KEY}=${RUN}`, tag, "true");
+    try {
+      await removeImage(tag);
+      assert.equal(await imageId(tag), id, "left with its tag for the container using it");
+      assert.ok(await inspectContainer(foreign), "the other container is untouched");
+      // One of envctl's own still uses it: that is an ordering fault, said as an error.
+      const own = n("own");
+      cli(
+        "create",
+        "--name",
+        own,
+        "--label",
+        `${KEY}=${RUN}`,
+        "--label",
+        "envctl.env=t",
+        tag,
+        "true",
+      );
+      await assert.rejects(removeImage(tag), /removing image .*used/);
+      await removeContainer(own);
+    } finally {
+      await removeContainer(foreign);
+    }
+    await removeImage(tag);
+    assert.equal(await imageId(tag), undefined, "gone once nothing uses it");
+  });
+
   it("buildImage: a failing step is named, with its output", async () => {
     const ctx = path.join(tmp, "broken");
     fs.mkdirSync(ctx);
