@@ -33,6 +33,21 @@ export type DockerEndpoint = string | undefined;
 const LOCAL_SOCKET = "/var/run/docker.sock";
 const clients = new Map<string, Dockerode>();
 
+/**
+ * The engine an endpoint names, without how this machine logs in to it: an `ssh://` endpoint's
+ * `identity` (a key file of this machine) is not part of which engine it is.
+ */
+export function engineOf(endpoint: string): string {
+  if (!endpoint.startsWith("ssh://")) return endpoint;
+  try {
+    const url = new URL(endpoint);
+    url.searchParams.delete("identity");
+    return url.toString().replace(/\?$/, "");
+  } catch {
+    return endpoint;
+  }
+}
+
 /** Dockerode's options for an endpoint (exported for tests). */
 export function clientOptions(endpoint: DockerEndpoint): Dockerode.DockerOptions {
   // The local engine named by DOCKER_HOST: docker-modem reads it with its companions

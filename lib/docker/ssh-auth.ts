@@ -76,7 +76,10 @@ export function sshOptions(
   url: URL,
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, unknown> {
-  const identity = url.searchParams.get("identity") ?? env.ENVCTL_SSH_KEY;
+  // The endpoint's key file when this machine has it (a stack's state may hold another
+  // machine's path: the same host, deployed from there), else ENVCTL_SSH_KEY, else the agent.
+  const named = url.searchParams.get("identity");
+  const identity = named && fs.existsSync(named) ? named : env.ENVCTL_SSH_KEY;
   const port = Number(url.port || 22);
   return {
     ...(identity ? { privateKey: fs.readFileSync(identity) } : {}),

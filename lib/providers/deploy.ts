@@ -4,12 +4,11 @@
  * `trigger` is the deployed containers' ids: a deploy that replaced any container runs them
  * again; one that changed nothing runs nothing. A failing step fails the update with its output.
  */
-import { changedKeys } from "../core/canonical";
 import type { DockerEndpoint } from "../docker/client";
 import { execIn } from "../docker/exec";
 import { waitHealthy } from "../health/hivesync";
 import type { HealthSpec } from "../spec/model";
-import type { Handler, Props } from "./types";
+import { differs, type Handler, type Props } from "./types";
 
 interface StepInputs {
   /** The container the step runs in. */
@@ -49,8 +48,8 @@ export const deployStep: Handler = {
     };
   },
   diff(_id, olds, news) {
-    const replaces = changedKeys(olds, news, ["container", "run", "trigger", "dockerHost"]);
-    const other = changedKeys(olds, news, ["service", "timeoutMs"]);
+    const replaces = differs(olds, news, ["container", "run", "trigger", "dockerHost"]);
+    const other = differs(olds, news, ["service", "timeoutMs"]);
     return Promise.resolve({ changes: replaces.length + other.length > 0, replaces });
   },
   update(_id, olds, news) {
@@ -80,8 +79,8 @@ export const healthGate: Handler = {
     return { id: `${i.env}:health:${i.trigger}`, outs };
   },
   diff(_id, olds, news) {
-    const replaces = changedKeys(olds, news, ["env", "trigger", "dockerHost"]);
-    const other = changedKeys(olds, news, ["health"]);
+    const replaces = differs(olds, news, ["env", "trigger", "dockerHost"]);
+    const other = differs(olds, news, ["health"]);
     return Promise.resolve({ changes: replaces.length + other.length > 0, replaces });
   },
   update(_id, olds, news) {

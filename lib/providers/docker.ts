@@ -5,11 +5,11 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { canonicalJson, changedKeys } from "../core/canonical";
+import { canonicalJson } from "../core/canonical";
 import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
 import type { DockerOptions, HealthCheck } from "../spec/model";
-import { replaceOnAnyChange, type Handler, type Props } from "./types";
+import { differs, replaceOnAnyChange, type Handler, type Props } from "./types";
 
 /** The container's Docker name: a start-first one's own, else the name it was given. */
 const realName = (props: Props): string =>
@@ -100,7 +100,7 @@ export const image: Handler = {
     return { id: inputs.tag as string, outs };
   },
   diff(_id, olds, news) {
-    const changed = changedKeys(olds, news, imageKeys);
+    const changed = differs(olds, news, imageKeys);
     return Promise.resolve({
       changes: changed.length > 0,
       replaces: changed.includes("tag") ? ["tag"] : [],
@@ -154,8 +154,8 @@ export function containerChanges(
   olds: Props,
   news: Props,
 ): { replaces: string[]; updates: string[] } {
-  const replaces = changedKeys(olds, news, containerKeys);
-  if (changedKeys(olds, news, ["health"]).length === 0) return { replaces, updates: [] };
+  const replaces = differs(olds, news, containerKeys);
+  if (differs(olds, news, ["health"]).length === 0) return { replaces, updates: [] };
   const seen = (p: Props): string =>
     canonicalJson(docker.dockerHealthcheck(p.health as HealthCheck | undefined));
   if (seen(olds) !== seen(news)) return { replaces: [...replaces, "health"].sort(), updates: [] };
@@ -239,7 +239,7 @@ export const ready: Handler = {
     return { id: `${inputs.name as string}-ready`, outs: inputs };
   },
   diff(_id, olds, news) {
-    const changed = changedKeys(olds, news, ["containerId", "name", "dockerHost", "health"]);
+    const changed = differs(olds, news, ["containerId", "name", "dockerHost", "health"]);
     return Promise.resolve({ changes: changed.length > 0, replaces: changed });
   },
   delete: () => Promise.resolve(),

@@ -5,7 +5,7 @@
  */
 import type { DockerEndpoint } from "../docker/client";
 import { execIn } from "../docker/exec";
-import type { Handler } from "./types";
+import { differs, type Handler } from "./types";
 
 /** Where the Caddyfile envctl writes lives in the proxy container (its /config volume). */
 export const CADDYFILE = "/config/envctl/Caddyfile";
@@ -68,7 +68,7 @@ export const proxyRoute: Handler = {
   },
   diff(_id, olds, news) {
     const keys = ["container", "upstream", "port", "domain", "tls", "email", "dockerHost"];
-    const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const changed = differs(olds, news, keys);
     const replaces = changed.filter((k) => k === "container" || k === "dockerHost");
     return Promise.resolve({ changes: changed.length > 0, replaces });
   },

@@ -7,14 +7,20 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { clientOptions, docker, DockerError, publishedAddress } from "../../lib/docker/client";
+import {
+  clientOptions,
+  docker,
+  DockerError,
+  engineOf,
+  publishedAddress,
+} from "../../lib/docker/client";
 import { handlers } from "../../lib/providers";
 
 import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { forgetHostKey, verifyHostKey } from "../../lib/docker/ssh-auth";
+import { forgetHostKey, sshOptions, verifyHostKey } from "../../lib/docker/ssh-auth";
 import { dockerEndpoint, parseTarget } from "../../lib/kinds/hivesync/target";
 describe("Docker endpoints", () => {
   it("maps unix, tcp, https and ssh URLs to dockerode options", () => {
@@ -113,6 +119,41 @@ describe("a resource's dockerHost input picks the engine", () => {
     const same = await handlers.network!.diff("id", olds, { ...olds });
     assert.equal(same.changes, false);
   });
+
+  it("the same SSH host with another machine's key file is the same engine: nothing is replaced", async () => {
+    const at = (host: string, key: string): string =>
+      `ssh://root@${host}:22?identity=${encodeURIComponent(key)}`;
+    const here = at("203.0.113.10", "/home/ops/app/keys/deploy");
+    const ci = at("203.0.113.10", "/home/runner/work/app/app/keys/deploy");
+    const net = { name: "n", labels: {}, dockerHost: here };
+    assert.equal(
+      (await handlers.network!.diff("id", net, { ...net, dockerHost: ci })).changes,
+      false,
+    );
+    const moved = await handlers.network!.diff("id", net, {
+      ...net,
+      dockerHost: at("198.51.100.1", "/k"),
+    });
+    assert.deepEqual(moved.replaces, ["dockerHost"]);
+    const step = { container: "c", run: "alembic upgrade head", trigger: "t", dockerHost: here };
+    assert.equal(
+      (await handlers.deploystep!.diff("id", step, { ...step, dockerHost: ci })).changes,
+      false,
+    );
+    const route = {
+      container: "c",
+      upstream: "backend",
+      port: 4000,
+      domain: "a.example",
+      dockerHost: here,
+    };
+    assert.equal(
+      (await handlers.proxyroute!.diff("id", route, { ...route, dockerHost: ci })).changes,
+      false,
+    );
+    assert.equal(engineOf(ci), "ssh://root@203.0.113.10:22");
+    assert.equal(engineOf("unix:///var/run/docker.sock"), "unix:///var/run/docker.sock");
+  });
 });
 
 describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
@@ -181,6 +222,16 @@ describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
     assert.match(left, /^10\.0\.0\.5 /m);
     assert.equal(verifyHostKey(file, "203.0.113.10", 22, blob(9)), true);
     assert.equal(forgetHostKey(path.join(dir, "none"), "203.0.113.10", 22), 0);
+  });
+
+  it("takes ENVCTL_SSH_KEY when the endpoint's key file is not on this machine", () => {
+    const key = path.join(dir, "ci_key");
+    fs.writeFileSync(key, "CI KEY BYTES");
+    const o = sshOptions(new URL("ssh://root@203.0.113.7:22?identity=%2Fnot%2Fhere%2Fkey"), {
+      ENVCTL_SSH_KEY: key,
+      ENVCTL_HOME: dir,
+    }) as { privateKey: Buffer };
+    assert.equal(o.privateKey.toString(), "CI KEY BYTES");
   });
 
   it("logs in with the endpoint's identity file and checks the host key", () => {
