@@ -20,7 +20,7 @@ import {
   type EarlyRemoval,
 } from "../../lib/kinds/devenv/lifecycle";
 import { trimLogs } from "../../lib/kinds/devenv/reality";
-import { withEngine } from "../../lib/kinds/hivesync/target";
+import { vmHost, withEngine } from "../../lib/kinds/hivesync/target";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
 
@@ -160,6 +160,13 @@ async function record(
   const outputs = withState((result.outputs.env ?? {}) as Record<string, unknown>, env);
   catalog.setOutputs(env.name, outputs);
   catalog.setDesired(env.name, withEngine(env, outputs, catalog.getEnv(env.name)?.resolved));
+  // A VM the stack made is a host of the catalog while the env has it.
+  const vm = vmHost(env, outputs);
+  if (vm) {
+    const known = catalog.hosts.get(vm.id);
+    if (known) catalog.hosts.update({ ...known, ...vm });
+    else catalog.hosts.add(vm);
+  }
   catalog.setStatus(env.name, "ready");
   return {
     outputs,

@@ -104,11 +104,19 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
       }
     }
     // What carries the env's label outside state: images a rebuild left untagged, objects an
-    // operation that died made before state recorded them.
-    await removeLabelled(LABEL_ENV, opts.name).catch((err: unknown) => {
-      if (!opts.json) s.log(`warning: leftovers of ${opts.name} stay in Docker: ${String(err)}`);
-    });
+    // operation that died made before state recorded them; on the engine the env ran on (a
+    // linode env's VM is gone with everything on it).
+    const resolved = record?.resolved;
+    const vm = resolved?.hivesync?.target === "linode" ? resolved.hostId : undefined;
+    if (!vm) {
+      await removeLabelled(LABEL_ENV, opts.name, resolved?.dockerHost).catch((err: unknown) => {
+        if (!opts.json) s.log(`warning: leftovers of ${opts.name} stay in Docker: ${String(err)}`);
+      });
+    }
     catalog.removeEnv(opts.name); // and its lease
+    // The VM's catalog host went with the VM.
+    if (vm && catalog.hosts.get(vm) && catalog.envsOnHost(vm).length === 0)
+      catalog.hosts.remove(vm);
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });
     if (opts.json) s.out(jsonDoc("destroy", { env: opts.name, operations: progress.ops }));
     else s.log(`env ${opts.name} destroyed`);

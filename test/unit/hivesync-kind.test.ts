@@ -14,7 +14,7 @@ import { caddyfile } from "../../lib/providers/proxy";
 import { resolveHivesync } from "../../lib/kinds/hivesync/resolve";
 import { dependentsOf } from "../../cli/commands/backup";
 import { splitSecrets } from "../../lib/kinds/hivesync/secrets";
-import { withEngine } from "../../lib/kinds/hivesync/target";
+import { vmHost, withEngine } from "../../lib/kinds/hivesync/target";
 import {
   deployed,
   DEPLOYED_KEY,
@@ -224,6 +224,7 @@ describe("the hivesync spec block", () => {
     assert.equal(withKey.hivesync!.linode!.keyFile, key);
     assert.equal(withKey.dockerHost, undefined, "the VM's address is an output of the stack");
     assert.equal(withKey.remoteRoot, "/opt/hivesync/prod");
+    assert.equal(withKey.hostId, "envctl-prod", "the VM's catalog host: envctl host show lists it");
     // No .pub: derived from the private key, the same public key (the comment may go).
     fs.rmSync(`${key}.pub`);
     const derived = resolveHivesync("prod", spec(`identity_file: ${key}`)!, 0, home);
@@ -303,6 +304,19 @@ describe("the hivesync spec block", () => {
       dockerHost: "ssh://root@10.0.0.5:22",
     } as unknown as Parameters<typeof withEngine>[0];
     assert.equal(withEngine(ssh, out), ssh, "an SSH target's endpoint is the spec's");
+    // The VM as a catalog host once its address is known; none for other targets.
+    const vm = { ...linode, hostId: "envctl-prod" } as typeof linode;
+    assert.deepEqual(vmHost(vm, out), {
+      id: "envctl-prod",
+      host: "203.0.113.10",
+      port: 2375,
+      sshHost: "203.0.113.10",
+      sshPort: 22,
+      sshUser: "root",
+      status: "online",
+    });
+    assert.equal(vmHost(vm, {}), undefined, "no address yet");
+    assert.equal(vmHost({ ...ssh, hostId: "box" } as typeof ssh, out), undefined);
   });
 
   it("refuses the hivesync block on another kind", () => {

@@ -6,6 +6,7 @@ import { resolveEnv } from "../devenv/resolve";
 import { withProxy } from "./proxy";
 import { splitSecrets } from "./secrets";
 import { REMOTE_ROOT } from "../../spec/hivesync";
+import { linodeLabel } from "./cloud-init";
 import { dockerEndpoint, parseTarget, remoteRoot, resolveLinode, type HostLookup } from "./target";
 
 /** Options of one resolve that are not part of the spec. */
@@ -66,7 +67,7 @@ export function resolveWithSecrets(
           ...(endpoint.hostId ? { hostId: endpoint.hostId } : {}),
         }
       : linode
-        ? { remoteRoot: remoteRoot(REMOTE_ROOT, name) }
+        ? { remoteRoot: remoteRoot(REMOTE_ROOT, name), hostId: linodeLabel(name) }
         : {}),
     hivesync: {
       target: h.target,

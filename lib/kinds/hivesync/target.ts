@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { UserError } from "../../core/errors";
+import type { NewHost } from "../../hosts/model";
 import type { LinodeTargetSpec, ResolvedEnv, ResolvedLinode } from "../../spec/model";
 
 export interface Endpoint {
@@ -123,4 +124,24 @@ export function withEngine(
   const endpoint =
     typeof host?.dockerHost === "string" ? host.dockerHost : (before?.dockerHost ?? undefined);
   return endpoint ? { ...env, dockerHost: endpoint } : env;
+}
+
+/**
+ * The catalog host a linode env's VM is, once its address is known (`envctl host show` lists
+ * the env on it): its id is the VM's label, SSH as root on 22. Undefined for other envs.
+ */
+export function vmHost(env: ResolvedEnv, outputs: Record<string, unknown>): NewHost | undefined {
+  const address = (outputs.host as { address?: unknown } | undefined)?.address;
+  if (env.hivesync?.target !== "linode" || !env.hostId || typeof address !== "string") {
+    return undefined;
+  }
+  return {
+    id: env.hostId,
+    host: address,
+    port: 2375,
+    sshHost: address,
+    sshPort: 22,
+    sshUser: "root",
+    status: "online",
+  };
 }
