@@ -316,7 +316,7 @@ describe("the hivesync spec block", () => {
       status: "online",
     });
     assert.equal(vmHost(vm, {}), undefined, "no address yet");
-    assert.equal(vmHost({ ...ssh, hostId: "box" } as typeof ssh, out), undefined);
+    assert.equal(vmHost({ ...ssh, hostId: "box" }, out), undefined);
   });
 
   it("refuses the hivesync block on another kind", () => {
