@@ -93,4 +93,28 @@ describe("the shipped GitHub workflows", () => {
       }
     }
   });
+
+  it("install the provider plugins the stack needs (a Linode VM's) before envctl runs, when asked", () => {
+    for (const f of files) {
+      const job = Object.values(
+        read(f).jobs as Record<string, { steps: Record<string, any>[] }>,
+      )[0]!;
+      const at = job.steps.findIndex((s) => s.name === "Provider plugins");
+      assert.ok(at >= 0, `${f}: a Provider plugins step`);
+      const step = job.steps[at]!;
+      assert.equal(step.if, "${{ vars.ENVCTL_PLUGINS != '' }}", f);
+      assert.match(String(step.run), /pulumi plugin install resource "\$name" "\$version"/, f);
+      const envctl = job.steps.findIndex((s) =>
+        /\benvctl (up|preview|infra)\b/.test(String(s.run ?? "")),
+      );
+      assert.ok(at < envctl, `${f}: before envctl runs`);
+      // The step's parsing, run as bash: "linode v5.1.1, aws v7.48.0" is two installs.
+      const script = String(step.run).replace(/pulumi plugin install/g, "echo install");
+      const out = spawnSync("bash", ["-c", script], {
+        env: { PLUGINS: "linode v5.1.1, aws v7.48.0", PATH: process.env.PATH },
+        encoding: "utf8",
+      });
+      assert.equal(out.stdout, "install resource linode v5.1.1\ninstall resource aws v7.48.0\n", f);
+    }
+  });
 });
