@@ -88,9 +88,20 @@ export async function previewOn(
 async function scratchEngine(dir: string, home: Home): Promise<Engine> {
   const engine = await openEngine(resolveHome({ ENVCTL_HOME: dir }));
   // Before the engine's first use (the workspace is made lazily, with this env object).
+  const pulumiHome = path.join(dir, "pulumi-home");
+  // The provider plugins installed for the real engine (a Linode VM's, the AWS part's) serve
+  // the scratch one too: its own PULUMI_HOME holds only what the preview writes.
+  const plugins = path.join(
+    process.env.PULUMI_HOME ?? path.join(process.env.HOME ?? os.homedir(), ".pulumi"),
+    "plugins",
+  );
+  if (fs.existsSync(plugins)) {
+    fs.mkdirSync(pulumiHome, { recursive: true });
+    fs.symlinkSync(plugins, path.join(pulumiHome, "plugins"));
+  }
   Object.assign(engine.env, {
     PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-    PULUMI_HOME: path.join(dir, "pulumi-home"),
+    PULUMI_HOME: pulumiHome,
     ENVCTL_HOME: home.root,
   });
   return engine;

@@ -10,7 +10,7 @@ export interface LinodeHostArgs {
   region: string;
   /** @default "g6-standard-2" */
   type: string;
-  /** A Debian or Ubuntu image with cloud-init. @default "linode/ubuntu24.04" */
+  /** An Ubuntu LTS image with cloud-init (its Docker packages). @default "linode/ubuntu24.04" */
   image: string;
   /** The deploy key's public half (OpenSSH format): root's authorized key. */
   sshPublicKey: string;

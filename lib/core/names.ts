@@ -30,6 +30,12 @@ export const LABEL_ENV = "envctl.env";
 export const LABEL_SERVICE = "envctl.service";
 
 export const containerName = (env: string, service: string): string => `envctl-${env}-${service}`;
+/**
+ * Whether a container (its Docker names, `/name`) is one envctl made: by its name, since a
+ * container run by hand from an env's image inherits the image's envctl labels.
+ */
+export const madeByEnvctl = (names: readonly string[] | undefined): boolean =>
+  (names ?? []).some((n) => n.replace(/^\//, "").startsWith("envctl-"));
 export const networkName = (env: string): string => `envctl-${env}`;
 export const volumeName = (env: string, volume: string): string => `envctl-${env}-${volume}`;
 export const imageTag = (env: string, service: string): string => `envctl/${env}-${service}:latest`;

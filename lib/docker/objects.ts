@@ -3,7 +3,7 @@
  * existing object, removeX of one that is already gone succeeds.
  */
 import type Dockerode from "dockerode";
-import { LABEL_ENV } from "../core/names";
+import { LABEL_ENV, madeByEnvctl } from "../core/names";
 import { docker, dockerFailure, followJsonStream, statusOf, type Labels } from "./client";
 
 export async function ensureNetwork(
@@ -134,14 +134,17 @@ export async function removeImage(ref: string, host?: string): Promise<void> {
   }
 }
 
-/** Whether the containers that use image `ref` are all ones envctl did not make (and any are). */
+/**
+ * Whether the containers that use image `ref` are all ones envctl did not make (and any are):
+ * told by name (madeByEnvctl), since such a container inherits the image's envctl labels.
+ */
 async function onlyForeignUsers(ref: string, host?: string): Promise<boolean> {
   try {
     const users = await docker(host).listContainers({
       all: true,
       filters: { ancestor: [ref] },
     });
-    return users.length > 0 && users.every((c) => !(LABEL_ENV in (c.Labels ?? {})));
+    return users.length > 0 && users.every((c) => !madeByEnvctl(c.Names));
   } catch {
     return false;
   }
@@ -149,8 +152,9 @@ async function onlyForeignUsers(ref: string, host?: string): Promise<boolean> {
 
 /**
  * Removes every container, network, volume and image labelled key=value: what an operation
- * that died left outside state, and images a rebuild left untagged. An image still used by
- * someone else's container stays. Returns how many objects were removed.
+ * that died left outside state, and images a rebuild left untagged. A container envctl did not
+ * make (run by hand from an env's image, so labelled like it) and an image still used by
+ * someone else's container stay. Returns how many objects were removed.
  */
 export async function removeLabelled(key: string, value: string, host?: string): Promise<number> {
   const filters = { label: [`${key}=${value}`] };
@@ -181,7 +185,10 @@ export async function removeLabelled(key: string, value: string, host?: string):
   };
   await each(
     "container",
-    () => client.listContainers({ all: true, filters }),
+    async () =>
+      (await client.listContainers({ all: true, filters })).filter(
+        (c) => key !== LABEL_ENV || madeByEnvctl(c.Names),
+      ),
     (c) => c.Id,
     (id) => client.getContainer(id).remove({ force: true, v: true }),
   );

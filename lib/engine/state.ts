@@ -71,6 +71,18 @@ function readFileBackend(engine: Pick<Engine, "env">, stack: string): Deployment
   return doc.checkpoint?.latest ?? {};
 }
 
+/**
+ * The root stack's outputs as a file backend's checkpoint holds them (secrets as their
+ * envelopes), read from disk; undefined for another kind of backend or a stack it lacks.
+ */
+export function checkpointOutputs(
+  engine: Pick<Engine, "env">,
+  stack: string,
+): Record<string, unknown> | undefined {
+  const local = readFileBackend(engine, stack);
+  return local ? fromDeployment(local).outputs : undefined;
+}
+
 export async function readStack(engine: Engine, stack: string): Promise<StackState> {
   const local = readFileBackend(engine, stack);
   if (local) return fromDeployment(local);

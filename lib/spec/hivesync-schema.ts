@@ -75,12 +75,15 @@ const linode = z.strictObject({
     .string()
     .regex(/^g\d+-[a-z0-9-]+$/, "must be a Linode plan id such as g6-standard-2")
     .optional(),
-  /** A Debian or Ubuntu image with cloud-init. @default linode/ubuntu24.04 */
+  /**
+   * An Ubuntu image of Linode's (cloud-init installs `docker.io` and `docker-compose-v2`, which
+   * Debian 12 does not package). @default linode/ubuntu24.04
+   */
   image: z
     .string()
     .regex(
-      /^linode\/(debian|ubuntu)[0-9.]+$/,
-      "must be a Debian or Ubuntu image of Linode's, such as linode/ubuntu24.04",
+      /^linode\/ubuntu(2[2-9]|[3-9]\d)\.04$/,
+      "must be an Ubuntu LTS image of Linode's from 22.04 on, such as linode/ubuntu24.04 (cloud-init installs docker.io and docker-compose-v2 from Ubuntu)",
     )
     .optional(),
   /** The deploy key (a private key file). @default ENVCTL_SSH_KEY */

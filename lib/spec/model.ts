@@ -379,7 +379,7 @@ export interface LinodeTargetSpec {
   region: string;
   /** @default "g6-standard-2" */
   type: string;
-  /** A Debian or Ubuntu image with cloud-init. @default "linode/ubuntu24.04" */
+  /** An Ubuntu LTS image (cloud-init installs Ubuntu's Docker packages). @default "linode/ubuntu24.04" */
   image: string;
   /** The deploy key (a private key file). @default ENVCTL_SSH_KEY */
   identityFile?: string;

@@ -19,12 +19,14 @@ import {
   listByLabel,
   removeContainer,
   removeImage,
+  removeLabelled,
   removeNetwork,
   removeVolume,
   runContainer,
   type ContainerSpec,
 } from "../../lib/docker/index";
 import type { HealthCheck } from "../../lib/spec/model";
+import { envLabels, LABEL_ENV } from "../../lib/core/names";
 import { probeHttp } from "../../lib/runtime/probes";
 import { cli, cleanupByLabel, dockerAvailable, freePort, leftovers } from "./docker-helpers";
 
@@ -364,38 +366,37 @@ describe("lib/docker against the engine", { skip: !dockerAvailable(), timeout: 3
     assert.equal(await imageId(tag), undefined);
   });
 
-  it("removeImage leaves an image someone else's container uses, and refuses one an env container uses", async () => {
+  it("removeImage and removeLabelled leave what someone ran by hand from an env's image; an env container still on it is an error", async () => {
     const ctx = path.join(tmp, "used");
     fs.mkdirSync(ctx, { recursive: true });
     fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM debian:bookworm\nLABEL run=${RUN}\n`);
+    const env = `t${RUN}`;
     const tag = `${n("used")}:latest`;
+    // As envctl builds an env's image: with the env's labels, which its containers inherit.
     const { imageId: id } = await buildImage({
       context: ctx,
       dockerfile: "Dockerfile",
       args: {},
       tag,
-      labels,
+      labels: { ...labels, ...envLabels(env, "backend") },
     });
-    // Someone ran the built image by hand: no envctl label on the container.
-    const foreign = n("foreign");
-    cli("create", "--name", foreign, "--label", `${KEY}=${RUN}`, tag, "true");
+    // Someone ran the built image by hand (`docker run envctl/...`): labelled like the env's.
+    const foreign = `hand-run-${RUN}`;
+    cli("create", "--name", foreign, tag, "true");
+    assert.equal(
+      cli("inspect", "-f", `{{index .Config.Labels "${LABEL_ENV}"}}`, foreign),
+      env,
+      "the label came from the image",
+    );
     try {
       await removeImage(tag);
       assert.equal(await imageId(tag), id, "left with its tag for the container using it");
       assert.ok(await inspectContainer(foreign), "the other container is untouched");
+      await removeLabelled(LABEL_ENV, env);
+      assert.ok(await inspectContainer(foreign), "removeLabelled leaves it too");
       // One of envctl's own still uses it: that is an ordering fault, said as an error.
       const own = n("own");
-      cli(
-        "create",
-        "--name",
-        own,
-        "--label",
-        `${KEY}=${RUN}`,
-        "--label",
-        "envctl.env=t",
-        tag,
-        "true",
-      );
+      cli("create", "--name", own, tag, "true");
       await assert.rejects(removeImage(tag), /removing image .*used/);
       await removeContainer(own);
     } finally {

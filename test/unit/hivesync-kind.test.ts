@@ -19,6 +19,7 @@ import {
   deployed,
   DEPLOYED_KEY,
   rememberPrevious,
+  sameDeploy,
   type Deploy,
 } from "../../lib/kinds/hivesync/deploys";
 import type { Engine } from "../../lib/engine/automation";
@@ -180,13 +181,13 @@ describe("the hivesync spec block", () => {
       readyTimeoutMs: 900_000,
     });
     const r2 = parse(
-      `${BASE}hivesync:\n  target: linode\n  linode: { region: ap-south, type: g6-standard-4, image: linode/debian12, identity_file: keys/deploy, ready_timeout: 20m }\n`,
+      `${BASE}hivesync:\n  target: linode\n  linode: { region: ap-south, type: g6-standard-4, image: linode/ubuntu22.04, identity_file: keys/deploy, ready_timeout: 20m }\n`,
     );
     assert.deepEqual(r2.errors, []);
     const l = r2.spec!.hivesync!.linode!;
     assert.deepEqual(
       [l.region, l.type, l.image, l.readyTimeoutMs],
-      ["ap-south", "g6-standard-4", "linode/debian12", 1_200_000],
+      ["ap-south", "g6-standard-4", "linode/ubuntu22.04", 1_200_000],
     );
     assert.match(l.identityFile!, /^\/.*\/keys\/deploy$/);
     const errs = (block: string): string[] =>
@@ -194,10 +195,13 @@ describe("the hivesync spec block", () => {
     assert.deepEqual(errs("  linode: { region: us-east }"), [
       'hivesync.linode: applies to target linode only: add "target: linode"',
     ]);
-    assert.match(
-      errs("  target: linode\n  linode: { image: linode/arch }").join(""),
-      /^hivesync\.linode\.image: must be a Debian or Ubuntu image/,
-    );
+    for (const image of ["linode/arch", "linode/debian12", "linode/ubuntu23.10"]) {
+      assert.match(
+        errs(`  target: linode\n  linode: { image: ${image} }`).join(""),
+        /^hivesync\.linode\.image: must be an Ubuntu LTS image/,
+        image,
+      );
+    }
     assert.match(
       errs("  target: linode\n  linode: { region: 'US East' }").join(""),
       /^hivesync\.linode\.region: must be a Linode region id/,
@@ -329,45 +333,98 @@ describe("the hivesync spec block", () => {
 });
 
 describe("the rollback target kept across deploys (lib/kinds/hivesync/deploys.ts)", () => {
-  // An engine whose pulumi cannot run: a path that needs a pulumi process throws at once.
-  const engineAt = (project: string, passphrase?: string): Engine =>
+  // An engine on a file backend whose pulumi cannot run: a path that needs a pulumi process
+  // throws at once, so a resolved call proves none ran.
+  const engineAt = (
+    project: string,
+    opts: { passphrase?: string; backend?: string } = {},
+  ): Engine =>
     ({
       project,
       pulumi: "/nonexistent/pulumi",
-      env: passphrase === undefined ? {} : { PULUMI_CONFIG_PASSPHRASE: passphrase },
+      env: {
+        ...(opts.passphrase === undefined ? {} : { PULUMI_CONFIG_PASSPHRASE: opts.passphrase }),
+        PULUMI_BACKEND_URL: opts.backend ?? `file://${project}`,
+      },
     }) as unknown as Engine;
-  const deploy = (secret: string, state: "warm" | "cold" = "warm"): Deploy => ({
-    env: { name: "prod", state, services: [] } as unknown as ResolvedEnv,
+  const deploy = (secret: string, over: Partial<ResolvedEnv> = {}): Deploy => ({
+    env: { name: "prod", state: "warm", services: [], ...over } as unknown as ResolvedEnv,
     secrets: { secret_jwt_secret: secret },
   });
+  /** The stack's checkpoint as a file backend keeps it, with its deploy record's ciphertext. */
+  const checkpoint = (project: string, ciphertext: string): void => {
+    const dir = path.join(project, ".pulumi", "stacks", "envctl");
+    fs.mkdirSync(dir, { recursive: true });
+    const deployOut = {
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      ciphertext,
+    };
+    const root = {
+      urn: "urn:pulumi:prod::envctl::pulumi:pulumi:Stack::envctl-prod",
+      type: "pulumi:pulumi:Stack",
+      outputs: { deploy: deployOut },
+    };
+    fs.writeFileSync(
+      path.join(dir, "prod.json"),
+      JSON.stringify({ version: 3, checkpoint: { stack: "prod", latest: { resources: [root] } } }),
+    );
+  };
 
-  it("an up of the deploy last recorded costs no pulumi process; any other change does", async () => {
+  it("an up of the deploy this home last recorded costs no pulumi process; another deploy, or another home's since, does", async () => {
     const project = fs.mkdtempSync(path.join(os.tmpdir(), "envctl-deploys-"));
     dirs.push(project);
     const file = path.join(project, "Pulumi.prod.yaml");
     fs.writeFileSync(file, "config:\n  envctl:kind: hivesync\n");
-    const engine = engineAt(project, "pass-1");
-    deployed(engine, "prod", deploy("s-1"));
     const config = (): Record<string, string> =>
       (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, string> }).config;
-    const digest = config()[DEPLOYED_KEY];
-    assert.match(digest!, /^[0-9a-f]{32}$/);
+    const engine = engineAt(project, { passphrase: "pass-1" });
+    checkpoint(project, "v1:first");
+    deployed(engine, "prod", deploy("s-1"));
+    assert.match(config()[DEPLOYED_KEY]!, /^[0-9a-f]{32}:[0-9a-f]{16}$/);
     assert.ok(!fs.readFileSync(file, "utf8").includes("s-1"), "a keyed digest, not the value");
     // The same deploy (cool and warm are not deploys): nothing to do, no process.
     await rememberPrevious(engine, "prod", deploy("s-1"));
-    await rememberPrevious(engine, "prod", deploy("s-1", "cold"));
-    assert.match(fs.readFileSync(file, "utf8"), /envctl:kind: hivesync/);
-    // Another secret value: the stack's record is read (here: pulumi is missing, so it throws),
-    // and the digest is gone first, so a deploy that fails midway is never taken for done.
+    await rememberPrevious(engine, "prod", deploy("s-1", { state: "cold" }));
+    // Another secret value: the stack's record is read (pulumi is missing here, so it throws),
+    // and the digest goes first, so a deploy that fails midway is never taken for done.
     await assert.rejects(rememberPrevious(engine, "prod", deploy("s-2")));
     assert.ok(!(DEPLOYED_KEY in config()));
-    // Another passphrase keys another digest: never a match by chance.
+    // Another home sharing the backend deployed since: its record differs, so the full path.
     deployed(engine, "prod", deploy("s-1"));
-    await assert.rejects(rememberPrevious(engineAt(project, "pass-2"), "prod", deploy("s-1")));
-    // No passphrase: no digest to key, so always the full path.
+    checkpoint(project, "v1:written-by-another-home");
+    await assert.rejects(rememberPrevious(engine, "prod", deploy("s-1")));
+    // Another passphrase keys another digest: never a match by chance.
+    checkpoint(project, "v1:first");
+    deployed(engine, "prod", deploy("s-1"));
+    await assert.rejects(
+      rememberPrevious(engineAt(project, { passphrase: "pass-2" }), "prod", deploy("s-1")),
+    );
+    // No passphrase, or a backend whose record only pulumi reads (S3): never skipped.
     deployed(engineAt(project), "prod", deploy("s-1"));
     assert.ok(!(DEPLOYED_KEY in config()));
-    await assert.rejects(rememberPrevious(engineAt(project), "prod", deploy("s-1")));
+    const s3 = engineAt(project, { passphrase: "pass-1", backend: "s3://bucket" });
+    deployed(s3, "prod", deploy("s-1"));
+    assert.ok(!(DEPLOYED_KEY in config()));
+    await assert.rejects(rememberPrevious(s3, "prod", deploy("s-1")));
+  });
+
+  it("a linode env's recorded endpoint does not make a deploy another one; an SSH host does", () => {
+    const linode = { target: "linode" } as unknown as ResolvedEnv["hivesync"];
+    const ssh = { target: "ssh" } as unknown as ResolvedEnv["hivesync"];
+    const vm = "ssh://root@203.0.113.10:22";
+    assert.ok(
+      sameDeploy(
+        deploy("s", { hivesync: linode, dockerHost: vm }),
+        deploy("s", { hivesync: linode }),
+      ),
+    );
+    assert.ok(
+      !sameDeploy(
+        deploy("s", { hivesync: ssh, dockerHost: vm }),
+        deploy("s", { hivesync: ssh, dockerHost: "ssh://root@10.0.0.5:22" }),
+      ),
+    );
+    assert.ok(!sameDeploy(deploy("s", { hivesync: linode }), deploy("t", { hivesync: linode })));
   });
 });
 

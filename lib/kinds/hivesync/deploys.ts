@@ -4,6 +4,7 @@
  * returns to. Kept in the stack's state, so it works from any machine that has the backend
  * and the passphrase, a fresh CI runner included.
  */
+import { createHash } from "node:crypto";
 import { canonicalJson } from "../../core/canonical";
 import type { Engine } from "../../engine/automation";
 import {
@@ -15,6 +16,7 @@ import {
   unsetConfig,
   writePlainConfig,
 } from "../../engine/secrets";
+import { checkpointOutputs } from "../../engine/state";
 import type { ResolvedEnv } from "../../spec/model";
 
 export interface Deploy {
@@ -29,15 +31,34 @@ export interface DeployRecord {
 
 export const PREVIOUS_KEY = "envctl:previous";
 /**
- * Plain config: the keyed digest (secretsDigest) of the deploy the stack last recorded, set only
- * while `envctl:previous` is that deploy's own previous. An up of the same deploy again then
- * needs no pulumi process to keep the rollback target.
+ * Plain config: `<digest>:<mark>`, the keyed digest (secretsDigest) of the deploy this home last
+ * recorded and a mark of the stack's deploy record right after it, set only while
+ * `envctl:previous` is that deploy's own previous. An up of the same deploy again, with nothing
+ * recorded since (by this home or another one sharing the backend), then needs no pulumi
+ * process to keep the rollback target. Only a file backend's record is read without one.
  */
 export const DEPLOYED_KEY = "envctl:deployedDigest";
 
-/** A deploy's keyed digest (state aside: cool and warm are not deploys). */
+/**
+ * What makes two deploys the same: not the state (cool and warm are not deploys), and not a
+ * linode env's endpoint, which the CLI records once the VM exists (it is not deployed).
+ */
+function comparable(d: Deploy): Deploy {
+  const env: ResolvedEnv = { ...d.env, state: "warm" };
+  if (env.hivesync?.target === "linode") delete env.dockerHost;
+  return { ...d, env };
+}
+
+/** A deploy's keyed digest. */
 function deployDigest(engine: Engine, d: Deploy): string | undefined {
-  return secretsDigest(engine, { ...d, env: { ...d.env, state: "warm" } });
+  return secretsDigest(engine, comparable(d));
+}
+
+/** A mark of the stack's deploy record (its encrypted output), when a file backend has it. */
+function recordMark(engine: Engine, stack: string): string | undefined {
+  const deploy = checkpointOutputs(engine, stack)?.deploy;
+  if (deploy === undefined) return undefined;
+  return createHash("sha256").update(canonicalJson(deploy)).digest("hex").slice(0, 16);
 }
 
 export async function deployRecord(engine: Engine, stack: string): Promise<DeployRecord> {
@@ -48,8 +69,7 @@ export async function deployRecord(engine: Engine, stack: string): Promise<Deplo
 /** The same deploy (state aside: cool and warm are not deploys). */
 export function sameDeploy(a: Deploy | undefined, b: Deploy): boolean {
   if (!a) return false;
-  const norm = (d: Deploy): string => canonicalJson({ ...d, env: { ...d.env, state: "warm" } });
-  return norm(a) === norm(b);
+  return canonicalJson(comparable(a)) === canonicalJson(comparable(b));
 }
 
 /**
@@ -59,9 +79,10 @@ export function sameDeploy(a: Deploy | undefined, b: Deploy): boolean {
  * so a failed deploy never becomes what a rollback returns to.
  */
 export async function rememberPrevious(engine: Engine, stack: string, next: Deploy): Promise<void> {
-  const file = configFileOf(engine, stack);
   const digest = deployDigest(engine, next);
-  if (digest && readConfig(file)[DEPLOYED_KEY] === digest) return;
+  const mark = recordMark(engine, stack);
+  const known = readConfig(configFileOf(engine, stack))[DEPLOYED_KEY];
+  if (digest && mark && known === `${digest}:${mark}`) return;
   // From here until `next` is recorded, the config's previous is not the recorded one's.
   deployed(engine, stack, undefined);
   const rec = await deployRecord(engine, stack);
@@ -80,5 +101,7 @@ export async function rememberPrevious(engine: Engine, stack: string, next: Depl
  */
 export function deployed(engine: Engine, stack: string, d: Deploy | undefined): void {
   const digest = d ? deployDigest(engine, d) : undefined;
-  writePlainConfig(configFileOf(engine, stack), DEPLOYED_KEY, digest);
+  const mark = d ? recordMark(engine, stack) : undefined;
+  const value = digest && mark ? `${digest}:${mark}` : undefined;
+  writePlainConfig(configFileOf(engine, stack), DEPLOYED_KEY, value);
 }
