@@ -20,7 +20,7 @@ import {
   type EarlyRemoval,
 } from "../../lib/kinds/devenv/lifecycle";
 import { trimLogs } from "../../lib/kinds/devenv/reality";
-import { vmHost, withEngine } from "../../lib/kinds/hivesync/target";
+import { vmAddress, vmHost, withEngine } from "../../lib/kinds/hivesync/target";
 import type { seams } from "../context";
 import { servicesTable } from "../ui/output";
 
@@ -158,15 +158,10 @@ async function record(
     });
   }
   const outputs = withState((result.outputs.env ?? {}) as Record<string, unknown>, env);
+  const before = catalog.getEnv(env.name)?.resolved;
   catalog.setOutputs(env.name, outputs);
-  catalog.setDesired(env.name, withEngine(env, outputs, catalog.getEnv(env.name)?.resolved));
-  // A VM the stack made is a host of the catalog while the env has it.
-  const vm = vmHost(env, outputs);
-  if (vm) {
-    const known = catalog.hosts.get(vm.id);
-    if (known) catalog.hosts.update({ ...known, ...vm });
-    else catalog.hosts.add(vm);
-  }
+  catalog.setDesired(env.name, withEngine(env, outputs, before));
+  syncVmHost(catalog, env, outputs, before, s.log);
   catalog.setStatus(env.name, "ready");
   return {
     outputs,
@@ -174,6 +169,36 @@ async function record(
     operations: progress.ops,
     durationSeconds: result.durationSeconds,
   };
+}
+
+/**
+ * A VM the stack made is a host of the catalog while the env has it: registered (or moved to
+ * its new address) after an update, removed once the env runs elsewhere. A host of that id
+ * that is not the env's VM (added by hand) is left as it is.
+ */
+export function syncVmHost(
+  catalog: Catalog,
+  env: ResolvedEnv,
+  outputs: Record<string, unknown>,
+  before: ResolvedEnv | null | undefined,
+  log: (line: string) => void,
+): void {
+  const vm = vmHost(env, outputs);
+  const was = before?.hivesync?.target === "linode" ? before.hostId : undefined;
+  const id = vm?.id ?? was;
+  if (!id) return;
+  const known = catalog.hosts.get(id);
+  const ours = !known || known.sshHost === vmAddress(before) || known.sshHost === vm?.host;
+  if (!ours) {
+    log(`warning: host ${id} of the catalog is not this env's VM; it is left as it is`);
+    return;
+  }
+  if (vm) {
+    if (known) catalog.hosts.update({ ...known, ...vm });
+    else catalog.hosts.add(vm);
+  } else if (known && catalog.envsOnHost(id).length === 0) {
+    catalog.hosts.remove(id);
+  }
 }
 
 /** `env demo is warm (3 created, 12s)` plus the services table. */

@@ -7,6 +7,7 @@ import { badInput, UserError } from "../../lib/core/errors";
 import { Progress } from "../../lib/engine/progress";
 import type { EnvRecord } from "../../lib/catalog/catalog";
 import { FORCE_VAR, LABEL_ENV } from "../../lib/core/names";
+import { vmAddress } from "../../lib/kinds/hivesync/target";
 import { removeLabelled } from "../../lib/docker/index";
 import { unsavedWork } from "../../lib/providers/worktree";
 import { checkName, openCatalog, refuseMissing, seams, type CommandSeams } from "../context";
@@ -114,9 +115,11 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
       });
     }
     catalog.removeEnv(opts.name); // and its lease
-    // The VM's catalog host went with the VM.
-    if (vm && catalog.hosts.get(vm) && catalog.envsOnHost(vm).length === 0)
+    // The VM's catalog host went with the VM (not a host of that id added by hand).
+    const known = vm ? catalog.hosts.get(vm) : undefined;
+    if (vm && known?.sshHost === vmAddress(resolved) && catalog.envsOnHost(vm).length === 0) {
       catalog.hosts.remove(vm);
+    }
     fs.rmSync(envDir(s.home, opts.name), { recursive: true, force: true });
     if (opts.json) s.out(jsonDoc("destroy", { env: opts.name, operations: progress.ops }));
     else s.log(`env ${opts.name} destroyed`);

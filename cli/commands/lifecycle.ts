@@ -212,7 +212,11 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     if (problem) throw badInput(problem);
     const target = VERB_TARGET[opts.verb];
     trimLogs(record.resolved);
-    const reality = envReality(record.resolved, from, await envctlContainers());
+    const reality = envReality(
+      record.resolved,
+      from,
+      await envctlContainers(record.resolved.dockerHost),
+    );
     if (
       target === from &&
       !dropping &&

@@ -26,15 +26,25 @@ export async function list(opts: ListOptions): Promise<void> {
   } finally {
     catalog?.close();
   }
-  const needDocker = envs.some((e) => e.resolved?.services.some((svc) => svc.type === "container"));
-  let containers: ContainerMap | DockerTrouble | undefined = new Map();
-  if (needDocker) {
+  // Each engine the envs' containers run on is asked once: this machine's, and a remote one
+  // (a hivesync env's SSH host or VM) for its envs.
+  const engines = new Set(
+    envs
+      .filter((e) => e.resolved?.services.some((svc) => svc.type === "container"))
+      .map((e) => e.resolved!.dockerHost ?? ""),
+  );
+  const byEngine = new Map<string, ContainerMap | DockerTrouble | undefined>();
+  if (engines.size > 0) {
     const { envctlContainers } = await import("../../lib/kinds/devenv/reality");
-    containers = await envctlContainers();
+    await Promise.all(
+      [...engines].map(async (h) => byEngine.set(h, await envctlContainers(h || undefined))),
+    );
   }
   const rows = envs.map((e) => ({
     e,
-    reality: e.resolved ? envReality(e.resolved, e.state, containers) : undefined,
+    reality: e.resolved
+      ? envReality(e.resolved, e.state, byEngine.get(e.resolved.dockerHost ?? "") ?? new Map())
+      : undefined,
   }));
   const ports = (block: number | null): string =>
     block === null ? "-" : `${blockBase(block)}-${blockBase(block) + 999}`;

@@ -61,7 +61,9 @@ export async function logs(opts: LogsOptions): Promise<void> {
   };
 
   const sources = services.map((src) =>
-    "file" in src ? fileSource(src.name, src.file) : containerSource(src.name, src.container),
+    "file" in src
+      ? fileSource(src.name, src.file)
+      : containerSource(src.name, src.container, src.host),
   );
   const history = await Promise.all(sources.map((src) => src.history(lines)));
   print(mergeHistory(history.map((h) => h.lines)));
@@ -87,7 +89,7 @@ function parseLines(raw: string | number): number {
 }
 
 /** A source to show: a service's output, or the first-warm init steps' log. */
-type Shown = { name: string } & ({ file: string } | { container: string });
+type Shown = { name: string } & ({ file: string } | { container: string; host?: string });
 
 /**
  * What to show, in spec order: every service, and before them the init steps' log (labelled
@@ -108,6 +110,7 @@ function selectSources(home: Home, name: string, only: string | undefined): Show
       : {
           name: svc.name,
           container: recorded[svc.name]?.container ?? containerName(name, svc.name),
+          ...(env.dockerHost ? { host: env.dockerHost } : {}),
         },
   );
   const initLabel = services.some((svc) => svc.name === "init") ? "(init)" : "init";
@@ -160,14 +163,15 @@ function fileSource(service: string, file: string): Source {
   };
 }
 
-function containerSource(service: string, container: string): Source {
+/** A container's logs, from the engine it runs on (`host`: a remote one; none: this machine's). */
+function containerSource(service: string, container: string, host?: string): Source {
   /** Time of the last line printed: following asks Docker for what came after it. */
   let last: string | undefined;
   const toLine = (raw: string): LogLine => ({ service, ...splitDockerTime(raw) });
   return {
     async history(lines) {
       const { docker, dockerReason, statusOf } = await import("../../lib/docker/client");
-      const c = docker().getContainer(container);
+      const c = docker(host).getContainer(container);
       try {
         const info = await c.inspect();
         // At least one line, so following knows where history ended even with `-n 0`.
@@ -188,7 +192,7 @@ function containerSource(service: string, container: string): Source {
     },
     async follow(signal, print) {
       const { docker } = await import("../../lib/docker/client");
-      const c = docker().getContainer(container);
+      const c = docker(host).getContainer(container);
       const emit = (raws: string[]): void => {
         const fresh = raws.map(toLine).filter((l) => !last || !l.time || l.time > last);
         for (const l of fresh) last = l.time ?? last;

@@ -62,7 +62,12 @@ export class LinodeHost extends pulumi.ComponentResource {
         tags,
         booted: true,
       },
-      { parent: this },
+      {
+        parent: this,
+        // Both count at the VM's creation only, and a change would replace the VM (and the
+        // app's data on it): another operator's deploy key, or a newer cloud-init, leaves it.
+        ignoreChanges: ["authorizedKeys", "metadatas"],
+      },
     );
     this.firewall = new linode.Firewall(
       `${name}-firewall`,

@@ -20,6 +20,7 @@ export function localSocket(env: NodeJS.ProcessEnv = process.env): string | unde
 /** The fields of Docker's container summary envctl reads. */
 export interface ContainerSummary {
   Id: string;
+  Names?: string[];
   State: string;
   Status: string;
   Labels: Record<string, string>;

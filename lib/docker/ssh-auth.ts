@@ -61,14 +61,24 @@ export function verifyHostKey(file: string, host: string, port: number, key: Buf
 export function forgetHostKey(file: string, host: string, port: number): number {
   if (!fs.existsSync(file)) return 0;
   const pattern = hostPattern(host, port);
-  const lines = fs.readFileSync(file, "utf8").split("\n");
-  const kept = lines.filter((line) => {
-    const hosts = line.trim().split(/\s+/)[0];
-    return !hosts || hosts.startsWith("#") || !matches(hosts, pattern);
-  });
-  if (kept.length === lines.length) return 0;
-  fs.writeFileSync(file, kept.join("\n"), { mode: 0o600 });
-  return lines.length - kept.length;
+  let dropped = 0;
+  const kept: string[] = [];
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const [hosts, ...rest] = line.trim().split(/\s+/);
+    if (!hosts || hosts.startsWith("#") || !matches(hosts, pattern)) {
+      kept.push(line);
+      continue;
+    }
+    dropped += 1;
+    // `a,b type key`: b keeps its entry.
+    const others = hosts.startsWith("|1|") ? [] : hosts.split(",").filter((h) => h !== pattern);
+    if (others.length > 0) kept.push([others.join(","), ...rest].join(" "));
+  }
+  if (dropped === 0) return 0;
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, kept.join("\n"), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return dropped;
 }
 
 /** The ssh2 options for one endpoint (its key and the host check). */

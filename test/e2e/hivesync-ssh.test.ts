@@ -144,6 +144,36 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
     );
   });
 
+  it("list and logs read the env's containers on its host, not this machine's engine", async () => {
+    // The test host's Docker is this machine's, reached over SSH: with this machine's engine
+    // out of reach for the CLI, only the SSH endpoint can answer.
+    const away = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
+    const run = async (args: string[]): Promise<Run> => {
+      const r = await envctl(args, { home, cwd: ws.repo, env: away, timeoutMs: 120_000 });
+      assertNoTrace(r);
+      return r;
+    };
+    const l = await run(["list", "--json"]);
+    assert.equal(l.code, 0, said(l));
+    const env = (
+      JSON.parse(l.stdout) as {
+        envs: {
+          name: string;
+          state: string;
+          warnings: string[];
+          services: { name: string; running: boolean }[];
+        }[];
+      }
+    ).envs.find((e) => e.name === name)!;
+    assert.equal(env.state, "warm", JSON.stringify(env));
+    assert.deepEqual(env.warnings, []);
+    assert.ok(env.services.find((s) => s.name === "backend")?.running, JSON.stringify(env));
+    const logs = await run(["logs", name, "backend", "-n", "20"]);
+    assert.equal(logs.code, 0, said(logs));
+    assert.match(logs.stdout, /backend/);
+    assert.doesNotMatch(logs.stdout + logs.stderr, /cannot read its logs/);
+  });
+
   it("an unreachable host is a clear error; the env stays recoverable", async () => {
     fs.writeFileSync(
       path.join(ws.repo, ".env"),

@@ -59,6 +59,7 @@ export interface RegisterRequest {
   getPropertydependenciesMap(): {
     forEach(cb: (deps: { getUrnsList(): string[] }, prop: string) => void): void;
   };
+  getIgnorechangesList(): string[];
 }
 
 export interface Capture {
@@ -104,6 +105,8 @@ export interface SentRegistration {
   parent: string;
   rpcDeps: string[];
   propertyDeps: Record<string, string[]>;
+  /** The `ignoreChanges` option, as sent. */
+  ignoreChanges: string[];
 }
 
 /**
@@ -125,6 +128,7 @@ export function captureRpc(): Map<string, SentRegistration> {
       parent: req.getParent() ? keyOfUrn(req.getParent()) : "",
       rpcDeps: req.getDependenciesList().map(keyOfUrn).sort(),
       propertyDeps,
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return register(req, cb);
   };

@@ -103,6 +103,11 @@ describe("LinodeHost under mocks", () => {
     assert.equal(doc.ssh_pwauth, false);
     const key_ = mocked.get(key(T.Key, "prod-host-key"))!.inputs;
     assert.deepEqual(key_, { label: "envctl-prod-deploy", sshKey: PUBLIC_KEY });
+    // Another operator's key or a newer cloud-init never replaces the VM and its data.
+    assert.deepEqual(rpc.get(key(T.Instance, "prod-host-vm"))!.ignoreChanges, [
+      "authorizedKeys",
+      "metadatas",
+    ]);
     // The key is an input of the VM: Linode gets it before the VM is made.
     assert.deepEqual(rpc.get(key(T.Instance, "prod-host-vm"))!.propertyDeps.authorizedKeys, [
       key(T.Key, "prod-host-key"),

@@ -210,16 +210,25 @@ describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
         `|1|${salt.toString("base64")}|${hash} ssh-ed25519 ${blob(6).toString("base64")}`,
         `[203.0.113.10]:2222 ssh-ed25519 ${blob(7).toString("base64")}`,
         `10.0.0.5 ssh-ed25519 ${blob(8).toString("base64")}`,
+        `box.example,203.0.113.10 ssh-ed25519 ${blob(10).toString("base64")}`,
         ``,
       ].join("\n"),
     );
     // A VM that got the address of another machine: its key is refused until forgotten.
     assert.equal(verifyHostKey(file, "203.0.113.10", 22, blob(9)), false);
-    assert.equal(forgetHostKey(file, "203.0.113.10", 22), 2);
+    assert.equal(forgetHostKey(file, "203.0.113.10", 22), 3);
     const left = fs.readFileSync(file, "utf8");
     assert.match(left, /^# envctl$/m);
     assert.match(left, /^\[203\.0\.113\.10\]:2222 /m, "another port is another host");
     assert.match(left, /^10\.0\.0\.5 /m);
+    // A line naming another host too keeps it for that host, with its key.
+    assert.match(
+      left,
+      new RegExp(
+        `^box\\.example ssh-ed25519 ${blob(10).toString("base64").replace(/[+/]/g, "\\$&")}$`,
+        "m",
+      ),
+    );
     assert.equal(verifyHostKey(file, "203.0.113.10", 22, blob(9)), true);
     assert.equal(forgetHostKey(path.join(dir, "none"), "203.0.113.10", 22), 0);
   });

@@ -269,6 +269,14 @@ describe("the hivesync spec block", () => {
       () => resolveHivesync("prod", placeholder, 0, home),
       /services\.backend\.env\.JWT_SECRET: is "REPLACE_ME"/,
     );
+    // envctl's own http/tcp probes would come from this machine, through the VM's firewall.
+    const probed = parse(
+      `${BASE.replace("image: app:1, env: { JWT_SECRET", "image: app:1, ports: [4000], health: { http: /health, port: 4000 }, env: { JWT_SECRET")}hivesync:\n  target: linode\n  linode: { identity_file: ${key} }\n`,
+    ).spec!;
+    assert.throws(
+      () => resolveHivesync("prod", probed, 0, home),
+      /services\.backend\.health: an http check is probed from this machine .* lets in 22, 80 and 443/,
+    );
   });
 
   it("finds the Linode plugin on PATH or cached at 5.1.1 or a newer 5.x, and nothing else", async () => {
@@ -321,6 +329,50 @@ describe("the hivesync spec block", () => {
     });
     assert.equal(vmHost(vm, {}), undefined, "no address yet");
     assert.equal(vmHost({ ...ssh, hostId: "box" }, out), undefined);
+  });
+
+  it("keeps a linode env's VM in the host catalog: added, moved, left when not its own, removed once unused", async () => {
+    const { syncVmHost } = await import("../../cli/commands/apply");
+    const { openCatalog } = await import("../../lib/catalog/catalog");
+    const home = tempHome();
+    dirs.push(home.root);
+    const catalog = openCatalog(home.root);
+    const logged: string[] = [];
+    const log = (l: string): void => void logged.push(l);
+    try {
+      const linode = {
+        name: "prod",
+        hostId: "envctl-prod",
+        hivesync: { target: "linode" },
+      } as unknown as ResolvedEnv;
+      const at = (ip: string): Record<string, unknown> => ({
+        host: { address: ip, dockerHost: `ssh://root@${ip}:22` },
+      });
+      const recorded = (ip: string): ResolvedEnv => ({
+        ...linode,
+        dockerHost: `ssh://root@${ip}:22`,
+      });
+      syncVmHost(catalog, linode, at("203.0.113.10"), null, log);
+      assert.equal(catalog.hosts.get("envctl-prod")?.sshHost, "203.0.113.10");
+      // A new VM (replaced) at another address: the row moves with it.
+      syncVmHost(catalog, linode, at("203.0.113.11"), recorded("203.0.113.10"), log);
+      assert.equal(catalog.hosts.get("envctl-prod")?.host, "203.0.113.11");
+      // The env moved to an SSH host: its VM is gone, and so is the row.
+      const ssh = {
+        ...linode,
+        hivesync: { target: "ssh" },
+        hostId: undefined,
+      } as unknown as ResolvedEnv;
+      syncVmHost(catalog, ssh, {}, recorded("203.0.113.11"), log);
+      assert.equal(catalog.hosts.get("envctl-prod"), undefined);
+      // A host of that id added by hand is not the VM: left as it is, with a warning.
+      catalog.hosts.add({ id: "envctl-prod", host: "10.9.8.7", port: 2375, sshHost: "10.9.8.7" });
+      syncVmHost(catalog, linode, at("203.0.113.12"), null, log);
+      assert.equal(catalog.hosts.get("envctl-prod")?.host, "10.9.8.7");
+      assert.match(logged.join("\n"), /host envctl-prod of the catalog is not this env's VM/);
+    } finally {
+      catalog.close();
+    }
   });
 
   it("refuses the hivesync block on another kind", () => {

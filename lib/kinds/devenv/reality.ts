@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { daemonStatus, truncateLogIfLarge } from "../../runtime/daemon";
 import { runningServices } from "./lifecycle";
 import { listContainers, localSocket } from "../../docker/socket";
-import { LABEL_ENV, LABEL_SERVICE } from "../../core/names";
+import { LABEL_ENV, LABEL_SERVICE, madeByEnvctl } from "../../core/names";
 import type { EnvState, ResolvedEnv } from "../../spec/model";
 
 export interface ContainerState {
@@ -57,6 +57,8 @@ export async function envctlContainers(
   }
   const out: ContainerMap = new Map();
   for (const c of list) {
+    // One run by hand from an env's image carries its labels, not an envctl name.
+    if (!madeByEnvctl(c.Names)) continue;
     const env = c.Labels[LABEL_ENV];
     const svc = c.Labels[LABEL_SERVICE];
     if (!env || !svc) continue;

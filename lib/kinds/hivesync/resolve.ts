@@ -100,6 +100,13 @@ function checkRemote(
         issues.push(`services.${s.name}.env.${k}: is ${JSON.stringify(v)}; set it in the env file`);
       }
     }
+    // envctl probes these from this machine on the published port; the VM's firewall lets in
+    // only 22, 80 and 443. A command check runs inside the container, over SSH.
+    if (target === "linode" && (s.health?.kind === "http" || s.health?.kind === "tcp")) {
+      issues.push(
+        `services.${s.name}.health: an ${s.health.kind} check is probed from this machine on a published port, which the VM's firewall drops (it lets in 22, 80 and 443); give the service a command check (a compose healthcheck)`,
+      );
+    }
     if (s.type === "container" && s.files?.length) {
       issues.push(
         `services.${s.name}: secrets or configs given as files are not supported on a${target === "ssh" ? "n SSH" : " linode"} target`,
@@ -109,7 +116,7 @@ function checkRemote(
   if (issues.length === 0) return;
   const gen = [...seen].filter((k) => GENERATED_BY_DEFAULT.includes(k));
   throw new UserError(
-    `the env file has placeholders a remote deploy refuses:\n  ${issues.join("\n  ")}`,
+    `the spec has what a remote deploy refuses:\n  ${issues.join("\n  ")}`,
     2,
     [
       gen.length

@@ -145,3 +145,9 @@ export function vmHost(env: ResolvedEnv, outputs: Record<string, unknown>): NewH
     status: "online",
   };
 }
+
+/** The address of the VM a recorded linode env ran on (its recorded endpoint's host). */
+export function vmAddress(env: ResolvedEnv | null | undefined): string | undefined {
+  if (env?.hivesync?.target !== "linode" || !env.dockerHost) return undefined;
+  return new URL(env.dockerHost).hostname;
+}
