@@ -246,7 +246,10 @@ function program(signal: AbortSignal): Command {
   cmd
     .command("destroy <name>")
     .description("remove the env and everything it owns")
-    .option("--force", "destroy even with uncommitted changes in the worktree")
+    .option(
+      "--force",
+      "destroy even with uncommitted changes in the worktree, or with a remote host that is gone",
+    )
     .option("-y, --yes", "do not ask")
     .option("--json", "print one JSON document on stdout")
     .option("--wait", WAIT)

@@ -100,7 +100,11 @@ export async function destroy(opts: DestroyOptions): Promise<void> {
           env: opts.name,
           diagnostics: progress.diagnostics,
           interrupted: s.signal?.aborted,
-          recovery: `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed`,
+          recovery:
+            `nothing was forgotten: run \`envctl destroy ${opts.name}\` again once the cause is fixed` +
+            (record?.resolved?.dockerHost && !opts.force
+              ? `; if its host is gone for good (a deleted VM), \`envctl destroy ${opts.name} --force\` takes what was on it as gone`
+              : ""),
         });
       }
     }

@@ -81,19 +81,31 @@ export function forgetHostKey(file: string, host: string, port: number): number 
   return dropped;
 }
 
-/** The ssh2 options for one endpoint (its key and the host check). */
+/**
+ * The ssh2 options for one endpoint (its keys and the host check). The keys are tried in turn:
+ * the endpoint's key file when this machine has it (a stack's state may hold another machine's
+ * path for the same host), ENVCTL_SSH_KEY, then the SSH agent.
+ */
 export function sshOptions(
   url: URL,
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, unknown> {
-  // The endpoint's key file when this machine has it (a stack's state may hold another
-  // machine's path: the same host, deployed from there), else ENVCTL_SSH_KEY, else the agent.
-  const named = url.searchParams.get("identity");
-  const identity = named && fs.existsSync(named) ? named : env.ENVCTL_SSH_KEY;
   const port = Number(url.port || 22);
+  const username = decodeURIComponent(url.username) || "root";
+  const files = [url.searchParams.get("identity"), env.ENVCTL_SSH_KEY].filter(
+    (f, i, all): f is string => !!f && fs.existsSync(f) && all.indexOf(f) === i,
+  );
+  const keys = files.map((f) => fs.readFileSync(f));
+  const auth: Record<string, unknown>[] = keys.map((key) => ({
+    type: "publickey",
+    username,
+    key,
+  }));
+  if (env.SSH_AUTH_SOCK) auth.push({ type: "agent", username, agent: env.SSH_AUTH_SOCK });
   return {
-    ...(identity ? { privateKey: fs.readFileSync(identity) } : {}),
+    ...(keys[0] ? { privateKey: keys[0] } : {}),
     ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
+    ...(auth.length > 1 ? { authHandler: auth } : {}),
     readyTimeout: 20_000,
     hostVerifier: (key: Buffer) => verifyHostKey(knownHostsFile(env), url.hostname, port, key),
   };

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { canonicalJson } from "../core/canonical";
+import { FORCE_VAR } from "../core/names";
 import * as docker from "../docker/index";
 import { contextHash } from "../docker/context-hash";
 import type { DockerOptions, HealthCheck } from "../spec/model";
@@ -21,6 +22,29 @@ const realName = (props: Props): string =>
 const host = (props: Props): string | undefined =>
   typeof props.dockerHost === "string" && props.dockerHost ? props.dockerHost : undefined;
 
+/**
+ * Runs a delete on the resource's engine. Under `envctl destroy --force`, a remote engine that
+ * does not answer (the VM was deleted, the host is gone for good) is taken as gone, and so are
+ * its objects; otherwise its failure stands, and the destroy can be run again.
+ */
+async function removing(props: Props, remove: () => Promise<void>): Promise<void> {
+  const h = host(props);
+  try {
+    await remove();
+  } catch (err) {
+    if (!h || process.env[FORCE_VAR] !== "1" || (await engineAnswers(h))) throw err;
+  }
+}
+
+async function engineAnswers(h: string): Promise<boolean> {
+  try {
+    await docker.docker(h).ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const network: Handler = {
   async create(inputs) {
     const res = await docker.ensureNetwork(
@@ -31,7 +55,8 @@ export const network: Handler = {
     return { id: res.id, outs: { ...inputs, networkId: res.id } };
   },
   diff: replaceOnAnyChange(["name", "labels", "dockerHost"]),
-  delete: (_id, props) => docker.removeNetwork(props.name as string, host(props)),
+  delete: (_id, props) =>
+    removing(props, () => docker.removeNetwork(props.name as string, host(props))),
 };
 
 export const volume: Handler = {
@@ -49,7 +74,8 @@ export const volume: Handler = {
     return { id: inputs.name as string, outs: inputs };
   },
   diff: replaceOnAnyChange(["name", "labels", "dockerHost", "driver", "driverOpts"]),
-  delete: (_id, props) => docker.removeVolume(props.name as string, host(props)),
+  delete: (_id, props) =>
+    removing(props, () => docker.removeVolume(props.name as string, host(props))),
 };
 
 const imageKeys = [
@@ -109,16 +135,17 @@ export const image: Handler = {
   async update(_id, _olds, news) {
     return { outs: await build(news) };
   },
-  async delete(_id, props) {
-    // The second tag (compose `image`) goes only while it still names the image built here.
-    const extra = props.extraTag as string | undefined;
-    if (extra && (await docker.imageId(extra, host(props))) === props.imageId) {
-      await docker.removeImage(extra, host(props));
-    }
-    await docker.removeImage(props.tag as string, host(props));
-    for (const t of (props.contextImages as string[] | undefined) ?? [])
-      await docker.removeImage(t, host(props));
-  },
+  delete: (_id, props) =>
+    removing(props, async () => {
+      // The second tag (compose `image`) goes only while it still names the image built here.
+      const extra = props.extraTag as string | undefined;
+      if (extra && (await docker.imageId(extra, host(props))) === props.imageId) {
+        await docker.removeImage(extra, host(props));
+      }
+      await docker.removeImage(props.tag as string, host(props));
+      for (const t of (props.contextImages as string[] | undefined) ?? [])
+        await docker.removeImage(t, host(props));
+    }),
 };
 
 /** Inputs Docker sees: a change means a new container. */
@@ -214,10 +241,12 @@ export const container: Handler = {
       },
     }),
   async delete(_id, props) {
-    await docker.removeContainer(
-      realName(props),
-      host(props),
-      props.docker as DockerOptions | undefined,
+    await removing(props, () =>
+      docker.removeContainer(
+        realName(props),
+        host(props),
+        props.docker as DockerOptions | undefined,
+      ),
     );
     if (typeof props.filesDir === "string")
       fs.rmSync(props.filesDir, { recursive: true, force: true });

@@ -224,8 +224,36 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
       assert.ok(!known.includes(stale.trim()), known.join("\n"));
       assert.equal(known.length, 1, known.join("\n"));
       assert.match(known[0]!, / ssh-ed25519 AAAA/);
+      // The endpoint's key file holds a key this host does not take (another machine's, or
+      // rotated): the next key, ENVCTL_SSH_KEY, is tried, and the object is made.
+      const wrong = path.join(readyHome, "old_key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrong]);
+      const net = `envctl-${name}-keys`;
+      const viaWrong = {
+        name: net,
+        labels: { "envctl.env": name },
+        dockerHost: `ssh://root@${host.address}:22?identity=${encodeURIComponent(wrong)}`,
+      };
+      process.env.ENVCTL_SSH_KEY = host.identity;
+      try {
+        await handlers.network!.create(viaWrong);
+        await handlers.network!.delete("id", viaWrong);
+      } finally {
+        delete process.env.ENVCTL_SSH_KEY;
+      }
       await host.stop();
       try {
+        // A Docker object on a host that is gone: an error, unless destroy is forced, which
+        // takes it as gone with its host (a deleted VM).
+        const endpoint = `ssh://root@${host.address}:22?identity=${encodeURIComponent(host.identity)}`;
+        const props = { name: "envctl-gone-net", labels: {}, dockerHost: endpoint };
+        await assert.rejects(handlers.network!.delete("id", props));
+        process.env.ENVCTL_FORCE = "1";
+        try {
+          await handlers.network!.delete("id", props);
+        } finally {
+          delete process.env.ENVCTL_FORCE;
+        }
         await assert.rejects(
           handlers.hostready!.create({ ...inputs, timeoutMs: 1000 }),
           new RegExp(`the host ${host.address.replace(/\./g, "\\.")} is not ready after 1s: .+`),

@@ -26,6 +26,7 @@ const L = {
   Step: "pulumi-nodejs:dynamic/envctl:DeployStep",
   Health: "pulumi-nodejs:dynamic/envctl:HealthGate",
   Secret: "pulumi-nodejs:dynamic/envctl:GeneratedSecret",
+  Route: "pulumi-nodejs:dynamic/envctl:ProxyRoute",
 };
 const IPV4 = "203.0.113.10";
 const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyForTests envctl-deploy";
@@ -34,7 +35,7 @@ const SPEC = [
   "kind: hivesync",
   "services:",
   "  backend:",
-  "    image: app:1",
+  "    build: .",
   "    ports: ['4000']",
   "    env: { JWT_SECRET: s3cret-value-1, DATABASE_URL: 'postgresql://app:pg-pass-1@postgres/app', POSTGRES_PASSWORD: pg-pass-1, PREVIEW_TOKEN_SECRET: REPLACE_ME }",
   "    volumes: ['./data:/data']",
@@ -48,6 +49,7 @@ const SPEC = [
   "  target: linode",
   "  linode: { region: eu-central, identity_file: keys/deploy, public_key: '" + PUBLIC_KEY + "' }",
   "  generate: [PREVIEW_TOKEN_SECRET]",
+  "  proxy: { domain: app.example.com }",
   "  deploy:",
   "    after: [{ service: backend, run: alembic upgrade head }]",
   "",
@@ -151,7 +153,12 @@ describe("the hivesync program on a linode target, under mocks", () => {
   });
 
   it("makes every Docker object of the env on the VM, after its readiness check", () => {
-    const docker = [T.Network, T.Volume, T.Container].flatMap(ofType);
+    const docker = [T.Network, T.Volume, T.Image, T.Container, L.Route].flatMap(ofType);
+    assert.deepEqual(
+      [T.Image, L.Route].map((t) => ofType(t).length),
+      [1, 1],
+      "the backend's image and the proxy's route",
+    );
     // backend, postgres, and the data directories' init container; the network; pgdata.
     assert.ok(
       ofType(T.Container).length >= 2,
@@ -181,6 +188,9 @@ describe("the hivesync program on a linode target, under mocks", () => {
     assert.equal(steps[0]![1].inputs.run, "alembic upgrade head");
     const health = regs.get(key(L.Health, "prod-deploy-health"))!;
     assert.equal(health.inputs.dockerHost, endpoint());
+    for (const [k, r] of [...steps, [key(L.Health, "prod-deploy-health"), health] as const]) {
+      assert.ok(r.sent.rpcDeps.includes(key(L.Ready, "prod-host-ready")), k);
+    }
   });
 
   it("makes the worktree, env.sh and generated secrets without waiting for the VM", () => {

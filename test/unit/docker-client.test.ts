@@ -241,6 +241,21 @@ describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
       ENVCTL_HOME: dir,
     }) as { privateKey: Buffer };
     assert.equal(o.privateKey.toString(), "CI KEY BYTES");
+    // Both there (the path holds another key here): each is tried, the endpoint's first.
+    const mine = path.join(dir, "my_key");
+    fs.writeFileSync(mine, "MY KEY BYTES");
+    const both = sshOptions(
+      new URL(`ssh://deploy@203.0.113.7:22?identity=${encodeURIComponent(mine)}`),
+      { ENVCTL_SSH_KEY: key, ENVCTL_HOME: dir, SSH_AUTH_SOCK: "/run/agent.sock" },
+    ) as { authHandler: { type: string; username: string; key?: Buffer; agent?: string }[] };
+    assert.deepEqual(
+      both.authHandler.map((a) => [a.type, a.username, a.key?.toString() ?? a.agent]),
+      [
+        ["publickey", "deploy", "MY KEY BYTES"],
+        ["publickey", "deploy", "CI KEY BYTES"],
+        ["agent", "deploy", "/run/agent.sock"],
+      ],
+    );
   });
 
   it("logs in with the endpoint's identity file and checks the host key", () => {
