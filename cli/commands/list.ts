@@ -43,7 +43,15 @@ export async function list(opts: ListOptions): Promise<void> {
   const rows = envs.map((e) => ({
     e,
     reality: e.resolved
-      ? envReality(e.resolved, e.state, byEngine.get(e.resolved.dockerHost ?? "") ?? new Map())
+      ? envReality(
+          e.resolved,
+          e.state,
+          // Not asked (no container services): nothing runs there; asked, its answer (an
+          // engine that did not answer is undefined: unknown, not stopped).
+          byEngine.has(e.resolved.dockerHost ?? "")
+            ? byEngine.get(e.resolved.dockerHost ?? "")
+            : new Map(),
+        )
       : undefined,
   }));
   const ports = (block: number | null): string =>

@@ -5,9 +5,10 @@
  * and credential mounts, on the env's network) and its visibility index on Elasticsearch.
  * Every step runs whatever the others did; exit 1 when any failed.
  */
+import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { UserError } from "../../lib/core/errors";
-import { networkName } from "../../lib/core/names";
+import { containerName, networkName } from "../../lib/core/names";
 import {
   runSteps,
   sqlToolArgs,
@@ -166,6 +167,8 @@ async function runOnce(
   let c;
   try {
     c = await d.createContainer({
+      // An envctl name: destroy's sweep of the env's labelled leftovers knows it as the env's.
+      name: `${containerName(env.name, "schema")}-${randomBytes(3).toString("hex")}`,
       Image: svc.image,
       Entrypoint: [],
       Cmd: cmd,

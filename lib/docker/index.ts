@@ -4,7 +4,14 @@
  * carries the labels passed in, so leak checks can find it with {@link listByLabel}.
  * This module is the public face; the code lives beside it in lib/docker/.
  */
-export { DockerError, docker, dockerFailure, dockerReason, statusOf } from "./client";
+export {
+  DockerError,
+  docker,
+  dockerFailure,
+  dockerReason,
+  isConnectionFailure,
+  statusOf,
+} from "./client";
 export type { Labels } from "./client";
 export {
   containerLogs,

@@ -31,8 +31,9 @@ export async function ensureNetwork(
 
 /**
  * Removes the network. Containers still attached that belong to the network's own env (the
- * envctl.env label; made by an operation that died before its state recorded them) go first;
- * any other container on it keeps the network and is named in the error.
+ * envctl.env label and an envctl name; made by an operation that died before its state
+ * recorded them) go first; any other container on it keeps the network and is named in the
+ * error.
  */
 export async function removeNetwork(name: string, host?: string): Promise<void> {
   const existing = await inspectNetwork(name, host);
@@ -43,7 +44,8 @@ export async function removeNetwork(name: string, host?: string): Promise<void> 
       .getContainer(id)
       .inspect()
       .catch(() => undefined);
-    if (info?.Config.Labels?.[LABEL_ENV] !== env) continue;
+    // Labelled like the env but run by hand from its image: not ours to remove.
+    if (!info || info.Config.Labels?.[LABEL_ENV] !== env || !madeByEnvctl([info.Name])) continue;
     await docker(host)
       .getContainer(id)
       .remove({ force: true, v: true })

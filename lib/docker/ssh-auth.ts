@@ -102,11 +102,21 @@ export function sshOptions(
     key,
   }));
   if (env.SSH_AUTH_SOCK) auth.push({ type: "agent", username, agent: env.SSH_AUTH_SOCK });
+  // One way in: ssh2's own options. Several: the list alone (ssh2 parses `privateKey` up
+  // front and fails on one it cannot read, so the others would never be tried).
+  const ways =
+    auth.length > 1
+      ? { authHandler: auth }
+      : {
+          ...(keys[0] ? { privateKey: keys[0] } : {}),
+          ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
+        };
   return {
-    ...(keys[0] ? { privateKey: keys[0] } : {}),
-    ...(env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {}),
-    ...(auth.length > 1 ? { authHandler: auth } : {}),
+    ...ways,
     readyTimeout: 20_000,
+    // A link that drops mid-call is noticed within 30 s instead of hanging the call.
+    keepaliveInterval: 10_000,
+    keepaliveCountMax: 3,
     hostVerifier: (key: Buffer) => verifyHostKey(knownHostsFile(env), url.hostname, port, key),
   };
 }

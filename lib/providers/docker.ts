@@ -24,25 +24,45 @@ const host = (props: Props): string | undefined =>
 
 /**
  * Runs a delete on the resource's engine. Under `envctl destroy --force`, a remote engine that
- * does not answer (the VM was deleted, the host is gone for good) is taken as gone, and so are
- * its objects; otherwise its failure stands, and the destroy can be run again.
+ * cannot be connected to (the VM was deleted, the host is gone for good) is taken as gone, and
+ * so are its objects. A host that answers but refuses (a wrong key, a changed host key) is not:
+ * its failure stands, as does every failure without --force, and the destroy can run again.
  */
 async function removing(props: Props, remove: () => Promise<void>): Promise<void> {
   const h = host(props);
   try {
     await remove();
   } catch (err) {
-    if (!h || process.env[FORCE_VAR] !== "1" || (await engineAnswers(h))) throw err;
+    if (!h || process.env[FORCE_VAR] !== "1" || !(await engineGone(h))) throw err;
   }
 }
 
-async function engineAnswers(h: string): Promise<boolean> {
-  try {
-    await docker.docker(h).ping();
-    return true;
-  } catch {
-    return false;
+/** Per engine, once per provider process: a destroy asks each resource's engine again. */
+const gone = new Map<string, Promise<boolean>>();
+
+function engineGone(h: string): Promise<boolean> {
+  let verdict = gone.get(h);
+  if (!verdict) {
+    verdict = docker
+      .docker(h)
+      .ping()
+      .then(
+        () => false,
+        (err: unknown) => unreachable(err),
+      );
+    gone.set(h, verdict);
   }
+  return verdict;
+}
+
+/** A failure to reach the engine at all: no route, refused, or no SSH handshake in time. */
+function unreachable(err: unknown): boolean {
+  const e = err as { level?: unknown; message?: string } | null;
+  if (e?.level === "client-socket" || e?.level === "client-timeout") return true;
+  if (docker.isConnectionFailure(err)) return true;
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|Timed out while waiting for handshake/.test(
+    e?.message ?? "",
+  );
 }
 
 export const network: Handler = {

@@ -82,7 +82,7 @@ const linode = z.strictObject({
   image: z
     .string()
     .regex(
-      /^linode\/ubuntu(2[2-9]|[3-9]\d)\.04$/,
+      /^linode\/ubuntu(2[2468]|[3-9][02468])\.04$/,
       "must be an Ubuntu LTS image of Linode's from 22.04 on, such as linode/ubuntu24.04 (cloud-init installs docker.io and docker-compose-v2 from Ubuntu)",
     )
     .optional(),

@@ -102,6 +102,25 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
       assert.equal(rows.find((c) => c.name === "linode provider plugin")?.ok, false, d.stdout);
       assert.equal(rows.find((c) => c.name === "linode token")?.ok, false, d.stdout);
       assert.equal(d.code, 1);
+      // A plugin installed where `pulumi plugin install` puts it is seen by preview's own engine
+      // too (a stand-in that cannot start: the engine gets as far as loading it).
+      const pulumiHome = path.join(lroot, "pulumi-home");
+      const pluginDir = path.join(pulumiHome, "plugins", "resource-linode-v5.1.1");
+      fs.mkdirSync(pluginDir, { recursive: true });
+      fs.writeFileSync(path.join(pluginDir, "pulumi-resource-linode"), "#!/bin/sh\nexit 1\n", {
+        mode: 0o755,
+      });
+      const p = await envctl(["preview", n, "-f", lws.spec, "--generate-secrets"], {
+        home: lhome,
+        cwd: lws.repo,
+        env: { LINODE_TOKEN: "t", PULUMI_HOME: pulumiHome },
+        timeoutMs: 180_000,
+      });
+      assertNoTrace(p);
+      assert.notEqual(p.code, 0, said(p));
+      assert.doesNotMatch(p.stderr, /is not installed/, said(p));
+      assert.match(p.stderr, /linode/i, said(p));
+      assertCreatedNothing(lhome, lws.repo, n);
     } finally {
       fs.rmSync(lroot, { recursive: true, force: true });
     }
@@ -227,7 +246,8 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
       // The endpoint's key file holds a key this host does not take (another machine's, or
       // rotated): the next key, ENVCTL_SSH_KEY, is tried, and the object is made.
       const wrong = path.join(readyHome, "old_key");
-      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrong]);
+      // Passphrase-protected too: a key that cannot even be read here must not stop the others.
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "not-here", "-f", wrong]);
       const net = `envctl-${name}-keys`;
       const viaWrong = {
         name: net,
@@ -240,6 +260,13 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
         await handlers.network!.delete("id", viaWrong);
       } finally {
         delete process.env.ENVCTL_SSH_KEY;
+      }
+      // A host that answers but refuses the login is not gone, even for a forced destroy.
+      process.env.ENVCTL_FORCE = "1";
+      try {
+        await assert.rejects(handlers.network!.delete("id", viaWrong));
+      } finally {
+        delete process.env.ENVCTL_FORCE;
       }
       await host.stop();
       try {

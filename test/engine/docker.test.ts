@@ -247,12 +247,12 @@ describe("lib/docker against the engine", { skip: !dockerAvailable(), timeout: 3
     const net = n("orphans");
     const env = `orphan-${RUN}`;
     cli("network", "create", "--label", `envctl.env=${env}`, "--label", `${KEY}=${RUN}`, net);
-    const run = (suffix: string, envLabel: string): void =>
+    const run = (suffix: string, envLabel: string, name = n(suffix)): void =>
       void cli(
         "run",
         "-d",
         "--name",
-        n(suffix),
+        name,
         "--network",
         net,
         "--label",
@@ -265,13 +265,18 @@ describe("lib/docker against the engine", { skip: !dockerAvailable(), timeout: 3
       );
     run("orphan", env);
     run("stranger", `${env}-other`);
+    // The env's label but not an envctl name: run by hand from the env's image.
+    const hand = `hand-run-net-${RUN}`;
+    run("hand", env, hand);
     await assert.rejects(
       removeNetwork(net),
       new RegExp(`removing network ${net}: .*active endpoints`),
     );
     assert.equal(await inspectContainer(n("orphan")), undefined, "the env's orphan went first");
     assert.ok(await inspectContainer(n("stranger")), "another env's container is untouched");
+    assert.ok(await inspectContainer(hand), "a hand-run container of the env is untouched");
     await removeContainer(n("stranger"));
+    await removeContainer(hand);
     await removeNetwork(net);
     assert.equal(cli("network", "ls", "-q", "--filter", `name=^${net}$`), "");
   });

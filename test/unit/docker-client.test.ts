@@ -247,7 +247,14 @@ describe("an ssh:// engine's login (lib/docker/ssh-auth.ts)", () => {
     const both = sshOptions(
       new URL(`ssh://deploy@203.0.113.7:22?identity=${encodeURIComponent(mine)}`),
       { ENVCTL_SSH_KEY: key, ENVCTL_HOME: dir, SSH_AUTH_SOCK: "/run/agent.sock" },
-    ) as { authHandler: { type: string; username: string; key?: Buffer; agent?: string }[] };
+    ) as {
+      authHandler: { type: string; username: string; key?: Buffer; agent?: string }[];
+      privateKey?: unknown;
+      agent?: unknown;
+    };
+    // The list alone: a key ssh2 cannot parse up front must not stop the others being tried.
+    assert.equal(both.privateKey, undefined);
+    assert.equal(both.agent, undefined);
     assert.deepEqual(
       both.authHandler.map((a) => [a.type, a.username, a.key?.toString() ?? a.agent]),
       [

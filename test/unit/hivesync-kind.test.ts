@@ -195,7 +195,7 @@ describe("the hivesync spec block", () => {
     assert.deepEqual(errs("  linode: { region: us-east }"), [
       'hivesync.linode: applies to target linode only: add "target: linode"',
     ]);
-    for (const image of ["linode/arch", "linode/debian12", "linode/ubuntu23.10"]) {
+    for (const image of ["linode/arch", "linode/debian12", "linode/ubuntu23.10", "linode/ubuntu25.04"]) {
       assert.match(
         errs(`  target: linode\n  linode: { image: ${image} }`).join(""),
         /^hivesync\.linode\.image: must be an Ubuntu LTS image/,

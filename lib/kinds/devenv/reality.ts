@@ -35,6 +35,28 @@ export class DockerTrouble {
  * What Docker runs for envctl: the map, undefined when the engine cannot be reached at all (no
  * socket, connection refused), or a DockerTrouble when it answered with an error.
  */
+/** How long a remote engine (over SSH) may take to list its containers before it counts as unreachable. */
+const REMOTE_LIST_MS = 30_000;
+
+/** `p`, or a connection failure (ETIMEDOUT) once `ms` pass. */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          Object.assign(new Error(`no answer within ${ms / 1000}s`), {
+            code: "ETIMEDOUT",
+            syscall: "connect",
+          }),
+        ),
+      ms,
+    );
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export async function envctlContainers(
   /** A remote engine (a hivesync env's SSH target); none: the local one. */
   host?: string,
@@ -45,11 +67,13 @@ export async function envctlContainers(
   try {
     list = socket
       ? await listContainers(socket, filters)
-      : await (
-          await import("../../docker/client")
-        )
-          .docker(host)
-          .listContainers({ all: true, filters });
+      : await withDeadline(
+          (async () =>
+            (await import("../../docker/client"))
+              .docker(host)
+              .listContainers({ all: true, filters }))(),
+          REMOTE_LIST_MS,
+        );
   } catch (err) {
     const { dockerFailure, isConnectionFailure } = await import("../../docker/client");
     if (isConnectionFailure(err)) return undefined;
