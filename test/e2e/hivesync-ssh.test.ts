@@ -262,9 +262,19 @@ describe("the hivesync kind on an SSH target, for real", { timeout: 20 * 60_000 
         delete process.env.ENVCTL_SSH_KEY;
       }
       // A host that answers but refuses the login is not gone, even for a forced destroy.
+      // (Another key file: clients are kept per endpoint, with the keys they were made with.)
+      const refused = path.join(readyHome, "other_key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", refused]);
+      const viaRefused = {
+        ...viaWrong,
+        dockerHost: `ssh://root@${host.address}:22?identity=${encodeURIComponent(refused)}`,
+      };
       process.env.ENVCTL_FORCE = "1";
       try {
-        await assert.rejects(handlers.network!.delete("id", viaWrong));
+        await assert.rejects(
+          handlers.network!.delete("id", viaRefused),
+          /authentication|All configured/i,
+        );
       } finally {
         delete process.env.ENVCTL_FORCE;
       }
