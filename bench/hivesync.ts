@@ -49,6 +49,12 @@ function get(port: number, host?: string): Promise<{ ok: boolean; version?: stri
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
+        // A response cut off midway (the old container stopped under it) ends with an error
+        // or a close, not an end: a failed request all the same.
+        res.on("error", () => resolve({ ok: false }));
+        res.on("close", () => {
+          if (!res.complete) resolve({ ok: false });
+        });
         res.on("end", () => {
           try {
             resolve({

@@ -356,13 +356,22 @@ export function runAloneWithRounds(
 /** Entry point for a bench file run alone: prints its report; exit 1 only on an error. */
 export function runAlone(bench: () => Promise<BenchResult[]>): void {
   installInterruptHandler();
-  void bench().then(
-    (rs) => process.stdout.write(report(rs)),
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  // A wait nothing can end empties the event loop and node would exit 0 without a report.
+  let settled = false;
+  process.once("beforeExit", () => {
+    if (settled) return;
+    process.stderr.write("bench failed: it stopped waiting on something that can never finish\n");
+    process.exitCode = 1;
+  });
+  void bench()
+    .finally(() => (settled = true))
+    .then(
+      (rs) => process.stdout.write(report(rs)),
+      (err: unknown) => {
+        process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time; waits for all, then throws the first error. */

@@ -45,6 +45,11 @@ function viaProxy(port: number): Promise<{ status: number; body: string }> {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
+        // Cut off midway: a failed request (an error or a close, never an end).
+        res.on("error", (err) => resolve({ status: 0, body: err.message }));
+        res.on("close", () => {
+          if (!res.complete) resolve({ status: 0, body: "response cut off" });
+        });
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
