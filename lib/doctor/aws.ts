@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findPlugin } from "./plugins";
+import { findPlugin, pluginCheck, problemOf } from "./plugins";
 import type { Check } from "./types";
 
 /** The provider the program's `@pulumi/aws` (package.json) asks the engine for. */
@@ -48,16 +48,7 @@ export function findAwsCredentials(env: NodeJS.ProcessEnv = process.env): string
 }
 
 export function checkAwsPlugin(env: NodeJS.ProcessEnv = process.env): Check {
-  const found = findAwsPlugin(env);
-  return found
-    ? { name: "aws provider plugin", ok: true, required: true, detail: found }
-    : {
-        name: "aws provider plugin",
-        ok: false,
-        required: true,
-        detail: `pulumi-resource-aws (v${AWS_PLUGIN_VERSION} or a newer 7.x) is not installed: not on PATH, not in ${path.join(env.PULUMI_HOME ?? "~/.pulumi", "plugins")}`,
-        fix: AWS_PLUGIN_FIX,
-      };
+  return pluginCheck("aws", AWS_PLUGIN_VERSION, AWS_PLUGIN_FIX, env);
 }
 
 /**
@@ -79,6 +70,5 @@ export function checkAwsCredentials(env: NodeJS.ProcessEnv = process.env): Check
 
 /** What stops the AWS part from running at all (the plugin), as one sentence with its fix. */
 export function awsProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const c = checkAwsPlugin(env);
-  return c.ok ? undefined : `${c.name}: ${c.detail}; ${c.fix ?? ""}`;
+  return problemOf(checkAwsPlugin(env));
 }

@@ -3,8 +3,7 @@
  * provider plugin (Pulumi loads it to make the VM, its key and firewall) and an API token
  * (`LINODE_TOKEN`, or the stack's `linode:token` config, which only the engine reads).
  */
-import * as path from "node:path";
-import { findPlugin } from "./plugins";
+import { pluginCheck, problemOf } from "./plugins";
 import type { Check } from "./types";
 
 /** The provider the program's `@pulumi/linode` (package.json) asks the engine for. */
@@ -15,16 +14,7 @@ export const LINODE_PLUGIN_FIX =
   `pulumi-resource-linode on PATH; or deploy to the VM as an SSH target (hivesync.target ssh)`;
 
 export function checkLinodePlugin(env: NodeJS.ProcessEnv = process.env): Check {
-  const found = findPlugin("linode", LINODE_PLUGIN_VERSION, env);
-  return found
-    ? { name: "linode provider plugin", ok: true, required: true, detail: found }
-    : {
-        name: "linode provider plugin",
-        ok: false,
-        required: true,
-        detail: `pulumi-resource-linode (v${LINODE_PLUGIN_VERSION} or a newer 5.x) is not installed: not on PATH, not in ${path.join(env.PULUMI_HOME ?? "~/.pulumi", "plugins")}`,
-        fix: LINODE_PLUGIN_FIX,
-      };
+  return pluginCheck("linode", LINODE_PLUGIN_VERSION, LINODE_PLUGIN_FIX, env);
 }
 
 /** Advisory: the stack's own `linode:token` config would do too, and only the engine sees it. */
@@ -42,6 +32,5 @@ export function checkLinodeToken(env: NodeJS.ProcessEnv = process.env): Check {
 
 /** What stops the Linode part from running at all (the plugin), as one sentence with its fix. */
 export function linodeProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const c = checkLinodePlugin(env);
-  return c.ok ? undefined : `${c.name}: ${c.detail}; ${c.fix ?? ""}`;
+  return problemOf(checkLinodePlugin(env));
 }

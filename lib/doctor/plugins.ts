@@ -7,16 +7,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-
-/** Whether `file` is there and may be run. */
-function runnable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
+import { UserError } from "../core/errors";
+import { isExecutableFile } from "../spec/commands";
+import type { Check } from "./types";
 
 /** `7.48.0` -> [7, 48, 0]; anything else sorts first. */
 function version(v: string): number[] {
@@ -38,7 +31,7 @@ export function findPlugin(
   const bin = `pulumi-resource-${name}`;
   for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
     const file = path.join(dir, bin);
-    if (runnable(file)) return file;
+    if (isExecutableFile(file)) return file;
   }
   const home = env.PULUMI_HOME ?? path.join(env.HOME ?? os.homedir(), ".pulumi");
   const plugins = path.join(home, "plugins");
@@ -52,7 +45,53 @@ export function findPlugin(
     : [];
   for (const { d } of dirs) {
     const file = path.join(plugins, d, bin);
-    if (runnable(file)) return file;
+    if (isExecutableFile(file)) return file;
   }
   return undefined;
+}
+
+/** The doctor row of a provider plugin the stack needs: where it is, or how to install it. */
+export function pluginCheck(
+  name: string,
+  minVersion: string,
+  fix: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Check {
+  const row = `${name} provider plugin`;
+  const found = findPlugin(name, minVersion, env);
+  if (found) return { name: row, ok: true, required: true, detail: found };
+  const major = minVersion.split(".")[0];
+  return {
+    name: row,
+    ok: false,
+    required: true,
+    detail: `pulumi-resource-${name} (v${minVersion} or a newer ${major}.x) is not installed: not on PATH, not in ${path.join(env.PULUMI_HOME ?? "~/.pulumi", "plugins")}`,
+    fix,
+  };
+}
+
+/** A failed check as one sentence with its fix; undefined when it passed. */
+export function problemOf(c: Check): string | undefined {
+  return c.ok ? undefined : `${c.name}: ${c.detail}; ${c.fix ?? ""}`;
+}
+
+/**
+ * Before anything is made: refuses (exit 1, with the fix) a verb whose stack needs a plugin
+ * this machine lacks (`problem`), and warns when an advisory check (credentials, a token the
+ * stack's config may hold instead) did not pass.
+ */
+export function refuseUnready(
+  what: string,
+  verb: string,
+  problem: string | undefined,
+  advisory: Check,
+  checks: string,
+  warn: (line: string) => void,
+): void {
+  if (problem) {
+    throw new UserError(`cannot ${verb} ${what}: ${problem}`, 1, [
+      `nothing was created; \`envctl doctor -f SPEC\` shows the ${checks} checks`,
+    ]);
+  }
+  if (!advisory.ok) warn(`warning: ${advisory.name}: ${advisory.detail} (${advisory.fix ?? ""})`);
 }

@@ -1,6 +1,6 @@
-import { UserError } from "../../core/errors";
 import { engineEnv } from "../../core/toolchain";
 import { awsProblem, checkAwsCredentials } from "../../doctor/aws";
+import { refuseUnready } from "../../doctor/plugins";
 
 /**
  * Refuses, before anything is made, a copilot spec whose AWS part cannot run here (no AWS
@@ -14,12 +14,12 @@ export function checkCopilotReady(
 ): void {
   if (spec.kind !== "copilot" || spec.copilot?.infra !== "aws") return;
   const env = { ...process.env, ...engineEnv() };
-  const problem = awsProblem(env);
-  if (problem) {
-    throw new UserError(`cannot ${verb} a copilot env with copilot.infra aws: ${problem}`, 1, [
-      "nothing was created; `envctl doctor -f SPEC` shows the AWS checks",
-    ]);
-  }
-  const creds = checkAwsCredentials(env);
-  if (!creds.ok) warn(`warning: ${creds.name}: ${creds.detail} (${creds.fix ?? ""})`);
+  refuseUnready(
+    "a copilot env with copilot.infra aws",
+    verb,
+    awsProblem(env),
+    checkAwsCredentials(env),
+    "AWS",
+    warn,
+  );
 }

@@ -1,6 +1,6 @@
-import { UserError } from "../../core/errors";
 import { engineEnv } from "../../core/toolchain";
 import { checkLinodeToken, linodeProblem } from "../../doctor/linode";
+import { refuseUnready } from "../../doctor/plugins";
 
 /**
  * Refuses, before anything is made, a hivesync spec whose Linode VM cannot be made here (no
@@ -14,12 +14,12 @@ export function checkHivesyncReady(
 ): void {
   if (spec.kind !== "hivesync" || spec.hivesync?.target !== "linode") return;
   const env = { ...process.env, ...engineEnv() };
-  const problem = linodeProblem(env);
-  if (problem) {
-    throw new UserError(`cannot ${verb} a hivesync env with target linode: ${problem}`, 1, [
-      "nothing was created; `envctl doctor -f SPEC` shows the Linode checks",
-    ]);
-  }
-  const token = checkLinodeToken(env);
-  if (!token.ok) warn(`warning: ${token.name}: ${token.detail} (${token.fix ?? ""})`);
+  refuseUnready(
+    "a hivesync env with target linode",
+    verb,
+    linodeProblem(env),
+    checkLinodeToken(env),
+    "Linode",
+    warn,
+  );
 }

@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { privateDir, resolveHome } from "../../core/home";
 import { findOnPath } from "../../core/toolchain";
+import { isExecutableFile } from "../commands";
 import type { SpecIssue } from "../model";
 import { cacheKey, locate, readInputs, serviceOrder } from "./inputs";
 
@@ -80,7 +81,7 @@ export function findCompose(env: NodeJS.ProcessEnv = process.env): string | unde
   if (env.ENVCTL_COMPOSE) return env.ENVCTL_COMPOSE;
   for (const dir of pluginDirs(env)) {
     const bin = path.join(dir, "docker-compose");
-    if (isExecutable(bin)) return bin;
+    if (isExecutableFile(bin)) return bin;
   }
   const onPath = findOnPath("docker-compose");
   if (onPath) {
@@ -88,15 +89,6 @@ export function findCompose(env: NodeJS.ProcessEnv = process.env): string | unde
     if (r.status === 0 && /^v?2\./.test(r.stdout.trim())) return onPath;
   }
   return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 export const COMPOSE_MISSING =
