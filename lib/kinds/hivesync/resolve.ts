@@ -115,13 +115,11 @@ function checkRemote(
   }
   if (issues.length === 0) return;
   const gen = [...seen].filter((k) => GENERATED_BY_DEFAULT.includes(k));
-  throw new UserError(
-    `the spec has what a remote deploy refuses:\n  ${issues.join("\n  ")}`,
-    2,
-    [
-      gen.length
-        ? `--generate-secrets fills ${gen.join(" and ")} with strong values, made once and kept`
-        : "",
-    ].filter(Boolean),
-  );
+  // One line each, as validate prints issues (a message is one line).
+  throw new UserError(`the spec has ${issues.length} things a remote deploy refuses`, 2, [
+    ...issues,
+    ...(gen.length
+      ? [`--generate-secrets fills ${gen.join(" and ")} with strong values, made once and kept`]
+      : []),
+  ]);
 }
