@@ -50,13 +50,13 @@ function program(signal: AbortSignal): Command {
     c
       .option(
         "-f, --file <spec>",
-        "spec file: envctl.yaml, or compose files (repeat -f for overrides)",
+        "spec file: envctl.yaml, an A3sfile.hcl, or compose files (repeat -f for overrides)",
         collect,
       )
       .option("--preset <name>", "use a preset shipped with envctl (dust, demo, ...)")
       .option(
         "--format <format>",
-        "read the -f files as compose or envctl (default: told by their content)",
+        "read the -f files as compose, envctl or a3s (default: told by their name and content)",
       )
       .option(
         "--profile <name>",

@@ -20,7 +20,7 @@ import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/r
 import { Progress } from "../../lib/engine/progress";
 import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
-import { leaseFor } from "../../lib/catalog/leases";
+import { leaseFor, refuseHeldFixedPorts } from "../../lib/catalog/leases";
 import { FORCE_VAR } from "../../lib/core/names";
 import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
@@ -74,6 +74,7 @@ export async function spawn(opts: SpawnOptions): Promise<void> {
       ]);
     }
     for (const w of warnings) s.log(`warning: ${formatIssue(w)}`);
+    refuseHeldFixedPorts(catalog, opts.name, spec.services);
     const block = await leaseFor(catalog, opts.name, spec);
     for (const w of unsafePorts(spec.services, block)) s.log(`warning: ${formatIssue(w)}`);
     const def = kindOf(spec.kind ?? SPEC_KIND, "spec");
@@ -211,6 +212,7 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     const problem = dropping ? undefined : transitionProblem(opts.verb, from, opts.name);
     if (problem) throw badInput(problem);
     const target = VERB_TARGET[opts.verb];
+    if (target !== "stopped") refuseHeldFixedPorts(catalog, opts.name, record.resolved.services);
     trimLogs(record.resolved);
     const reality = envReality(
       record.resolved,

@@ -11,7 +11,7 @@ import { deployed, rememberPrevious } from "../../lib/kinds/hivesync/deploys";
 
 const GENERATED_SECRET_TYPE = "pulumi-nodejs:dynamic/envctl:GeneratedSecret";
 import { formatIssue } from "../../lib/spec/load";
-import { leaseFor } from "../../lib/catalog/leases";
+import { leaseFor, refuseHeldFixedPorts } from "../../lib/catalog/leases";
 import { unsafePorts } from "../../lib/spec/ports";
 import { checkName, openCatalog, seams, type CommandSeams } from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
@@ -112,6 +112,7 @@ export async function up(opts: UpOptions): Promise<Record<string, unknown>> {
         `env ${opts.name} is half destroyed: run envctl destroy ${opts.name} first`,
       );
     }
+    refuseHeldFixedPorts(catalog, opts.name, spec.services);
     const hadLease = catalog.getLease(opts.name) !== undefined;
     // A stack this home has no record of (a shared backend, a fresh CI runner) is adopted: its
     // port block and generated secrets are read from its checkpoint, so the update changes

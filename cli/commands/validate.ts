@@ -1,5 +1,5 @@
 import { UserError } from "../../lib/core/errors";
-import { blockBase } from "../../lib/spec/ports";
+import { blockBase, fixedPorts, hostPort } from "../../lib/spec/ports";
 import { formatIssue } from "../../lib/spec/load";
 import type { EnvSpec, SpecIssue } from "../../lib/spec/model";
 import { blockRange, heldBlocks } from "../../lib/catalog/leases";
@@ -84,9 +84,10 @@ function services(spec: EnvSpec, block: number | undefined): Record<string, unkn
     type: svc.type,
     ports: svc.ports.map((p) => ({
       container: p.container,
-      offset: p.offset,
+      offset: p.fixed ? null : p.offset,
       protocol: p.protocol,
-      host: base === undefined ? null : base + p.offset,
+      host: p.fixed ? p.container : base === undefined ? null : hostPort(p, base),
+      ...(p.fixed ? { fixed: true } : {}),
     })),
     dependsOn: svc.dependsOn,
   }));
@@ -101,10 +102,13 @@ function human(spec: EnvSpec, file: string, r: ValidateReport, warnings: SpecIss
       `${plural(spec.services.length, "service")} (${plural(containers, "container")}, ${plural(processes, "process", "processes")})`,
       `start order ${r.order.join(" -> ")}`,
     ];
-    if (r.block !== undefined) {
+    const fixed = fixedPorts(spec.services);
+    const inBlock = spec.services.some((svc) => svc.ports.some((p) => !p.fixed));
+    if (r.block !== undefined && (inBlock || fixed.length === 0)) {
       const [first, last] = blockRange(r.block);
       parts.push(`block ${r.block} (ports ${first}-${last})`);
     }
+    if (fixed.length > 0) parts.push(`fixed ports ${fixed.join(", ")}`);
     lines.push(`✓ spec OK: ${parts.join(", ")}`);
   } else {
     lines.push(`✗ ${file}: ${plural(r.errors.length, "problem")}`);

@@ -5,8 +5,15 @@
 import Database from "better-sqlite3";
 import { UserError } from "../core/errors";
 import { busyPorts } from "../runtime/probes";
-import type { EnvSpec } from "../spec/model";
-import { BLOCK_SIZE, blockBase, chooseBlock, MAX_BLOCK, type HeldBlock } from "../spec/ports";
+import type { EnvSpec, ResolvedService } from "../spec/model";
+import {
+  BLOCK_SIZE,
+  blockBase,
+  chooseBlock,
+  fixedPorts,
+  MAX_BLOCK,
+  type HeldBlock,
+} from "../spec/ports";
 
 import { NoFreeBlockError, openForReading, type Catalog } from "./catalog";
 
@@ -116,4 +123,32 @@ export async function leaseFor(
       skip.add(n); // leased by a concurrent envctl between the scan and the insert
     }
   }
+}
+
+/**
+ * A spec with fixed ports (an A3sfile's: no block) cannot run twice: refused (exit 2) while
+ * another env of this home that is not stopped has any of them, naming the env and the ports.
+ */
+export function refuseHeldFixedPorts(
+  catalog: Catalog,
+  name: string,
+  services: EnvSpec["services"] | ResolvedService[],
+): void {
+  const mine = new Set(fixedPorts(services));
+  if (mine.size === 0) return;
+  const clashes = catalog.listEnvs().flatMap((e) => {
+    if (e.name === name || e.state === "stopped" || !e.resolved) return [];
+    const ports = fixedPorts(e.resolved.services).filter((p) => mine.has(p));
+    return ports.length > 0 ? [{ env: e.name, ports }] : [];
+  });
+  if (clashes.length === 0) return;
+  const first = clashes[0]!;
+  throw new UserError(
+    `env ${first.env} already has port${first.ports.length > 1 ? "s" : ""} ${first.ports.join(", ")}: the spec's ports are fixed (an A3sfile has no port blocks), so two envs of it cannot run at once`,
+    2,
+    [
+      ...clashes.slice(1).map((c) => `env ${c.env} has ${c.ports.join(", ")} too`),
+      `stop it first (\`envctl stop ${first.env}\`), or destroy it; nothing was created`,
+    ],
+  );
 }

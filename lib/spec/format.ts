@@ -13,9 +13,10 @@
  * the name: compose's own names (docker-compose.yml, compose.override.yaml, app.compose.yml)
  * are compose; anything else is the caller's fallback.
  */
+import { isA3sfileName } from "./a3s-name";
 import { parseYaml, readTextFile } from "./read";
 
-export const SPEC_FORMATS = ["compose", "envctl"] as const;
+export const SPEC_FORMATS = ["compose", "envctl", "a3s"] as const;
 export type SpecFormat = (typeof SPEC_FORMATS)[number];
 
 export function isSpecFormat(v: string): v is SpecFormat {
@@ -24,13 +25,13 @@ export function isSpecFormat(v: string): v is SpecFormat {
 
 const words = (s: string): Set<string> => new Set(s.split(/\s+/));
 const COMPOSE_TOP = words("version name networks volumes configs secrets include");
-const ENVCTL_TOP = words("repo base exports init temporal compose");
+const ENVCTL_TOP = words("repo base exports init temporal compose dev");
 const COMPOSE_SERVICE = words(
   "environment env_file healthcheck restart container_name hostname networks network_mode " +
     "expose labels logging profiles deploy working_dir user privileged cap_add cap_drop " +
     "extra_hosts platform stdin_open tty init pull_policy develop secrets configs extends",
 );
-const ENVCTL_SERVICE = words("cmd dir health env type cold");
+const ENVCTL_SERVICE = words("cmd dir health env type cold max_restarts watch subdomain");
 
 /** Whether the file name is one compose itself would look for (or an `x.compose.yml`). */
 export function composeName(file: string): boolean {
@@ -39,6 +40,7 @@ export function composeName(file: string): boolean {
 
 /** The format of `file` by its content; a tie goes by its name, then `fallback`. */
 export function specFormat(file: string, fallback: SpecFormat = "envctl"): SpecFormat {
+  if (isA3sfileName(file)) return "a3s"; // HCL, not YAML
   const votes = { compose: 0, envctl: 0 };
   // Unreadable or not YAML: the loader explains, by the name's format.
   const read = readTextFile(file);

@@ -115,7 +115,7 @@ export function composePath(p: string): string {
   return p;
 }
 
-function parseSpecData(
+export function parseSpecData(
   data: unknown,
   where: { dir: string; repo?: string | undefined },
   warnings: SpecIssue[],

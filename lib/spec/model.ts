@@ -52,6 +52,11 @@ export interface PortMapping {
   protocol: "tcp" | "udp";
   /** Host address the port is published on (`127.0.0.1:8001:8000`); absent: every address. */
   hostIp?: string;
+  /**
+   * The host port is the port itself, outside the block and the same in every env (an
+   * A3sfile's `port`: the program listens where its config says). Process services only.
+   */
+  fixed?: boolean;
 }
 
 export interface VolumeMount {
@@ -130,6 +135,26 @@ interface ServiceBase {
   conditions?: Record<string, DependCondition>;
   /** Keeps running while the env is cold (watchers, SDK builds); others run only when warm. */
   cold: boolean;
+  /**
+   * The proxy routes `<subdomain>.<env>.localhost` (and `<subdomain>.localhost` while no other
+   * running env has it) to the service's first port. @default none: not routed
+   */
+  subdomain?: string;
+}
+
+/** What the supervisor does when a process service exits or stays unhealthy. */
+export type RestartPolicy = "no" | "on-failure" | "always";
+
+/** File watching of a process service (the a3s document's `watch` block). */
+export interface WatchSpec {
+  /** Paths relative to the worktree root (written relative to the spec's dir). */
+  paths: string[];
+  /** Globs matched against a path's segments and its path from the watched root. */
+  ignore: string[];
+  /** A change restarts the service (false: only an event, the program reloads itself). */
+  restart: boolean;
+  /** Changes within this window make one restart. @default 500 */
+  debounceMs: number;
 }
 
 export type DependCondition = "started" | "healthy" | "completed";
@@ -258,6 +283,11 @@ export interface ProcessService extends ServiceBase {
   cmd: string;
   /** Working directory relative to the worktree root (written relative to the spec's dir). */
   dir: string;
+  /** @default "no": a crashed service stays down until the next up */
+  restart?: RestartPolicy;
+  /** Restarts allowed before the service is failed for good (counted since its last reset). */
+  maxRestarts?: number;
+  watch?: WatchSpec;
 }
 
 export type Service = ContainerService | ProcessService;
@@ -317,6 +347,19 @@ export interface EnvSpec {
   copilot?: CopilotSpec;
   /** The hivesync kind's settings (envctl.yaml `hivesync`). */
   hivesync?: HivesyncSpec;
+  /** The a3s document's global settings (envctl.yaml and A3sfile.hcl `dev`). */
+  dev?: DevSettings;
+  /** Read from an A3sfile: issues found later name its fields (lib/spec/a3s-name.ts). */
+  source?: "a3s";
+}
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+
+export interface DevSettings {
+  /** The `*.localhost` proxy's port, shared by every env of the home. @default 7080 */
+  proxyPort: number;
+  /** What the supervisor writes to its log. @default "info" */
+  logLevel: (typeof LOG_LEVELS)[number];
 }
 
 /** One step run inside a service's container after each deploy (`alembic upgrade head`). */
@@ -480,6 +523,7 @@ export interface ResolvedEnv {
   hostId?: string;
   /** The hivesync kind's settings; secret values are tokens here (lib/kinds/hivesync/secrets.ts). */
   hivesync?: ResolvedHivesync;
+  dev?: DevSettings;
 }
 
 /** The VM of a linode target, with its deploy key read. */

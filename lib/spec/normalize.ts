@@ -23,6 +23,9 @@ import { shellQuote } from "../core/shell";
 import { isBindSource, type ServiceDoc, type SpecDoc } from "./schema";
 
 const DEFAULTS = { intervalMs: 1000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 };
+/** The a3s document's debounce (its gateway's file watcher uses the same). */
+export const WATCH_DEBOUNCE_MS = 500;
+export const PROXY_PORT = 7080;
 export const OUTSIDE = "must be a path inside the worktree (relative to the spec's directory)";
 
 /** Where each entry of a service's dependsOn was written, for error paths. */
@@ -57,6 +60,12 @@ export function normalize(
         ? doc.init.after
         : services.filter((s) => s.type === "container").map((s) => s.name),
   };
+  if (doc.dev) {
+    spec.dev = {
+      proxyPort: doc.dev.proxy_port ?? PROXY_PORT,
+      logLevel: doc.dev.log_level ?? "info",
+    };
+  }
   const temporal = temporalSpec(doc.temporal);
   if (temporal) spec.temporal = temporal;
   const volumes = volumeDecls(doc.volumes);
@@ -181,6 +190,7 @@ function normalizeService(
       offset: p.offset ?? n % 1000,
       protocol: p.protocol ?? "tcp",
       ...(p.host_ip !== undefined && p.host_ip !== "0.0.0.0" ? { hostIp: p.host_ip } : {}),
+      ...(p.fixed ? { fixed: true } : {}),
     };
   });
   const conditions: Record<string, DependCondition> = {};
@@ -198,6 +208,7 @@ function normalizeService(
     ...(Object.keys(conditions).length ? { conditions } : {}),
     cold: s.cold ?? false,
     ...(health ? { health } : {}),
+    ...(s.subdomain !== undefined ? { subdomain: s.subdomain } : {}),
   };
   if ((s.type ?? (s.cmd !== undefined ? "process" : "container")) === "process") {
     return {
@@ -205,6 +216,18 @@ function normalizeService(
       type: "process",
       cmd: s.cmd!,
       dir: fromSpecDir(prefix, path.normalize(s.dir ?? ".")),
+      ...(s.restart !== undefined && s.restart !== "no" ? { restart: s.restart } : {}),
+      ...(s.max_restarts !== undefined ? { maxRestarts: s.max_restarts } : {}),
+      ...(s.watch
+        ? {
+            watch: {
+              paths: s.watch.paths.map((w) => fromSpecDir(prefix, path.normalize(w))),
+              ignore: s.watch.ignore ?? [],
+              restart: s.watch.restart ?? true,
+              debounceMs: s.watch.debounce ?? WATCH_DEBOUNCE_MS,
+            },
+          }
+        : {}),
     };
   }
   const out: Service = {

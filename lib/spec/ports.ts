@@ -34,11 +34,16 @@ export function defaultOffset(containerPort: number): number {
   return containerPort % BLOCK_SIZE;
 }
 
+/** A port's host port in the block starting at `base`; a fixed port is its own. */
+export function hostPort(p: PortMapping, base: number): number {
+  return p.fixed ? p.container : base + p.offset;
+}
+
 /** Services with host ports filled in for the block starting at `base`. */
 export function resolveServices(services: Service[], base: number): ResolvedService[] {
   return services.map((s) => ({
     ...s,
-    ports: s.ports.map((p): ResolvedPort => ({ ...p, host: base + p.offset })),
+    ports: s.ports.map((p): ResolvedPort => ({ ...p, host: hostPort(p, base) })),
   }));
 }
 
@@ -65,10 +70,17 @@ export function processEnv(s: {
   return { ...portEnv(s.ports), ...s.env };
 }
 
+/** Distinct fixed ports (outside any block) of the services, in spec order. */
+export function fixedPorts(services: Ported[]): number[] {
+  return [
+    ...new Set(services.flatMap((s) => s.ports.filter((p) => p.fixed).map((p) => p.container))),
+  ];
+}
+
 /** Distinct host ports the services publish in the block starting at `base`, in spec order. */
 export function hostPorts(services: Ported[], base: number): number[] {
   const out = new Set<number>();
-  for (const s of services) for (const p of s.ports) out.add(base + p.offset);
+  for (const s of services) for (const p of s.ports) if (!p.fixed) out.add(base + p.offset);
   return [...out];
 }
 
@@ -79,8 +91,20 @@ export function hostPorts(services: Ported[], base: number): number[] {
 export function offsetCollisions(services: Ported[]): SpecIssue[] {
   const taken = new Map<string, { service: string; container: number }>();
   const issues: SpecIssue[] = [];
+  const fixed = new Map<string, { service: string }>();
   for (const s of services) {
     s.ports.forEach((p, i) => {
+      if (p.fixed) {
+        const key = `${p.container}/${p.protocol}`;
+        const first = fixed.get(key);
+        if (!first) fixed.set(key, { service: s.name });
+        else
+          issues.push({
+            path: `services.${s.name}.ports[${i}]`,
+            message: `port ${p.container} is also services.${first.service}'s; two programs cannot listen on one port`,
+          });
+        return;
+      }
       const key = `${p.offset}/${p.protocol}`;
       const first = taken.get(key);
       if (!first) {
@@ -124,6 +148,7 @@ export function unsafePorts(services: Ported[], block: number): SpecIssue[] {
   const base = blockBase(block);
   return services.flatMap((s) =>
     s.ports.flatMap((p, i): SpecIssue[] => {
+      if (p.fixed) return [];
       const host = base + p.offset;
       if (p.protocol !== "tcp" || !UNSAFE_PORTS.has(host)) return [];
       const fix =
@@ -181,7 +206,7 @@ export async function chooseBlock(
     for (const port of taken) {
       const paths = services.flatMap((s) =>
         s.ports.flatMap((p, i) =>
-          base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
+          !p.fixed && base + p.offset === port ? [`services.${s.name}.ports[${i}]`] : [],
         ),
       );
       found.push({ block: n, port, paths });

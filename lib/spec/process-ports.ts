@@ -59,6 +59,7 @@ function refersTo(s: ProcessService, i: number, ref: { service: string; port?: n
  */
 function untold(s: ProcessService, spec: EnvSpec): SpecIssue[] {
   return s.ports.flatMap((p, i): SpecIssue[] => {
+    if (p.fixed) return []; // the program listens on the port it was written with
     const { vars, template } = names(s, i);
     const refs = (text: string): boolean => portRefs(text).some((r) => refersTo(s, i, r));
     const told =
@@ -83,6 +84,7 @@ function untold(s: ProcessService, spec: EnvSpec): SpecIssue[] {
 /** An env value for PORT / PORT_<n> that is not that port beats the one envctl gives. */
 function overridden(s: ProcessService): SpecIssue[] {
   return s.ports.flatMap((p, i): SpecIssue[] => {
+    if (p.fixed) return [];
     const { vars, template } = names(s, i);
     return vars.flatMap((v): SpecIssue[] => {
       const value = s.env[v];

@@ -53,6 +53,27 @@ export function checkRules(
     if (s.type === "process" && outsideWorktree(s.dir)) {
       errors.push({ path: `services.${s.name}.dir`, message: OUTSIDE });
     }
+    if (s.type === "process") {
+      s.watch?.paths.forEach((w, i) => {
+        if (outsideWorktree(w))
+          errors.push({ path: `services.${s.name}.watch.paths[${i}]`, message: OUTSIDE });
+      });
+    }
+    if (s.subdomain !== undefined) {
+      if (s.ports.length === 0) {
+        errors.push({
+          path: `services.${s.name}.subdomain`,
+          message: "the service publishes no port for the proxy to route to",
+        });
+      }
+      const other = spec.services.find((o) => o !== s && o.subdomain === s.subdomain);
+      if (other && spec.services.indexOf(other) < spec.services.indexOf(s)) {
+        errors.push({
+          path: `services.${s.name}.subdomain`,
+          message: `"${s.subdomain}" is services.${other.name}'s subdomain too`,
+        });
+      }
+    }
   }
 
   // Self-dependencies and unknown names are reported above; the graph only sees the rest.

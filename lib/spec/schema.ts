@@ -12,7 +12,7 @@ import { dotPath, valueAt } from "../core/dot-path";
 import { GO_DURATION_RE } from "../core/duration";
 import { duration } from "./fields";
 import { hivesyncSchema } from "./hivesync-schema";
-import type { SpecIssue } from "./model";
+import { LOG_LEVELS, type SpecIssue } from "./model";
 
 export { durationMs } from "./fields";
 
@@ -99,8 +99,17 @@ const portObject = z
       .string()
       .regex(/^[0-9a-fA-F.:]+$/, "must be an IP address like 127.0.0.1 or ::1")
       .optional(),
+    /** A process's port used as is on the host, in every env (no block). */
+    fixed: z.boolean().optional(),
   })
   .superRefine((p, ctx) => {
+    if (p.fixed && p.offset !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["offset"],
+        message: "a fixed port is not in the block, so it has no offset",
+      });
+    }
     if (p.container === undefined && p.port === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -388,7 +397,21 @@ const CONTAINER_ONLY = [
   "files",
   "docker",
 ] as const;
-const PROCESS_ONLY = ["cmd", "dir"] as const;
+const PROCESS_ONLY = ["cmd", "dir", "restart", "max_restarts", "watch"] as const;
+
+/** A DNS label: what `<subdomain>.<env>.localhost` is made of. */
+export const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DNS_LABEL_MSG = 'must be a DNS label: lowercase letters, digits and "-" (at most 63)';
+
+/** The a3s document's `watch` block, on a process service. */
+export const watchSchema = z.strictObject({
+  paths: z.array(z.string().min(1, "must not be empty")).min(1, "must name at least one path"),
+  ignore: z.array(z.string().min(1, "must not be empty")).optional(),
+  restart: z.boolean().optional(),
+  debounce: duration.optional(),
+});
+
+export const RESTART_POLICIES = ["no", "on-failure", "always"] as const;
 
 export const serviceSchema = z
   .strictObject({
@@ -401,6 +424,14 @@ export const serviceSchema = z
     entrypoint: commandLike.optional(),
     cmd: z.string().min(1, "must not be empty").optional(),
     dir: z.string().min(1, "must not be empty").optional(),
+    restart: z.enum(RESTART_POLICIES).optional(),
+    max_restarts: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be at least 1 (restart: no keeps it down)")
+      .optional(),
+    watch: watchSchema.optional(),
+    subdomain: z.string().regex(DNS_LABEL_RE, DNS_LABEL_MSG).optional(),
     env: scalarMap.optional(),
     ports: z.array(portSchema).optional(),
     volumes: z.array(volumeSchema).optional(),
@@ -432,8 +463,24 @@ export const serviceSchema = z
     if (type === "process") {
       if (s.cmd === undefined)
         ctx.addIssue({ code: "custom", message: 'a process service needs "cmd"' });
+      if (s.max_restarts !== undefined && (s.restart ?? "no") === "no") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["max_restarts"],
+          message: 'needs a restart policy: add restart: "on-failure" or "always"',
+        });
+      }
       return;
     }
+    s.ports?.forEach((p, i) => {
+      if (typeof p === "object" && p.fixed) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["ports", i, "fixed"],
+          message: "only a process service's port can be fixed (a container's is in the block)",
+        });
+      }
+    });
     s.ports?.forEach((p, i) => {
       if (typeof p === "object" && p.port !== undefined) {
         ctx.addIssue({
@@ -520,6 +567,14 @@ export const specSchema = z
     repo: z.string().min(1, "must not be empty").optional(),
     base: z.string().min(1, "must not be empty").optional(),
     compose: composeFiles.optional(),
+    dev: z
+      .strictObject({
+        proxy_port: portNumber
+          .refine((n) => n >= 1024, "must be 1024 or above (the proxy runs without root)")
+          .optional(),
+        log_level: z.enum(LOG_LEVELS).optional(),
+      })
+      .optional(),
     services: z
       .record(
         z
@@ -596,6 +651,7 @@ const KNOWN_KEYS = {
   volume: Object.keys(volumeObject.shape),
   health: Object.keys(healthSchema.shape),
   dependency: Object.keys(dependencyObject.shape),
+  watch: Object.keys(watchSchema.shape),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -713,7 +769,8 @@ function objectKind(at: readonly PropertyKey[]): keyof typeof KNOWN_KEYS | undef
   if (at[0] !== "services") return undefined;
   if (at.length === 2) return "service";
   const field = at[2];
-  if (at.length === 3 && (field === "build" || field === "health")) return field;
+  if (at.length === 3 && (field === "build" || field === "health" || field === "watch"))
+    return field;
   if (at.length === 4 && field === "ports") return "port";
   if (at.length === 4 && field === "volumes") return "volume";
   if (at.length === 4 && field === "depends_on") return "dependency";

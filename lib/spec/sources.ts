@@ -7,6 +7,8 @@ import * as path from "node:path";
 import { quote } from "../core/display";
 import { badInput, UserError } from "../core/errors";
 import { projectRoot } from "../core/toolchain";
+import { A3SFILE } from "./a3s-name";
+import { loadA3sfile } from "./a3sfile";
 import { isSpecFormat, SPEC_FORMATS, specFormat, type SpecFormat } from "./format";
 import { formatIssue, loadComposeFiles, loadSpecFile, type ParseResult } from "./load";
 import type { EnvSpec, SpecIssue } from "./model";
@@ -106,15 +108,26 @@ export function loadSpec(
       files.length > 0
         ? files.map((f) => path.resolve(cwd, f))
         : [path.resolve(cwd, "envctl.yaml")];
+    // An a3s repo has its A3sfile.hcl where envctl.yaml would be.
+    if (files.length === 0 && !fs.existsSync(abs[0]!) && fs.existsSync(path.join(cwd, A3SFILE))) {
+      abs[0] = path.join(cwd, A3SFILE);
+    }
     if (files.length === 0 && !fs.existsSync(abs[0]!)) {
-      throw badInput(`no envctl.yaml in ${cwd}: run envctl where the spec is, or pass -f SPEC`);
+      throw badInput(
+        `no envctl.yaml (or ${A3SFILE}) in ${cwd}: run envctl where the spec is, or pass -f SPEC`,
+      );
     }
     // envctl.yaml is always one file, so several are compose files unless one clearly is not.
     const fallback = abs.length > 1 ? "compose" : "envctl";
     const formats = abs.map((f) => format ?? specFormat(f, fallback));
     const odd = formats.indexOf("envctl");
-    if (abs.length > 1 && format === "envctl") {
-      throw badInput("--format envctl reads one file; several -f files are compose files");
+    if (abs.length > 1 && (format === "envctl" || format === "a3s")) {
+      throw badInput(`--format ${format} reads one file; several -f files are compose files`);
+    }
+    if (abs.length > 1 && formats.includes("a3s")) {
+      throw badInput(
+        `an A3sfile is the whole spec: pass it alone (-f ${files[formats.indexOf("a3s")]})`,
+      );
     }
     if (abs.length > 1 && odd >= 0) {
       throw badInput(
@@ -125,7 +138,11 @@ export function loadSpec(
     specFile = abs[0]!;
     const profiles = src.profile ? { profiles: src.profile } : {};
     res =
-      formats[0] === "compose" ? loadComposeFiles(abs, profiles) : loadSpecFile(specFile, profiles);
+      formats[0] === "compose"
+        ? loadComposeFiles(abs, profiles)
+        : formats[0] === "a3s"
+          ? loadA3sfile(specFile)
+          : loadSpecFile(specFile, profiles);
   }
   if (res.errors.length > 0 || !res.spec) throw new SpecError(specFile, res.errors);
   return { spec: res.spec, file: specFile, warnings: res.warnings };
@@ -133,6 +150,7 @@ export function loadSpec(
 
 function checkFormat(format: string): SpecFormat {
   if (isSpecFormat(format)) return format;
-  const names = SPEC_FORMATS.map((f) => `"${f}"`).join(" or ");
+  const quoted = SPEC_FORMATS.map((f) => `"${f}"`);
+  const names = `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
   throw badInput(`--format must be ${names}, got ${quote(format)}`);
 }

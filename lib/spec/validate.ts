@@ -22,7 +22,15 @@ import { badInput } from "../core/errors";
 import { findOnPath } from "../core/toolchain";
 import { formatIssue } from "./load";
 
-import { chooseBlock, MAX_BLOCK, type BlockChoice, type HeldBlock, unsafePorts } from "./ports";
+import { a3sIssue } from "./a3s-name";
+import {
+  chooseBlock,
+  fixedPorts,
+  MAX_BLOCK,
+  type BlockChoice,
+  type HeldBlock,
+  unsafePorts,
+} from "./ports";
 import { inCheckout } from "./worktree-paths";
 
 // ---------------------------------------------------------------------------------------------
@@ -185,13 +193,36 @@ export async function validateSpec(spec: EnvSpec, seams: ValidateSeams): Promise
   );
   add(blockFindings(choice));
   if (choice.block !== undefined) warnings.push(...unsafePorts(spec.services, choice.block));
+  add(await fixedPortFindings(spec, seams.busy));
+  const words = spec.source === "a3s" ? a3sIssue : <T>(i: T): T => i;
   return {
     ok: errors.length === 0,
-    errors,
-    warnings,
+    errors: errors.map(words),
+    warnings: warnings.map(words),
     order,
     ...(choice.block !== undefined ? { block: choice.block } : {}),
   };
+}
+
+/** A fixed port something listens on now: a warning (it may be this env's own program). */
+async function fixedPortFindings(
+  spec: EnvSpec,
+  busy: (ports: number[]) => Promise<number[]>,
+): Promise<Findings> {
+  const taken = new Set(await busy(fixedPorts(spec.services)));
+  const warnings = spec.services.flatMap((s) =>
+    s.ports.flatMap((p, i) =>
+      p.fixed && taken.has(p.container)
+        ? [
+            {
+              path: `services.${s.name}.ports[${i}]`,
+              message: `port ${p.container} is in use now; the service cannot listen there until it is free`,
+            },
+          ]
+        : [],
+    ),
+  );
+  return { errors: [], warnings };
 }
 
 /**

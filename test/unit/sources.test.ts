@@ -111,7 +111,7 @@ describe("loadSpec", () => {
       (e: unknown) =>
         e instanceof UserError &&
         e.exitCode === 2 &&
-        e.message === '--format must be "compose" or "envctl", got "yaml"',
+        e.message === '--format must be "compose", "envctl" or "a3s", got "yaml"',
     );
   });
 

@@ -646,7 +646,7 @@ describe("envctl validate", () => {
     assert.equal(code, 2);
     const doc = JSON.parse(c.out.join("\n")) as JsonReport;
     assert.equal(doc.errors.length, 1);
-    assert.match(doc.errors[0]!.message, /^no envctl\.yaml in /);
+    assert.match(doc.errors[0]!.message, /^no envctl\.yaml \(or A3sfile\.hcl\) in /);
     assert.deepEqual(fs.readdirSync(home), []);
   });
 });
