@@ -9,6 +9,7 @@ import { ContainerService, serviceImage } from "../shared/container-service";
 import { EnvctlResource } from "../shared/dynamic";
 import { ProcessService } from "../shared/process-service";
 import { Worktree } from "../shared/worktree";
+import { DEFAULT_BACKOFF, type SupervisedService } from "../../lib/supervisor/model";
 
 export interface ServiceOutputs {
   type: "container" | "process";
@@ -41,6 +42,8 @@ export interface DevEnvInputs {
 export class DevEnv extends pulumi.ComponentResource {
   readonly worktree: Worktree;
   readonly services: Record<string, ContainerService | ProcessService> = {};
+  /** The env's supervisor, when a running process service has a restart policy or a watch. */
+  readonly supervisor?: EnvctlResource;
   readonly outputs: pulumi.Output<Record<string, unknown>>;
 
   constructor(
@@ -276,6 +279,8 @@ export class DevEnv extends pulumi.ComponentResource {
       makeInit();
     }
 
+    this.supervisor = supervisorOf(name, env, envFile, this, this.worktree.path);
+
     // Outputs do not depend on the state (what runs is the catalog's desired state,
     // lib/kinds/devenv/lifecycle.ts withState), so a verb that only removes services can skip
     // the program (leavingResources) and leave the stack exactly as an update would.
@@ -319,6 +324,55 @@ export class DevEnv extends pulumi.ComponentResource {
       });
     this.registerOutputs({ outputs: this.outputs });
   }
+}
+
+/**
+ * The supervisor of the env's running process services (lib/supervisor): made when one of them
+ * has a restart policy or a watch, after all of them (so it is deleted before them: cool, stop
+ * and destroy stop it first, and it never sees their planned stops as crashes).
+ */
+function supervisorOf(
+  name: string,
+  env: ResolvedEnv,
+  envFile: string,
+  devenv: DevEnv,
+  worktree: pulumi.Output<string>,
+): EnvctlResource | undefined {
+  const procs = Object.entries(devenv.services).flatMap(([n, s]) => {
+    const svc = env.services.find((x) => x.name === n);
+    return s instanceof ProcessService && svc?.type === "process" ? [{ svc, res: s.process }] : [];
+  });
+  if (!procs.some(({ svc }) => (svc.restart ?? "no") !== "no" || svc.watch)) return undefined;
+  const services = worktree.apply((wt) =>
+    procs.map(({ svc }): SupervisedService => ({
+      name: svc.name,
+      restart: svc.restart ?? "no",
+      ...(svc.maxRestarts !== undefined ? { maxRestarts: svc.maxRestarts } : {}),
+      ...(svc.health ? { health: svc.health } : {}),
+      ports: svc.ports,
+      cwd: path.join(wt, svc.dir),
+      ...(svc.watch
+        ? { watch: { ...svc.watch, paths: svc.watch.paths.map((p) => path.join(wt, p)) } }
+        : {}),
+    })),
+  );
+  return new EnvctlResource(
+    "Supervisor",
+    "supervisor",
+    `${name}-supervisor`,
+    {
+      env: env.name,
+      stateDir: env.stateDir,
+      catalogFile: path.join(env.home, "catalog.db"),
+      envFile,
+      services,
+      backoff: DEFAULT_BACKOFF,
+      logLevel: env.dev?.logLevel ?? "info",
+      pid: undefined,
+      configHash: undefined,
+    },
+    { parent: devenv, dependsOn: procs.map((p) => p.res) },
+  );
 }
 
 /** Services whose image a build of `svc` starts from (`service:NAME` named contexts). */

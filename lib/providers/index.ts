@@ -11,6 +11,7 @@ import type { Handler } from "./types";
 import { hostReady } from "./host-ready";
 import { proxyRoute } from "./proxy";
 import { generatedSecret } from "./secret";
+import { supervisor } from "./supervisor";
 import { worktree } from "./worktree";
 
 export type { CreateResult, DiffResult, Handler } from "./types";
@@ -30,4 +31,5 @@ export const handlers: Record<string, Handler> = {
   secret: generatedSecret,
   hostready: hostReady,
   proxyroute: proxyRoute,
+  supervisor,
 };

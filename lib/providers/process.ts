@@ -9,103 +9,19 @@ import * as path from "node:path";
 import { changedKeys } from "../core/canonical";
 import { shellQuote } from "../core/shell";
 import { userEnv } from "../core/toolchain";
-import {
-  daemonStatus,
-  INIT_LOG,
-  startDaemon,
-  stopDaemon,
-  tailLog,
-  truncateLogIfLarge,
-} from "../runtime/daemon";
-import { HealthTimeoutError, formatMs, sleep, waitUntil, busyPorts } from "../runtime/probes";
-import { probeOnce } from "../runtime/probes";
-import type { HealthCheck, InitStep, ResolvedPort } from "../spec/model";
-import { processEnv } from "../spec/ports";
+import { daemonStatus, INIT_LOG, stopDaemon, tailLog } from "../runtime/daemon";
+import { runFilePath, startProcess, type ProcessProps } from "../runtime/service";
+import type { InitStep } from "../spec/model";
 import type { Handler } from "./types";
 
 type Props = Record<string, unknown>;
 
-export interface ProcessProps {
-  /** Service name: names the pid and log files. */
-  name: string;
-  /** `$ENVCTL_HOME/envs/NAME`. */
-  stateDir: string;
-  /** Absolute working directory (inside the worktree). */
-  cwd: string;
-  cmd: string;
-  vars: Record<string, string>;
-  envFile: string;
-  /** Hash of env.sh: a change restarts the daemon so it sees the new exports. */
-  envShHash: string;
-  ports: ResolvedPort[];
-  health?: HealthCheck;
-  pid?: number;
-}
-
-const LOG_TAIL = 20;
-const SETTLE_MS = 500;
-
-function logTail(stateDir: string, name: string): string {
-  const tail = tailLog(path.join(stateDir, `${name}.log`), LOG_TAIL).trimEnd();
-  return tail ? `\n--- last lines of ${name}.log ---\n${tail}` : ` (${name}.log is empty)`;
-}
-
-/** Starts the daemon and waits until its health check passes; stops it again on failure. */
-export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
-  truncateLogIfLarge(path.join(p.stateDir, `${p.name}.log`));
-  if (!fs.existsSync(p.cwd)) throw new Error(`${p.name}: directory ${p.cwd} does not exist`);
-  if (!daemonStatus(p.stateDir, p.name).running) {
-    // Otherwise the health check could pass against whatever holds the port.
-    const busy = await busyPorts(p.ports.filter((x) => x.protocol === "tcp").map((x) => x.host));
-    if (busy.length > 0) {
-      throw new Error(
-        `${p.name}: host port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} already in use by another program; free ${busy.length > 1 ? "them" : "it"} and run the command again`,
-      );
-    }
-  }
-  // PORT and PORT_<n> derive from the `ports` input rather than being inputs of their own.
-  const env = processEnv({ ports: p.ports, env: p.vars });
-  const state = await startDaemon({
-    name: p.name,
-    dir: p.stateDir,
-    cwd: p.cwd,
-    cmd: p.cmd,
-    env,
-    envFile: p.envFile,
-  });
-  const alive = (): boolean => daemonStatus(p.stateDir, p.name).running;
-  const dead = (): Error =>
-    new Error(`${p.name} exited before it was healthy${logTail(p.stateDir, p.name)}`);
-  try {
-    const h = p.health;
-    if (!h) {
-      await sleep(SETTLE_MS);
-      if (!alive()) throw dead();
-    } else {
-      const started = Date.now();
-      try {
-        await waitUntil(async () => {
-          if (!alive()) throw dead();
-          return probeOnce(h, p.ports, { cwd: p.cwd, envFile: p.envFile, env });
-        }, h);
-      } catch (err) {
-        if (!(err instanceof HealthTimeoutError)) throw err;
-        throw new Error(
-          `${p.name} did not become healthy within ${formatMs(Date.now() - started)}: ${err.message}${logTail(p.stateDir, p.name)}`,
-        );
-      }
-    }
-  } catch (err) {
-    await stopDaemon(p.stateDir, p.name).catch(() => undefined);
-    throw err;
-  }
-  return { ...p, pid: state.pid };
-}
-
-/** Whether the daemon recorded in `props` is the one running now. */
+/**
+ * Whether the daemon of `props` runs. Its pid may differ from the recorded one: the env's
+ * supervisor restarts a crashed daemon from the same recipe (`<name>.run.json`).
+ */
 export function processRunning(props: Props): boolean {
-  const st = daemonStatus(props.stateDir as string, props.name as string);
-  return st.running && (props.pid === undefined || st.pid === props.pid);
+  return daemonStatus(props.stateDir as string, props.name as string).running;
 }
 
 /** Inputs the daemon (or its start) sees: a change restarts it. */
@@ -128,7 +44,9 @@ export function processChanges(
 
 export const processHandler: Handler = {
   async create(inputs) {
-    const outs = await startProcess(inputs as unknown as ProcessProps);
+    const props = inputs as unknown as ProcessProps;
+    writeFile(runFilePath(props.stateDir, props.name), `${JSON.stringify(props)}\n`);
+    const outs = await startProcess(props);
     return { id: `${outs.stateDir}/${outs.name}`, outs: outs as unknown as Props };
   },
   diff(_id, olds, news) {
@@ -142,9 +60,14 @@ export const processHandler: Handler = {
     });
   },
   // Only `health` reaches here (processChanges): record it, keep the daemon and its pid.
-  update: (_id, olds, news) => Promise.resolve({ outs: { ...news, pid: olds.pid } }),
+  update(_id, olds, news) {
+    const props = { ...news, pid: olds.pid } as unknown as ProcessProps;
+    writeFile(runFilePath(props.stateDir, props.name), `${JSON.stringify(props)}\n`);
+    return Promise.resolve({ outs: props as unknown as Props });
+  },
   async delete(_id, props) {
     await stopDaemon(props.stateDir as string, props.name as string);
+    fs.rmSync(runFilePath(props.stateDir as string, props.name as string), { force: true });
   },
   read(id, props) {
     return Promise.resolve(processRunning(props) ? { id, props } : undefined);
@@ -228,7 +151,7 @@ export async function runInit(p: {
     );
     const code = await runStep(step, p, log);
     if (code !== 0) {
-      const tail = tailLog(log, LOG_TAIL).trimEnd();
+      const tail = tailLog(log, 20).trimEnd();
       throw new Error(
         `init step "${step.name}" failed (exit ${code}); the next warm runs the init steps again\n--- last lines of ${INIT_LOG} ---\n${tail}`,
       );

@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { sourceThen } from "../core/shell";
+import { shellQuote, sourceThen } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
 import { pidExists, readProcStat } from "./processes";
@@ -50,6 +50,8 @@ interface PidRecord {
   cmd: string;
   /** /proc/<pid>/stat field 22 (clock ticks since boot); absent where /proc is not available. */
   startTicks?: number;
+  /** stopDaemon is stopping it: its exit is no crash (the supervisor leaves it alone). */
+  stopping?: boolean;
 }
 
 const DEFAULT_GRACE_MS = 5_000;
@@ -71,6 +73,26 @@ export const INIT_LOG = "init.steps.log";
 
 export function logFilePath(dir: string, name: string): string {
   return path.join(dir, `${name}.log`);
+}
+
+/** Where the daemon's shell writes the command's exit status when it returns. */
+export function exitFilePath(dir: string, name: string): string {
+  return path.join(dir, `${name}.exit`);
+}
+
+/**
+ * The exit status the daemon's shell recorded, when it ran after `sinceMs` (the run's start);
+ * undefined when the shell itself was killed, or the command replaced it (`exec`).
+ */
+export function readExitStatus(dir: string, name: string, sinceMs: number): number | undefined {
+  const file = exitFilePath(dir, name);
+  try {
+    if (fs.statSync(file).mtimeMs + 1000 < sinceMs) return undefined; // an older run's
+    const n = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -95,9 +117,12 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
   fs.mkdirSync(spec.dir, { recursive: true, mode: 0o700 });
   // The shell sources the env file itself so that its exports reach the command exactly as
   // they would in an interactive `source env.sh`; `|| exit` because dash keeps going otherwise.
-  const script = spec.envFile
-    ? sourceThen(spec.envFile, spec.cmd, Object.keys(spec.env))
-    : spec.cmd;
+  // It records the command's exit status, which tells the supervisor a clean exit from a crash.
+  const exitFile = exitFilePath(spec.dir, spec.name);
+  fs.rmSync(exitFile, { force: true });
+  const script = `${
+    spec.envFile ? sourceThen(spec.envFile, spec.cmd, Object.keys(spec.env)) : spec.cmd
+  }\n__envctl_status=$?\necho "$__envctl_status" > ${shellQuote(exitFile)}\nexit "$__envctl_status"`;
   const logFd = fs.openSync(logFile, "a", 0o600);
   let pid: number;
   try {
@@ -128,11 +153,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
 /**
  * SIGTERMs the daemon's process group, SIGKILLs it if anything is left after `graceMs`, and
  * removes the pid file. Returns whether anything was running (false for a missing pid file).
+ * `keepPidFile` stops what is left of a crashed daemon (its children) but keeps the record of
+ * the crash: the pid file stays, naming a process that is gone.
  */
 export async function stopDaemon(
   dir: string,
   name: string,
-  opts: { graceMs?: number } = {},
+  opts: { graceMs?: number; keepPidFile?: boolean } = {},
 ): Promise<boolean> {
   const pidFile = pidFilePath(dir, name);
   const record = readPidFile(pidFile);
@@ -143,6 +170,7 @@ export async function stopDaemon(
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const running = ownsGroup(record) && groupAlive(record.pgid);
   if (running) {
+    if (!opts.keepPidFile) writePidFile(pidFile, { ...record, stopping: true });
     signalGroup(record.pgid, "SIGTERM");
     const gone = await waitForGroupExit(record.pgid, graceMs);
     if (!gone) {
@@ -152,21 +180,32 @@ export async function stopDaemon(
       }
     }
   }
-  fs.rmSync(pidFile, { force: true });
+  if (!opts.keepPidFile) fs.rmSync(pidFile, { force: true });
   return running;
 }
 
-/** `stale`: the pid file exists but its process is gone (crashed or killed). */
-export function daemonStatus(
-  dir: string,
-  name: string,
-): { running: boolean; pid?: number; stale?: boolean } {
+export interface DaemonStatus {
+  running: boolean;
+  pid?: number;
+  /** The pid file exists but its process is gone (crashed or killed). */
+  stale?: boolean;
+  /** When the running (or last) process started. */
+  startedAtMs?: number;
+  /** stopDaemon is stopping it. */
+  stopping?: boolean;
+}
+
+export function daemonStatus(dir: string, name: string): DaemonStatus {
   const pidFile = pidFilePath(dir, name);
   if (!fs.existsSync(pidFile)) return { running: false };
   const record = readPidFile(pidFile);
   if (!record) return { running: false, stale: true };
-  if (isAlive(record)) return { running: true, pid: record.pid };
-  return { running: false, pid: record.pid, stale: true };
+  const extra = {
+    startedAtMs: record.startedAtMs,
+    ...(record.stopping ? { stopping: true } : {}),
+  };
+  if (isAlive(record)) return { running: true, pid: record.pid, ...extra };
+  return { running: false, pid: record.pid, stale: true, ...extra };
 }
 
 /**
@@ -322,6 +361,7 @@ function readPidFile(pidFile: string): PidRecord | undefined {
     cmd: typeof r.cmd === "string" ? r.cmd : "",
   };
   if (typeof r.startTicks === "number") record.startTicks = r.startTicks;
+  if (r.stopping === true) record.stopping = true;
   return record;
 }
 

@@ -85,7 +85,12 @@ describe("startDaemon / stopDaemon", () => {
     pgids.add(state.pgid);
     // The starter has exited (execFileSync returned) and the daemon still serves.
     await waitUntil(async () => probeHttp(`http://127.0.0.1:${port}/`, 500), poll);
-    assert.deepEqual(daemonStatus(s.dir, "web"), { running: true, pid: state.pid });
+    assert.deepEqual(daemonStatus(s.dir, "web"), {
+      running: true,
+      pid: state.pid,
+      startedAtMs: (JSON.parse(fs.readFileSync(state.pidFile, "utf8")) as { startedAtMs: number })
+        .startedAtMs,
+    });
     assert.equal(state.pgid, state.pid);
     const record = JSON.parse(fs.readFileSync(state.pidFile, "utf8")) as Record<string, unknown>;
     assert.equal(record.pid, state.pid);
@@ -149,6 +154,7 @@ describe("startDaemon / stopDaemon", () => {
       running: false,
       pid: state.pid,
       stale: true,
+      startedAtMs: state.startedAtMs,
     });
     assert.equal(await stopDaemon(s.dir, "crash"), false);
     assert.equal(fs.existsSync(state.pidFile), false);
@@ -168,6 +174,7 @@ describe("startDaemon / stopDaemon", () => {
       running: false,
       pid: state.pid,
       stale: true,
+      startedAtMs: state.startedAtMs,
     });
     assert.equal(await stopDaemon(s.dir, "recycled", { graceMs: 100 }), false);
     assert.ok(members(state.pgid).includes(state.pid), "the stranger must not be signalled");

@@ -42,6 +42,7 @@ export function resolveEnv(
     initAfter: spec.initAfter,
     ...(spec.volumes ? { volumes: spec.volumes } : {}),
     ...(spec.networks ? { networks: spec.networks } : {}),
+    ...(spec.dev ? { dev: spec.dev } : {}),
   };
   const ctx = templateContext(partial);
   const render = (t: string): string => renderTemplate(t, ctx);
