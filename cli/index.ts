@@ -144,18 +144,62 @@ function program(signal: AbortSignal): Command {
     ["stop", "stop everything the env runs"],
   ];
   for (const [verb, description] of verbs) {
+    const some = verb === "warm" || verb === "cool";
     const c = cmd
-      .command(`${verb} <name>`)
-      .description(description)
+      .command(some ? `${verb} <name> [services...]` : `${verb} <name>`)
+      .description(
+        some
+          ? `${description}; with services, just those (${verb === "warm" ? "and what they need" : "and what needs them"})`
+          : description,
+      )
       .option("--json", "print one JSON document on stdout")
       .option("--wait", WAIT)
       .option("--wait-timeout <duration>", WAIT_TIMEOUT);
     if (verb === "stop") c.option("--volumes", "remove the env's volumes too (compose's down -v)");
-    c.action(async (name: string, o: { json?: boolean; wait?: boolean; volumes?: boolean }) => {
+    c.action(async (name: string, ...rest: unknown[]) => {
+      const services = some && Array.isArray(rest[0]) ? (rest[0] as string[]) : [];
+      const o = (some ? rest[1] : rest[0]) as { json?: boolean; wait?: boolean; volumes?: boolean };
       const lifecycle = await import("./commands/lifecycle");
-      await lifecycle.transition({ name, verb: verb as "warm", ...o, signal });
+      await lifecycle.transition({
+        name,
+        verb: verb as "warm",
+        ...o,
+        ...(services.length > 0 ? { services } : {}),
+        signal,
+      });
     });
   }
+  cmd
+    .command("restart <name> <service>")
+    .description(
+      "stop one service (SIGTERM, 5s, then SIGKILL) and start it again, held to its health check",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .option("--wait", WAIT)
+    .option("--wait-timeout <duration>", WAIT_TIMEOUT)
+    .action(async (name: string, service: string, o: { json?: boolean; wait?: boolean }) => {
+      const { restart } = await import("./commands/restart");
+      await restart({ name, service, ...o, signal });
+    });
+  cmd
+    .command("events <name>")
+    .description(
+      "the supervisor's state and health changes as NDJSON, one event per line, as they happen",
+    )
+    .option(
+      "--since <when>",
+      'print the events since then first (a duration like "10m", or a time)',
+    )
+    .option("--no-follow", "print the recorded events and exit")
+    .action(async (name: string, o: { since?: string; follow: boolean }) => {
+      const { events } = await import("./commands/events");
+      await events({
+        name,
+        ...(o.since !== undefined ? { since: o.since } : {}),
+        follow: o.follow,
+        signal,
+      });
+    });
   cmd
     .command("status <name>")
     .description("every service of the env: running, healthy, pid/container, ports")

@@ -15,7 +15,14 @@ import {
 import type { Catalog } from "../../lib/catalog/catalog";
 import { badInput, UserError } from "../../lib/core/errors";
 import { envDir } from "../../lib/core/home";
-import { transitionProblem, VERB_TARGET, type Verb } from "../../lib/kinds/devenv/lifecycle";
+import {
+  coolSome,
+  transitionProblem,
+  VERB_TARGET,
+  warmSome,
+  type Verb,
+} from "../../lib/kinds/devenv/lifecycle";
+import type { EnvState, ResolvedEnv } from "../../lib/spec/model";
 import { envctlContainers, envReality, trimLogs } from "../../lib/kinds/devenv/reality";
 import { Progress } from "../../lib/engine/progress";
 import { engineReasons } from "../../lib/engine/errors";
@@ -178,6 +185,41 @@ export interface TransitionOptions extends CommandSeams, OperationFlags {
   json?: boolean;
   /** stop only: remove the env's volumes too (compose's `down -v`). */
   volumes?: boolean;
+  /** warm and cool only: just these services (warm: with what they need; cool: with their dependents). */
+  services?: string[];
+}
+
+/**
+ * `warm NAME SERVICE...` / `cool NAME SERVICE...`: the desired state that runs the named
+ * services (and what they need) or stops them (and what needs them); bad names are exit 2.
+ */
+function pickServices(
+  verb: Verb,
+  name: string,
+  env: ResolvedEnv,
+  named: string[],
+): { state: EnvState; only?: string[]; stopping: string[] } {
+  if (verb !== "warm" && verb !== "cool") {
+    throw badInput(`${verb} applies to the whole env; only warm and cool take services`);
+  }
+  const unknown = named.find((n) => !env.services.some((svc) => svc.name === n));
+  if (unknown !== undefined) {
+    throw badInput(`env ${name} has no service ${JSON.stringify(unknown)}`, [
+      `its services: ${env.services.map((svc) => svc.name).join(", ")}`,
+    ]);
+  }
+  if (verb === "warm")
+    return { ...warmSome(env.services, env.state, env.only, named), stopping: [] };
+  if (env.state !== "warm") {
+    throw badInput(`env ${name} is ${env.state}: none of its services is warm to cool`);
+  }
+  const cold = named.find((n) => env.services.find((svc) => svc.name === n)?.cold);
+  if (cold !== undefined) {
+    throw badInput(
+      `${cold} is a cold service: it runs while the env is cold too (\`envctl stop ${name}\` stops it)`,
+    );
+  }
+  return coolSome(env.services, env.only, named);
 }
 
 /** warm / cool / start / stop: the same stack, another desired state. */
@@ -207,11 +249,15 @@ export async function transition(opts: TransitionOptions): Promise<void> {
     }
     const from = record.state;
     if (opts.volumes && opts.verb !== "stop") throw badInput("--volumes applies to stop only");
+    const named = opts.services ?? [];
+    const some =
+      named.length > 0 ? pickServices(opts.verb, opts.name, record.resolved, named) : undefined;
     // A stopped env can still drop its volumes.
     const dropping = opts.verb === "stop" && opts.volumes && !record.resolved.volumesDropped;
     const problem = dropping ? undefined : transitionProblem(opts.verb, from, opts.name);
-    if (problem) throw badInput(problem);
-    const target = VERB_TARGET[opts.verb];
+    if (problem && !(some && opts.verb === "warm" && from !== "stopped")) throw badInput(problem);
+    const target = some?.state ?? VERB_TARGET[opts.verb];
+    const only = some ? some.only : undefined;
     if (target !== "stopped") refuseHeldFixedPorts(catalog, opts.name, record.resolved.services);
     trimLogs(record.resolved);
     const reality = envReality(
@@ -219,34 +265,55 @@ export async function transition(opts: TransitionOptions): Promise<void> {
       from,
       await envctlContainers(record.resolved.dockerHost),
     );
+    const sameOnly = JSON.stringify(only ?? null) === JSON.stringify(record.resolved.only ?? null);
     if (
       target === from &&
+      sameOnly &&
       !dropping &&
       reality.warnings.length === 0 &&
       record.status === "ready"
     ) {
       if (opts.json) s.out(jsonDoc(opts.verb, { env: opts.name, state: target, changes: {} }));
-      else s.log(`env ${opts.name} is already ${target}; everything it runs is up`);
+      else
+        s.log(
+          some
+            ? `env ${opts.name}: ${named.join(", ")} ${opts.verb === "warm" ? "already run" : "already stopped"}`
+            : `env ${opts.name} is already ${target}; everything it runs is up`,
+        );
       return;
     }
-    if (target === from && !opts.json) {
+    if (target === from && sameOnly && !opts.json) {
       s.log(`env ${opts.name}: ${reality.warnings.join(", ")}; restarting`);
     }
-    const { volumesDropped: _was, ...kept } = record.resolved;
+    const { volumesDropped: _was, only: _only, ...kept } = record.resolved;
     const env = {
       ...kept,
       state: target,
+      ...(only ? { only } : {}),
       ...(opts.verb === "stop" && (opts.volumes || _was) ? { volumesDropped: true } : {}),
     };
-    if (!opts.json)
+    if (some && !opts.json) {
+      s.log(
+        opts.verb === "cool"
+          ? `cooling ${some.stopping.join(", ")} of env ${opts.name}${some.stopping.length > named.length ? " (with what depends on them)" : ""}`
+          : `warming ${named.join(", ")} of env ${opts.name} (with what they need)`,
+      );
+    }
+    if (!opts.json && !some)
       s.log(`${opts.verb === "stop" ? "stopping" : `${opts.verb}ing`} env ${opts.name}`);
     const args = { s, catalog, engine, stack: opts.name, env, json: opts.json, verb: opts.verb };
     // The last update left the stack as its config says and reality agrees: a verb that only
     // removes services need not run the program.
     const removing = opts.verb === "cool" || opts.verb === "stop";
     // Dropping volumes runs the program: the stopped env without them is its own plan.
+    // (Not for some services, nor from a warm env running some: the supervisor's config changes.)
     const res =
-      removing && !dropping && record.status === "ready" && reality.warnings.length === 0
+      removing &&
+      !some &&
+      !record.resolved.only &&
+      !dropping &&
+      record.status === "ready" &&
+      reality.warnings.length === 0
         ? await applyRemoval({ ...args, from })
         : await applyEnv(args);
     if (opts.json) {

@@ -25,7 +25,11 @@ export async function outputs(opts: OutputsOptions): Promise<Record<string, unkn
   const rec = catalog?.getEnv(opts.name);
   catalog?.close();
   const out = rec?.resolved
-    ? withState(stackOut, { state: rec.state, services: rec.resolved.services })
+    ? withState(stackOut, {
+        state: rec.state,
+        services: rec.resolved.services,
+        ...(rec.resolved.only ? { only: rec.resolved.only } : {}),
+      })
     : stackOut;
   s.out(opts.json ? jsonDoc("outputs", { env: opts.name, outputs: out }) : servicesTable(out));
   return out;

@@ -3,6 +3,8 @@ import { badInput } from "../../lib/core/errors";
 import { processGroupMembers } from "../../lib/runtime/daemon";
 import { describePort, listeningPorts, type Listening } from "../../lib/runtime/listening";
 import { probeOnce, type ProbeResult } from "../../lib/runtime/probes";
+import { formatSpan } from "../../lib/core/display";
+import { containerName } from "../../lib/core/names";
 import { processEnv } from "../../lib/spec/ports";
 import { envctlContainers, envReality, type ServiceReality } from "../../lib/kinds/devenv/reality";
 import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
@@ -24,6 +26,12 @@ interface Row extends ServiceReality {
   ports: Record<string, number>;
   /** A running process's TCP listeners (its process group's); undefined when unknown. */
   listening?: Listening;
+  /** How long the running process (or container) has been up. */
+  uptimeMs?: number;
+  /** Restarts: the supervisor's (a process) or Docker's restart count (a container). */
+  restarts?: number;
+  /** When the supervisor restarts it next (ms from now). */
+  nextRetryMs?: number;
 }
 
 /**
@@ -43,15 +51,34 @@ export async function status(opts: StatusOptions): Promise<number> {
     reality.services.map(async (r): Promise<Row> => {
       const svc = byName.get(r.name)!;
       const ports = Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host]));
-      if (!r.running) return { ...r, health: "-", ports };
+      const sup = r.supervised;
+      const restarts = {
+        ...(sup ? { restarts: sup.totalRestarts } : {}),
+        ...(sup?.nextRetryAtMs !== undefined
+          ? { nextRetryMs: Math.max(0, sup.nextRetryAtMs - Date.now()) }
+          : {}),
+      };
+      if (!r.running) return { ...r, health: "-", ports, ...restarts };
       const docker =
         containers instanceof Map ? containers.get(env.name)?.get(r.name)?.health : undefined;
-      const h = await health(env, svc, docker);
+      const [h, info] = await Promise.all([
+        health(env, svc, docker),
+        svc.type === "container" ? containerInfo(env, svc.name) : undefined,
+      ]);
       const listening =
         svc.type === "process" && r.pid !== undefined
           ? listeningPorts(processGroupMembers(r.pid) ?? [r.pid])
           : undefined;
-      return { ...r, ...h, ports, ...(listening ? { listening } : {}) };
+      const started = info?.startedAtMs ?? r.startedAtMs;
+      return {
+        ...r,
+        ...h,
+        ports,
+        ...restarts,
+        ...(info ? { pid: info.pid, restarts: info.restartCount } : {}),
+        ...(started !== undefined ? { uptimeMs: Math.max(0, Date.now() - started) } : {}),
+        ...(listening ? { listening } : {}),
+      };
     }),
   );
   const ok =
@@ -84,6 +111,21 @@ export async function status(opts: StatusOptions): Promise<number> {
           detail: r.detail,
           health: r.health,
           healthDetail: r.healthDetail,
+          uptimeMs: r.uptimeMs ?? null,
+          restarts: r.restarts ?? null,
+          nextRetryMs: r.nextRetryMs ?? null,
+          ...(r.supervised
+            ? {
+                supervisor: {
+                  phase: r.supervised.phase,
+                  restart: r.supervised.restart,
+                  restarts: r.supervised.restarts,
+                  healthy: r.supervised.healthy ?? null,
+                  reason: r.supervised.reason ?? null,
+                  ...(r.supervised.logTail ? { logTail: r.supervised.logTail } : {}),
+                },
+              }
+            : {}),
           ports: r.ports,
           ...(r.type === "process" ? { listening: r.listening?.mine ?? null } : {}),
         })),
@@ -98,22 +140,69 @@ export async function status(opts: StatusOptions): Promise<number> {
   );
   s.out(
     table(
-      ["service", "type", "should run", "running", "health", "ports", "detail"],
+      [
+        "service",
+        "type",
+        "should run",
+        "running",
+        "health",
+        "pid",
+        "uptime",
+        "restarts",
+        "ports",
+        "detail",
+      ],
       rows.map((r) => [
         r.name,
         r.type,
         r.expected ? "yes" : "no",
-        r.running === undefined ? "?" : r.running ? "yes" : r.crashed ? "no (crashed)" : "no",
+        r.running === undefined
+          ? "?"
+          : r.running
+            ? "yes"
+            : r.supervised?.phase === "failed"
+              ? "no (failed)"
+              : r.crashed
+                ? "no (crashed)"
+                : "no",
         r.health +
           (r.healthDetail && r.health !== "healthy" ? `: ${r.healthDetail.slice(0, 60)}` : ""),
+        r.running && r.pid ? String(r.pid) : "-",
+        r.uptimeMs !== undefined ? formatSpan(r.uptimeMs) : "-",
+        restartsCell(r),
         portsCell(byName.get(r.name)!, r),
-        r.detail,
+        r.supervised?.reason && !r.running ? r.supervised.reason.slice(0, 80) : r.detail,
       ]),
     ),
   );
+  // A service the supervisor gave up on: why, and its last log lines.
+  for (const r of rows) {
+    if (r.supervised?.phase !== "failed" || !r.supervised.logTail) continue;
+    s.out(`--- ${r.name} failed: ${r.supervised.reason ?? ""}; last lines of ${r.name}.log ---`);
+    s.out(r.supervised.logTail);
+  }
   if (app) s.out(healthLines(app).join("\n"));
   if (record.status !== "ready") s.out(`last operation: ${record.status}`);
   return code;
+}
+
+/** `2`, `2 (next in 4s)`, `-` without a supervisor; the policy when it is not the default. */
+function restartsCell(r: Row): string {
+  if (r.restarts === undefined) return "-";
+  const next = r.nextRetryMs !== undefined ? ` (next in ${formatSpan(r.nextRetryMs)})` : "";
+  return `${r.restarts}${next}`;
+}
+
+async function containerInfo(
+  env: ResolvedEnv,
+  service: string,
+): Promise<{ pid: number; startedAtMs?: number; restartCount: number } | undefined> {
+  const { inspectContainer } = await import("../../lib/docker/inspect");
+  try {
+    return await inspectContainer(containerName(env.name, service), env.dockerHost);
+  } catch {
+    return undefined; // gone meanwhile, or the engine failed: the table says what it can
+  }
 }
 
 /** The health report as the document's health script prints it. */

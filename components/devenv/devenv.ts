@@ -182,7 +182,7 @@ export class DevEnv extends pulumi.ComponentResource {
     const order = topoOrder(env.services.map((s) => ({ name: s.name, dependsOn: s.dependsOn })));
     if (!order.ok) throw new Error(`dependency cycle: ${order.cycle.join(" -> ")}`);
     const byName = new Map(env.services.map((s) => [s.name, s]));
-    const running = runningServices(env.services, env.state);
+    const running = runningServices(env.services, env.state, env.only);
 
     // First-warm init waits for the services in initAfter; warm-only services outside that
     // set (and its upstreams) wait for init.

@@ -46,3 +46,15 @@ export function printable(line: string): string {
   const tail = chars.slice(-80).join("");
   return `${head}… (${chars.length - 240} characters cut) …${tail}`;
 }
+
+/** An uptime or a wait as people read it: `850ms`, `12s`, `4m05s`, `2h10m`, `3d4h`. */
+export function formatSpan(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}

@@ -16,6 +16,10 @@ export interface ContainerInfo {
   exitCode: number;
   restartCount: number;
   labels: Labels;
+  /** The main process's pid on the engine's host (0 when not running). */
+  pid: number;
+  /** When it last started (ms since the epoch); undefined before its first start. */
+  startedAtMs?: number;
 }
 
 export async function inspectContainer(
@@ -39,5 +43,9 @@ export async function inspectContainer(
     exitCode: info.State.ExitCode,
     restartCount: info.RestartCount,
     labels: info.Config.Labels ?? {},
+    pid: info.State.Pid,
+    ...(Date.parse(info.State.StartedAt) > 0
+      ? { startedAtMs: Date.parse(info.State.StartedAt) }
+      : {}),
   };
 }

@@ -37,6 +37,8 @@ export const ENV_VERBS = [
   "backup",
   "restore",
   "export",
+  "restart",
+  "events",
 ] as const;
 /** The copilot kind's own verbs: its images, its schemas, its AWS part alone. */
 export const COPILOT_VERBS = ["build", "schema", "infra"] as const;

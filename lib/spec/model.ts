@@ -498,6 +498,11 @@ export interface ResolvedEnv {
   worktreeDir: string;
   /** Desired state; each lifecycle verb is an `up` with another value here. */
   state: EnvState;
+  /**
+   * While warm, the warm services that run (cold ones always do): set by `warm NAME SERVICE...`
+   * and `cool NAME SERVICE...`; absent: all of them.
+   */
+  only?: string[];
   /** `$ENVCTL_HOME/envs/NAME`: env.sh, pid and log files. */
   stateDir: string;
   services: ResolvedService[];

@@ -11,10 +11,61 @@ interface Svc {
   dependsOn: string[];
 }
 
-/** Services the state runs: warm -> all, cold -> the cold ones, stopped -> none. */
-export function runningServices(services: Svc[], state: EnvState): Set<string> {
+/**
+ * Services the state runs: warm -> all (or, after `warm NAME SERVICE...` / `cool NAME
+ * SERVICE...`, the cold ones and `only`), cold -> the cold ones, stopped -> none.
+ */
+export function runningServices(services: Svc[], state: EnvState, only?: string[]): Set<string> {
   if (state === "stopped") return new Set();
-  return new Set(services.filter((s) => state === "warm" || s.cold).map((s) => s.name));
+  const warm = (s: Svc): boolean =>
+    state === "warm" && (only === undefined || only.includes(s.name));
+  return new Set(services.filter((s) => s.cold || warm(s)).map((s) => s.name));
+}
+
+/** `names` and everything that depends on them, transitively (what stops with them). */
+export function downstreamClosure(services: Svc[], names: string[]): Set<string> {
+  const out = new Set<string>();
+  const visit = (n: string): void => {
+    if (out.has(n)) return;
+    out.add(n);
+    for (const s of services) if (s.dependsOn.includes(n)) visit(s.name);
+  };
+  names.forEach(visit);
+  return out;
+}
+
+/**
+ * The desired state after `warm NAME SERVICE...`: warm, running what ran already plus the named
+ * services and everything they need. Undefined `only`: every service (a plain warm).
+ */
+export function warmSome(
+  services: Svc[],
+  state: EnvState,
+  only: string[] | undefined,
+  names: string[],
+): { state: EnvState; only?: string[] } {
+  if (state === "warm" && only === undefined) return { state };
+  const before = state === "warm" ? (only ?? []) : [];
+  const wanted = new Set([...before, ...upstreamClosure(services, names)]);
+  const next = services.filter((s) => !s.cold && wanted.has(s.name)).map((s) => s.name);
+  const all = services.filter((s) => !s.cold).map((s) => s.name);
+  return next.length === all.length ? { state: "warm" } : { state: "warm", only: next };
+}
+
+/**
+ * The desired state after `cool NAME SERVICE...`: the named services and their dependents
+ * stop; the rest keeps running. Nothing warm left: the env is cold.
+ */
+export function coolSome(
+  services: Svc[],
+  only: string[] | undefined,
+  names: string[],
+): { state: EnvState; only?: string[]; stopping: string[] } {
+  const leaving = downstreamClosure(services, names);
+  const base = only ?? services.filter((s) => !s.cold).map((s) => s.name);
+  const next = base.filter((n) => !leaving.has(n));
+  const stopping = base.filter((n) => leaving.has(n));
+  return next.length === 0 ? { state: "cold", stopping } : { state: "warm", only: next, stopping };
 }
 
 /** `names` and everything they depend on, transitively. */
@@ -122,9 +173,9 @@ export function leavingResources(
  */
 export function withState(
   outputs: Record<string, unknown>,
-  env: { state: EnvState; services: Svc[] },
+  env: { state: EnvState; services: Svc[]; only?: string[] },
 ): Record<string, unknown> {
-  const running = runningServices(env.services, env.state);
+  const running = runningServices(env.services, env.state, env.only);
   const services = outputs.services as Record<string, Record<string, unknown>> | undefined;
   return {
     ...outputs,

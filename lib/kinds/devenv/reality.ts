@@ -9,6 +9,12 @@ import { runningServices } from "./lifecycle";
 import { listContainers, localSocket } from "../../docker/socket";
 import { LABEL_ENV, LABEL_SERVICE, madeByEnvctl } from "../../core/names";
 import type { EnvState, ResolvedEnv } from "../../spec/model";
+import {
+  readSupervisorState,
+  SUPERVISOR,
+  type ServiceStatus,
+  type SupervisorState,
+} from "../../supervisor/model";
 
 export interface ContainerState {
   running: boolean;
@@ -117,6 +123,10 @@ export interface ServiceReality {
   /** `pid 123` / `container 3f2a…` / `exited` */
   detail: string;
   pid?: number;
+  /** When the running process started (a daemon's pid file). */
+  startedAtMs?: number;
+  /** What the env's supervisor says of a process service (when it runs one). */
+  supervised?: ServiceStatus;
 }
 
 export interface EnvReality {
@@ -135,7 +145,11 @@ export function envReality(
   containers: ContainerMap | DockerTrouble | undefined,
 ): EnvReality {
   const known = containers instanceof Map ? containers : undefined;
-  const expected = runningServices(env.services, desired);
+  const expected = runningServices(
+    env.services,
+    desired,
+    desired === env.state ? env.only : undefined,
+  );
   const jobs = new Set(
     env.services.flatMap((s) =>
       Object.entries(s.conditions ?? {})
@@ -143,16 +157,26 @@ export function envReality(
         .map(([n]) => n),
     ),
   );
+  const supervisor = supervisorState(env.stateDir);
   const services = env.services.map((svc): ServiceReality => {
     const base = { name: svc.name, type: svc.type, expected: expected.has(svc.name) };
     if (svc.type === "process") {
       const st = daemonStatus(env.stateDir, svc.name);
+      const sup = supervisor?.services.find((x) => x.name === svc.name);
       return {
         ...base,
         running: st.running,
         crashed: !!st.stale,
-        detail: st.running ? `pid ${st.pid}` : st.stale ? `died (pid ${st.pid ?? "?"})` : "-",
+        detail: st.running
+          ? `pid ${st.pid}`
+          : sup?.phase === "backoff" || sup?.phase === "starting"
+            ? "restarting"
+            : st.stale
+              ? `died (pid ${st.pid ?? "?"})`
+              : "-",
         ...(st.pid !== undefined ? { pid: st.pid } : {}),
+        ...(st.running && st.startedAtMs ? { startedAtMs: st.startedAtMs } : {}),
+        ...(sup ? { supervised: sup } : {}),
       };
     }
     if (!known) {
@@ -177,7 +201,21 @@ export function envReality(
   const warnings: string[] = [];
   for (const s of services) {
     if (s.running === undefined) continue;
-    if (s.expected && !s.running) {
+    const sup = s.supervised;
+    if (s.expected && s.running && sup?.healthy === false) {
+      warnings.push(`${s.name} unhealthy`);
+    } else if (s.expected && !s.running && sup?.phase === "failed") {
+      warnings.push(`${s.name} failed (${sup.reason ?? "gave up"})`);
+    } else if (
+      s.expected &&
+      !s.running &&
+      (sup?.phase === "backoff" || sup?.phase === "starting")
+    ) {
+      const due = sup.nextRetryAtMs !== undefined ? Math.max(0, sup.nextRetryAtMs - Date.now()) : 0;
+      warnings.push(
+        `${s.name} died; the supervisor restarts it${due > 0 ? ` in ${Math.ceil(due / 1000)}s` : " now"}`,
+      );
+    } else if (s.expected && !s.running) {
       warnings.push(
         s.crashed
           ? `${s.name} ${s.type === "process" ? "died" : "exited"}`
@@ -200,6 +238,12 @@ export function envReality(
     warnings,
     services,
   };
+}
+
+/** The env's supervisor's statuses, when it runs (a dead one's file says nothing now). */
+function supervisorState(stateDir: string): SupervisorState | undefined {
+  if (!daemonStatus(stateDir, SUPERVISOR).running) return undefined;
+  return readSupervisorState(stateDir);
 }
 
 /** dust-hive's table: nothing runs -> stopped; only cold services -> cold; any other -> warm. */
