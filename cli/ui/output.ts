@@ -25,6 +25,7 @@ interface EnvOutputs {
       running?: boolean;
       ports: Record<string, number>;
       urls: string[];
+      proxy?: string;
     }
   >;
 }
@@ -49,7 +50,7 @@ export function servicesTable(outputs: EnvOutputs): string {
     s.type ?? "container",
     s.running === false ? `not while ${outputs.state ?? "cold"}` : "running",
     portsText(s.type, s.ports),
-    s.running === false ? "-" : s.urls.join(" ") || "-",
+    s.running === false ? "-" : [s.proxy, ...s.urls].filter(Boolean).join(" ") || "-",
   ]);
   const lines = [table(["service", "type", "state", "ports (host->container)", "urls"], rows)];
   if (outputs.worktree)

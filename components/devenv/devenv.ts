@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { topoOrder } from "../../lib/core/graph";
 import { containerName, envLabels, imageTag, networkName, volumeName } from "../../lib/core/names";
 import { runningServices, upstreamClosure } from "../../lib/kinds/devenv/lifecycle";
-import type { ResolvedEnv, ResolvedService } from "../../lib/spec/model";
+import { PROXY_PORT, type ResolvedEnv, type ResolvedService } from "../../lib/spec/model";
 import { ContainerService, serviceImage } from "../shared/container-service";
 import { EnvctlResource } from "../shared/dynamic";
 import { ProcessService } from "../shared/process-service";
@@ -17,6 +17,8 @@ export interface ServiceOutputs {
   log?: string;
   ports: Record<string, number>;
   urls: string[];
+  /** Its `*.localhost` address through the proxy, when it has a subdomain. */
+  proxy?: string;
 }
 
 /** Values other resources of the stack feed into the env (the copilot kind's AWS outputs). */
@@ -44,6 +46,8 @@ export class DevEnv extends pulumi.ComponentResource {
   readonly services: Record<string, ContainerService | ProcessService> = {};
   /** The env's supervisor, when a running process service has a restart policy or a watch. */
   readonly supervisor?: EnvctlResource;
+  /** The env's `*.localhost` routes, while a running service has a subdomain. */
+  readonly routes?: EnvctlResource;
   readonly outputs: pulumi.Output<Record<string, unknown>>;
 
   constructor(
@@ -280,6 +284,7 @@ export class DevEnv extends pulumi.ComponentResource {
     }
 
     this.supervisor = supervisorOf(name, env, envFile, this, this.worktree.path);
+    this.routes = routesOf(name, env, this);
 
     // Outputs do not depend on the state (what runs is the catalog's desired state,
     // lib/kinds/devenv/lifecycle.ts withState), so a verb that only removes services can skip
@@ -293,6 +298,11 @@ export class DevEnv extends pulumi.ComponentResource {
           : { log: path.join(env.stateDir, `${svc.name}.log`) }),
         ports: Object.fromEntries(svc.ports.map((p) => [String(p.container), p.host])),
         urls: svc.ports.filter((p) => p.protocol === "tcp").map((p) => serviceUrl(svc.health, p)),
+        ...(svc.subdomain && svc.ports.some((p) => p.protocol === "tcp")
+          ? {
+              proxy: `http://${svc.subdomain}.${env.name}.localhost:${env.dev?.proxyPort ?? PROXY_PORT}/`,
+            }
+          : {}),
       };
     }
     // A start-first container has a name of its own per rollout (ContainerService).
@@ -372,6 +382,40 @@ function supervisorOf(
       configHash: undefined,
     },
     { parent: devenv, dependsOn: procs.map((p) => p.res) },
+  );
+}
+
+/**
+ * The `*.localhost` routes of the env's running services that have a `subdomain` (lib/proxy),
+ * after them: a route appears once its service is healthy, and goes first on cool or destroy.
+ */
+function routesOf(name: string, env: ResolvedEnv, devenv: DevEnv): EnvctlResource | undefined {
+  const routed = Object.keys(devenv.services).flatMap((n) => {
+    const svc = env.services.find((x) => x.name === n);
+    const port = svc?.ports.find((p) => p.protocol === "tcp");
+    return svc?.subdomain && port ? [{ svc, port: port.host }] : [];
+  });
+  if (routed.length === 0) return undefined;
+  const resourceOf = (n: string): pulumi.Resource => {
+    const s = devenv.services[n]!;
+    return s instanceof ProcessService ? s.process : (s.healthGate ?? s.container);
+  };
+  return new EnvctlResource(
+    "LocalRoutes",
+    "localroutes",
+    `${name}-routes`,
+    {
+      home: env.home,
+      env: env.name,
+      proxyPort: env.dev?.proxyPort ?? PROXY_PORT,
+      routes: routed.map(({ svc, port }) => ({
+        subdomain: svc.subdomain!,
+        service: svc.name,
+        port,
+      })),
+      servedPort: undefined,
+    },
+    { parent: devenv, dependsOn: routed.map(({ svc }) => resourceOf(svc.name)) },
   );
 }
 

@@ -11,6 +11,7 @@ import type { Handler } from "./types";
 import { hostReady } from "./host-ready";
 import { proxyRoute } from "./proxy";
 import { generatedSecret } from "./secret";
+import { localRoutes } from "./routes";
 import { supervisor } from "./supervisor";
 import { worktree } from "./worktree";
 
@@ -32,4 +33,5 @@ export const handlers: Record<string, Handler> = {
   hostready: hostReady,
   proxyroute: proxyRoute,
   supervisor,
+  localroutes: localRoutes,
 };

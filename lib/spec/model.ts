@@ -354,6 +354,8 @@ export interface EnvSpec {
 }
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+/** The `*.localhost` proxy's port unless `dev.proxy_port` says (the a3s document's). */
+export const PROXY_PORT = 7080;
 
 export interface DevSettings {
   /** The `*.localhost` proxy's port, shared by every env of the home. @default 7080 */

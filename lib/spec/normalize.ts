@@ -4,6 +4,7 @@
  */
 import { normalizeHivesync } from "./hivesync";
 import * as path from "node:path";
+import { PROXY_PORT } from "./model";
 import { checkoutRoot, fromSpecDir, inCheckout } from "./worktree-paths";
 import type {
   BuildContext,
@@ -25,7 +26,7 @@ import { isBindSource, type ServiceDoc, type SpecDoc } from "./schema";
 const DEFAULTS = { intervalMs: 1000, timeoutMs: 3000, retries: 60, startPeriodMs: 0 };
 /** The a3s document's debounce (its gateway's file watcher uses the same). */
 export const WATCH_DEBOUNCE_MS = 500;
-export const PROXY_PORT = 7080;
+
 export const OUTSIDE = "must be a path inside the worktree (relative to the spec's directory)";
 
 /** Where each entry of a service's dependsOn was written, for error paths. */
