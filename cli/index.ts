@@ -256,11 +256,25 @@ function program(signal: AbortSignal): Command {
       "logs of the env's services, prefixed and coloured per service; service `init` is the init steps' log",
     )
     .option("-f, --follow", "keep printing new lines")
-    .option("-n, --lines <n>", "lines of history per service", "100")
+    .option("-n, --lines <n>", "lines of history per service (default 100; all with --since)")
+    .option("-t, --timestamps", "print each line's time")
+    .option("--since <when>", 'only lines since then: a duration like "10m", or a time')
     .action(
-      async (name: string, service: string | undefined, o: { follow?: boolean; lines: string }) => {
+      async (
+        name: string,
+        service: string | undefined,
+        o: { follow?: boolean; lines?: string; timestamps?: boolean; since?: string },
+      ) => {
         const { logs } = await import("./commands/logs");
-        await logs({ name, service, follow: o.follow, lines: o.lines, signal });
+        await logs({
+          name,
+          service,
+          follow: o.follow,
+          ...(o.lines !== undefined ? { lines: o.lines } : {}),
+          ...(o.timestamps ? { timestamps: true } : {}),
+          ...(o.since !== undefined ? { since: o.since } : {}),
+          signal,
+        });
       },
     );
   cmd

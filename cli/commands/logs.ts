@@ -22,6 +22,7 @@ import {
 } from "../ui/logs";
 import { containerName } from "../../lib/core/names";
 import { checkName, envRecord, seams, type CommandSeams } from "../context";
+import { parseSince } from "../ui/since";
 
 export interface LogsOptions extends CommandSeams {
   name: string;
@@ -35,6 +36,10 @@ export interface LogsOptions extends CommandSeams {
   color?: boolean;
   /** How often log files are polled when following. @default 200 */
   pollMs?: number;
+  /** Print each line's time (process services' lines carry it since envctl-stamp). */
+  timestamps?: boolean;
+  /** Only lines from then on: a duration back (`10m`) or a time; history is then not cut at -n. */
+  since?: string;
 }
 
 /** How often a followed container that is missing or stopped is looked at again. */
@@ -48,16 +53,32 @@ const CONTAINER_POLL_MS = 1000;
 export async function logs(opts: LogsOptions): Promise<void> {
   const s = seams(opts);
   checkName(opts.name);
-  const lines = parseLines(opts.lines ?? "100");
+  const since = opts.since !== undefined ? parseSince(opts.since) : undefined;
+  const lines =
+    opts.lines === undefined && since !== undefined
+      ? Number.MAX_SAFE_INTEGER
+      : parseLines(opts.lines ?? "100");
   const services = selectSources(s.home, opts.name, opts.service);
   const color = opts.color ?? colorEnabled(process.env, process.stdout.isTTY === true);
   const prefix = prefixer(
     services.map((svc) => svc.name),
     color,
   );
+  const after = (l: LogLine): boolean =>
+    since === undefined || (l.time !== undefined && timeMs(l.time) >= since);
   const print = (batch: LogLine[]): void => {
-    if (batch.length === 0) return;
-    s.out(batch.map((l) => prefix.line(l.service, displayText(l.text))).join("\n"));
+    const shown = batch.filter(after);
+    if (shown.length === 0) return;
+    s.out(
+      shown
+        .map((l) =>
+          prefix.line(
+            l.service,
+            displayText(opts.timestamps && l.time ? `${isoTime(l.time)} ${l.text}` : l.text),
+          ),
+        )
+        .join("\n"),
+    );
   };
 
   const sources = services.map((src) =>
@@ -78,6 +99,16 @@ export async function logs(opts: LogsOptions): Promise<void> {
   // Without a signal (a script's own use), following never ends.
   const signal = s.signal ?? new AbortController().signal;
   await Promise.all(sources.map((src) => src.follow(signal, print, opts.pollMs)));
+}
+
+/** A LogLine time (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnn`, UTC) in ms since the epoch. */
+function timeMs(time: string): number {
+  return Date.parse(`${time.slice(0, 23)}Z`);
+}
+
+/** As printed with --timestamps: `2026-12-04T10:00:00.123Z`. */
+function isoTime(time: string): string {
+  return `${time.slice(0, 23)}Z`;
 }
 
 function parseLines(raw: string | number): number {
@@ -147,11 +178,14 @@ function fileSource(service: string, file: string): Source {
     history(lines) {
       const tail = readTail(file, lines);
       from = tail?.at;
-      return Promise.resolve({ lines: (tail?.lines ?? []).map((text) => ({ service, text })) });
+      return Promise.resolve({
+        lines: (tail?.lines ?? []).map((raw) => ({ service, ...splitDockerTime(raw) })),
+      });
     },
     async follow(signal, print, pollMs) {
       const splitter = new LineSplitter();
-      const emit = (texts: string[]): void => print(texts.map((text) => ({ service, text })));
+      const emit = (texts: string[]): void =>
+        print(texts.map((raw) => ({ service, ...splitDockerTime(raw) })));
       await followFile(file, {
         from,
         signal,

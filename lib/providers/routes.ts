@@ -49,6 +49,7 @@ export async function ensureProxy(home: string, port: number): Promise<number> {
     cwd: dir,
     cmd: `exec ${shellQuote(process.execPath)} ${shellQuote(script)} ${shellQuote(home)} ${port}`,
     env: {},
+    stamp: false,
   });
   fs.writeFileSync(portFile, `${port}\n`);
   const deadline = Date.now() + LISTEN_MS;

@@ -72,6 +72,7 @@ async function start(inputs: Props): Promise<Props> {
     cwd: config.stateDir,
     cmd: `exec ${shellQuote(process.execPath)} ${shellQuote(mainScript())} ${shellQuote(config.stateDir)}`,
     env: {},
+    stamp: false, // its lines carry their times
   });
   const pid = await ready(config.stateDir, config.hash);
   return { ...inputs, pid, configHash: config.hash };

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { shellQuote, sourceThen } from "../core/shell";
-import { userEnv } from "../core/toolchain";
+import { toolchainRoot, userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
 import { pidExists, readProcStat } from "./processes";
 
@@ -31,6 +31,14 @@ export interface DaemonSpec {
   env: Record<string, string>;
   /** A shell file (env.sh) sourced before the command; the daemon fails if it cannot be read. */
   envFile?: string;
+  /** Stamp each log line with its time (envctl-stamp). @default true when it is built */
+  stamp?: boolean;
+}
+
+/** envctl-stamp (scripts/toolchain/stamp), built by scripts/setup; undefined when missing. */
+export function stamperPath(): string | undefined {
+  const p = path.join(toolchainRoot(), "bin", "envctl-stamp");
+  return fs.existsSync(p) ? p : undefined;
 }
 
 export interface DaemonState {
@@ -120,9 +128,13 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
   // It records the command's exit status, which tells the supervisor a clean exit from a crash.
   const exitFile = exitFilePath(spec.dir, spec.name);
   fs.rmSync(exitFile, { force: true });
-  const script = `${
+  const body = `${
     spec.envFile ? sourceThen(spec.envFile, spec.cmd, Object.keys(spec.env)) : spec.cmd
   }\n__envctl_status=$?\necho "$__envctl_status" > ${shellQuote(exitFile)}\nexit "$__envctl_status"`;
+  // Each line of output is stamped with its time on the way into the log (envctl-stamp), so
+  // logs can be merged by time and read --since; without the stamper, straight to the file.
+  const stamper = spec.stamp === false ? undefined : stamperPath();
+  const script = stamper ? `exec 2>&1\n{\n${body}\n} | ${shellQuote(stamper)}` : body;
   const logFd = fs.openSync(logFile, "a", 0o600);
   let pid: number;
   try {
@@ -237,6 +249,13 @@ export function truncateLogIfLarge(logFile: string, maxBytes = DEFAULT_MAX_LOG_B
     fs.closeSync(fd);
   }
   return true;
+}
+
+const STAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z /gm;
+
+/** Log text without envctl-stamp's time prefixes (for messages that quote a log). */
+export function unstamp(text: string): string {
+  return text.replace(STAMP_RE, "");
 }
 
 /** The last `lines` lines of the log, like `tail -n`; "" when the file is missing. */

@@ -6,7 +6,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { daemonStatus, startDaemon, stopDaemon, tailLog, truncateLogIfLarge } from "./daemon";
+import {
+  daemonStatus,
+  startDaemon,
+  stopDaemon,
+  tailLog,
+  truncateLogIfLarge,
+  unstamp,
+} from "./daemon";
 import { busyPorts, formatMs, HealthTimeoutError, probeOnce, sleep, waitUntil } from "./probes";
 import type { HealthCheck, ResolvedPort } from "../spec/model";
 import { processEnv } from "../spec/ports";
@@ -32,7 +39,7 @@ const LOG_TAIL = 20;
 const SETTLE_MS = 500;
 
 export function logTail(stateDir: string, name: string): string {
-  const tail = tailLog(path.join(stateDir, `${name}.log`), LOG_TAIL).trimEnd();
+  const tail = unstamp(tailLog(path.join(stateDir, `${name}.log`), LOG_TAIL)).trimEnd();
   return tail ? `\n--- last lines of ${name}.log ---\n${tail}` : ` (${name}.log is empty)`;
 }
 

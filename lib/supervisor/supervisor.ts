@@ -24,6 +24,7 @@ import {
   stopDaemon,
   tailLog,
   truncateLogIfLarge,
+  unstamp,
 } from "../runtime/daemon";
 import { busyPorts, probeOnce, sleep } from "../runtime/probes";
 import { liveness } from "../runtime/processes";
@@ -250,9 +251,8 @@ export class Supervisor {
     }
     const max = t.spec.maxRestarts;
     if (max !== undefined && s.restarts >= max) {
-      s.logTail = tailLog(
-        path.join(this.config.stateDir, `${t.spec.name}.log`),
-        LOG_TAIL_LINES,
+      s.logTail = unstamp(
+        tailLog(path.join(this.config.stateDir, `${t.spec.name}.log`), LOG_TAIL_LINES),
       ).trimEnd();
       this.set(t, "failed", {
         reason: `${reason}; gave up after ${max} restart${max === 1 ? "" : "s"} (max_restarts)`,

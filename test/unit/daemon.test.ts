@@ -12,6 +12,7 @@ import {
   stopDaemon,
   tailLog,
   truncateLogIfLarge,
+  unstamp,
   type DaemonSpec,
 } from "../../lib/runtime/daemon";
 import { probeHttp, waitUntil } from "../../lib/runtime/probes";
@@ -122,8 +123,10 @@ describe("startDaemon / stopDaemon", () => {
     });
     const state = await start(s);
     await until(() => tailLog(state.logFile, 1).includes("fc="));
+    // Each line is stamped with its time on the way in (envctl-stamp, built by scripts/setup).
+    assert.match(tailLog(state.logFile, 1), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z fc=/);
     assert.equal(
-      tailLog(state.logFile, 1),
+      unstamp(tailLog(state.logFile, 1)),
       `fc=1 a=spec-value b=file-value pwd=${fs.realpathSync(dir)}\n`,
     );
     await until(() => daemonStatus(s.dir, "env").stale === true); // echo exits

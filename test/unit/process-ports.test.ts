@@ -14,7 +14,7 @@ import { servicesTable } from "../../cli/ui/output";
 import { resolveHome } from "../../lib/core/home";
 import { sourceThen } from "../../lib/core/shell";
 import { processHandler } from "../../lib/providers/process";
-import { startDaemon, stopDaemon, tailLog } from "../../lib/runtime/daemon";
+import { startDaemon, stopDaemon, tailLog, unstamp } from "../../lib/runtime/daemon";
 import {
   describePort,
   listeningPorts,
@@ -214,7 +214,7 @@ describe("what a daemon is told", () => {
     const { outs } = await processHandler.create(props);
     try {
       assert.equal(
-        tailLog(path.join(props.stateDir, "api.log"), 1),
+        unstamp(tailLog(path.join(props.stateDir, "api.log"), 1)),
         `PORT=${port} PORT_8080=${port} X=own\n`,
       );
     } finally {

@@ -1,0 +1,3 @@
+module envctl.local/stamp
+
+go 1.22
