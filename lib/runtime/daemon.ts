@@ -128,9 +128,10 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
   // It records the command's exit status, which tells the supervisor a clean exit from a crash.
   const exitFile = exitFilePath(spec.dir, spec.name);
   fs.rmSync(exitFile, { force: true });
-  const body = `${
+  // In a subshell of its own, so that an `exit` in the command still leaves the status.
+  const body = `(\n${
     spec.envFile ? sourceThen(spec.envFile, spec.cmd, Object.keys(spec.env)) : spec.cmd
-  }\n__envctl_status=$?\necho "$__envctl_status" > ${shellQuote(exitFile)}\nexit "$__envctl_status"`;
+  }\n)\n__envctl_status=$?\necho "$__envctl_status" > ${shellQuote(exitFile)}\nexit "$__envctl_status"`;
   // Each line of output is stamped with its time on the way into the log (envctl-stamp), so
   // logs can be merged by time and read --since; without the stamper, straight to the file.
   const stamper = spec.stamp === false ? undefined : stamperPath();

@@ -391,3 +391,74 @@ describe("stop --volumes (compose's down -v)", () => {
     assert.ok(warm.regs.has(vol));
   });
 });
+
+// --- the supervisor and the *.localhost routes ------------------------------------------------
+
+describe("the supervisor and the routes in the DevEnv graph", () => {
+  const supervised = (state: EnvState, only?: string[]): ResolvedEnv => ({
+    ...env(state, false),
+    services: [
+      db,
+      watch,
+      {
+        ...api,
+        restart: "on-failure",
+        maxRestarts: 4,
+        subdomain: "api",
+        watch: { paths: ["api/src"], ignore: ["*.tmp"], restart: true, debounceMs: 500 },
+      },
+    ],
+    dev: { proxyPort: 7099, logLevel: "warn" },
+    ...(only ? { only } : {}),
+  });
+
+  it("one Supervisor after every running process service, with their policies and watches", async () => {
+    const c = await construct(ENV, supervised("warm"));
+    const sup = reg(c, T.Supervisor, `${ENV}-supervisor`);
+    // Created after the daemons, so deleted before them: cool and destroy stop it first.
+    assert.deepEqual(
+      sup.dependsOn,
+      [key(T.Process, `${ENV}-api`), key(T.Process, `${ENV}-watch`)].sort(),
+    );
+    assert.equal(sup.inputs.catalogFile, "/home/dev/.envctl/catalog.db");
+    assert.equal(sup.inputs.logLevel, "warn");
+    const services = sup.inputs.services as Record<string, unknown>[];
+    assert.deepEqual(
+      services.map((s) => [s.name, s.restart, s.maxRestarts, s.cwd]),
+      [
+        ["watch", "no", undefined, `${WORKTREE}/sdk`],
+        ["api", "on-failure", 4, `${WORKTREE}/api`],
+      ],
+    );
+    assert.deepEqual((services[1]!.watch as { paths: string[] }).paths, [`${WORKTREE}/api/src`]);
+    assert.deepEqual(sup.inputs.backoff, { initialMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 });
+  });
+
+  it("no restart policy and no watch: no supervisor", async () => {
+    const c = await construct(ENV, env("warm", false));
+    assert.ok(![...c.regs.keys()].some((k) => k.startsWith(T.Supervisor)));
+  });
+
+  it("routes of running services with a subdomain, after them; none while cold", async () => {
+    const c = await construct(ENV, supervised("warm"));
+    const routes = reg(c, T.LocalRoutes, `${ENV}-routes`);
+    assert.deepEqual(routes.dependsOn, [key(T.Process, `${ENV}-api`)]);
+    assert.equal(routes.inputs.proxyPort, 7099);
+    assert.deepEqual(routes.inputs.routes, [{ subdomain: "api", service: "api", port: 10000 }]);
+    const cold = await construct(ENV, supervised("cold"));
+    assert.ok(![...cold.regs.keys()].some((k) => k.startsWith(T.LocalRoutes)));
+    // `only` leaves api out: no route, and the supervisor watches what runs (watch alone).
+    const some = await construct(ENV, supervised("warm", ["db"]));
+    assert.ok(![...some.regs.keys()].some((k) => k.startsWith(T.LocalRoutes)));
+    assert.ok(![...some.regs.keys()].some((k) => k === key(T.Process, `${ENV}-api`)));
+    assert.ok(some.regs.has(key(T.Container, `${ENV}-db`)));
+  });
+
+  it("outputs name the proxy address of a routed service", async () => {
+    const out = (await resolved((await construct(ENV, supervised("warm"))).devenv.outputs)) as {
+      services: Record<string, { proxy?: string }>;
+    };
+    assert.equal(out.services.api!.proxy, `http://api.${ENV}.localhost:7099/`);
+    assert.equal(out.services.db!.proxy, undefined);
+  });
+});

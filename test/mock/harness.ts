@@ -22,6 +22,8 @@ export const T = {
   Process: "pulumi-nodejs:dynamic/envctl:Process",
   File: "pulumi-nodejs:dynamic/envctl:File",
   Init: "pulumi-nodejs:dynamic/envctl:Init",
+  Supervisor: "pulumi-nodejs:dynamic/envctl:Supervisor",
+  LocalRoutes: "pulumi-nodejs:dynamic/envctl:LocalRoutes",
 } as const;
 
 /** A resource is identified by type and name: a component and its main child share a name. */
