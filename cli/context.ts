@@ -86,3 +86,10 @@ export function openCatalog(home: Home): Catalog {
 export function readCatalog(home: Home): Catalog | undefined {
   return Catalog.openReadOnly(home.catalogFile);
 }
+
+/** `env NAME has no service "X"` (exit 2), listing the ones it has. */
+export function noSuchService(env: string, services: { name: string }[], name: string): UserError {
+  return badInput(`env ${env} has no service ${JSON.stringify(name)}`, [
+    `its services: ${services.map((s) => s.name).join(", ") || "(none)"}`,
+  ]);
+}

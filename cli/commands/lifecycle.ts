@@ -29,7 +29,14 @@ import { engineReasons } from "../../lib/engine/errors";
 import { initStack } from "../../lib/engine/update";
 import { leaseFor, refuseHeldFixedPorts } from "../../lib/catalog/leases";
 import { FORCE_VAR } from "../../lib/core/names";
-import { checkName, openCatalog, envRecord, seams, type CommandSeams } from "../context";
+import {
+  checkName,
+  noSuchService,
+  openCatalog,
+  envRecord,
+  seams,
+  type CommandSeams,
+} from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { checkRepo } from "../../lib/kinds/devenv/env";
 import { recordEnv } from "../../lib/catalog/records";
@@ -203,11 +210,7 @@ function pickServices(
     throw badInput(`${verb} applies to the whole env; only warm and cool take services`);
   }
   const unknown = named.find((n) => !env.services.some((svc) => svc.name === n));
-  if (unknown !== undefined) {
-    throw badInput(`env ${name} has no service ${JSON.stringify(unknown)}`, [
-      `its services: ${env.services.map((svc) => svc.name).join(", ")}`,
-    ]);
-  }
+  if (unknown !== undefined) throw noSuchService(name, env.services, unknown);
   if (verb === "warm")
     return { ...warmSome(env.services, env.state, env.only, named), stopping: [] };
   if (env.state !== "warm") {

@@ -12,7 +12,14 @@ import { daemonStatus, stopDaemon } from "../../lib/runtime/daemon";
 import { formatMs, HealthTimeoutError, probeOnce, waitUntil } from "../../lib/runtime/probes";
 import { readRunFile, startProcess } from "../../lib/runtime/service";
 import type { ResolvedContainer, ResolvedEnv } from "../../lib/spec/model";
-import { checkName, envRecord, openCatalog, seams, type CommandSeams } from "../context";
+import {
+  checkName,
+  envRecord,
+  noSuchService,
+  openCatalog,
+  seams,
+  type CommandSeams,
+} from "../context";
 import { beginOperation, type Operation, type OperationFlags } from "../operation";
 import { jsonDoc } from "../ui/output";
 
@@ -47,11 +54,7 @@ export async function restart(opts: RestartOptions): Promise<void> {
     if (!env)
       throw badInput(`env ${opts.name} has no recorded spec: run \`envctl up ${opts.name}\``);
     const svc = env.services.find((x) => x.name === opts.service);
-    if (!svc) {
-      throw badInput(`env ${opts.name} has no service ${JSON.stringify(opts.service)}`, [
-        `its services: ${env.services.map((x) => x.name).join(", ")}`,
-      ]);
-    }
+    if (!svc) throw noSuchService(opts.name, env.services, opts.service);
     if (!runningServices(env.services, env.state, env.only).has(svc.name)) {
       throw badInput(`${svc.name} does not run while env ${opts.name} is ${env.state}`, [
         `\`envctl warm ${opts.name} ${svc.name}\` starts it`,

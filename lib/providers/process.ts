@@ -6,11 +6,12 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeAtomic } from "../core/atomic";
 import { changedKeys } from "../core/canonical";
 import { shellQuote } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import { daemonStatus, INIT_LOG, stopDaemon, tailLog } from "../runtime/daemon";
-import { runFilePath, startProcess, type ProcessProps } from "../runtime/service";
+import { LOG_TAIL, runFilePath, startProcess, type ProcessProps } from "../runtime/service";
 import type { InitStep } from "../spec/model";
 import type { Handler } from "./types";
 
@@ -53,6 +54,10 @@ export const processHandler: Handler = {
     const { replaces, updates } = processChanges(olds, news);
     // A daemon that died (or was killed by hand) is restarted by the next up.
     if (!processRunning(olds)) replaces.push("pid");
+    // A daemon started before its recipe was kept (an env made by an older envctl): the
+    // update writes it, the daemon keeps running.
+    const stateDir = olds.stateDir as string;
+    if (!fs.existsSync(runFilePath(stateDir, olds.name as string))) updates.push("recipe");
     return Promise.resolve({
       changes: replaces.length + updates.length > 0,
       replaces,
@@ -106,12 +111,7 @@ export const fileHandler: Handler = {
   },
 };
 
-function writeFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
+const writeFile = writeAtomic;
 
 // ---------------------------------------------------------------------------------------------
 // first-warm init
@@ -151,7 +151,7 @@ export async function runInit(p: {
     );
     const code = await runStep(step, p, log);
     if (code !== 0) {
-      const tail = tailLog(log, 20).trimEnd();
+      const tail = tailLog(log, LOG_TAIL).trimEnd();
       throw new Error(
         `init step "${step.name}" failed (exit ${code}); the next warm runs the init steps again\n--- last lines of ${INIT_LOG} ---\n${tail}`,
       );

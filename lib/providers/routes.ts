@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeAtomic } from "../core/atomic";
 import { changedKeys } from "../core/canonical";
 import { shellQuote } from "../core/shell";
 import { daemonStatus, startDaemon, stopDaemon, tailLog } from "../runtime/daemon";
@@ -21,21 +22,26 @@ function routesFile(home: string, env: string): string {
 }
 
 function writeRoutes(home: string, r: EnvRoutes): void {
-  fs.mkdirSync(routesDir(home), { recursive: true, mode: 0o700 });
-  const file = routesFile(home, r.env);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(r)}\n`, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeAtomic(routesFile(home, r.env), `${JSON.stringify(r)}\n`);
 }
 
 /** The port the home's proxy listens on, starting it on `port` when none runs. */
 export async function ensureProxy(home: string, port: number): Promise<number> {
   const dir = proxyDir(home);
   const portFile = path.join(dir, "port");
-  const running = daemonStatus(dir, PROXY);
-  if (running.running) {
-    const served = Number(fs.readFileSync(portFile, "utf8").trim());
-    if (Number.isInteger(served) && served > 0) return served;
+  if (daemonStatus(dir, PROXY).running) {
+    let served = NaN;
+    try {
+      served = Number(fs.readFileSync(portFile, "utf8").trim());
+    } catch {
+      // being stopped by another env's delete: started again below
+    }
+    if (served === port) return served;
+    if (Number.isInteger(served) && served > 0) {
+      throw new Error(
+        `the home's *.localhost proxy runs on port ${served} (another env's dev.proxy_port), not ${port}: one proxy serves every env of a home, so set dev.proxy_port to ${served} or leave it out`,
+      );
+    }
   }
   if ((await busyPorts([port])).length > 0) {
     throw new Error(
@@ -49,7 +55,7 @@ export async function ensureProxy(home: string, port: number): Promise<number> {
     cwd: dir,
     cmd: `exec ${shellQuote(process.execPath)} ${shellQuote(script)} ${shellQuote(home)} ${port}`,
     env: {},
-    stamp: false,
+    plain: true,
   });
   fs.writeFileSync(portFile, `${port}\n`);
   const deadline = Date.now() + LISTEN_MS;

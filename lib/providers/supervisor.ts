@@ -72,10 +72,15 @@ async function start(inputs: Props): Promise<Props> {
     cwd: config.stateDir,
     cmd: `exec ${shellQuote(process.execPath)} ${shellQuote(mainScript())} ${shellQuote(config.stateDir)}`,
     env: {},
-    stamp: false, // its lines carry their times
+    plain: true, // node itself, its lines carry their times
   });
-  const pid = await ready(config.stateDir, config.hash);
-  return { ...inputs, pid, configHash: config.hash };
+  try {
+    const pid = await ready(config.stateDir, config.hash);
+    return { ...inputs, pid, configHash: config.hash };
+  } catch (err) {
+    await stopDaemon(config.stateDir, SUPERVISOR).catch(() => undefined);
+    throw err;
+  }
 }
 
 export const supervisor: Handler = {

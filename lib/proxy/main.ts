@@ -31,7 +31,10 @@ function current(): EnvRoutes[] {
 }
 const GRACE_MS = 2000;
 
-const proxy = httpProxy.createProxyServer({ xfwd: true, ws: true });
+// Connections to the services are kept open and reused: a new one per request would cost
+// more than the forwarding itself.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+const proxy = httpProxy.createProxyServer({ xfwd: true, ws: true, agent });
 proxy.on("error", (err, _req, res) => {
   if (res instanceof http.ServerResponse) {
     if (!res.headersSent) {

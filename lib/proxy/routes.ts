@@ -53,12 +53,13 @@ export function resolveHost(host: string | undefined, table: EnvRoutes[]): Resol
   if (!name.endsWith(".localhost")) return { miss: "not-localhost" };
   const labels = name.slice(0, -".localhost".length).split(".");
   if (labels.length >= 2) {
+    // `<sub>.<env>.localhost` (anything before them is ignored, as a wildcard would).
     const [sub, env] = labels.slice(-2) as [string, string];
     const e = table.find((t) => t.env.toLowerCase() === env);
     const r = e?.routes.find((x) => x.subdomain === sub);
-    if (e && r) return { target: { port: r.port, env: e.env, service: r.service } };
+    return e && r ? { target: { port: r.port, env: e.env, service: r.service } } : { miss: "unknown" };
   }
-  const sub = labels[labels.length - 1]!;
+  const sub = labels[0]!;
   const hits = table.flatMap((t) =>
     t.routes.filter((r) => r.subdomain === sub).map((r) => ({ env: t.env, r })),
   );

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeAtomic } from "../core/atomic";
 import { shellQuote, sourceThen } from "../core/shell";
 import { toolchainRoot, userEnv } from "../core/toolchain";
 import { HealthTimeoutError, waitUntil } from "./probes";
@@ -31,8 +32,11 @@ export interface DaemonSpec {
   env: Record<string, string>;
   /** A shell file (env.sh) sourced before the command; the daemon fails if it cannot be read. */
   envFile?: string;
-  /** Stamp each log line with its time (envctl-stamp). @default true when it is built */
-  stamp?: boolean;
+  /**
+   * Run `cmd` as it is: no exit status recorded, no time stamps (envctl's own daemons, which
+   * `exec` node and stamp their own lines, so the pid file names node itself).
+   */
+  plain?: boolean;
 }
 
 /** envctl-stamp (scripts/toolchain/stamp), built by scripts/setup; undefined when missing. */
@@ -58,8 +62,8 @@ interface PidRecord {
   cmd: string;
   /** /proc/<pid>/stat field 22 (clock ticks since boot); absent where /proc is not available. */
   startTicks?: number;
-  /** stopDaemon is stopping it: its exit is no crash (the supervisor leaves it alone). */
-  stopping?: boolean;
+  /** The pid of the stopDaemon stopping it: its exit is no crash (the supervisor leaves it alone). */
+  stopping?: number;
 }
 
 const DEFAULT_GRACE_MS = 5_000;
@@ -90,7 +94,7 @@ export function exitFilePath(dir: string, name: string): string {
 
 /**
  * The exit status the daemon's shell recorded, when it ran after `sinceMs` (the run's start);
- * undefined when the shell itself was killed, or the command replaced it (`exec`).
+ * undefined while it runs, or when the shell itself was killed.
  */
 export function readExitStatus(dir: string, name: string, sinceMs: number): number | undefined {
   const file = exitFilePath(dir, name);
@@ -109,10 +113,59 @@ export function readExitStatus(dir: string, name: string, sinceMs: number): numb
  * names a live daemon, returns its state without starting another.
  */
 export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
+  fs.mkdirSync(spec.dir, { recursive: true, mode: 0o700 });
+  const release = await startLock(spec.dir, spec.name);
+  try {
+    return await startUnlocked(spec);
+  } finally {
+    release();
+  }
+}
+
+const START_LOCK_STALE_MS = 10_000;
+
+/**
+ * One starter at a time per daemon (the CLI's Process resource, the env's supervisor): the
+ * look at the pid file, the spawn and the pid file's write happen under `<name>.start.lock`
+ * (O_EXCL), so two starters never both spawn. A lock whose holder died, or older than 10 s, is
+ * taken over.
+ */
+async function startLock(dir: string, name: string): Promise<() => void> {
+  const lock = path.join(dir, `${name}.start.lock`);
+  for (let i = 0; ; i++) {
+    try {
+      const fd = fs.openSync(lock, "wx", 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => fs.rmSync(lock, { force: true });
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+    }
+    let holder = NaN;
+    let age = 0;
+    try {
+      holder = Number(fs.readFileSync(lock, "utf8"));
+      age = Date.now() - fs.statSync(lock).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    if ((Number.isInteger(holder) && !pidExists(holder)) || age > START_LOCK_STALE_MS) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startUnlocked(spec: DaemonSpec): Promise<DaemonState> {
   const pidFile = pidFilePath(spec.dir, spec.name);
   const logFile = logFilePath(spec.dir, spec.name);
   const existing = readPidFile(pidFile);
-  if (existing && isAlive(existing)) {
+  if (
+    existing &&
+    isAlive(existing) &&
+    readExitStatus(spec.dir, spec.name, existing.startedAtMs) === undefined
+  ) {
     return {
       pid: existing.pid,
       pgid: existing.pgid,
@@ -134,8 +187,12 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
   }\n)\n__envctl_status=$?\necho "$__envctl_status" > ${shellQuote(exitFile)}\nexit "$__envctl_status"`;
   // Each line of output is stamped with its time on the way into the log (envctl-stamp), so
   // logs can be merged by time and read --since; without the stamper, straight to the file.
-  const stamper = spec.stamp === false ? undefined : stamperPath();
-  const script = stamper ? `exec 2>&1\n{\n${body}\n} | ${shellQuote(stamper)}` : body;
+  const stamper = stamperPath();
+  const script = spec.plain
+    ? spec.cmd
+    : stamper
+      ? `{\n${body}\n} 2>&1 | ${shellQuote(stamper)}`
+      : body;
   const logFd = fs.openSync(logFile, "a", 0o600);
   let pid: number;
   try {
@@ -172,10 +229,16 @@ export async function startDaemon(spec: DaemonSpec): Promise<DaemonState> {
 export async function stopDaemon(
   dir: string,
   name: string,
-  opts: { graceMs?: number; keepPidFile?: boolean } = {},
+  opts: {
+    graceMs?: number;
+    keepPidFile?: boolean;
+    /** Only the daemon of this pid: one someone else started meanwhile is left alone. */
+    onlyPid?: number;
+  } = {},
 ): Promise<boolean> {
   const pidFile = pidFilePath(dir, name);
   const record = readPidFile(pidFile);
+  if (opts.onlyPid !== undefined && record?.pid !== opts.onlyPid) return false;
   if (!record) {
     fs.rmSync(pidFile, { force: true }); // an unreadable pid file is as good as none
     return false;
@@ -183,7 +246,7 @@ export async function stopDaemon(
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const running = ownsGroup(record) && groupAlive(record.pgid);
   if (running) {
-    if (!opts.keepPidFile) writePidFile(pidFile, { ...record, stopping: true });
+    if (!opts.keepPidFile) writePidFile(pidFile, { ...record, stopping: process.pid });
     signalGroup(record.pgid, "SIGTERM");
     const gone = await waitForGroupExit(record.pgid, graceMs);
     if (!gone) {
@@ -213,11 +276,16 @@ export function daemonStatus(dir: string, name: string): DaemonStatus {
   if (!fs.existsSync(pidFile)) return { running: false };
   const record = readPidFile(pidFile);
   if (!record) return { running: false, stale: true };
+  // A stop whose envctl died half way is over: the mark no longer holds anyone off.
   const extra = {
     startedAtMs: record.startedAtMs,
-    ...(record.stopping ? { stopping: true } : {}),
+    ...(record.stopping !== undefined && pidExists(record.stopping) ? { stopping: true } : {}),
   };
-  if (isAlive(record)) return { running: true, pid: record.pid, ...extra };
+  // The command returned (its status is recorded) even if something it started still holds
+  // the output pipe open and so keeps the shell waiting: that is an exit too.
+  if (isAlive(record) && readExitStatus(dir, name, record.startedAtMs) === undefined) {
+    return { running: true, pid: record.pid, ...extra };
+  }
   return { running: false, pid: record.pid, stale: true, ...extra };
 }
 
@@ -381,15 +449,12 @@ function readPidFile(pidFile: string): PidRecord | undefined {
     cmd: typeof r.cmd === "string" ? r.cmd : "",
   };
   if (typeof r.startTicks === "number") record.startTicks = r.startTicks;
-  if (r.stopping === true) record.stopping = true;
+  if (isPid(r.stopping)) record.stopping = r.stopping;
   return record;
 }
 
-/** Write-then-rename so a reader never sees half a pid file. */
 function writePidFile(pidFile: string, record: PidRecord): void {
-  const tmp = `${pidFile}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  fs.renameSync(tmp, pidFile);
+  writeAtomic(pidFile, `${JSON.stringify(record)}\n`);
 }
 
 function isPid(v: unknown): v is number {

@@ -35,7 +35,7 @@ export interface ProcessProps {
   pid?: number;
 }
 
-const LOG_TAIL = 20;
+export const LOG_TAIL = 20;
 const SETTLE_MS = 500;
 
 export function logTail(stateDir: string, name: string): string {
@@ -89,7 +89,8 @@ export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
       }
     }
   } catch (err) {
-    await stopDaemon(p.stateDir, p.name).catch(() => undefined);
+    // Only the daemon this start made: another starter's (after a stop meanwhile) stays.
+    await stopDaemon(p.stateDir, p.name, { onlyPid: state.pid }).catch(() => undefined);
     throw err;
   }
   return { ...p, pid: state.pid };

@@ -26,7 +26,14 @@ import { parseSpecData, type ParseResult } from "./load";
 import { LOG_LEVELS, type SpecIssue } from "./model";
 import { a3sIssue } from "./a3s-name";
 import { readTextFile } from "./read";
-import { DNS_LABEL_RE, portNumber, RESTART_POLICIES, SERVICE_NAME_RE, zodIssues } from "./schema";
+import {
+  DNS_LABEL_RE,
+  portNumber,
+  RESTART_POLICIES,
+  SERVICE_NAME_RE,
+  watchSchema,
+  zodIssues,
+} from "./schema";
 
 /** How long an A3sfile service's first start may take before failed probes count. */
 const START_PERIOD = "5m";
@@ -67,14 +74,7 @@ const serviceBlock = z
     depends_on: z.array(z.string()).optional(),
     restart: z.enum(RESTART_POLICIES).optional(),
     max_restarts: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
-    watch: z
-      .strictObject({
-        paths: z.array(text).min(1, "must name at least one path"),
-        ignore: z.array(text).optional(),
-        restart: z.boolean().optional(),
-        debounce: duration.optional(),
-      })
-      .optional(),
+    watch: watchSchema.optional(),
     health: healthBlock.optional(),
   })
   .superRefine((s, ctx) => {

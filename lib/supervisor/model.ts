@@ -11,6 +11,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeAtomic } from "../core/atomic";
 import type { HealthCheck, ResolvedPort, RestartPolicy, WatchSpec } from "../spec/model";
 
 /** The supervisor's daemon name (its pid and log files). */
@@ -132,10 +133,6 @@ export function readSupervisorConfig(stateDir: string): SupervisorConfig | undef
   }
 }
 
-/** Write-then-rename: a reader never sees half a file. */
 export function writeJson(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeAtomic(file, `${JSON.stringify(value)}\n`);
 }

@@ -16,7 +16,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import Database from "better-sqlite3";
 import type { FSWatcher } from "chokidar";
 import {
   daemonStatus,
@@ -27,6 +26,7 @@ import {
   unstamp,
 } from "../runtime/daemon";
 import { busyPorts, probeOnce, sleep } from "../runtime/probes";
+import Database from "better-sqlite3";
 import { liveness } from "../runtime/processes";
 import { readRunFile, startProcess } from "../runtime/service";
 import { processEnv } from "../spec/ports";
@@ -44,6 +44,13 @@ import {
 import { ignoreMatcher } from "./watch";
 
 const TICK_MS = 200;
+
+interface LockRow {
+  pid: number;
+  start_ticks: number | null;
+  boot_id: string | null;
+  host: string;
+}
 /** The state file is rewritten at least this often, so readers can tell it is alive. */
 const HEARTBEAT_MS = 1000;
 const LOG_TAIL_LINES = 20;
@@ -178,19 +185,21 @@ export class Supervisor {
 
   /** One look at every service. Exposed for tests, which drive it by hand. */
   tick(): void {
-    const held = this.operationRunning();
+    // The catalog is read only when something is to be done, at most once a tick.
+    let known: boolean | undefined;
+    const held = (): boolean => (known ??= this.operationRunning());
     for (const t of this.tracked.values()) {
       if (t.busy) continue;
       this.observe(t, held);
-      if (held) continue;
       if (t.pendingWatch !== undefined) {
+        if (held()) continue;
         const why = t.pendingWatch;
         delete t.pendingWatch;
         void this.restartNow(t, `watch: ${why}`);
         continue;
       }
       if (t.status.phase === "backoff" && this.now() >= (t.status.nextRetryAtMs ?? 0)) {
-        void this.restartNow(t, "backoff over");
+        if (!held()) void this.restartNow(t, "backoff over");
       } else if (t.status.phase === "running" || t.status.phase === "unhealthy") {
         this.probe(t);
       }
@@ -199,13 +208,18 @@ export class Supervisor {
   }
 
   /** What the pid file says now, and what follows from it. */
-  private observe(t: Tracked, held: boolean): void {
+  private observe(t: Tracked, held: () => boolean): void {
     const s = t.status;
     const st = daemonStatus(this.config.stateDir, t.spec.name);
     if (st.stopping) return; // envctl is stopping it
     if (st.running) {
       if (st.pid !== s.pid || !["running", "unhealthy"].includes(s.phase)) {
-        // Started by envctl (up, restart) or by us: a new run.
+        // A run envctl started (up, restart; ours are recorded as they start): a fresh start,
+        // its crashes counted from zero.
+        if (st.pid !== s.pid) {
+          s.restarts = 0;
+          t.backoff.reset();
+        }
         this.set(t, "running", { pid: st.pid!, sinceMs: st.startedAtMs ?? this.now() });
         s.failures = 0;
         delete s.healthy;
@@ -234,7 +248,7 @@ export class Supervisor {
     if (s.phase !== "running" && s.phase !== "unhealthy") return; // handled already
     // The operation running now sees the crash too (its diff restarts the service); what is
     // still down once it ends is handled then.
-    if (held) return;
+    if (held()) return;
     const code = readExitStatus(this.config.stateDir, t.spec.name, st.startedAtMs ?? 0);
     s.lastExit = { ...(code !== undefined ? { code } : {}), atMs: this.now() };
     this.crashed(t, { ...(code !== undefined ? { code } : {}) }, exitText(code));
@@ -284,8 +298,21 @@ export class Supervisor {
     const s = t.status;
     try {
       this.set(t, "starting", { reason: why });
-      await stopDaemon(this.config.stateDir, t.spec.name);
+      // Only what this supervisor saw: a daemon envctl started meanwhile is adopted instead.
+      const now = daemonStatus(this.config.stateDir, t.spec.name);
+      if (now.running && now.pid !== s.pid) {
+        this.set(t, "running", { pid: now.pid!, sinceMs: now.startedAtMs ?? this.now() });
+        return;
+      }
+      if (now.pid !== undefined) {
+        await stopDaemon(this.config.stateDir, t.spec.name, { onlyPid: now.pid });
+      }
       await portsFreed(t.spec.ports);
+      // An operation that began meanwhile owns the env; a service it dropped is no longer ours.
+      if (this.operationRunning() || this.tracked.get(t.spec.name) !== t) {
+        this.set(t, "backoff", { reason: "an envctl operation runs", nextRetryAtMs: this.now() + 1000 });
+        return;
+      }
       const props = readRunFile(this.config.stateDir, t.spec.name);
       if (!props) {
         this.set(t, "failed", { reason: "no start recipe (<name>.run.json): run envctl up again" });
@@ -297,6 +324,7 @@ export class Supervisor {
       delete s.nextRetryAtMs;
       try {
         const out = await startProcess(props);
+        s.pid = out.pid!; // ours: observe must not take it for envctl's
         const st = daemonStatus(this.config.stateDir, t.spec.name);
         s.failures = 0;
         if (props.health)
@@ -397,30 +425,35 @@ export class Supervisor {
     }, w.debounceMs);
   }
 
-  /** Whether a live envctl holds the env's lock (its operation owns the env meanwhile). */
+  /**
+   * Whether a live envctl holds the env's lock (its operation owns the env meanwhile). Read
+   * as lib/catalog's openForReading reads (a plain connection, query_only, so a crashed
+   * writer's WAL is folded in and nothing is left behind), with the env_locks row read here:
+   * lib/catalog depends on the kinds, which depend on this module's model.
+   */
   private operationRunning(): boolean {
     if (!fs.existsSync(this.config.catalogFile)) return false;
     let db: Database.Database | undefined;
     try {
-      db = new Database(this.config.catalogFile, { readonly: true, fileMustExist: true });
-      db.pragma("busy_timeout = 2000");
+      db = new Database(this.config.catalogFile, { fileMustExist: true });
+      db.pragma("query_only = ON");
+      db.pragma("busy_timeout = 500");
       const row = db
-        .prepare<
-          [string],
-          { pid: number; start_ticks: number | null; boot_id: string | null; host: string }
-        >("SELECT pid, start_ticks, boot_id, host FROM env_locks WHERE env = ?")
+        .prepare<[string], LockRow>(
+          "SELECT pid, start_ticks, boot_id, host FROM env_locks WHERE env = ?",
+        )
         .get(this.config.env);
       if (!row) return false;
-      return (
-        liveness({
-          pid: row.pid,
-          host: row.host,
-          ...(row.start_ticks !== null ? { startTicks: row.start_ticks } : {}),
-          ...(row.boot_id !== null ? { bootId: row.boot_id } : {}),
-        }) !== "dead"
-      );
-    } catch {
-      return true; // unreadable now (busy): wait for the next tick rather than race
+      const holder = {
+        pid: row.pid,
+        host: row.host,
+        ...(row.start_ticks !== null ? { startTicks: row.start_ticks } : {}),
+        ...(row.boot_id !== null ? { bootId: row.boot_id } : {}),
+      };
+      return liveness(holder) !== "dead";
+    } catch (err) {
+      this.log(`cannot read the catalog's locks: ${String(err)}`);
+      return true; // unreadable now: wait for the next look rather than race
     } finally {
       db?.close();
     }

@@ -22,7 +22,11 @@ import {
   unstamp,
 } from "../../lib/runtime/daemon";
 import { ExponentialBackoff, restarts } from "../../lib/supervisor/backoff";
-import { DEFAULT_BACKOFF } from "../../lib/supervisor/model";
+import { DEFAULT_BACKOFF, type SupervisorConfig } from "../../lib/supervisor/model";
+import { Supervisor } from "../../lib/supervisor/supervisor";
+import { runFilePath, startProcess } from "../../lib/runtime/service";
+import { processId } from "../../lib/runtime/processes";
+import Database from "better-sqlite3";
 import { ignoreMatcher } from "../../lib/supervisor/watch";
 
 describe("the restart policy", () => {
@@ -253,5 +257,104 @@ describe("the Supervisor resource's config", () => {
     assert.equal(supervisorConfig({ ...inputs, pid: 456 }).hash, a.hash, "outputs do not count");
     assert.notEqual(supervisorConfig({ ...inputs, logLevel: "warn" }).hash, a.hash);
     assert.equal("pid" in a, false);
+  });
+});
+
+describe("the Supervisor, in process, on a real daemon", () => {
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "envctl-supd-"));
+  const until = async (what: string, check: () => boolean, ms = 10_000): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  async function setup(catalogFile: string) {
+    const dir = tmp();
+    const envFile = path.join(dir, "env.sh");
+    fs.writeFileSync(envFile, "");
+    const props = {
+      name: "s",
+      stateDir: dir,
+      cwd: dir,
+      cmd: "sleep 30",
+      vars: {},
+      envFile,
+      envShHash: "x",
+      ports: [],
+    };
+    fs.writeFileSync(runFilePath(dir, "s"), JSON.stringify(props));
+    await startProcess(props);
+    const config: SupervisorConfig = {
+      env: "t",
+      stateDir: dir,
+      catalogFile,
+      envFile,
+      services: [{ name: "s", restart: "on-failure", ports: [], cwd: dir }],
+      backoff: { initialMs: 100, maxMs: 400, resetAfterMs: 60_000 },
+      logLevel: "info",
+      hash: "h",
+    };
+    const sup = new Supervisor(config, { log: () => {} });
+    return { dir, sup };
+  }
+
+  it("restarts a killed daemon after its backoff, from its recipe, and records it", async () => {
+    const { dir, sup } = await setup(path.join(tmp(), "no-catalog.db"));
+    sup.start();
+    try {
+      const first = daemonStatus(dir, "s").pid!;
+      process.kill(first, "SIGKILL");
+      await until("restarted", () => {
+        const st = daemonStatus(dir, "s");
+        return st.running && st.pid !== first && sup.snapshot().services[0]!.phase === "running";
+      });
+      const snap = sup.snapshot().services[0]!;
+      assert.equal(snap.restarts, 1);
+      assert.equal(snap.phase, "running");
+      const events = fs
+        .readFileSync(path.join(dir, "events.ndjson"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; state?: string; nextRetryMs?: number });
+      assert.deepEqual(
+        events.filter((e) => e.type === "state").map((e) => e.state),
+        ["backoff", "starting", "running"],
+      );
+      assert.equal(events.find((e) => e.state === "backoff")!.nextRetryMs, 100);
+    } finally {
+      await sup.stop();
+      await stopDaemon(dir, "s");
+    }
+  });
+
+  it("while a live envctl holds the env's lock it only watches; the crash is handled after", async () => {
+    const catalogFile = path.join(tmp(), "catalog.db");
+    const db = new Database(catalogFile);
+    db.exec(
+      "CREATE TABLE env_locks (env TEXT PRIMARY KEY, token TEXT, verb TEXT, pid INTEGER, start_ticks INTEGER, boot_id TEXT, host TEXT, acquired_at_ms INTEGER)",
+    );
+    const me = processId();
+    db.prepare("INSERT INTO env_locks VALUES ('t', 'tok', 'up', ?, ?, ?, ?, 0)").run(
+      me.pid,
+      me.startTicks ?? null,
+      me.bootId ?? null,
+      me.host,
+    );
+    const { dir, sup } = await setup(catalogFile);
+    sup.start();
+    try {
+      const first = daemonStatus(dir, "s").pid!;
+      process.kill(first, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(daemonStatus(dir, "s").running, false, "not restarted under the lock");
+      db.prepare("DELETE FROM env_locks").run();
+      await until("restarted once the lock is gone", () => daemonStatus(dir, "s").running);
+    } finally {
+      db.close();
+      await sup.stop();
+      await stopDaemon(dir, "s");
+    }
   });
 });

@@ -125,6 +125,8 @@ interface Held {
 const SERVICE_TYPES = new Set(["envctl:devenv:ContainerService", "envctl:devenv:ProcessService"]);
 /** First-warm init (components/devenv/devenv.ts `makeInit`): registered only while warm. */
 const INIT_TYPE = "pulumi-nodejs:dynamic/envctl:Init";
+const SUPERVISOR_TYPE = "pulumi-nodejs:dynamic/envctl:Supervisor";
+const ROUTES_TYPE = "pulumi-nodejs:dynamic/envctl:LocalRoutes";
 /** A hivesync env's deploy steps and health check: registered while it is warm only. */
 const DEPLOY_TYPE = "envctl:hivesync:DeployGate";
 
@@ -147,6 +149,8 @@ export function leavingResources(
   const before = runningServices(services, from);
   const after = runningServices(services, to);
   if ([...after].some((n) => !before.has(n))) return undefined;
+  // The supervisor's config and the routes change with what runs: the program decides them.
+  if (held.some((r) => r.type === SUPERVISOR_TYPE || r.type === ROUTES_TYPE)) return undefined;
   const leaving = new Set([...before].filter((n) => !after.has(n)).map((n) => `${name}-${n}`));
   const roots = held.filter(
     (r) =>
