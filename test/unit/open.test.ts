@@ -42,7 +42,7 @@ describe("zellij layout", () => {
     assert.deepEqual(tabs, ["shell", "web", "db"]);
     assert.ok(
       layout.includes(
-        'pane command="tail" cwd="/home/u/.envctl/worktrees/feat-x" {\n            args "-n" "100" "-F" "/home/u/.envctl/envs/feat-x/web.log"',
+        'pane command="/bin/sh" cwd="/home/u/.envctl/worktrees/feat-x" {\n            args "-c" "tail -n 100 -F \'/home/u/.envctl/envs/feat-x/web.log\' | sed -u -E \'s/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z //\'"',
       ),
       layout,
     );

@@ -40,11 +40,10 @@ export function zellijLayout(input: LayoutInput): string {
     tab("shell", input.worktree, "/bin/sh", ["-c", shellScript], true),
     ...input.services.map((svc) =>
       svc.type === "process"
-        ? tab(svc.name, input.worktree, "tail", [
-            "-n",
-            tail,
-            "-F",
-            logFilePath(input.stateDir, svc.name),
+        ? // Without the times envctl-stamp puts on each line, as the container tabs show theirs.
+          tab(svc.name, input.worktree, "/bin/sh", [
+            "-c",
+            `tail -n ${tail} -F ${shellQuote(logFilePath(input.stateDir, svc.name))} | sed -u -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z //'`,
           ])
         : tab(svc.name, input.worktree, "docker", [
             "logs",
