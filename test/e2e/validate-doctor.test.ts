@@ -144,7 +144,7 @@ describe("envctl validate", { concurrency: true }, () => {
       cwd: repo,
     });
     assert.equal(bad.code, 2, said(bad));
-    assert.match(bad.stdout, /--format must be "compose" or "envctl", got "yaml"/);
+    assert.match(bad.stdout, /--format must be "compose", "envctl" or "a3s", got "yaml"/);
     assert.deepEqual(fs.readdirSync(home), []);
   });
 
