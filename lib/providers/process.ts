@@ -54,10 +54,7 @@ export const processHandler: Handler = {
     const { replaces, updates } = processChanges(olds, news);
     // A daemon that died (or was killed by hand) is restarted by the next up.
     if (!processRunning(olds)) replaces.push("pid");
-    // A daemon started before its recipe was kept (an env made by an older envctl): the
-    // update writes it, the daemon keeps running.
-    const stateDir = olds.stateDir as string;
-    if (!fs.existsSync(runFilePath(stateDir, olds.name as string))) updates.push("recipe");
+    keepRecipe(olds);
     return Promise.resolve({
       changes: replaces.length + updates.length > 0,
       replaces,
@@ -75,9 +72,25 @@ export const processHandler: Handler = {
     fs.rmSync(runFilePath(props.stateDir as string, props.name as string), { force: true });
   },
   read(id, props) {
+    keepRecipe(props);
     return Promise.resolve(processRunning(props) ? { id, props } : undefined);
   },
 };
+
+/**
+ * A daemon started before its recipe was kept (an env made by an older envctl) gets it from
+ * the recorded state: the recipe is a copy of what the daemon was started with, so writing it
+ * changes nothing the env runs, and the diff stays empty (the stack previews unchanged).
+ */
+function keepRecipe(props: Props): void {
+  const file = runFilePath(props.stateDir as string, props.name as string);
+  if (fs.existsSync(file) || !fs.existsSync(props.stateDir as string)) return;
+  try {
+    writeFile(file, `${JSON.stringify(props)}\n`);
+  } catch {
+    // The recipe only serves restarts; `envctl restart` says how to get it back.
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // env.sh

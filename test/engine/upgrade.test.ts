@@ -149,6 +149,13 @@ describe("upgrading envctl keeps existing stacks", { timeout: 20 * 60_000 }, () 
     assert.equal(byHand.status, 0, byHand.stdout + byHand.stderr);
     assert.match(byHand.stdout, /\d+ unchanged/);
     assert.doesNotMatch(byHand.stdout, /to (create|update|replace|delete)/);
+    // The daemons the old envctl started get their start recipes (for restarts) from the state.
+    const recipes = spawnSync("find", [home, "-name", "*.run.json"], { encoding: "utf8" });
+    assert.deepEqual(
+      recipes.stdout.split("\n").filter(Boolean).map((f) => path.basename(f)).sort(),
+      ["api.run.json", "watch.run.json"],
+      recipes.stdout,
+    );
 
     const pre = await cli(install, ["preview", name, "-f", "compat.yaml", "--json"], home, repo);
     assert.equal(pre.code, 0, said(pre));

@@ -136,8 +136,19 @@ describe("process handler", () => {
         replaces: [],
         deleteBeforeReplace: true,
       });
+      // An env made before recipes were kept: the diff writes the recipe from the recorded
+      // state and stays clean (the stack previews unchanged), the daemon keeps running.
+      const recipe = path.join(dir, "state", "sleeper.run.json");
+      fs.rmSync(recipe);
+      assert.deepEqual(await processHandler.diff("id", outs, news), {
+        changes: false,
+        replaces: [],
+        deleteBeforeReplace: true,
+      });
+      assert.equal(JSON.parse(fs.readFileSync(recipe, "utf8")).cmd, "exec sleep 600");
     } finally {
       await processHandler.delete("id", olds);
     }
+    assert.ok(!fs.existsSync(path.join(dir, "state", "sleeper.run.json")), "recipe left");
   });
 });
