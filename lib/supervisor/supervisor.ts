@@ -275,7 +275,8 @@ export class Supervisor {
       return;
     }
     const delay = t.backoff.next();
-    this.set(t, "backoff", { reason, nextRetryAtMs: this.now() + delay });
+    const now = this.now();
+    this.set(t, "backoff", { reason, nextRetryAtMs: now + delay }, now);
   }
 
   /**
@@ -310,7 +311,8 @@ export class Supervisor {
       await portsFreed(t.spec.ports);
       // An operation that began meanwhile owns the env; a service it dropped is no longer ours.
       if (this.operationRunning() || this.tracked.get(t.spec.name) !== t) {
-        this.set(t, "backoff", { reason: "an envctl operation runs", nextRetryAtMs: this.now() + 1000 });
+        const at = this.now();
+        this.set(t, "backoff", { reason: "an envctl operation runs", nextRetryAtMs: at + 1000 }, at);
         return;
       }
       const props = readRunFile(this.config.stateDir, t.spec.name);
@@ -459,7 +461,13 @@ export class Supervisor {
     }
   }
 
-  private set(t: Tracked, phase: ServiceStatus["phase"], extra: Partial<ServiceStatus>): void {
+  /** `now` is the clock reading `extra`'s times were computed from, so the event's wait is exact. */
+  private set(
+    t: Tracked,
+    phase: ServiceStatus["phase"],
+    extra: Partial<ServiceStatus>,
+    now = this.now(),
+  ): void {
     const s = t.status;
     const changed = s.phase !== phase || (extra.pid !== undefined && extra.pid !== s.pid);
     s.phase = phase;
@@ -475,7 +483,7 @@ export class Supervisor {
         ? { pid: s.pid }
         : {}),
       restarts: s.restarts,
-      ...(s.nextRetryAtMs !== undefined ? { nextRetryMs: s.nextRetryAtMs - this.now() } : {}),
+      ...(s.nextRetryAtMs !== undefined ? { nextRetryMs: s.nextRetryAtMs - now } : {}),
       ...(s.lastExit?.code !== undefined && phase !== "running"
         ? { exitCode: s.lastExit.code }
         : {}),
