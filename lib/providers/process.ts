@@ -11,7 +11,13 @@ import { changedKeys } from "../core/canonical";
 import { shellQuote } from "../core/shell";
 import { userEnv } from "../core/toolchain";
 import { daemonStatus, INIT_LOG, stopDaemon, tailLog } from "../runtime/daemon";
-import { LOG_TAIL, runFilePath, startProcess, type ProcessProps } from "../runtime/service";
+import {
+  LOG_TAIL,
+  runFilePath,
+  startProcess,
+  writeRunFile,
+  type ProcessProps,
+} from "../runtime/service";
 import type { InitStep } from "../spec/model";
 import type { Handler } from "./types";
 
@@ -46,7 +52,7 @@ export function processChanges(
 export const processHandler: Handler = {
   async create(inputs) {
     const props = inputs as unknown as ProcessProps;
-    writeFile(runFilePath(props.stateDir, props.name), `${JSON.stringify(props)}\n`);
+    writeRunFile(props);
     const outs = await startProcess(props);
     return { id: `${outs.stateDir}/${outs.name}`, outs: outs as unknown as Props };
   },
@@ -64,7 +70,7 @@ export const processHandler: Handler = {
   // Only `health` reaches here (processChanges): record it, keep the daemon and its pid.
   update(_id, olds, news) {
     const props = { ...news, pid: olds.pid } as unknown as ProcessProps;
-    writeFile(runFilePath(props.stateDir, props.name), `${JSON.stringify(props)}\n`);
+    writeRunFile(props);
     return Promise.resolve({ outs: props as unknown as Props });
   },
   async delete(_id, props) {
@@ -83,10 +89,11 @@ export const processHandler: Handler = {
  * changes nothing the env runs, and the diff stays empty (the stack previews unchanged).
  */
 function keepRecipe(props: Props): void {
-  const file = runFilePath(props.stateDir as string, props.name as string);
-  if (fs.existsSync(file) || !fs.existsSync(props.stateDir as string)) return;
+  const recipe = props as unknown as ProcessProps;
+  if (fs.existsSync(runFilePath(recipe.stateDir, recipe.name))) return;
+  if (!fs.existsSync(recipe.stateDir)) return;
   try {
-    writeFile(file, `${JSON.stringify(props)}\n`);
+    writeRunFile(recipe);
   } catch {
     // The recipe only serves restarts; `envctl restart` says how to get it back.
   }

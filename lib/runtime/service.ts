@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeAtomic } from "../core/atomic";
 import {
   daemonStatus,
   startDaemon,
@@ -99,6 +100,11 @@ export async function startProcess(p: ProcessProps): Promise<ProcessProps> {
 /** What the supervisor starts a crashed daemon again from: the inputs it was created with. */
 export function runFilePath(stateDir: string, name: string): string {
   return path.join(stateDir, `${name}.run.json`);
+}
+
+/** Keeps the recipe of `props` (create and update write it; delete removes it). */
+export function writeRunFile(props: ProcessProps): void {
+  writeAtomic(runFilePath(props.stateDir, props.name), `${JSON.stringify(props)}\n`);
 }
 
 export function readRunFile(stateDir: string, name: string): ProcessProps | undefined {

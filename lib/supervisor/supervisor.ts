@@ -274,9 +274,13 @@ export class Supervisor {
       this.clearLeftovers(t);
       return;
     }
-    const delay = t.backoff.next();
+    this.retryIn(t, t.backoff.next(), reason);
+  }
+
+  /** Backoff for `delayMs`: the retry time and the event's wait come from one clock reading. */
+  private retryIn(t: Tracked, delayMs: number, reason: string): void {
     const now = this.now();
-    this.set(t, "backoff", { reason, nextRetryAtMs: now + delay }, now);
+    this.set(t, "backoff", { reason, nextRetryAtMs: now + delayMs }, now);
   }
 
   /**
@@ -311,8 +315,7 @@ export class Supervisor {
       await portsFreed(t.spec.ports);
       // An operation that began meanwhile owns the env; a service it dropped is no longer ours.
       if (this.operationRunning() || this.tracked.get(t.spec.name) !== t) {
-        const at = this.now();
-        this.set(t, "backoff", { reason: "an envctl operation runs", nextRetryAtMs: at + 1000 }, at);
+        this.retryIn(t, 1000, "an envctl operation runs");
         return;
       }
       const props = readRunFile(this.config.stateDir, t.spec.name);
@@ -461,7 +464,7 @@ export class Supervisor {
     }
   }
 
-  /** `now` is the clock reading `extra`'s times were computed from, so the event's wait is exact. */
+  /** `now` is the clock reading `extra`'s times were computed from. */
   private set(
     t: Tracked,
     phase: ServiceStatus["phase"],
