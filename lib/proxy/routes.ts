@@ -57,7 +57,9 @@ export function resolveHost(host: string | undefined, table: EnvRoutes[]): Resol
     const [sub, env] = labels.slice(-2) as [string, string];
     const e = table.find((t) => t.env.toLowerCase() === env);
     const r = e?.routes.find((x) => x.subdomain === sub);
-    return e && r ? { target: { port: r.port, env: e.env, service: r.service } } : { miss: "unknown" };
+    return e && r
+      ? { target: { port: r.port, env: e.env, service: r.service } }
+      : { miss: "unknown" };
   }
   const sub = labels[0]!;
   const hits = table.flatMap((t) =>

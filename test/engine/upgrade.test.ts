@@ -152,7 +152,11 @@ describe("upgrading envctl keeps existing stacks", { timeout: 20 * 60_000 }, () 
     // The daemons the old envctl started get their start recipes (for restarts) from the state.
     const recipes = spawnSync("find", [home, "-name", "*.run.json"], { encoding: "utf8" });
     assert.deepEqual(
-      recipes.stdout.split("\n").filter(Boolean).map((f) => path.basename(f)).sort(),
+      recipes.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((f) => path.basename(f))
+        .sort(),
       ["api.run.json", "watch.run.json"],
       recipes.stdout,
     );
