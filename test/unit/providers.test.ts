@@ -145,7 +145,10 @@ describe("process handler", () => {
         replaces: [],
         deleteBeforeReplace: true,
       });
-      assert.equal((JSON.parse(fs.readFileSync(recipe, "utf8")) as { cmd: string }).cmd, "exec sleep 600");
+      assert.equal(
+        (JSON.parse(fs.readFileSync(recipe, "utf8")) as { cmd: string }).cmd,
+        "exec sleep 600",
+      );
     } finally {
       await processHandler.delete("id", olds);
     }
